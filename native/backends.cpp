@@ -1,0 +1,85 @@
+#include "backends.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "ggml-cpu.h"
+
+namespace layerlens {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
+}
+
+// The registry calls Metal "MTL"; users say "metal".
+bool regMatches(ggml_backend_dev_t dev, const std::string& want) {
+  std::string reg = lower(ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev)));
+  return reg == want || (want == "metal" && reg == "mtl");
+}
+
+ggml_backend_dev_t findGpu(const std::string& want) {
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+    auto type = ggml_backend_dev_type(dev);
+    if (type != GGML_BACKEND_DEVICE_TYPE_GPU && type != GGML_BACKEND_DEVICE_TYPE_IGPU) continue;
+    if (want == "auto" || regMatches(dev, want)) return dev;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> availableGpuBackends() {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+    auto type = ggml_backend_dev_type(dev);
+    if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) {
+      out.emplace_back(ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev)));
+    }
+  }
+  return out;
+}
+
+Backends Backends::create(const std::string& device, int threads) {
+  const std::string want = lower(device);
+  if (want != "auto" && want != "cpu" && want != "cuda" && want != "metal") {
+    throw std::invalid_argument("unknown device '" + device + "': use 'auto', 'cpu', 'cuda' or 'metal'");
+  }
+  Backends b;
+  b.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  b.cpu.reset(ggml_backend_cpu_init());
+  if (!b.cpu) throw std::runtime_error("could not initialise ggml's CPU backend");
+  ggml_backend_cpu_set_n_threads(b.cpu.get(), b.threads);
+
+  if (want != "cpu") {
+    ggml_backend_dev_t dev = findGpu(want);
+    if (dev) b.gpu.reset(ggml_backend_dev_init(dev, nullptr));
+    if (!b.gpu) {
+      if (want != "auto") {
+        throw std::runtime_error("device '" + device + "' is not available: " +
+                                 (dev ? "its backend failed to initialise"
+                                      : "this build of layerlens has no such backend or no such device is present"));
+      }
+      if (dev) b.notice = std::string("layerlens: GPU backend ") + ggml_backend_dev_name(dev) + " failed to initialise; using the CPU";
+    }
+  }
+  ggml_backend_dev_t used = ggml_backend_get_device(b.primary());
+  b.deviceName = used ? ggml_backend_dev_name(used) : "CPU";
+  b.description = used ? ggml_backend_dev_description(used) : "";
+  return b;
+}
+
+SchedPtr Backends::makeScheduler(size_t graphSize) const {
+  std::vector<ggml_backend_t> list;
+  if (gpu) list.push_back(gpu.get());
+  list.push_back(cpu.get());  // the scheduler wants the CPU last, as the fallback
+  SchedPtr sched(ggml_backend_sched_new(list.data(), nullptr, int(list.size()), graphSize, false, true));
+  if (!sched) throw std::runtime_error("could not create the ggml scheduler");
+  return sched;
+}
+
+}  // namespace layerlens

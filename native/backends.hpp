@@ -1,0 +1,31 @@
+// Picks and owns the compute backends (CPU, plus CUDA or Metal when compiled in) and the scheduler.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ggml_handles.hpp"
+
+namespace layerlens {
+
+struct Backends {
+  BackendPtr gpu;  // null when running on the CPU only
+  BackendPtr cpu;
+  std::string deviceName;   // e.g. "CPU", "CUDA0"
+  std::string description;  // the device's own description
+  std::string notice;       // set when 'auto' fell back to the CPU, or similar
+  int threads = 1;
+
+  // The backend that holds the weights and runs the graph (the GPU when there is one).
+  ggml_backend_t primary() const { return gpu ? gpu.get() : cpu.get(); }
+
+  // device: "auto" | "cpu" | "cuda" | "metal"; threads <= 0 picks the hardware concurrency.
+  static Backends create(const std::string& device, int threads);
+
+  SchedPtr makeScheduler(size_t graphSize) const;
+};
+
+// Names of the GPU backends this addon was compiled with and can see (e.g. {"CUDA"}).
+std::vector<std::string> availableGpuBackends();
+
+}  // namespace layerlens

@@ -1,0 +1,41 @@
+// Copies the requested rows of named graph nodes while ggml computes them
+// (ggml_backend_sched eval callback). Runs on the compute thread: no N-API here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ggml.h"
+
+namespace layerlens {
+
+struct CapturedTensor {
+  std::string name;
+  std::vector<int64_t> shape;  // [positions, width] or, for attn_pattern, [positions, n_head, n_kv]
+  std::vector<float> data;
+};
+
+class Capture {
+ public:
+  // positions: token positions (query rows) to copy, ascending and unique, each < nTokens.
+  Capture(const std::vector<std::string>& names, std::vector<int32_t> positions);
+
+  // The ggml_backend_sched_eval_callback.
+  static bool evalCallback(ggml_tensor* t, bool ask, void* self);
+
+  // Captured tensors in the order of the requested names. Throws if a name was never computed.
+  std::vector<CapturedTensor> take();
+
+ private:
+  void copyRows(const ggml_tensor* t, CapturedTensor& out);
+
+  std::vector<int32_t> positions_;
+  std::vector<CapturedTensor> tensors_;
+  std::vector<bool> seen_;
+  std::unordered_map<std::string, size_t> index_;
+  std::string error_;
+};
+
+}  // namespace layerlens

@@ -1,0 +1,165 @@
+#include "engine.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace layerlens {
+namespace {
+
+// Vectors per lens graph: bounds the logits block (rows × vocab floats) held at once.
+constexpr int64_t kLensChunk = 128;
+
+}  // namespace
+
+Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
+    : backends_(Backends::create(options.device, options.threads)),
+      weights_(loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads)),
+      sched_(backends_.makeScheduler(forwardGraphSize(hp))) {}
+
+void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
+  const HParams& hp = weights_.hp;
+  if (tokens.empty()) throw std::invalid_argument("no tokens to run (empty prompt?)");
+  if (int64_t(tokens.size()) + nPast > hp.nCtx) {
+    throw std::invalid_argument("sequence of " + std::to_string(tokens.size() + nPast) +
+                                " tokens exceeds the model's context of " + std::to_string(hp.nCtx) + " tokens");
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= hp.nVocab) {
+      throw std::invalid_argument("token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                                  " is outside the vocabulary (0.." + std::to_string(hp.nVocab - 1) + ")");
+    }
+  }
+}
+
+std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture) {
+  const int32_t n = int32_t(tokens.size());
+  ContextPtr ctx = makeMetaContext(forwardGraphSize(weights_.hp), true, forwardGraphSize(weights_.hp));
+  ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, cache);
+
+  ggml_backend_sched_reset(sched_.get());
+  ggml_backend_sched_set_eval_callback(sched_.get(), capture ? &Capture::evalCallback : nullptr, capture);
+  if (!ggml_backend_sched_alloc_graph(sched_.get(), fg.graph)) throw std::runtime_error("could not allocate the forward graph");
+
+  std::vector<int32_t> positions(n);
+  for (int32_t i = 0; i < n; ++i) positions[i] = nPast + i;
+  ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
+  ggml_backend_tensor_set(fg.positions, positions.data(), 0, n * sizeof(int32_t));
+
+  const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), fg.graph);
+  ggml_backend_sched_set_eval_callback(sched_.get(), nullptr, nullptr);
+  if (status != GGML_STATUS_SUCCESS && !(capture && status == GGML_STATUS_ABORTED)) {
+    throw std::runtime_error(std::string("ggml graph compute failed: ") + ggml_status_to_string(status));
+  }
+  std::vector<float> logits(weights_.hp.nVocab);
+  ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
+  return logits;
+}
+
+RunResult Engine::run(const RunRequest& req) {
+  validateTokens(req.tokens, 0);
+  const int32_t n = int32_t(req.tokens.size());
+
+  std::vector<int32_t> positions = req.positions;
+  if (positions.empty()) {
+    positions.resize(n);
+    for (int32_t i = 0; i < n; ++i) positions[i] = i;
+  }
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (positions[i] < 0 || positions[i] >= n) {
+      throw std::invalid_argument("position " + std::to_string(positions[i]) + " is outside the prompt's " +
+                                  std::to_string(n) + " tokens (0.." + std::to_string(n - 1) + ")");
+    }
+    if (i > 0 && positions[i] <= positions[i - 1]) throw std::invalid_argument("positions must be ascending and unique");
+  }
+  const std::vector<std::string> known = allHookNames(weights_.hp);
+  const std::unordered_set<std::string> knownSet(known.begin(), known.end());
+  std::unordered_set<std::string> asked;
+  for (const std::string& h : req.hooks) {
+    if (!knownSet.count(h)) throw std::invalid_argument("unknown hook '" + h + "'");
+    if (!asked.insert(h).second) throw std::invalid_argument("hook '" + h + "' requested twice");
+  }
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  RunResult result;
+  if (req.hooks.empty()) {
+    result.logits = forwardLogits(req.tokens, 0, nullptr, nullptr);
+  } else {
+    Capture capture(req.hooks, positions);
+    result.logits = forwardLogits(req.tokens, 0, nullptr, &capture);
+    result.captured = capture.take();
+  }
+  return result;
+}
+
+TopK Engine::lens(const std::vector<float>& vectors, int64_t m, int32_t k) {
+  const HParams& hp = weights_.hp;
+  if (k < 1 || k > hp.nVocab) {
+    throw std::invalid_argument("k must be in 1.." + std::to_string(hp.nVocab) + ", got " + std::to_string(k));
+  }
+  if (m < 0 || vectors.size() != size_t(m) * size_t(hp.nEmbd)) {
+    throw std::invalid_argument("lens: expected " + std::to_string(m) + " vectors of " + std::to_string(hp.nEmbd) +
+                                " floats, got " + std::to_string(vectors.size()) + " floats");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  TopK out;
+  out.k = k;
+  std::vector<float> logits;
+  for (int64_t start = 0; start < m; start += kLensChunk) {
+    const int64_t rows = std::min(kLensChunk, m - start);
+    ContextPtr ctx = makeMetaContext(16, true, 16);
+    ggml_cgraph* graph = ggml_new_graph_custom(ctx.get(), 16, false);
+    ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, hp.nEmbd, rows);
+    ggml_set_name(x, "lens.input");
+    ggml_set_input(x);
+    ggml_tensor* y = buildUnembed(ctx.get(), weights_, x);
+    ggml_set_name(y, "lens.logits");
+    ggml_set_output(y);
+    ggml_build_forward_expand(graph, y);
+
+    ggml_backend_sched_reset(sched_.get());
+    if (!ggml_backend_sched_alloc_graph(sched_.get(), graph)) throw std::runtime_error("could not allocate the lens graph");
+    ggml_backend_tensor_set(x, vectors.data() + start * hp.nEmbd, 0, size_t(rows) * hp.nEmbd * sizeof(float));
+    const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
+    if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
+    logits.resize(size_t(rows) * hp.nVocab);
+    ggml_backend_tensor_get(y, logits.data(), 0, logits.size() * sizeof(float));
+    appendTopK(logits.data(), rows, hp.nVocab, k, backends_.threads, out);
+  }
+  return out;
+}
+
+std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken) {
+  validateTokens(prompt, 0);
+  if (maxNewTokens < 0) throw std::invalid_argument("maxNewTokens must be >= 0");
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!kvCache_) kvCache_.emplace(KvCache::create(weights_.hp, backends_.primary()));
+
+  std::vector<int32_t> generated;
+  std::vector<int32_t> step = prompt;
+  int32_t nPast = 0;
+  while (int32_t(generated.size()) < maxNewTokens && nPast + int32_t(step.size()) <= weights_.hp.nCtx) {
+    std::vector<float> logits = forwardLogits(step, nPast, &*kvCache_, nullptr);
+    nPast += int32_t(step.size());
+    // argmax; the first maximum wins, as torch.argmax does
+    const int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    generated.push_back(next);
+    if (next == stopToken) break;
+    step.assign(1, next);
+  }
+  return generated;
+}
+
+std::vector<float> Engine::weight(const std::string& name) {
+  const Weights& w = weights_;
+  const ggml_tensor* t = nullptr;
+  if (name == "wte") t = w.wte;
+  else if (name == "wpe") t = w.wpe;
+  else if (name == "ln_f.weight") t = w.lnfWeight;
+  else if (name == "ln_f.bias") t = w.lnfBias;
+  if (!t) throw std::invalid_argument("unknown weight '" + name + "' (available: wte, wpe, ln_f.weight, ln_f.bias)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  return weightToFloat32(t);
+}
+
+}  // namespace layerlens

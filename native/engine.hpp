@@ -1,0 +1,67 @@
+// One loaded GPT-2: weights on a backend, a scheduler, and the three operations layerlens needs.
+// Every public method validates its input before ggml sees it and is safe to call from any
+// thread (calls are serialized by a mutex).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends.hpp"
+#include "capture.hpp"
+#include "forward_graph.hpp"
+#include "topk.hpp"
+#include "weights.hpp"
+
+namespace layerlens {
+
+struct EngineOptions {
+  std::string device = "auto";
+  int threads = 0;
+};
+
+struct RunRequest {
+  std::vector<int32_t> tokens;
+  std::vector<std::string> hooks;   // hook names to capture (may be empty)
+  std::vector<int32_t> positions;   // rows to capture, ascending unique; empty = every position
+};
+
+struct RunResult {
+  std::vector<CapturedTensor> captured;
+  std::vector<float> logits;  // next-token logits at the last position [n_vocab]
+};
+
+class Engine {
+ public:
+  Engine(const std::string& safetensorsPath, const HParams& hp, const EngineOptions& options);
+
+  RunResult run(const RunRequest& request);
+
+  // ln_f + unembedding + top-k of m vectors of n_embd floats (row-major), batched on the backend.
+  TopK lens(const std::vector<float>& vectors, int64_t m, int32_t k);
+
+  // Greedy decoding with a KV cache. Stops after maxNewTokens, at the context limit, or after
+  // emitting stopToken (>= 0).
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken);
+
+  std::vector<float> weight(const std::string& name);
+
+  const HParams& hparams() const { return weights_.hp; }
+  const Backends& backends() const { return backends_; }
+  const Weights& weights() const { return weights_; }
+
+ private:
+  void validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const;
+  std::vector<float> forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture);
+
+  std::mutex mutex_;
+  Backends backends_;
+  Weights weights_;
+  SchedPtr sched_;
+  std::optional<KvCache> kvCache_;  // allocated on the first generate()
+};
+
+}  // namespace layerlens

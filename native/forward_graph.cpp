@@ -1,0 +1,124 @@
+#include "forward_graph.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace layerlens {
+namespace {
+
+ggml_tensor* named(ggml_tensor* t, const std::string& name) {
+  ggml_set_name(t, name.c_str());
+  return t;
+}
+
+ggml_tensor* layerNorm(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, ggml_tensor* bias, float eps) {
+  return ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), weight), bias);
+}
+
+ggml_tensor* linear(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, ggml_tensor* bias) {
+  return ggml_add(ctx, ggml_mul_mat(ctx, weight, x), bias);
+}
+
+// gelu_new, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), composed from f32 ops: ggml's own CPU
+// gelu reads an fp16 table whose error (~4e-3 relative) would break parity with the reference.
+ggml_tensor* geluNewF32(ggml_context* ctx, ggml_tensor* x) {
+  const float sqrt2OverPi = 0.7978845608028654f;
+  ggml_tensor* cube = ggml_mul(ctx, ggml_sqr(ctx, x), x);
+  ggml_tensor* inner = ggml_scale(ctx, ggml_add(ctx, x, ggml_scale(ctx, cube, 0.044715f)), sqrt2OverPi);
+  ggml_tensor* onePlusTanh = ggml_scale_bias(ctx, ggml_tanh(ctx, inner), 1.0f, 1.0f);
+  return ggml_mul(ctx, ggml_scale(ctx, x, 0.5f), onePlusTanh);
+}
+
+}  // namespace
+
+KvCache KvCache::create(const HParams& hp, ggml_backend_t backend) {
+  KvCache c;
+  c.capacity = hp.nCtx;
+  c.ctx = makeMetaContext(2 * size_t(hp.nLayer));
+  for (int l = 0; l < hp.nLayer; ++l) {
+    c.k.push_back(ggml_new_tensor_1d(c.ctx.get(), GGML_TYPE_F32, int64_t(hp.nEmbd) * hp.nCtx));
+    c.v.push_back(ggml_new_tensor_1d(c.ctx.get(), GGML_TYPE_F32, int64_t(hp.nEmbd) * hp.nCtx));
+  }
+  c.buffer.reset(ggml_backend_alloc_ctx_tensors(c.ctx.get(), backend));
+  if (!c.buffer) throw std::runtime_error("could not allocate the KV cache (out of memory?)");
+  return c;
+}
+
+size_t forwardGraphSize(const HParams& hp) { return size_t(hp.nLayer) * 80 + 256; }
+
+std::vector<std::string> allHookNames(const HParams& hp) {
+  std::vector<std::string> names{"embed"};
+  for (int l = 0; l < hp.nLayer; ++l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    for (const char* kind : {"attn_pattern", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post"}) {
+      names.push_back(p + kind);
+    }
+  }
+  return names;
+}
+
+ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x) {
+  return ggml_mul_mat(ctx, w.wte, layerNorm(ctx, x, w.lnfWeight, w.lnfBias, w.hp.eps));
+}
+
+ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache) {
+  const HParams& hp = w.hp;
+  const int64_t d = hp.nEmbd, nh = hp.nHead, hd = hp.headDim(), n = nTokens, nKv = int64_t(nPast) + nTokens;
+  if (!cache && nPast != 0) throw std::logic_error("buildForwardGraph: nPast without a cache");
+
+  ForwardGraph fg;
+  fg.graph = ggml_new_graph_custom(ctx, forwardGraphSize(hp), false);
+  fg.tokens = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n), "input.tokens");
+  ggml_set_input(fg.tokens);
+  fg.positions = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n), "input.positions");
+  ggml_set_input(fg.positions);
+
+  // Every hook is its own node (never an in-place op), so the eval callback sees its final value.
+  ggml_tensor* resid = named(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), "embed");
+  const float scale = 1.0f / std::sqrt(float(hd));
+
+  for (int l = 0; l < hp.nLayer; ++l) {
+    const BlockWeights& b = w.blocks[l];
+    const std::string p = "blocks." + std::to_string(l) + ".";
+
+    // Attention. qkv: [3d, n] with Q, K, V stacked along ne0.
+    ggml_tensor* qkv = linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias);
+    const size_t es = ggml_element_size(qkv);
+    ggml_tensor* q = ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 0);
+    ggml_tensor* k = ggml_cont(ctx, ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], d * es));
+    ggml_tensor* v = ggml_cont(ctx, ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 2 * d * es));
+    if (cache) {
+      // Write this step's keys/values, then attend over the whole cached prefix. The copies are
+      // expanded into the graph first so they run before the reads below.
+      ggml_tensor* kDst = ggml_view_1d(ctx, cache->k[l], n * d, size_t(nPast) * d * ggml_element_size(cache->k[l]));
+      ggml_tensor* vDst = ggml_view_1d(ctx, cache->v[l], n * d, size_t(nPast) * d * ggml_element_size(cache->v[l]));
+      ggml_build_forward_expand(fg.graph, ggml_cpy(ctx, k, kDst));
+      ggml_build_forward_expand(fg.graph, ggml_cpy(ctx, v, vDst));
+      k = ggml_view_1d(ctx, cache->k[l], nKv * d, 0);
+      v = ggml_view_1d(ctx, cache->v[l], nKv * d, 0);
+    }
+    ggml_tensor* Q = ggml_permute(ctx, ggml_reshape_3d(ctx, ggml_cont(ctx, q), hd, nh, n), 0, 2, 1, 3);     // [hd, n, nh]
+    ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, k, hd, nh, nKv), 0, 2, 1, 3);                   // [hd, nKv, nh]
+    ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, v, hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
+    ggml_tensor* scores = ggml_diag_mask_inf(ctx, ggml_mul_mat(ctx, K, Q), nPast);                         // [nKv, n, nh]
+    ggml_tensor* pattern = named(ggml_soft_max_ext(ctx, scores, nullptr, scale, 0.0f), p + "attn_pattern");
+    ggml_tensor* heads = ggml_permute(ctx, ggml_mul_mat(ctx, Vt, pattern), 0, 2, 1, 3);                    // [hd, nh, n]
+    ggml_tensor* merged = ggml_cont_2d(ctx, heads, d, n);
+    ggml_tensor* attnOut = named(linear(ctx, merged, b.attnProjWeight, b.attnProjBias), p + "attn_out");
+    ggml_tensor* residMid = named(ggml_add(ctx, resid, attnOut), p + "resid_mid");
+
+    // MLP.
+    ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias);
+    ggml_tensor* mlpPost = named(geluNewF32(ctx, fc), p + "mlp_post");
+    ggml_tensor* mlpOut = named(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias), p + "mlp_out");
+    resid = named(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
+  }
+
+  ggml_tensor* last = ggml_view_2d(ctx, resid, d, 1, resid->nb[1], size_t(n - 1) * resid->nb[1]);
+  fg.logits = named(buildUnembed(ctx, w, last), "logits");
+  ggml_set_output(fg.logits);
+  ggml_build_forward_expand(fg.graph, fg.logits);
+  return fg;
+}
+
+}  // namespace layerlens

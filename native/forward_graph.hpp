@@ -1,0 +1,44 @@
+// Builds the GPT-2 forward pass as a ggml graph with every hook point named (see docs/architecture.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ggml_handles.hpp"
+#include "weights.hpp"
+
+namespace layerlens {
+
+// Keys and values of earlier tokens, for incremental decoding (generate()).
+struct KvCache {
+  ContextPtr ctx;
+  BufferPtr buffer;
+  std::vector<ggml_tensor*> k;  // per layer: [n_embd * n_ctx] f32, token-major
+  std::vector<ggml_tensor*> v;
+  int32_t capacity = 0;
+
+  static KvCache create(const HParams& hp, ggml_backend_t backend);
+};
+
+struct ForwardGraph {
+  ggml_cgraph* graph = nullptr;
+  ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
+  ggml_tensor* positions = nullptr;  // input: I32 [n_tokens]
+  ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token
+};
+
+// Upper bound on the graph's node count, for sizing contexts and the scheduler.
+size_t forwardGraphSize(const HParams& hp);
+
+// Hook names of a model, in the order the graph computes them.
+std::vector<std::string> allHookNames(const HParams& hp);
+
+// ctx must be a metadata-only context with room for forwardGraphSize(hp) tensors and a graph.
+// With a cache, the new keys/values are written at [nPast, nPast + nTokens) and attention covers
+// all nPast + nTokens positions; without one, nPast must be 0.
+ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache);
+
+// ln_f followed by the tied unembedding, for x of shape [n_embd, m].
+ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x);
+
+}  // namespace layerlens

@@ -1,0 +1,31 @@
+// RAII owners for the ggml objects layerlens creates.
+#pragma once
+
+#include <memory>
+
+#include "ggml.h"
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+
+namespace layerlens {
+
+struct GgmlContextFree { void operator()(ggml_context* c) const { ggml_free(c); } };
+struct GgmlBackendFree { void operator()(ggml_backend* b) const { ggml_backend_free(b); } };
+struct GgmlBufferFree { void operator()(ggml_backend_buffer* b) const { ggml_backend_buffer_free(b); } };
+struct GgmlSchedFree { void operator()(ggml_backend_sched* s) const { ggml_backend_sched_free(s); } };
+
+using ContextPtr = std::unique_ptr<ggml_context, GgmlContextFree>;
+using BackendPtr = std::unique_ptr<ggml_backend, GgmlBackendFree>;
+using BufferPtr = std::unique_ptr<ggml_backend_buffer, GgmlBufferFree>;
+using SchedPtr = std::unique_ptr<ggml_backend_sched, GgmlSchedFree>;
+
+// A metadata-only context: tensors are described here and allocated in backend buffers.
+inline ContextPtr makeMetaContext(size_t nTensors, bool withGraph = false, size_t graphSize = 0) {
+  ggml_init_params params{};
+  params.mem_size = ggml_tensor_overhead() * nTensors + (withGraph ? ggml_graph_overhead_custom(graphSize, false) : 0) + 1024;
+  params.mem_buffer = nullptr;
+  params.no_alloc = true;
+  return ContextPtr(ggml_init(params));
+}
+
+}  // namespace layerlens

@@ -1,0 +1,60 @@
+#include "topk.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+namespace layerlens {
+namespace {
+
+void rowTopK(const float* x, int64_t width, int32_t k, int32_t* ids, float* vals, float* probs, double* lse) {
+  // Insertion into a small sorted list: after the first k entries nearly every element fails
+  // the threshold test, so this is one pass over the row.
+  int32_t filled = 0;
+  float maxv = -INFINITY;
+  for (int64_t i = 0; i < width; ++i) {
+    const float v = x[i];
+    if (v > maxv) maxv = v;
+    if (filled == k && !(v > vals[k - 1])) continue;  // equal values keep the earlier (lower) id
+    int32_t j = filled < k ? filled++ : k - 1;
+    while (j > 0 && v > vals[j - 1]) {
+      vals[j] = vals[j - 1];
+      ids[j] = ids[j - 1];
+      --j;
+    }
+    vals[j] = v;
+    ids[j] = int32_t(i);
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < width; ++i) sum += std::exp(double(x[i]) - double(maxv));
+  *lse = double(maxv) + std::log(sum);
+  for (int32_t j = 0; j < k; ++j) probs[j] = float(std::exp(double(vals[j]) - *lse));
+}
+
+}  // namespace
+
+void appendTopK(const float* logits, int64_t rows, int64_t width, int32_t k, int nThreads, TopK& out) {
+  const size_t base = out.logSumExp.size();
+  out.k = k;
+  out.ids.resize((base + rows) * k);
+  out.logits.resize((base + rows) * k);
+  out.probs.resize((base + rows) * k);
+  out.logSumExp.resize(base + rows);
+  auto work = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const size_t o = (base + r) * k;
+      rowTopK(logits + r * width, width, k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[base + r]);
+    }
+  };
+  const int t = std::max(1, std::min<int>(nThreads, int(rows)));
+  if (t == 1) return work(0, rows);
+  std::vector<std::thread> pool;
+  const int64_t chunk = (rows + t - 1) / t;
+  for (int i = 0; i < t; ++i) {
+    const int64_t r0 = i * chunk, r1 = std::min(rows, r0 + chunk);
+    if (r0 < r1) pool.emplace_back(work, r0, r1);
+  }
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace layerlens

@@ -1,0 +1,254 @@
+#include "weights.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+#include "safetensors.hpp"
+
+namespace layerlens {
+namespace {
+
+// One tensor the loader expects, with its Hugging Face shape and where it goes.
+struct Expected {
+  std::string key;                 // name without the optional "transformer." prefix
+  std::vector<uint64_t> hfShape;   // shape as stored in the checkpoint
+  bool conv1d;                     // stored [in, out]; ggml wants ne0 = in, so it is transposed at load
+  bool matrix;                     // keeps the file's precision; vectors are always f32
+  ggml_tensor** slot;
+};
+
+std::string shapeText(const std::vector<uint64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Ignored entries: attention-mask buffers that older transformers versions saved, and the
+// tied lm_head copy some exporters write.
+bool isIgnoredKey(const std::string& key) {
+  auto endsWith = [&](const char* suffix) {
+    size_t n = std::strlen(suffix);
+    return key.size() >= n && key.compare(key.size() - n, n, suffix) == 0;
+  };
+  return endsWith(".attn.bias") || endsWith(".attn.masked_bias") || key == "lm_head.weight";
+}
+
+float bf16ToF32(uint16_t v) {
+  uint32_t bits = uint32_t(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Runs fn(begin, end) over [0, n) split across up to nThreads threads.
+void parallelFor(size_t n, int nThreads, const std::function<void(size_t, size_t)>& fn) {
+  int t = std::max(1, std::min<int>(nThreads, int(n / 65536) + 1));
+  if (t == 1) {
+    fn(0, n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  size_t chunk = (n + t - 1) / t;
+  for (int i = 0; i < t; ++i) {
+    size_t b = i * chunk, e = std::min(n, b + chunk);
+    if (b < e) pool.emplace_back(fn, b, e);
+  }
+  for (auto& th : pool) th.join();
+}
+
+// Converts `src` (dtype `from`, logical HF shape [rows, cols] or a vector) into the
+// destination layout: dtype `to`, transposed when `transpose` is set.
+void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, uint64_t rows, uint64_t cols,
+                   bool transpose, int nThreads) {
+  auto loadF32 = [&](uint64_t i) -> float {
+    switch (from) {
+      case DType::F32: { float f; std::memcpy(&f, src + 4 * i, 4); return f; }
+      case DType::F16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); return ggml_fp16_to_fp32(h); }
+      case DType::BF16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); return bf16ToF32(h); }
+      default: throw std::logic_error("unsupported dtype reached convertTensor");
+    }
+  };
+  const bool sameBits = (from == DType::F32 && to == GGML_TYPE_F32) || (from == DType::F16 && to == GGML_TYPE_F16);
+  const size_t elt = ggml_type_size(to);
+  const uint64_t n = rows * cols;
+  if (!transpose) {
+    if (sameBits) {
+      std::memcpy(dst, src, n * elt);
+      return;
+    }
+    parallelFor(n, nThreads, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        float v = loadF32(i);
+        if (to == GGML_TYPE_F32) std::memcpy(dst + 4 * i, &v, 4);
+        else { ggml_fp16_t h = ggml_fp32_to_fp16(v); std::memcpy(dst + 2 * i, &h, 2); }
+      }
+    });
+    return;
+  }
+  // Transpose [rows=in, cols=out] -> [out][in] in tiles so both sides stay in cache.
+  constexpr uint64_t T = 32;
+  parallelFor((cols + T - 1) / T, nThreads, [&](size_t tb, size_t te) {
+    for (uint64_t c0 = tb * T; c0 < std::min<uint64_t>(cols, te * T); c0 += T) {
+      for (uint64_t r0 = 0; r0 < rows; r0 += T) {
+        const uint64_t r1 = std::min(rows, r0 + T), c1 = std::min(cols, c0 + T);
+        for (uint64_t c = c0; c < c1; ++c) {
+          for (uint64_t r = r0; r < r1; ++r) {
+            const uint64_t s = r * cols + c, d = c * rows + r;
+            if (sameBits) std::memcpy(dst + d * elt, src + s * elt, elt);
+            else if (to == GGML_TYPE_F32) { float v = loadF32(s); std::memcpy(dst + 4 * d, &v, 4); }
+            else { ggml_fp16_t h = ggml_fp32_to_fp16(loadF32(s)); std::memcpy(dst + 2 * d, &h, 2); }
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads) {
+  hp.validate();
+  SafetensorsHeader header = readSafetensorsFile(path);
+
+  // Index the file's tensors by name without the optional "transformer." prefix.
+  std::map<std::string, const TensorInfo*> byKey;
+  for (const TensorInfo& t : header.tensors) {
+    std::string key = t.name.rfind("transformer.", 0) == 0 ? t.name.substr(12) : t.name;
+    if (isIgnoredKey(key)) continue;
+    if (!byKey.emplace(key, &t).second) {
+      throw std::runtime_error(path + ": tensor '" + key + "' appears both with and without the 'transformer.' prefix");
+    }
+  }
+
+  Weights w;
+  w.hp = hp;
+  w.blocks.resize(hp.nLayer);
+  const uint64_t d = hp.nEmbd, V = hp.nVocab, C = hp.nCtx;
+  std::vector<Expected> expected = {
+      {"wte.weight", {V, d}, false, true, &w.wte},
+      {"wpe.weight", {C, d}, false, false, &w.wpe},
+      {"ln_f.weight", {d}, false, false, &w.lnfWeight},
+      {"ln_f.bias", {d}, false, false, &w.lnfBias},
+  };
+  for (int l = 0; l < hp.nLayer; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    BlockWeights& b = w.blocks[l];
+    expected.push_back({p + "ln_1.weight", {d}, false, false, &b.ln1Weight});
+    expected.push_back({p + "ln_1.bias", {d}, false, false, &b.ln1Bias});
+    expected.push_back({p + "attn.c_attn.weight", {d, 3 * d}, true, true, &b.attnQkvWeight});
+    expected.push_back({p + "attn.c_attn.bias", {3 * d}, false, false, &b.attnQkvBias});
+    expected.push_back({p + "attn.c_proj.weight", {d, d}, true, true, &b.attnProjWeight});
+    expected.push_back({p + "attn.c_proj.bias", {d}, false, false, &b.attnProjBias});
+    expected.push_back({p + "ln_2.weight", {d}, false, false, &b.ln2Weight});
+    expected.push_back({p + "ln_2.bias", {d}, false, false, &b.ln2Bias});
+    expected.push_back({p + "mlp.c_fc.weight", {d, 4 * d}, true, true, &b.mlpFcWeight});
+    expected.push_back({p + "mlp.c_fc.bias", {4 * d}, false, false, &b.mlpFcBias});
+    expected.push_back({p + "mlp.c_proj.weight", {4 * d, d}, true, true, &b.mlpProjWeight});
+    expected.push_back({p + "mlp.c_proj.bias", {d}, false, false, &b.mlpProjBias});
+  }
+
+  // Check presence, dtype and shape of everything before allocating anything.
+  std::vector<const TensorInfo*> infos;
+  infos.reserve(expected.size());
+  std::string missing;
+  int nMissing = 0;
+  for (const Expected& e : expected) {
+    auto it = byKey.find(e.key);
+    if (it == byKey.end()) {
+      if (nMissing++ < 5) missing += (missing.empty() ? "" : ", ") + e.key;
+      infos.push_back(nullptr);
+      continue;
+    }
+    const TensorInfo& t = *it->second;
+    if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16) {
+      throw std::runtime_error(path + ": tensor '" + t.name + "' has dtype " + dtypeName(t.dtype) +
+                               "; layerlens reads F32, F16 and BF16 checkpoints");
+    }
+    if (t.shape != e.hfShape) {
+      throw std::runtime_error(path + ": tensor '" + t.name + "' has shape " + shapeText(t.shape) + " but config.json implies " +
+                               shapeText(e.hfShape) + " (n_layer=" + std::to_string(hp.nLayer) + ", n_embd=" +
+                               std::to_string(hp.nEmbd) + ", vocab_size=" + std::to_string(hp.nVocab) +
+                               ", n_positions=" + std::to_string(hp.nCtx) + ")");
+    }
+    infos.push_back(&t);
+  }
+  if (nMissing > 0) {
+    throw std::runtime_error(path + ": not a GPT-2 checkpoint for this config.json: " + std::to_string(nMissing) +
+                             " expected tensor(s) missing (" + missing + (nMissing > 5 ? ", ..." : "") + ")");
+  }
+
+  // The matrices keep the file's precision (F16 stays F16; BF16 is widened to F32, which is exact).
+  const DType fileMatrixType = infos[0]->dtype;
+  w.fileDtype = dtypeName(fileMatrixType);
+  w.matrixType = fileMatrixType == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+
+  w.ctx = makeMetaContext(expected.size());
+  if (!w.ctx) throw std::runtime_error("ggml_init failed for the weight context");
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const Expected& e = expected[i];
+    const TensorInfo& t = *infos[i];
+    ggml_type type = e.matrix ? (t.dtype == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32) : GGML_TYPE_F32;
+    ggml_tensor* tensor;
+    if (e.hfShape.size() == 1) {
+      tensor = ggml_new_tensor_1d(w.ctx.get(), type, int64_t(e.hfShape[0]));
+    } else if (e.conv1d) {
+      tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[0]), int64_t(e.hfShape[1]));
+    } else {
+      tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[1]), int64_t(e.hfShape[0]));
+    }
+    ggml_set_name(tensor, e.key.c_str());
+    *e.slot = tensor;
+  }
+  w.buffer.reset(ggml_backend_alloc_ctx_tensors(w.ctx.get(), backend));
+  if (!w.buffer) throw std::runtime_error("could not allocate the weight buffer on the backend (out of memory?)");
+  ggml_backend_buffer_set_usage(w.buffer.get(), GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+  w.bytes = ggml_backend_buffer_get_size(w.buffer.get());
+
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  std::vector<uint8_t> raw, converted;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const Expected& e = expected[i];
+    const TensorInfo& t = *infos[i];
+    ggml_tensor* tensor = *e.slot;
+    const uint64_t nbytes = t.end - t.begin;
+    raw.resize(nbytes);
+    file.seekg(std::streamoff(t.begin));
+    file.read(reinterpret_cast<char*>(raw.data()), std::streamsize(nbytes));
+    if (!file) throw std::runtime_error(path + ": read failed for tensor '" + t.name + "' (file truncated?)");
+    const uint64_t rows = e.hfShape[0], cols = e.hfShape.size() > 1 ? e.hfShape[1] : 1;
+    const size_t outBytes = ggml_nbytes(tensor);
+    const bool direct = !e.conv1d && ((t.dtype == DType::F32 && tensor->type == GGML_TYPE_F32) ||
+                                      (t.dtype == DType::F16 && tensor->type == GGML_TYPE_F16));
+    if (direct) {
+      ggml_backend_tensor_set(tensor, raw.data(), 0, outBytes);
+      continue;
+    }
+    converted.resize(outBytes);
+    convertTensor(raw.data(), t.dtype, converted.data(), tensor->type, rows, cols, e.conv1d, nThreads);
+    ggml_backend_tensor_set(tensor, converted.data(), 0, outBytes);
+  }
+  return w;
+}
+
+std::vector<float> weightToFloat32(const ggml_tensor* t) {
+  const size_t n = size_t(ggml_nelements(t));
+  std::vector<float> out(n);
+  if (t->type == GGML_TYPE_F32) {
+    ggml_backend_tensor_get(t, out.data(), 0, n * 4);
+  } else if (t->type == GGML_TYPE_F16) {
+    std::vector<ggml_fp16_t> half(n);
+    ggml_backend_tensor_get(t, half.data(), 0, n * 2);
+    ggml_fp16_to_fp32_row(half.data(), out.data(), int64_t(n));
+  } else {
+    throw std::runtime_error(std::string("weightToFloat32: unsupported type ") + ggml_type_name(t->type));
+  }
+  return out;
+}
+
+}  // namespace layerlens

@@ -1,0 +1,49 @@
+// GPT-2 weights as ggml tensors in one backend buffer, loaded from a Hugging Face safetensors file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ggml_handles.hpp"
+#include "hparams.hpp"
+
+namespace layerlens {
+
+struct BlockWeights {
+  ggml_tensor* ln1Weight = nullptr;   // [d]
+  ggml_tensor* ln1Bias = nullptr;     // [d]
+  ggml_tensor* attnQkvWeight = nullptr;  // ne = [d, 3d]  (HF c_attn [d, 3d] transposed)
+  ggml_tensor* attnQkvBias = nullptr;    // [3d]
+  ggml_tensor* attnProjWeight = nullptr; // ne = [d, d]
+  ggml_tensor* attnProjBias = nullptr;   // [d]
+  ggml_tensor* ln2Weight = nullptr;
+  ggml_tensor* ln2Bias = nullptr;
+  ggml_tensor* mlpFcWeight = nullptr;    // ne = [d, 4d]
+  ggml_tensor* mlpFcBias = nullptr;      // [4d]
+  ggml_tensor* mlpProjWeight = nullptr;  // ne = [4d, d]
+  ggml_tensor* mlpProjBias = nullptr;    // [d]
+};
+
+struct Weights {
+  HParams hp;
+  ggml_tensor* wte = nullptr;      // ne = [d, vocab]; also the (tied) unembedding
+  ggml_tensor* wpe = nullptr;      // ne = [d, n_ctx]
+  ggml_tensor* lnfWeight = nullptr;
+  ggml_tensor* lnfBias = nullptr;
+  std::vector<BlockWeights> blocks;
+  ggml_type matrixType = GGML_TYPE_F32;  // storage type of the big matrices
+  std::string fileDtype;                 // dtype of the matrices in the file ("F32", "F16", "BF16")
+  size_t bytes = 0;                      // size of the weight buffer
+
+  ContextPtr ctx;
+  BufferPtr buffer;
+};
+
+// Reads `path` (a .safetensors file), checks every tensor against `hp`, and uploads the weights
+// into a buffer of `backend`. Throws std::runtime_error with a message naming the file and tensor.
+Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads);
+
+// Copies a weight tensor back to the host as float32 (row-major in ggml's ne order).
+std::vector<float> weightToFloat32(const ggml_tensor* t);
+
+}  // namespace layerlens
