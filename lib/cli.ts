@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+// The `layerlens` command. Argument parsing is pure (`parseCliArgs`); the model modules (and with them
+// the native addon) are imported only when a prompt is actually run, so --help, --version and usage
+// errors work without a built addon.
+
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { checkHookSpec, resolveHooks } from './hooks.js';
+import { formatTable, stringifyJSON, toJSON } from './format.js';
+import { encode, vocabSize } from './tokenizer.js';
+
+/** Exit codes. */
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+/** A mistake in the command line: reported as `layerlens: <message>` with exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface CliRunOptions {
+  /** --model, else $LAYERLENS_MODEL (resolved in main, not here). */
+  model?: string;
+  topK: number;
+  hooks: 'all' | 'default' | string[];
+  positions: 'last' | 'all' | number[];
+  json: boolean;
+  vectors: boolean;
+  threads?: number;
+  /** The prompt text, or null when it is read from stdin (`-`). */
+  prompt: string | null;
+}
+
+export type CliCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
+
+export const DEFAULT_TOP_K = 5;
+
+export const HELP = `Usage: layerlens [options] "prompt"
+       layerlens [options] -          (read the prompt from stdin)
+
+Runs GPT-2 on the prompt and decodes every hook point through the final LayerNorm and the
+unembedding (the "logit lens"): what the model would predict after each layer.
+
+Options:
+  --model PATH          model directory (config.json + model.safetensors), .safetensors or .gguf
+                        file; default: $LAYERLENS_MODEL
+  --top-k N             tokens shown per hook, an integer in 1..${vocabSize} (default ${DEFAULT_TOP_K})
+  --hooks LIST          which hook points: "default" (embed + every block's resid_mid and
+                        resid_post), "all" (every hook, also mlp_post and attn_pattern), or a
+                        comma-separated list of hook names (embed, blocks.3.mlp_out), kinds (resid_post
+                        = that kind in every block: attn_out, resid_mid, mlp_post, mlp_out,
+                        resid_post, attn_pattern), blocks.L (every hook of block L), all, default
+  --positions WHICH     token positions to lens: "last" (default), "all", or a comma-separated
+                        list of 0-based positions such as 0,3,5
+  --json                print JSON (model, prompt, tokens, position, positions, prediction, hooks)
+                        instead of the table
+  --vectors             with --json: include each hook's captured activation row as "vector"
+  --threads N           CPU threads for the forward pass (default: chosen by the engine)
+  -h, --help            print this help and exit
+  -V, --version         print the version and exit
+
+The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
+becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
+is removed. Put "--" before a prompt that starts with "-".
+
+Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
+literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).
+
+Exit codes:
+  0  success
+  1  runtime error (model cannot be loaded, inference failed)
+  2  usage error (bad option or value, missing prompt)
+`;
+
+function parseIntStrict(value: string, flag: string, min: number, max: number): number {
+  const s = value.trim();
+  if (!/^[0-9]+$/.test(s)) throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
+  const n = Number(s);
+  if (n < min || n > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${s}`);
+  return n;
+}
+
+function splitList(value: string, flag: string): string[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => s === '')) throw new UsageError(`${flag}: empty item in ${JSON.stringify(value)}`);
+  return items;
+}
+
+/** Parses the command line (without `node` and the script). Throws UsageError. No I/O. */
+export function parseCliArgs(argv: readonly string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        'top-k': { type: 'string' },
+        hooks: { type: 'string' },
+        positions: { type: 'string' },
+        json: { type: 'boolean' },
+        vectors: { type: 'boolean' },
+        threads: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (err) {
+    // node:util's messages name the flag; drop its advice about `--` for options, keep the rest.
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new UsageError(msg.replace(/\. To specify a positional argument starting with a '-'.*$/s, '') + ' (see --help)');
+  }
+  const v = parsed.values;
+  if (v.help) return { command: 'help' };
+  if (v.version) return { command: 'version' };
+
+  const topK = v['top-k'] === undefined ? DEFAULT_TOP_K : parseIntStrict(v['top-k'], '--top-k', 1, vocabSize);
+  const threads = v.threads === undefined ? undefined : parseIntStrict(v.threads, '--threads', 1, 1024);
+
+  let hooks: CliRunOptions['hooks'] = 'default';
+  if (v.hooks !== undefined) {
+    const items = splitList(v.hooks, '--hooks');
+    hooks = items.length === 1 && (items[0] === 'all' || items[0] === 'default') ? (items[0] as 'all' | 'default') : items;
+    try {
+      checkHookSpec(hooks);
+    } catch (err) {
+      throw new UsageError(`--hooks: ${(err as Error).message}`);
+    }
+  }
+
+  let positions: CliRunOptions['positions'] = 'last';
+  if (v.positions !== undefined) {
+    const p = v.positions.trim();
+    if (p === 'last' || p === 'all') positions = p;
+    else {
+      const list = splitList(p, '--positions').map((s) => {
+        if (!/^[0-9]+$/.test(s)) throw new UsageError(`--positions must be "last", "all" or a list of 0-based positions like 0,3,5; got ${JSON.stringify(s)}`);
+        return Number(s);
+      });
+      positions = [...new Set(list)].sort((a, b) => a - b);
+    }
+  }
+
+  if (v.model !== undefined && v.model.trim() === '') throw new UsageError('--model: empty path');
+  if (v.vectors && !v.json) throw new UsageError('--vectors only applies to --json output');
+
+  const pos = parsed.positionals;
+  if (pos.length === 0) throw new UsageError('missing prompt (give it as the last argument, or "-" to read stdin; see --help)');
+  if (pos.length > 1) throw new UsageError(`expected one prompt, got ${pos.length} arguments; quote the prompt: layerlens "${pos.join(' ')}"`);
+
+  return {
+    command: 'run',
+    model: v.model,
+    topK,
+    hooks,
+    positions,
+    json: v.json === true,
+    vectors: v.vectors === true,
+    threads,
+    prompt: pos[0] === '-' ? null : pos[0],
+  };
+}
+
+/** The version in layerlens's package.json (looked up from this file upwards, so it works from lib/ and dist/). */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'layerlens' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; go up
+    }
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
+
+interface Writer {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface CliIO {
+  stdout?: Writer;
+  stderr?: Writer;
+  /** Where `-` reads the prompt from. */
+  stdin?: AsyncIterable<string | Uint8Array>;
+  /** Environment for NO_COLOR / FORCE_COLOR / LAYERLENS_MODEL (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+async function readAll(stream: AsyncIterable<string | Uint8Array>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.from(c));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function useColor(out: Writer, env: Record<string, string | undefined>): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false') return true;
+  return out.isTTY === true && env.TERM !== 'dumb';
+}
+
+/** Runs the command; returns the exit code (0 ok, 1 runtime error, 2 usage error). Never throws. */
+export async function main(argv: readonly string[], io: CliIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const fail = (err: unknown, code: number): number => {
+    const msg = err instanceof Error ? err.message : String(err);
+    stderr.write(`layerlens: ${msg}\n`);
+    return code;
+  };
+
+  let cmd: CliCommand;
+  try {
+    cmd = parseCliArgs(argv);
+  } catch (err) {
+    return fail(err, err instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME);
+  }
+  if (cmd.command === 'help') {
+    stdout.write(HELP);
+    return EXIT_OK;
+  }
+  if (cmd.command === 'version') {
+    stdout.write(packageVersion() + '\n');
+    return EXIT_OK;
+  }
+
+  let model: { dispose(): unknown; info: { n_layer: number } } | undefined;
+  try {
+    let prompt = cmd.prompt;
+    if (prompt === null) {
+      prompt = (await readAll(io.stdin ?? process.stdin)).replace(/\r?\n$/, '');
+    }
+    if (prompt.length === 0) throw new UsageError('the prompt is empty');
+    const nTokens = encode(prompt).length;
+    if (Array.isArray(cmd.positions)) {
+      const bad = cmd.positions.find((p) => p >= nTokens);
+      if (bad !== undefined) throw new UsageError(`--positions: position ${bad} is out of range, the prompt has ${nTokens} tokens (0..${nTokens - 1})`);
+    }
+    const modelPath = cmd.model ?? (env.LAYERLENS_MODEL || undefined);
+    if (modelPath === undefined) throw new UsageError('no model: pass --model PATH or set LAYERLENS_MODEL');
+
+    const { loadModel } = await import('./model.js');
+    const { decodeLayers } = await import('./decode.js');
+    const loaded = await loadModel(modelPath, cmd.threads === undefined ? {} : { threads: cmd.threads });
+    model = loaded;
+    let hooks: 'all' | 'default' | string[];
+    try {
+      hooks = typeof cmd.hooks === 'string' ? cmd.hooks : resolveHooks(cmd.hooks, loaded.info.n_layer).map((h) => h.name);
+    } catch (err) {
+      throw new UsageError(`--hooks: ${(err as Error).message}`);
+    }
+    const result = await decodeLayers(prompt, { model: loaded, topK: cmd.topK, hooks, positions: cmd.positions, vectors: cmd.vectors });
+    if (cmd.json) stdout.write(stringifyJSON(toJSON(result, { vectors: cmd.vectors })) + '\n');
+    else stdout.write(formatTable(result, { color: useColor(stdout, env) }));
+    return EXIT_OK;
+  } catch (err) {
+    return fail(err, err instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME);
+  } finally {
+    try {
+      await model?.dispose();
+    } catch {
+      // already reported or irrelevant at exit
+    }
+  }
+}
+
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return pathToFileURL(realpathSync(entry)).href === pathToFileURL(realpathSync(fileURLToPath(import.meta.url))).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK); // `layerlens ... | head`
+    throw err;
+  });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,180 @@
+// A loaded GPT-2: the native engine plus what the TS side needs to describe it.
+import { readConfig, type GPT2Config } from './config.js';
+import { parseHookName, resolveHooks, type HookSpec } from './hooks.js';
+import { native, type NativeModel, type NativeModelInfo } from './native.js';
+import { resolveModel } from './resolve.js';
+import type { Activation, ModelInfo, WeightDType } from './types.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda' | 'metal';
+
+export interface LoadOptions {
+  /** Compute device; 'auto' (default) takes a GPU backend when the addon has one, else the CPU. */
+  device?: Device;
+  /** CPU threads; default: all the machine's cores. */
+  threads?: number;
+}
+
+/** Which token positions to capture: the last one (default), all of them, or a list. */
+export type PositionSpec = 'last' | 'all' | readonly number[];
+
+export interface RunOptions {
+  /** Hook selection (see resolveHooks); default: none, only the logits. */
+  hooks?: HookSpec;
+  positions?: PositionSpec;
+}
+
+export interface RunOutput {
+  /** Captured tensors in canonical hook order. */
+  activations: Activation[];
+  /** Next-token logits at the last position. */
+  logits: Float32Array;
+}
+
+/** Parameters of the plain-TS reference lens (copied from the engine once, then cached). */
+export interface LensWeights {
+  wte: Float32Array;
+  lnfWeight: Float32Array;
+  lnfBias: Float32Array;
+  eps: number;
+}
+
+/** Positions (sorted, unique) that a PositionSpec selects in a prompt of nTokens. */
+export function resolvePositions(spec: PositionSpec, nTokens: number): number[] {
+  if (spec === 'last') return [nTokens - 1];
+  if (spec === 'all') return Array.from({ length: nTokens }, (_, i) => i);
+  if (!Array.isArray(spec) || spec.length === 0) throw new TypeError(`positions must be 'last', 'all' or a non-empty array of token indices`);
+  const out = new Set<number>();
+  for (const p of spec) {
+    if (!Number.isInteger(p)) throw new TypeError(`position ${JSON.stringify(p)} is not an integer`);
+    const q = p < 0 ? nTokens + p : p; // -1 = last token, as in Python
+    if (q < 0 || q >= nTokens) throw new RangeError(`position ${p} is outside the prompt's ${nTokens} tokens (0..${nTokens - 1}, or -1..-${nTokens})`);
+    out.add(q);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+function toTokenArray(ids: ArrayLike<number>, nVocab: number): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`token id ${id} at index ${i} is outside the vocabulary (0..${nVocab - 1})`);
+    out[i] = id;
+  }
+  return out;
+}
+
+export class Model {
+  readonly info: ModelInfo;
+  /** Device and build facts reported by the engine. */
+  readonly runtime: NativeModelInfo;
+  readonly config: GPT2Config;
+  readonly weightsPath: string;
+  #native: NativeModel | undefined;
+  #lensWeights: Promise<LensWeights> | undefined;
+
+  /** Use loadModel(). */
+  constructor(nativeModel: NativeModel, config: GPT2Config, name: string, weightsPath: string) {
+    this.#native = nativeModel;
+    this.config = config;
+    this.weightsPath = weightsPath;
+    this.runtime = nativeModel.info();
+    const dtype = this.runtime.matrixType as WeightDType;
+    this.info = {
+      name,
+      n_layer: config.n_layer,
+      n_embd: config.n_embd,
+      n_head: config.n_head,
+      n_vocab: config.n_vocab,
+      n_ctx: config.n_ctx,
+      dtype,
+    };
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  #engine(): NativeModel {
+    if (!this.#native) throw new Error('this model has been disposed');
+    return this.#native;
+  }
+
+  #checkTokens(ids: ArrayLike<number>): Int32Array {
+    if (ids.length === 0) throw new Error('no tokens to run: the prompt is empty');
+    if (ids.length > this.info.n_ctx) {
+      throw new RangeError(`the prompt has ${ids.length} tokens, more than the model's context of ${this.info.n_ctx} tokens`);
+    }
+    return toTokenArray(ids, this.info.n_vocab);
+  }
+
+  /** One forward pass over token ids, capturing the selected hooks at the selected positions. */
+  async run(ids: ArrayLike<number>, options: RunOptions = {}): Promise<RunOutput> {
+    const tokens = this.#checkTokens(ids);
+    const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer);
+    const positions = resolvePositions(options.positions ?? 'last', tokens.length);
+    const all = positions.length === tokens.length;
+    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions));
+    const activations = out.captured.map((c): Activation => {
+      const ref = parseHookName(c.name, this.info.n_layer);
+      return { name: c.name, layer: ref.layer, kind: ref.kind, positions, data: c.data, shape: c.shape };
+    });
+    return { activations, logits: out.logits };
+  }
+
+  /** Batched ln_f + unembedding + top-k on the engine's backend for `count` rows of n_embd floats. */
+  async lensNative(vectors: Float32Array, count: number, k: number) {
+    this.#checkK(k);
+    if (vectors.length !== count * this.info.n_embd) {
+      throw new RangeError(`expected ${count} vectors of ${this.info.n_embd} floats, got ${vectors.length} floats`);
+    }
+    return this.#engine().lens(vectors, count, k);
+  }
+
+  #checkK(k: number): void {
+    if (!Number.isInteger(k) || k < 1 || k > this.info.n_vocab) {
+      throw new RangeError(`topK must be an integer in 1..${this.info.n_vocab}, got ${k}`);
+    }
+  }
+
+  /** wte and ln_f as float32, for the plain-TS reference lens (fetched once). */
+  lensWeights(): Promise<LensWeights> {
+    const engine = this.#engine();
+    this.#lensWeights ??= Promise.all([engine.weight('wte'), engine.weight('ln_f.weight'), engine.weight('ln_f.bias')]).then(
+      ([wte, lnfWeight, lnfBias]) => ({ wte, lnfWeight, lnfBias, eps: this.config.eps }),
+    );
+    return this.#lensWeights;
+  }
+
+  /** Greedy decoding with a KV cache; returns the new token ids (stops early after `stopToken`). */
+  async generateIds(ids: ArrayLike<number>, maxNewTokens: number, stopToken = -1): Promise<number[]> {
+    const tokens = this.#checkTokens(ids);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    return Array.from(await this.#engine().generate(tokens, maxNewTokens, stopToken));
+  }
+
+  /** Frees the weights. Calls already running finish first; later calls throw. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+    this.#lensWeights = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+}
+
+/** Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub id in the local HF cache. */
+export async function loadModel(model?: string, options: LoadOptions = {}): Promise<Model> {
+  const files = resolveModel(model);
+  const config = await readConfig(files.config);
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
+    throw new RangeError(`threads must be an integer in 1..1024, got ${options.threads}`);
+  }
+  const device = options.device ?? 'auto';
+  if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new TypeError(`device must be 'auto', 'cpu', 'cuda' or 'metal', got ${JSON.stringify(device)}`);
+  const nativeModel = await native().loadModel(files.weights, config, { device, threads: options.threads ?? 0 });
+  const m = new Model(nativeModel, config, files.name, files.weights);
+  if (m.runtime.notice) console.warn(m.runtime.notice);
+  return m;
+}

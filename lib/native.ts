@@ -1,0 +1,83 @@
+// Loads the compiled addon (a prebuild under prebuilds/ or build/Release) and types its surface.
+// Everything here is a thin mirror of native/addon.cpp; validation for users happens in model.ts.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeHParams {
+  n_layer: number;
+  n_embd: number;
+  n_head: number;
+  n_vocab: number;
+  n_ctx: number;
+  eps: number;
+}
+
+export interface NativeCaptured {
+  name: string;
+  /** [positions, width] or, for attn_pattern, [positions, n_head, n_tokens] */
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface NativeRunResult {
+  captured: NativeCaptured[];
+  /** next-token logits at the last position */
+  logits: Float32Array;
+}
+
+export interface NativeTopK {
+  k: number;
+  ids: Int32Array;
+  logits: Float32Array;
+  probs: Float32Array;
+  logSumExp: Float64Array;
+}
+
+export interface NativeModelInfo {
+  n_layer: number;
+  n_embd: number;
+  n_head: number;
+  n_vocab: number;
+  n_ctx: number;
+  matrixType: string;
+  fileDtype: string;
+  weightBytes: number;
+  device: string;
+  deviceDescription: string;
+  notice: string;
+  threads: number;
+}
+
+export interface NativeModel {
+  run(tokens: Int32Array, hooks: string[], positions: Int32Array | null): Promise<NativeRunResult>;
+  lens(vectors: Float32Array, count: number, k: number): Promise<NativeTopK>;
+  generate(tokens: Int32Array, maxNewTokens: number, stopToken: number): Promise<Int32Array>;
+  weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;
+  info(): NativeModelInfo;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  loadModel(path: string, hparams: NativeHParams, options: { device?: string; threads?: number }): Promise<NativeModel>;
+  gpuBackends(): string[];
+  ggmlVersion: string;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  try {
+    addon = require('node-gyp-build')(packageRoot) as NativeAddon;
+  } catch (err) {
+    throw new Error(
+      `layerlens: the native addon is not built for ${process.platform}-${process.arch} (Node ${process.version}). ` +
+        `Run \`npm rebuild layerlens\` (or \`npm run build:native\` in a clone); it needs CMake and a C++17 compiler.\n` +
+        `Cause: ${(err as Error).message}`,
+    );
+  }
+  return addon;
+}
