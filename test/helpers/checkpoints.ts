@@ -1,0 +1,29 @@
+// Synthetic checkpoints shared by the tests, generated once into .cache/test-checkpoints/
+// (makeCheckpoint skips the work when the directory already holds one with the same options).
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error plain ESM script without type declarations
+import { makeCheckpoint } from '../../scripts/make-checkpoint.mjs';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface CheckpointOptions {
+  preset?: 'tiny' | 'small' | 'medium';
+  layers?: number;
+  embd?: number;
+  heads?: number;
+  ctx?: number;
+  dtype?: 'f32' | 'f16' | 'bf16';
+  seed?: number;
+  prefix?: boolean;
+}
+
+/** Directory of a synthetic checkpoint with these options (created on first use). */
+export function checkpoint(name: string, options: CheckpointOptions = {}): string {
+  const dir = join(repoRoot, '.cache', 'test-checkpoints', name);
+  makeCheckpoint(dir, { preset: 'tiny', ...options });
+  return dir;
+}
+
+export const NOTEBOOK_PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
+export const NOTEBOOK_IDS = [48, 25, 1867, 318, 262, 3139, 286, 4881, 30, 198, 32, 25, 6342, 198, 48, 25, 1867, 318, 262, 3139, 286, 12873, 30, 198, 32, 25];
