@@ -3,13 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, generate, loadModel, lensTopK, tokenText, type Activation, type Model } from '../lib/index.js';
 import { argmax, forwardReference, greedyReference, lensReference, loadReference, relativeL2Error, type RefModel } from './reference/gpt2-f64.js';
+import { testDevice } from './helpers/device.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from './helpers/checkpoints.js';
 
 let model: Model;
 let ref: RefModel;
 beforeAll(async () => {
   const dir = checkpoint('tiny-f32');
-  model = await loadModel(dir, { device: 'cpu', threads: 2 });
+  model = await loadModel(dir, { device: testDevice(), threads: 2 });
   ref = loadReference(dir);
 });
 afterAll(() => model?.dispose());

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../lib/index.js';
 import { forwardReference, loadReference, relativeL2Error, type RefModel } from './reference/gpt2-f64.js';
+import { testDevice } from './helpers/device.js';
 import { checkpoint, NOTEBOOK_IDS } from './helpers/checkpoints.js';
 
 const cases = [
@@ -24,7 +25,7 @@ for (const c of cases) {
     let ref: RefModel;
     beforeAll(async () => {
       const dir = c.dir();
-      model = await loadModel(dir, { device: 'cpu' });
+      model = await loadModel(dir, { device: testDevice() });
       ref = loadReference(dir);
     });
     afterAll(() => model?.dispose());

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, generate, loadModel, type Model } from '../lib/index.js';
-// @ts-expect-error plain ESM script without type declarations
 import { encodeSafetensorsHeader } from '../scripts/make-checkpoint.mjs';
+import { testDevice } from './helpers/device.js';
 import { checkpoint, NOTEBOOK_PROMPT } from './helpers/checkpoints.js';
 
 const good = checkpoint('tiny-f32');
@@ -14,7 +14,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let model: Model;
 beforeAll(async () => {
-  model = await loadModel(good, { device: 'cpu' });
+  model = await loadModel(good, { device: testDevice() });
 });
 afterAll(() => model?.dispose());
 
@@ -41,13 +41,13 @@ describe('prompt and option errors', () => {
     await expect(model.run([50257])).rejects.toThrow(/outside the vocabulary/);
   });
   it('a disposed model says so', async () => {
-    const m = await loadModel(good, { device: 'cpu' });
+    const m = await loadModel(good, { device: testDevice() });
     m.dispose();
     await expect(decodeLayers('Hi', { model: m })).rejects.toThrow(/disposed/);
     await expect(generate('Hi', { model: m })).rejects.toThrow(/disposed/);
   });
   it('disposing during a call lets the call finish', async () => {
-    const m = await loadModel(good, { device: 'cpu' });
+    const m = await loadModel(good, { device: testDevice() });
     const p = m.run([1, 2, 3], { hooks: 'all' });
     m.dispose();
     const out = await p;
@@ -121,7 +121,7 @@ describe('model files', () => {
   ];
   for (const [what, make, message] of cases) {
     it(`rejects ${what} with a clear message`, async () => {
-      await expect(loadModel(make(), { device: 'cpu' })).rejects.toThrow(message);
+      await expect(loadModel(make(), { device: testDevice() })).rejects.toThrow(message);
     });
   }
 });

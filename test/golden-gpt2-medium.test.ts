@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, findInHubCache, generate, loadModel, type LensResult, type Model } from '../lib/index.js';
 import { NOTEBOOK_PROMPT } from './helpers/checkpoints.js';
+import { testDevice } from './helpers/device.js';
 
 const weights = process.env.LAYERLENS_GPT2_MEDIUM || findInHubCache('gpt2-medium');
 if (!weights) console.log('golden gpt2-medium checks: skipped: no weights (set LAYERLENS_GPT2_MEDIUM or put gpt2-medium in the HF cache)');
@@ -23,7 +24,7 @@ describe.skipIf(!weights)(weights ? 'gpt2-medium golden facts (real weights)' : 
   let model: Model;
   let result: LensResult;
   beforeAll(async () => {
-    model = await loadModel(weights!, { device: (process.env.LAYERLENS_TEST_DEVICE as 'cpu' | 'cuda' | undefined) ?? 'auto' });
+    model = await loadModel(weights!, { device: process.env.LAYERLENS_TEST_DEVICE ? testDevice() : 'auto' });
     result = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all' });
   }, 600_000);
   afterAll(() => model?.dispose());

@@ -2,7 +2,6 @@
 // (makeCheckpoint skips the work when the directory already holds one with the same options).
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// @ts-expect-error plain ESM script without type declarations
 import { makeCheckpoint } from '../../scripts/make-checkpoint.mjs';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
