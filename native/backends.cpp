@@ -54,6 +54,10 @@ Backends Backends::create(const std::string& device, int threads) {
   b.cpu.reset(ggml_backend_cpu_init());
   if (!b.cpu) throw std::runtime_error("could not initialise ggml's CPU backend");
   ggml_backend_cpu_set_n_threads(b.cpu.get(), b.threads);
+  ggml_threadpool_params tp = ggml_threadpool_params_default(b.threads);
+  b.threadpool.reset(ggml_threadpool_new(&tp));
+  if (!b.threadpool) throw std::runtime_error("could not create the CPU thread pool");
+  ggml_backend_cpu_set_threadpool(b.cpu.get(), b.threadpool.get());
 
   if (want != "cpu") {
     ggml_backend_dev_t dev = findGpu(want);

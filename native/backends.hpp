@@ -9,6 +9,10 @@
 namespace layerlens {
 
 struct Backends {
+  // Declared before the backends so it is destroyed after them. One pool for the model's
+  // lifetime: without it ggml-cpu starts fresh threads for every graph, and every capture
+  // split would pay that again.
+  ThreadpoolPtr threadpool;
   BackendPtr gpu;  // null when running on the CPU only
   BackendPtr cpu;
   std::string deviceName;   // e.g. "CPU", "CUDA0"

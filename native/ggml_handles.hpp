@@ -6,17 +6,20 @@
 #include "ggml.h"
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
+#include "ggml-cpu.h"
 
 namespace layerlens {
 
 struct GgmlContextFree { void operator()(ggml_context* c) const { ggml_free(c); } };
 struct GgmlBackendFree { void operator()(ggml_backend* b) const { ggml_backend_free(b); } };
 struct GgmlBufferFree { void operator()(ggml_backend_buffer* b) const { ggml_backend_buffer_free(b); } };
+struct GgmlThreadpoolFree { void operator()(ggml_threadpool* p) const { ggml_threadpool_free(p); } };
 struct GgmlSchedFree { void operator()(ggml_backend_sched* s) const { ggml_backend_sched_free(s); } };
 
 using ContextPtr = std::unique_ptr<ggml_context, GgmlContextFree>;
 using BackendPtr = std::unique_ptr<ggml_backend, GgmlBackendFree>;
 using BufferPtr = std::unique_ptr<ggml_backend_buffer, GgmlBufferFree>;
+using ThreadpoolPtr = std::unique_ptr<ggml_threadpool, GgmlThreadpoolFree>;
 using SchedPtr = std::unique_ptr<ggml_backend_sched, GgmlSchedFree>;
 
 // A metadata-only context: tensors are described here and allocated in backend buffers.

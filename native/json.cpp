@@ -25,18 +25,39 @@ JsonError::JsonError(const std::string& reason, size_t offset)
 
 // ---------------------------------------------------------------- JsonValue
 
-// Special members are defined here, where JsonMember is complete.
+struct JsonValue::Children {
+  std::vector<JsonValue> items;     // Array elements
+  std::vector<JsonMember> members;  // Object members, keys in document order
+};
+
+// Special members are defined here, where JsonMember and Children are complete.
+JsonValue::JsonValue() noexcept = default;
 JsonValue::~JsonValue() = default;
-JsonValue::JsonValue(const JsonValue&) = default;
 JsonValue::JsonValue(JsonValue&&) noexcept = default;
-JsonValue& JsonValue::operator=(const JsonValue&) = default;
 JsonValue& JsonValue::operator=(JsonValue&&) noexcept = default;
+
+JsonValue::JsonValue(const JsonValue& other)
+    : type_(other.type_),
+      bool_(other.bool_),
+      number_(other.number_),
+      text_(other.text_),
+      children_(other.children_ ? std::make_unique<Children>(*other.children_) : nullptr) {}
+
+JsonValue& JsonValue::operator=(const JsonValue& other) {
+  if (this != &other) {
+    JsonValue copy(other);  // copy first: strong guarantee, and safe if other is inside *this
+    *this = std::move(copy);
+  }
+  return *this;
+}
 
 namespace {
 const std::string kEmptyString;
 const std::vector<JsonValue> kEmptyItems;
 const std::vector<JsonMember> kEmptyMembers;
 }  // namespace
+
+JsonValue JsonValue::makeNull() noexcept { return JsonValue(); }
 
 JsonValue JsonValue::makeBool(bool b) {
   JsonValue v;
@@ -63,14 +84,20 @@ JsonValue JsonValue::makeNumber(std::string literal, double value) {
 JsonValue JsonValue::makeArray(std::vector<JsonValue> items) {
   JsonValue v;
   v.type_ = Type::Array;
-  v.items_ = std::move(items);
+  if (!items.empty()) {
+    v.children_ = std::make_unique<Children>();
+    v.children_->items = std::move(items);
+  }
   return v;
 }
 
 JsonValue JsonValue::makeObject(std::vector<JsonMember> members) {
   JsonValue v;
   v.type_ = Type::Object;
-  v.members_ = std::move(members);
+  if (!members.empty()) {
+    v.children_ = std::make_unique<Children>();
+    v.children_->members = std::move(members);
+  }
   return v;
 }
 
@@ -83,11 +110,32 @@ const std::string& JsonValue::asString() const noexcept {
 }
 
 const std::vector<JsonValue>& JsonValue::items() const noexcept {
-  return type_ == Type::Array ? items_ : kEmptyItems;
+  return type_ == Type::Array && children_ ? children_->items : kEmptyItems;
 }
 
 const std::vector<JsonMember>& JsonValue::members() const noexcept {
-  return type_ == Type::Object ? members_ : kEmptyMembers;
+  return type_ == Type::Object && children_ ? children_->members : kEmptyMembers;
+}
+
+std::string JsonValue::takeString() noexcept {
+  if (type_ != Type::String) return std::string();
+  std::string out = std::move(text_);
+  text_.clear();
+  return out;
+}
+
+std::vector<JsonValue> JsonValue::takeItems() noexcept {
+  if (type_ != Type::Array || !children_) return {};
+  std::vector<JsonValue> out = std::move(children_->items);
+  children_.reset();
+  return out;
+}
+
+std::vector<JsonMember> JsonValue::takeMembers() noexcept {
+  if (type_ != Type::Object || !children_) return {};
+  std::vector<JsonMember> out = std::move(children_->members);
+  children_.reset();
+  return out;
 }
 
 std::optional<uint64_t> JsonValue::asUint64() const noexcept {
@@ -105,19 +153,19 @@ std::optional<uint64_t> JsonValue::asUint64() const noexcept {
 }
 
 const JsonValue* JsonValue::find(std::string_view key) const noexcept {
-  if (type_ != Type::Object) return nullptr;
-  for (const JsonMember& m : members_) {
+  for (const JsonMember& m : members()) {
     if (m.key == key) return &m.value;
   }
   return nullptr;
 }
 
 bool JsonValue::hasDuplicateKeys(std::string* dupKey) const {
-  if (type_ != Type::Object || members_.size() < 2) return false;
+  const std::vector<JsonMember>& ms = members();
+  if (ms.size() < 2) return false;
   // Sort views of the keys: O(n log n) even for adversarially many members.
   std::vector<std::string_view> keys;
-  keys.reserve(members_.size());
-  for (const JsonMember& m : members_) keys.emplace_back(m.key);
+  keys.reserve(ms.size());
+  for (const JsonMember& m : ms) keys.emplace_back(m.key);
   std::sort(keys.begin(), keys.end());
   auto it = std::adjacent_find(keys.begin(), keys.end());
   if (it == keys.end()) return false;
@@ -212,7 +260,7 @@ double literalToDouble(std::string_view lit) {
   }
   double value = 0.0;
   bool ok = false;
-#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L && !defined(LAYERLENS_JSON_NO_FROM_CHARS)
   // Floating-point from_chars is locale independent and correctly rounded.
   auto res = std::from_chars(lit.data(), lit.data() + lit.size(), value);
   ok = res.ec == std::errc() && res.ptr == lit.data() + lit.size();

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -43,14 +44,14 @@ class JsonValue {
  public:
   enum class Type { Null, Bool, Number, String, Array, Object };
 
-  JsonValue() = default;  // null
+  JsonValue() noexcept;  // null
   ~JsonValue();
   JsonValue(const JsonValue&);
   JsonValue(JsonValue&&) noexcept;
   JsonValue& operator=(const JsonValue&);
   JsonValue& operator=(JsonValue&&) noexcept;
 
-  static JsonValue makeNull() { return JsonValue(); }
+  static JsonValue makeNull() noexcept;
   static JsonValue makeBool(bool b);
   static JsonValue makeString(std::string s);
   // `literal` must already be a valid RFC 8259 number literal (the parser
@@ -85,6 +86,13 @@ class JsonValue {
   // First member with this key, or nullptr (also for non-objects). Linear:
   // objects here are small, and order + duplicates must be preserved anyway.
   const JsonValue* find(std::string_view key) const noexcept;
+
+  // Move the contents out (leaving this value an empty string/array/object of
+  // the same type), so callers can keep large strings without copying them.
+  // Wrong type: returns an empty result and leaves the value alone.
+  std::string takeString() noexcept;
+  std::vector<JsonValue> takeItems() noexcept;
+  std::vector<JsonMember> takeMembers() noexcept;
   // Whether any key occurs more than once in this object (not recursive); the
   // first such key (by sorted order) goes into *dupKey when given.
   bool hasDuplicateKeys(std::string* dupKey = nullptr) const;
@@ -92,12 +100,15 @@ class JsonValue {
   static const char* typeName(Type t) noexcept;
 
  private:
+  // Kept small (56 bytes with libstdc++) because a hostile document can hold
+  // one value per two input bytes: containers live behind a pointer that is
+  // null for scalars and for empty containers.
+  struct Children;
   Type type_ = Type::Null;
   bool bool_ = false;
   double number_ = 0.0;
-  std::string text_;               // String: decoded value; Number: literal text
-  std::vector<JsonValue> items_;   // Array elements
-  std::vector<JsonMember> members_;  // Object members (keys in document order)
+  std::string text_;                   // String: decoded value; Number: literal text
+  std::unique_ptr<Children> children_;  // Array elements / object members
 };
 
 struct JsonMember {
@@ -109,8 +120,8 @@ struct JsonLimits {
   // Arrays/objects nested deeper than this are rejected before recursing.
   size_t maxDepth = 64;
   // Total number of values (scalars + containers, object keys not counted)
-  // in the document. Each value costs ~100 bytes of memory, so this caps
-  // memory use independently of how large the input is allowed to be.
+  // in the document. Each value costs ~60 bytes (plus its string, if any),
+  // so this caps memory use independently of how large the input may be.
   size_t maxValues = size_t(1) << 22;
 };
 

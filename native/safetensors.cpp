@@ -112,12 +112,15 @@ std::string describe(const JsonValue& v) {
   }
 }
 
+// "[2, 3]"; long (hostile) shapes are cut so messages stay short.
 std::string shapeString(const std::vector<uint64_t>& shape) {
+  constexpr size_t kMaxDims = 16;
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
+  for (size_t i = 0; i < shape.size() && i < kMaxDims; ++i) {
     if (i) s += ", ";
     s += std::to_string(shape[i]);
   }
+  if (shape.size() > kMaxDims) s += ", ... (" + std::to_string(shape.size()) + " dims)";
   return s + "]";
 }
 
@@ -127,30 +130,33 @@ std::optional<uint64_t> checkedMul(uint64_t a, uint64_t b) {
   return a * b;
 }
 
-// JSON limits for headers: a safetensors entry needs depth 3; the value cap
-// bounds the parse tree (~100 bytes per value) independently of the 100 MB
-// header cap while leaving room for hundreds of thousands of tensors.
+// JSON limits for headers. An entry needs depth 3. The value cap bounds the
+// parse tree independently of the 100 MB header cap: a value costs 56-90
+// bytes, up to ~3x that while a vector grows, so a hostile header peaks below
+// ~200 MB. A tensor entry takes ~8 values, so this still admits ~130k tensors
+// in one file (GPT-2 has ~150-600; multi-GB shards of large models a few k).
 JsonLimits headerJsonLimits() {
   JsonLimits limits;
   limits.maxDepth = 64;
-  limits.maxValues = size_t(1) << 22;
+  limits.maxValues = size_t(1) << 20;
   return limits;
 }
 
-void parseMetadata(const JsonValue& v, std::map<std::string, std::string>& out) {
+void parseMetadata(JsonValue& v, std::map<std::string, std::string>& out) {
   if (v.isNull()) return;  // the reference reads it as an optional map
   if (!v.isObject()) fail("__metadata__ must be an object of strings, got " + describe(v));
   std::string dup;
   if (v.hasDuplicateKeys(&dup)) fail("__metadata__ has duplicate key " + quote(dup));
-  for (const JsonMember& m : v.members()) {
+  for (JsonMember& m : v.takeMembers()) {
     if (!m.value.isString()) {
       fail("__metadata__ value for key " + quote(m.key) + " must be a string, got " + describe(m.value));
     }
-    out.emplace(m.key, m.value.asString());
+    // Moved, not copied: values can be as large as the header.
+    out.emplace(std::move(m.key), m.value.takeString());
   }
 }
 
-TensorInfo parseTensor(const std::string& name, const JsonValue& entry, uint64_t dataStart, uint64_t dataSize) {
+TensorInfo parseTensor(std::string name, const JsonValue& entry, uint64_t dataStart, uint64_t dataSize) {
   const std::string who = "tensor " + quote(name);
   if (!entry.isObject()) fail(who + ": entry must be an object, got " + describe(entry));
   std::string dup;
@@ -158,7 +164,7 @@ TensorInfo parseTensor(const std::string& name, const JsonValue& entry, uint64_t
   // Unknown keys are ignored, as the reference implementation does.
 
   TensorInfo info;
-  info.name = name;
+  info.name = std::move(name);
 
   const JsonValue* dtype = entry.find("dtype");
   if (!dtype) fail(who + ": missing \"dtype\"");
@@ -322,19 +328,21 @@ SafetensorsHeader parseSafetensorsHeader(const uint8_t* json, size_t jsonLen, ui
   if (json[0] != '{') fail("header does not start with '{'");
 
   try {
-    const JsonValue root = parseJson(reinterpret_cast<const char*>(json), jsonLen, headerJsonLimits());
+    JsonValue root = parseJson(reinterpret_cast<const char*>(json), jsonLen, headerJsonLimits());
     if (!root.isObject()) fail("header JSON must be an object, got " + describe(root));
     std::string dup;
     if (root.hasDuplicateKeys(&dup)) {
       fail(dup == "__metadata__" ? std::string("duplicate \"__metadata__\" key")
                                  : "duplicate tensor name " + quote(dup));
     }
-    header.tensors.reserve(root.members().size());
-    for (const JsonMember& m : root.members()) {
+    // Entry count is bounded by the header bytes, not by a number in them.
+    std::vector<JsonMember> members = root.takeMembers();
+    header.tensors.reserve(members.size());
+    for (JsonMember& m : members) {
       if (m.key == "__metadata__") {
         parseMetadata(m.value, header.metadata);
       } else {
-        header.tensors.push_back(parseTensor(m.key, m.value, header.dataStart, dataSize));
+        header.tensors.push_back(parseTensor(std::move(m.key), m.value, header.dataStart, dataSize));
       }
     }
   } catch (const JsonError& e) {

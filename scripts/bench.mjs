@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// `npm run bench`: timings of the layerlens pipeline on a generated GPT-2-medium-shaped checkpoint
+// (random weights: the speed is GPT-2 medium's, the tokens are meaningless) and the notebook's prompt.
+// Prints one JSON object and a table; medians over warm runs, all measured in this one process.
+//
+//   node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N]
+//                          [--device auto|cpu|cuda|metal] [--out FILE.json]
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makeCheckpoint } from './make-checkpoint.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'medium' },
+    dtype: { type: 'string', default: 'f32' },
+    runs: { type: 'string', default: '7' },
+    threads: { type: 'string' },
+    device: { type: 'string', default: 'auto' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (args.help) {
+  console.log('usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json]');
+  process.exit(0);
+}
+const runs = Number(args.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+
+const { decodeLayers, loadModel, encode, lensTopK, releaseModels } = await import(join(root, 'dist', 'index.js'));
+const PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
+
+const dir = join(root, '.cache', 'bench', `${args.preset}-${args.dtype}`);
+const made = makeCheckpoint(dir, { preset: args.preset, dtype: args.dtype, log: (s) => console.error(s) });
+if (!made.skipped) console.error(`generated ${dir} in ${made.seconds.toFixed(1)} s`);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+async function time(fn, n = runs) {
+  await fn(); // warm-up
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  return { median: median(ms), min: Math.min(...ms), runs: n };
+}
+
+// Cold load needs the page cache dropped, which only root on Linux can do.
+let coldLoad = null;
+try {
+  execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
+  const t = performance.now();
+  const m = await loadModel(dir, { device: args.device, threads: args.threads ? Number(args.threads) : undefined });
+  coldLoad = performance.now() - t;
+  m.dispose();
+} catch {
+  coldLoad = null;
+}
+const loadOptions = { device: args.device, threads: args.threads ? Number(args.threads) : undefined };
+const load = await time(async () => (await loadModel(dir, loadOptions)).dispose(), 3);
+const model = await loadModel(dir, loadOptions);
+const ids = encode(PROMPT);
+const d = model.info.n_embd;
+
+const tokenize = await time(async () => encode(PROMPT), 50);
+const forward = await time(() => model.run(ids));
+const capture = await time(() => model.run(ids, { hooks: 'all' }));
+const lensable = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
+const { activations } = await model.run(ids, { hooks: lensable });
+const rows = activations.length;
+const batch = new Float32Array(rows * d);
+activations.forEach((a, i) => batch.set(a.data, i * d));
+const lens = await time(() => lensTopK(model, batch, rows, 5, 'native'));
+const decode = await time(() => decodeLayers(PROMPT, { model, hooks: 'all' }));
+const captureAll = await time(() => model.run(ids, { hooks: 'all', positions: 'all' }), Math.min(runs, 3));
+const decodeAll = await time(() => decodeLayers(PROMPT, { model, hooks: 'all', positions: 'all' }), Math.min(runs, 3));
+
+const rss = process.resourceUsage().maxRSS * 1024;
+const result = {
+  device: `${model.runtime.device} (${model.runtime.deviceDescription})`,
+  threads: model.runtime.threads,
+  checkpoint: { preset: args.preset, dtype: args.dtype, n_layer: model.info.n_layer, n_embd: d, weightBytes: model.runtime.weightBytes },
+  tokens: ids.length,
+  lensRows: rows,
+  ms: {
+    loadCold: coldLoad,
+    loadWarm: load.median,
+    tokenize: tokenize.median,
+    forward: forward.median,
+    forwardCaptureAll: capture.median,
+    lensAllPoints: lens.median,
+    decodeLayers: decode.median,
+    forwardCaptureAllPositions: captureAll.median,
+    decodeLayersAllPositions: decodeAll.median,
+  },
+  ratios: {
+    captureOverPlain: capture.median / forward.median,
+    lensOverForward: lens.median / forward.median,
+  },
+  peakRssBytes: rss,
+  rssOverWeightsBytes: rss - model.runtime.weightBytes,
+  runs,
+};
+model.dispose();
+await releaseModels();
+
+const f = (x) => (x === null ? 'n/a' : x.toFixed(1));
+console.log(JSON.stringify(result, null, 2));
+console.log(`
+layerlens bench — ${result.device}, ${result.threads} threads, ${args.preset} ${args.dtype} (random weights), ${ids.length} tokens, median of ${runs}
+  load (cold / warm)                 ${f(result.ms.loadCold)} / ${f(result.ms.loadWarm)} ms
+  tokenize                           ${result.ms.tokenize.toFixed(3)} ms
+  forward (no capture)               ${f(result.ms.forward)} ms
+  forward + capture of all hooks     ${f(result.ms.forwardCaptureAll)} ms   (x${result.ratios.captureOverPlain.toFixed(3)} of plain)
+  lens of ${rows} d-wide points           ${f(result.ms.lensAllPoints)} ms   (x${result.ratios.lensOverForward.toFixed(3)} of forward)
+  decodeLayers, all hooks, last token ${f(result.ms.decodeLayers)} ms
+  capture, all positions             ${f(result.ms.forwardCaptureAllPositions)} ms
+  decodeLayers, all positions        ${f(result.ms.decodeLayersAllPositions)} ms
+  peak RSS                           ${(rss / 2 ** 20).toFixed(0)} MiB (weights ${(model.runtime.weightBytes / 2 ** 20).toFixed(0)} MiB, other ${(result.rssOverWeightsBytes / 2 ** 20).toFixed(0)} MiB)`);
+if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
