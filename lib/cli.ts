@@ -31,6 +31,7 @@ export interface CliRunOptions {
   json: boolean;
   vectors: boolean;
   threads?: number;
+  device: 'auto' | 'cpu' | 'cuda' | 'metal';
   /** The prompt text, or null when it is read from stdin (`-`). */
   prompt: string | null;
 }
@@ -46,8 +47,9 @@ Runs GPT-2 on the prompt and decodes every hook point through the final LayerNor
 unembedding (the "logit lens"): what the model would predict after each layer.
 
 Options:
-  --model PATH          model directory (config.json + model.safetensors), .safetensors or .gguf
-                        file; default: $LAYERLENS_MODEL
+  --model PATH|NAME     model directory (config.json + model.safetensors), a .safetensors file
+                        with config.json beside it, or a hub name (gpt2-medium, org/name) found in
+                        the local Hugging Face cache; default: $LAYERLENS_MODEL, else gpt2-medium
   --top-k N             tokens shown per hook, an integer in 1..${vocabSize} (default ${DEFAULT_TOP_K})
   --hooks LIST          which hook points: "default" (embed + every block's resid_mid and
                         resid_post), "all" (every hook, also mlp_post and attn_pattern), or a
@@ -59,7 +61,9 @@ Options:
   --json                print JSON (model, prompt, tokens, position, positions, prediction, hooks)
                         instead of the table
   --vectors             with --json: include each hook's captured activation row as "vector"
-  --threads N           CPU threads for the forward pass (default: chosen by the engine)
+  --threads N           CPU threads for the forward pass (default: all cores)
+  --device D            auto (default: a GPU backend when the build has one, else CPU), cpu,
+                        cuda or metal
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
@@ -106,6 +110,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         json: { type: 'boolean' },
         vectors: { type: 'boolean' },
         threads: { type: 'string' },
+        device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -121,6 +126,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
 
   const topK = v['top-k'] === undefined ? DEFAULT_TOP_K : parseIntStrict(v['top-k'], '--top-k', 1, vocabSize);
   const threads = v.threads === undefined ? undefined : parseIntStrict(v.threads, '--threads', 1, 1024);
+
+  const device = (v.device ?? 'auto').trim();
+  if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new UsageError(`--device must be auto, cpu, cuda or metal; got ${JSON.stringify(v.device)}`);
 
   let hooks: CliRunOptions['hooks'] = 'default';
   if (v.hooks !== undefined) {
@@ -162,6 +170,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     json: v.json === true,
     vectors: v.vectors === true,
     threads,
+    device: device as CliRunOptions['device'],
     prompt: pos[0] === '-' ? null : pos[0],
   };
 }
@@ -247,11 +256,10 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
       if (bad !== undefined) throw new UsageError(`--positions: position ${bad} is out of range, the prompt has ${nTokens} tokens (0..${nTokens - 1})`);
     }
     const modelPath = cmd.model ?? (env.LAYERLENS_MODEL || undefined);
-    if (modelPath === undefined) throw new UsageError('no model: pass --model PATH or set LAYERLENS_MODEL');
 
     const { loadModel } = await import('./model.js');
     const { decodeLayers } = await import('./decode.js');
-    const loaded = await loadModel(modelPath, cmd.threads === undefined ? {} : { threads: cmd.threads });
+    const loaded = await loadModel(modelPath, { env, device: cmd.device, ...(cmd.threads === undefined ? {} : { threads: cmd.threads }) });
     model = loaded;
     let hooks: 'all' | 'default' | string[];
     try {

@@ -12,6 +12,8 @@ export interface LoadOptions {
   device?: Device;
   /** CPU threads; default: all the machine's cores. */
   threads?: number;
+  /** Environment for the Hugging Face cache lookup (HF_HUB_CACHE, HF_HOME); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Which token positions to capture: the last one (default), all of them, or a list. */
@@ -166,7 +168,7 @@ export class Model {
 
 /** Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub id in the local HF cache. */
 export async function loadModel(model?: string, options: LoadOptions = {}): Promise<Model> {
-  const files = resolveModel(model);
+  const files = resolveModel(model, options.env);
   const config = await readConfig(files.config);
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
     throw new RangeError(`threads must be an integer in 1..1024, got ${options.threads}`);

@@ -35,12 +35,13 @@ describe('parseCliArgs', () => {
       json: false,
       vectors: false,
       threads: undefined,
+      device: 'auto',
       prompt: 'hello',
     });
   });
 
   it('parses every option', () => {
-    const c = parseCliArgs(['--model', '/m', '--top-k', '10', '--hooks', 'resid_post, blocks.3.mlp_out', '--positions', '5,0,3,3', '--json', '--vectors', '--threads', '4', 'Q: A']);
+    const c = parseCliArgs(['--model', '/m', '--top-k', '10', '--hooks', 'resid_post, blocks.3.mlp_out', '--positions', '5,0,3,3', '--json', '--vectors', '--threads', '4', '--device', 'cpu', 'Q: A']);
     expect(c).toEqual({
       command: 'run',
       model: '/m',
@@ -50,10 +51,12 @@ describe('parseCliArgs', () => {
       json: true,
       vectors: true,
       threads: 4,
+      device: 'cpu',
       prompt: 'Q: A',
     });
     expect(parseCliArgs(['--top-k=50257', '--hooks=all', '--positions=all', 'x'])).toMatchObject({ topK: 50257, hooks: 'all', positions: 'all' });
     expect(parseCliArgs(['--hooks', 'default', 'x'])).toMatchObject({ hooks: 'default' });
+    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/--device must be auto, cpu, cuda or metal/);
     expect(parseCliArgs(['--hooks', 'default,mlp_post', 'x'])).toMatchObject({ hooks: ['default', 'mlp_post'] });
   });
 
@@ -101,7 +104,7 @@ describe('main (no model needed)', () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toBe(HELP);
-    for (const flag of ['--model', '--top-k', '--hooks', '--positions', '--json', '--vectors', '--threads', '--help', '--version', '-h', '-V']) {
+    for (const flag of ['--model', '--top-k', '--hooks', '--positions', '--json', '--vectors', '--threads', '--device', '--help', '--version', '-h', '-V']) {
       expect(r.out).toContain(flag);
     }
     expect(r.out).toMatch(/Exit codes:[\s\S]*0 +success[\s\S]*1 +runtime error[\s\S]*2 +usage error/);
@@ -130,10 +133,10 @@ describe('main (no model needed)', () => {
     expect(r.err).toMatch(/^layerlens: missing prompt/);
   });
 
-  it('needs a model: --model or LAYERLENS_MODEL', async () => {
-    const r = await run(['hi']);
-    expect(r.code).toBe(2);
-    expect(r.err).toBe('layerlens: no model: pass --model PATH or set LAYERLENS_MODEL\n');
+  it('without --model or LAYERLENS_MODEL looks for gpt2-medium in the HF cache and says how to get it', async () => {
+    const r = await run(['hi'], { env: { HF_HUB_CACHE: '/nonexistent/hub' } });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^layerlens: model "gpt2-medium" was not found.*\/nonexistent\/hub\/models--gpt2-medium.*huggingface-cli download gpt2-medium/s);
   });
 
   it('checks positions against the prompt before loading a model', async () => {
