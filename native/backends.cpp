@@ -55,6 +55,7 @@ Backends Backends::create(const std::string& device, int threads) {
   if (!b.cpu) throw std::runtime_error("could not initialise ggml's CPU backend");
   ggml_backend_cpu_set_n_threads(b.cpu.get(), b.threads);
   ggml_threadpool_params tp = ggml_threadpool_params_default(b.threads);
+  tp.paused = true;  // no spinning workers while the weights load; the first compute resumes it
   b.threadpool.reset(ggml_threadpool_new(&tp));
   if (!b.threadpool) throw std::runtime_error("could not create the CPU thread pool");
   ggml_backend_cpu_set_threadpool(b.cpu.get(), b.threadpool.get());
