@@ -42,6 +42,9 @@ export function parseConfig(raw: unknown, file = 'config.json'): GPT2Config {
     n_ctx: positiveInt(o, ['n_positions', 'n_ctx', 'max_position_embeddings'], file),
     eps,
   };
+  if (cfg.n_vocab < 50257) {
+    throw new Error(`${file}: vocab_size ${cfg.n_vocab} is smaller than GPT-2's tokenizer (50257 tokens)`);
+  }
   if (cfg.n_embd % cfg.n_head !== 0) throw new Error(`${file}: n_embd (${cfg.n_embd}) is not divisible by n_head (${cfg.n_head})`);
   return cfg;
 }

@@ -3,7 +3,7 @@
 import { hookName, isLensable, resolveHooks, type HookSpec } from './hooks.js';
 import { lensTopK, type LensImpl } from './lens/apply.js';
 import { loadModel, Model, resolvePositions, type PositionSpec } from './model.js';
-import { encode, tokenText } from './tokenizer.js';
+import { encode, tokenText, vocabSize } from './tokenizer.js';
 import type { Activation, HookLens, LensResult } from './types.js';
 
 export interface DecodeOptions {
@@ -50,6 +50,11 @@ export async function modelFrom(model: Model | string | undefined): Promise<Mode
   return sharedModel(model);
 }
 
+/** Token text, or a placeholder for ids a padded vocabulary has beyond the tokenizer's 50257. */
+export function tokenLabel(id: number): string {
+  return id < vocabSize ? tokenText(id) : `<|padding:${id}|>`;
+}
+
 export function tokenizePrompt(prompt: unknown, nCtx: number): number[] {
   if (typeof prompt !== 'string') throw new TypeError(`prompt must be a string, got ${typeof prompt}`);
   if (prompt.length === 0) throw new Error('the prompt is empty: give at least one token of text');
@@ -83,7 +88,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   batch.set(finalAct.data, lensed.length * P * n_embd);
   const rows = await lensTopK(model, batch, (lensed.length + 1) * P, topK, options.lens ?? 'native');
 
-  const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: tokenText(t.id), prob: t.prob, logit: t.logit }));
+  const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: tokenLabel(t.id), prob: t.prob, logit: t.logit }));
   const hookRows: HookLens[] = [];
   positions.forEach((position, pi) => {
     for (const a of shown) {
@@ -106,7 +111,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     tokens: ids.map((id) => ({ id, token: tokenText(id) })),
     position: positions[last],
     positions,
-    prediction: { id: predicted.id, token: tokenText(predicted.id), prob: predicted.prob },
+    prediction: { id: predicted.id, token: tokenLabel(predicted.id), prob: predicted.prob },
     hooks: hookRows,
     activations: shown,
   };

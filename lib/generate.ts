@@ -1,7 +1,7 @@
 // Greedy continuation of a prompt (the notebook's first cell), with the engine's KV cache.
-import { modelFrom, tokenizePrompt } from './decode.js';
+import { modelFrom, tokenizePrompt, tokenLabel } from './decode.js';
 import type { Model } from './model.js';
-import { decode, END_OF_TEXT_ID, tokenText } from './tokenizer.js';
+import { decode, END_OF_TEXT_ID, vocabSize } from './tokenizer.js';
 import type { TokenInfo } from './types.js';
 
 export interface GenerateOptions {
@@ -25,5 +25,5 @@ export async function generate(prompt: string, options: GenerateOptions = {}): P
   const ids = tokenizePrompt(prompt, model.info.n_ctx);
   const maxNew = options.maxNewTokens ?? 20;
   const out = await model.generateIds(ids, maxNew, options.stopAtEndOfText === false ? -1 : END_OF_TEXT_ID);
-  return { prompt, tokens: out.map((id) => ({ id, token: tokenText(id) })), text: decode(out) };
+  return { prompt, tokens: out.map((id) => ({ id, token: tokenLabel(id) })), text: decode(out.filter((id) => id < vocabSize)) };
 }

@@ -12,6 +12,13 @@ export interface LoadOptions {
   device?: Device;
   /** CPU threads; default: all the machine's cores. */
   threads?: number;
+  /**
+   * How hooks are copied out of the graph: 'callback' (ggml's scheduler eval callback: the graph is
+   * split at each requested hook and its rows are copied as soon as it is computed), 'outputs' (the
+   * rows are gathered into extra graph outputs and read once the graph is done: no splits, no
+   * per-hook synchronisation), or 'auto' (default: callback on the CPU, outputs on a GPU).
+   */
+  capture?: 'auto' | 'callback' | 'outputs';
   /** Environment for the Hugging Face cache lookup (HF_HUB_CACHE, HF_HOME); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -175,7 +182,9 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   }
   const device = options.device ?? 'auto';
   if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new TypeError(`device must be 'auto', 'cpu', 'cuda' or 'metal', got ${JSON.stringify(device)}`);
-  const nativeModel = await native().loadModel(files.weights, config, { device, threads: options.threads ?? 0 });
+  const capture = options.capture ?? 'auto';
+  if (!['auto', 'callback', 'outputs'].includes(capture)) throw new TypeError(`capture must be 'auto', 'callback' or 'outputs', got ${JSON.stringify(capture)}`);
+  const nativeModel = await native().loadModel(files.weights, config, { device, threads: options.threads ?? 0, capture });
   const m = new Model(nativeModel, config, files.name, files.weights);
   if (m.runtime.notice) console.warn(m.runtime.notice);
   return m;

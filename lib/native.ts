@@ -47,6 +47,8 @@ export interface NativeModelInfo {
   deviceDescription: string;
   notice: string;
   threads: number;
+  /** how run() copies hooks out: 'callback' or 'outputs' */
+  capture: 'callback' | 'outputs';
 }
 
 export interface NativeModel {
@@ -59,7 +61,7 @@ export interface NativeModel {
 }
 
 export interface NativeAddon {
-  loadModel(path: string, hparams: NativeHParams, options: { device?: string; threads?: number }): Promise<NativeModel>;
+  loadModel(path: string, hparams: NativeHParams, options: { device?: string; threads?: number; capture?: string }): Promise<NativeModel>;
   gpuBackends(): string[];
   ggmlVersion: string;
 }

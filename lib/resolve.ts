@@ -70,6 +70,6 @@ export function resolveModel(model: string = DEFAULT_MODEL, env: NodeJS.ProcessE
     `model "${model}" was not found: it is not a path, and the Hugging Face cache has no snapshot of it ` +
       `(looked in ${where}/snapshots/<refs/main>/ for config.json and model.safetensors). ` +
       `Download it once with Python (huggingface-cli download ${model} config.json model.safetensors), ` +
-      `or pass a local checkpoint directory as { model: '/path/to/${model}' }.`,
+      `or pass a local checkpoint directory (API: { model: '/path/to/${model}' }, CLI: --model /path/to/${model}).`,
   );
 }

@@ -10,7 +10,7 @@ export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', '
 export const LENSABLE_KINDS: readonly HookKind[] = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
 
 /** Weight storage type of a loaded model. */
-export type WeightDType = 'f32' | 'f16' | 'bf16';
+export type WeightDType = 'f32' | 'f16';
 
 export interface ModelInfo {
   /** Directory name or hub id the model was loaded from. */
@@ -20,7 +20,8 @@ export interface ModelInfo {
   n_head: number;
   n_vocab: number;
   n_ctx: number;
-  /** Storage type of the matrices as loaded (LayerNorm parameters and biases are always f32). */
+  /** Storage type of the matrices as loaded: F16 files stay f16, F32 and BF16 (widened exactly) are f32.
+   *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own dtype. */
   dtype: WeightDType;
 }
 

@@ -28,6 +28,12 @@ int32_t intProp(const Napi::Object& o, const char* key, int32_t fallback, bool r
   return int32_t(d);
 }
 
+bool isInt(const Napi::Value& v) {
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  return d == double(int32_t(d));
+}
+
 std::vector<int32_t> int32Vector(const Napi::Value& v, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
@@ -158,7 +164,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
       throw Napi::TypeError::New(env, "vectors must be a Float32Array");
     }
-    if (!info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "count and k must be numbers");
+    if (!isInt(info[1]) || !isInt(info[2])) throw Napi::TypeError::New(env, "count and k must be integers");
     Napi::Float32Array a = info[0].As<Napi::Float32Array>();
     std::vector<float> vectors(a.Data(), a.Data() + a.ElementLength());
     const int64_t m = info[1].As<Napi::Number>().Int64Value();
@@ -183,7 +189,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     Napi::Env env = info.Env();
     auto eng = engine(env);
     std::vector<int32_t> prompt = int32Vector(info[0], "tokens");
-    if (!info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "maxNewTokens and stopToken must be numbers");
+    if (!isInt(info[1]) || !isInt(info[2])) throw Napi::TypeError::New(env, "maxNewTokens and stopToken must be integers");
     const int32_t maxNew = info[1].As<Napi::Number>().Int32Value();
     const int32_t stop = info[2].As<Napi::Number>().Int32Value();
     return queue<std::vector<int32_t>>(
@@ -219,6 +225,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     o.Set("deviceDescription", eng->backends().description);
     o.Set("notice", eng->backends().notice);
     o.Set("threads", eng->backends().threads);
+    o.Set("capture", eng->capturesThroughOutputs() ? "outputs" : "callback");
     return o;
   }
 
@@ -259,6 +266,16 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (info[2].IsObject()) {
     Napi::Object o = info[2].As<Napi::Object>();
     opts.threads = intProp(o, "threads", 0);
+    Napi::Value cap = o.Get("capture");
+    if (cap.IsString()) {
+      const std::string c = cap.As<Napi::String>().Utf8Value();
+      if (c == "auto") opts.capture = CaptureMode::Auto;
+      else if (c == "callback") opts.capture = CaptureMode::Callback;
+      else if (c == "outputs") opts.capture = CaptureMode::Outputs;
+      else throw Napi::TypeError::New(env, "capture must be 'auto', 'callback' or 'outputs'");
+    } else if (!cap.IsUndefined()) {
+      throw Napi::TypeError::New(env, "capture must be a string");
+    }
     Napi::Value dev = o.Get("device");
     if (dev.IsString()) opts.device = dev.As<Napi::String>().Utf8Value();
     else if (!dev.IsUndefined()) throw Napi::TypeError::New(env, "device must be a string");

@@ -15,7 +15,9 @@ constexpr int64_t kLensChunk = 128;
 Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
     : backends_(Backends::create(options.device, options.threads)),
       weights_(loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads)),
-      sched_(backends_.makeScheduler(forwardGraphSize(hp))) {}
+      sched_(backends_.makeScheduler(forwardGraphSize(hp))),
+      capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)
+                                                     : options.capture) {}
 
 void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
   const HParams& hp = weights_.hp;
@@ -32,10 +34,12 @@ void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) c
   }
 }
 
-std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture) {
+std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture,
+                                         OutputTaps* taps, const std::vector<int32_t>* tapPositions) {
   const int32_t n = int32_t(tokens.size());
-  ContextPtr ctx = makeMetaContext(forwardGraphSize(weights_.hp), true, forwardGraphSize(weights_.hp));
-  ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, cache);
+  const size_t graphSize = forwardGraphSize(weights_.hp) + (taps ? taps->names.size() + 2 : 0);
+  ContextPtr ctx = makeMetaContext(graphSize, true, graphSize);
+  ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, cache, taps);
 
   ggml_backend_sched_reset(sched_.get());
   ggml_backend_sched_set_eval_callback(sched_.get(), capture ? &Capture::evalCallback : nullptr, capture);
@@ -45,6 +49,13 @@ std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int
   for (int32_t i = 0; i < n; ++i) positions[i] = nPast + i;
   ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
   ggml_backend_tensor_set(fg.positions, positions.data(), 0, n * sizeof(int32_t));
+  if (taps && taps->rows) {
+    const int32_t P = taps->nPositions, nh = weights_.hp.nHead;
+    ggml_backend_tensor_set(taps->rows, tapPositions->data(), 0, P * sizeof(int32_t));
+    std::vector<int32_t> byHead(size_t(P) * nh);
+    for (int32_t h = 0; h < nh; ++h) std::copy(tapPositions->begin(), tapPositions->end(), byHead.begin() + size_t(h) * P);
+    ggml_backend_tensor_set(taps->rowsByHead, byHead.data(), 0, byHead.size() * sizeof(int32_t));
+  }
 
   const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), fg.graph);
   ggml_backend_sched_set_eval_callback(sched_.get(), nullptr, nullptr);
@@ -84,12 +95,47 @@ RunResult Engine::run(const RunRequest& req) {
   RunResult result;
   if (req.hooks.empty()) {
     result.logits = forwardLogits(req.tokens, 0, nullptr, nullptr);
+  } else if (capture_ == CaptureMode::Outputs) {
+    OutputTaps taps;
+    taps.names = req.hooks;
+    taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
+    result.logits = forwardLogits(req.tokens, 0, nullptr, nullptr, &taps, &positions);
+    result.captured = readTaps(taps, positions.size());
   } else {
     Capture capture(req.hooks, positions);
     result.logits = forwardLogits(req.tokens, 0, nullptr, &capture);
     result.captured = capture.take();
   }
   return result;
+}
+
+std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
+  std::vector<CapturedTensor> out(taps.names.size());
+  std::vector<float> staging;
+  for (size_t i = 0; i < taps.names.size(); ++i) {
+    const ggml_tensor* t = taps.tensors[i];
+    if (!t) throw std::logic_error("hook " + taps.names[i] + " was not built into the graph");
+    CapturedTensor& c = out[i];
+    c.name = taps.names[i];
+    const int64_t width = t->ne[0], heads = t->ne[2];
+    c.data.resize(size_t(ggml_nelements(t)));
+    if (heads == 1) {
+      c.shape = {int64_t(P), width};
+      ggml_backend_tensor_get(t, c.data.data(), 0, c.data.size() * sizeof(float));
+      continue;
+    }
+    // attn_pattern comes out as [n_kv, P, n_head]; the API's layout is [P, n_head, n_kv].
+    c.shape = {int64_t(P), heads, width};
+    staging.resize(c.data.size());
+    ggml_backend_tensor_get(t, staging.data(), 0, staging.size() * sizeof(float));
+    for (size_t p = 0; p < P; ++p) {
+      for (int64_t h = 0; h < heads; ++h) {
+        const float* src = staging.data() + (size_t(h) * P + p) * width;
+        std::copy(src, src + width, c.data.data() + (p * heads + h) * width);
+      }
+    }
+  }
+  return out;
 }
 
 TopK Engine::lens(const std::vector<float>& vectors, int64_t m, int32_t k) {

@@ -18,9 +18,16 @@
 
 namespace layerlens {
 
+// How run() copies hooks out: "callback" (ggml's scheduler eval callback: the graph is split at
+// each hook and the rows are copied as it computes), "outputs" (rows gathered into graph outputs
+// and read after the graph finishes: no splits, no per-hook synchronisation), or "auto" (callback
+// on the CPU, outputs on a GPU).
+enum class CaptureMode { Auto, Callback, Outputs };
+
 struct EngineOptions {
   std::string device = "auto";
   int threads = 0;
+  CaptureMode capture = CaptureMode::Auto;
 };
 
 struct RunRequest {
@@ -52,16 +59,20 @@ class Engine {
   const HParams& hparams() const { return weights_.hp; }
   const Backends& backends() const { return backends_; }
   const Weights& weights() const { return weights_; }
+  bool capturesThroughOutputs() const { return capture_ == CaptureMode::Outputs; }
 
  private:
   void validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const;
-  std::vector<float> forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture);
+  std::vector<float> forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture,
+                                   OutputTaps* taps = nullptr, const std::vector<int32_t>* tapPositions = nullptr);
+  static std::vector<CapturedTensor> readTaps(const OutputTaps& taps, size_t nPositions);
 
   std::mutex mutex_;
   Backends backends_;
   Weights weights_;
   SchedPtr sched_;
   std::optional<KvCache> kvCache_;  // allocated on the first generate()
+  CaptureMode capture_;
 };
 
 }  // namespace layerlens

@@ -1,5 +1,6 @@
 #include "forward_graph.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -61,7 +62,8 @@ ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x) {
   return ggml_mul_mat(ctx, w.wte, layerNorm(ctx, x, w.lnfWeight, w.lnfBias, w.hp.eps));
 }
 
-ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache) {
+ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
+                               OutputTaps* taps) {
   const HParams& hp = w.hp;
   const int64_t d = hp.nEmbd, nh = hp.nHead, hd = hp.headDim(), n = nTokens, nKv = int64_t(nPast) + nTokens;
   if (!cache && nPast != 0) throw std::logic_error("buildForwardGraph: nPast without a cache");
@@ -73,8 +75,33 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   fg.positions = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n), "input.positions");
   ggml_set_input(fg.positions);
 
+  if (taps) {
+    taps->tensors.assign(taps->names.size(), nullptr);
+    if (taps->nPositions > 0) {
+      taps->rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, taps->nPositions), "input.tap_rows");
+      ggml_set_input(taps->rows);
+      taps->rowsByHead = named(ggml_new_tensor_2d(ctx, GGML_TYPE_I32, taps->nPositions, nh), "input.tap_rows_by_head");
+      ggml_set_input(taps->rowsByHead);
+    }
+  }
+  // Names a hook node and, when it is tapped, gathers its wanted rows into an output right away,
+  // so the allocator can reuse the hook's memory as soon as the graph moves on.
+  auto hook = [&](ggml_tensor* t, const std::string& name) {
+    named(t, name);
+    if (!taps) return t;
+    auto it = std::find(taps->names.begin(), taps->names.end(), name);
+    if (it == taps->names.end()) return t;
+    ggml_tensor* out = t;
+    if (taps->nPositions > 0) out = ggml_get_rows(ctx, t, t->ne[2] > 1 ? taps->rowsByHead : taps->rows);
+    named(out, "tap." + name);
+    ggml_set_output(out);
+    ggml_build_forward_expand(fg.graph, out);
+    taps->tensors[it - taps->names.begin()] = out;
+    return t;
+  };
+
   // Every hook is its own node (never an in-place op), so the eval callback sees its final value.
-  ggml_tensor* resid = named(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), "embed");
+  ggml_tensor* resid = hook(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), "embed");
   const float scale = 1.0f / std::sqrt(float(hd));
 
   for (int l = 0; l < hp.nLayer; ++l) {
@@ -101,17 +128,17 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, k, hd, nh, nKv), 0, 2, 1, 3);                   // [hd, nKv, nh]
     ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, v, hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
     ggml_tensor* scores = ggml_diag_mask_inf(ctx, ggml_mul_mat(ctx, K, Q), nPast);                         // [nKv, n, nh]
-    ggml_tensor* pattern = named(ggml_soft_max_ext(ctx, scores, nullptr, scale, 0.0f), p + "attn_pattern");
+    ggml_tensor* pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, scale, 0.0f), p + "attn_pattern");
     ggml_tensor* heads = ggml_permute(ctx, ggml_mul_mat(ctx, Vt, pattern), 0, 2, 1, 3);                    // [hd, nh, n]
     ggml_tensor* merged = ggml_cont_2d(ctx, heads, d, n);
-    ggml_tensor* attnOut = named(linear(ctx, merged, b.attnProjWeight, b.attnProjBias), p + "attn_out");
-    ggml_tensor* residMid = named(ggml_add(ctx, resid, attnOut), p + "resid_mid");
+    ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias), p + "attn_out");
+    ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), p + "resid_mid");
 
     // MLP.
     ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias);
-    ggml_tensor* mlpPost = named(geluNewF32(ctx, fc), p + "mlp_post");
-    ggml_tensor* mlpOut = named(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias), p + "mlp_out");
-    resid = named(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
+    ggml_tensor* mlpPost = hook(geluNewF32(ctx, fc), p + "mlp_post");
+    ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias), p + "mlp_out");
+    resid = hook(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
   }
 
   ggml_tensor* last = ggml_view_2d(ctx, resid, d, 1, resid->nb[1], size_t(n - 1) * resid->nb[1]);

@@ -20,6 +20,17 @@ struct KvCache {
   static KvCache create(const HParams& hp, ggml_backend_t backend);
 };
 
+// Hooks copied out as graph outputs (instead of through the eval callback): each requested hook
+// gets a get_rows node right after it, gathering the wanted positions, marked as an output.
+// No sub-graph splits and no synchronisation per hook, which matters on a GPU.
+struct OutputTaps {
+  std::vector<std::string> names;
+  int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is the output)
+  ggml_tensor* rows = nullptr;         // input: I32 [P] positions (set by the caller after allocation)
+  ggml_tensor* rowsByHead = nullptr;   // input: I32 [P, n_head] the same positions per head, for attn_pattern
+  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to names
+};
+
 struct ForwardGraph {
   ggml_cgraph* graph = nullptr;
   ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
@@ -36,7 +47,8 @@ std::vector<std::string> allHookNames(const HParams& hp);
 // ctx must be a metadata-only context with room for forwardGraphSize(hp) tensors and a graph.
 // With a cache, the new keys/values are written at [nPast, nPast + nTokens) and attention covers
 // all nPast + nTokens positions; without one, nPast must be 0.
-ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache);
+ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
+                               OutputTaps* taps = nullptr);
 
 // ln_f followed by the tied unembedding, for x of shape [n_embd, m].
 ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x);

@@ -435,6 +435,13 @@ function wholeMatrix(stream, init, shape) {
   return m;
 }
 
+/** Write via a temporary file + rename, so concurrent generators never expose a partial file. */
+function writeFileAtomic(file, text) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
 function readStamp(dir) {
   try {
     return JSON.parse(fs.readFileSync(path.join(dir, STAMP_FILE), 'utf8'));
@@ -523,8 +530,8 @@ export function makeCheckpoint(outDir, opts = {}) {
   }
   fs.closeSync(fd);
   fs.renameSync(tmpPath, modelPath);
-  fs.writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
-  fs.writeFileSync(
+  writeFileAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomic(
     path.join(dir, STAMP_FILE),
     JSON.stringify({ generator: 'layerlens scripts/make-checkpoint.mjs', version: GENERATOR_VERSION,
       recipe, options: stampOptions, bytes: totalBytes }, null, 2) + '\n',
@@ -540,7 +547,9 @@ export function makeCheckpoint(outDir, opts = {}) {
 const HELP = `Usage: node scripts/make-checkpoint.mjs --out DIR [options]
 
 Writes a deterministic synthetic GPT-2 checkpoint (config.json + model.safetensors, Hugging Face
-names and layout, tied unembedding) for tests and benchmarks. No real weights are involved.
+names and layout, tied unembedding) for tests and benchmarks. No real weights are involved: the
+values are seeded normals scaled so that the logit lens is peaked and changes with depth (see the
+comment at the top of this file), not GPT-2's init.
 
   --out DIR           output directory (created if missing)              [required]
   --preset NAME       tiny   = 2 layers x 64 wide x 4 heads, ctx 64      [default: tiny]

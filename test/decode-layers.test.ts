@@ -95,6 +95,24 @@ describe('decodeLayers', () => {
     }
   });
 
+  it("capture through graph outputs equals capture through the eval callback", async () => {
+    const viaOutputs = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'outputs' });
+    const viaCallback = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'callback' });
+    try {
+      expect([viaOutputs.runtime.capture, viaCallback.runtime.capture]).toEqual(['outputs', 'callback']);
+      for (const positions of ['all', [3, 25], 'last'] as const) {
+        const a = await viaOutputs.run(NOTEBOOK_IDS, { hooks: 'all', positions });
+        const b = await viaCallback.run(NOTEBOOK_IDS, { hooks: 'all', positions });
+        expect(a.activations.map((x) => [x.name, x.shape])).toEqual(b.activations.map((x) => [x.name, x.shape]));
+        a.activations.forEach((x, i) => expect(Array.from(x.data), x.name).toEqual(Array.from(b.activations[i].data)));
+        expect(Array.from(a.logits)).toEqual(Array.from(b.logits));
+      }
+    } finally {
+      viaOutputs.dispose();
+      viaCallback.dispose();
+    }
+  });
+
   it('positions: lists, negative indices and one lens row per position and hook', async () => {
     const r = await decodeLayers(NOTEBOOK_PROMPT, { model, positions: [-1, 3, 3], hooks: ['resid_post'] });
     expect(r.positions).toEqual([3, 25]);
