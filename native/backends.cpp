@@ -1,6 +1,7 @@
 #include "backends.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -44,7 +45,21 @@ std::vector<std::string> availableGpuBackends() {
   return out;
 }
 
+// ggml's CUDA backend lets cuBLAS compute f32 products in TF32 (a 10-bit mantissa, ~1e-3 relative
+// error), which would break parity with the float64 reference. cuBLAS honours NVIDIA_TF32_OVERRIDE=0
+// whatever the handle's math mode; set it unless the user chose a value.
+static void keepF32Exact() {
+#if defined(LAYERLENS_HAVE_CUDA)
+#if defined(_WIN32)
+  if (!std::getenv("NVIDIA_TF32_OVERRIDE")) _putenv_s("NVIDIA_TF32_OVERRIDE", "0");
+#else
+  setenv("NVIDIA_TF32_OVERRIDE", "0", 0);
+#endif
+#endif
+}
+
 Backends Backends::create(const std::string& device, int threads) {
+  keepF32Exact();
   const std::string want = lower(device);
   if (want != "auto" && want != "cpu" && want != "cuda" && want != "metal") {
     throw std::invalid_argument("unknown device '" + device + "': use 'auto', 'cpu', 'cuda' or 'metal'");

@@ -14,7 +14,7 @@ export PATH="/usr/local/cuda/bin:$PATH"
 t0=$(date +%s)
 stamp() { echo "[gpu-check +$(($(date +%s) - t0))s] $*"; }
 
-nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv
 arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '. ')
 stamp "building with CUDA for sm_$arch on $(nproc) cores"
 if ! LAYERLENS_CUDA=1 LAYERLENS_CUDA_ARCH="$arch" node scripts/install.mjs --force >"$out/build.log" 2>&1; then
@@ -26,7 +26,7 @@ node -e "const a=require('node-gyp-build')('.'); console.log('GPU backends in th
 stamp "build done"
 
 stamp "test suite on the CUDA backend"
-LAYERLENS_TEST_DEVICE=cuda npx vitest run --reporter=verbose >"$out/test-cuda.log" 2>&1
+LAYERLENS_TEST_DEVICE=cuda node node_modules/vitest/vitest.mjs run --reporter=verbose >"$out/test-cuda.log" 2>&1
 test_rc=$?
 grep -E "Test Files|Tests|max relative" -A0 "$out/test-cuda.log"
 stamp "tests exit $test_rc"

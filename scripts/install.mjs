@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { installGgml } from './install-ggml.mjs';
@@ -18,6 +18,11 @@ const require = createRequire(import.meta.url);
 const force = process.argv.includes('--force');
 const flag = (name) => /^(1|on|true|yes)$/i.test(process.env[name] ?? '');
 const off = (name) => /^(0|off|false|no)$/i.test(process.env[name] ?? '');
+
+function onPath(tool) {
+  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && exts.some((e) => existsSync(join(dir, tool + e))));
+}
 
 function addonLoads() {
   try {
@@ -37,7 +42,7 @@ try {
   installGgml();
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const args = [cmakeJs, 'compile', '--directory', root, '--parallel', String(availableParallelism())];
-  if (existsSync('/usr/bin/ninja') || process.env.LAYERLENS_NINJA) args.push('-G', 'Ninja');
+  if (onPath('ninja')) args.push('-G', 'Ninja');
   if (flag('LAYERLENS_CUDA')) args.push('--CDLAYERLENS_CUDA=ON');
   if (process.env.LAYERLENS_CUDA_ARCH) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.LAYERLENS_CUDA_ARCH}`);
   if (off('LAYERLENS_METAL')) args.push('--CDLAYERLENS_METAL=OFF');
