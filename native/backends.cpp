@@ -75,7 +75,11 @@ Backends Backends::create(const std::string& device, int threads) {
   if (!b.threadpool) throw std::runtime_error("could not create the CPU thread pool");
   ggml_backend_cpu_set_threadpool(b.cpu.get(), b.threadpool.get());
 
-  if (want != "cpu") {
+  // Test hook: weights on a second CPU backend make the scheduler split and copy inputs between
+  // backends as it does with a GPU, so that path is exercised on machines without one.
+  if (std::getenv("LAYERLENS_DEBUG_TWO_CPU")) {
+    b.gpu.reset(ggml_backend_cpu_init());
+  } else if (want != "cpu") {
     ggml_backend_dev_t dev = findGpu(want);
     if (dev) b.gpu.reset(ggml_backend_dev_init(dev, nullptr));
     if (!b.gpu) {

@@ -49,11 +49,11 @@ std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int
   for (int32_t i = 0; i < n; ++i) positions[i] = nPast + i;
   ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
   ggml_backend_tensor_set(fg.positions, positions.data(), 0, n * sizeof(int32_t));
-  if (taps && taps->rows) {
-    const int32_t P = taps->nPositions, nh = weights_.hp.nHead;
-    ggml_backend_tensor_set(taps->rows, tapPositions->data(), 0, P * sizeof(int32_t));
-    std::vector<int32_t> byHead(size_t(P) * nh);
-    for (int32_t h = 0; h < nh; ++h) std::copy(tapPositions->begin(), tapPositions->end(), byHead.begin() + size_t(h) * P);
+  if (taps && taps->rows) ggml_backend_tensor_set(taps->rows, tapPositions->data(), 0, tapPositions->size() * sizeof(int32_t));
+  if (taps && taps->rowsByHead) {
+    const size_t P = tapPositions->size(), nh = size_t(weights_.hp.nHead);
+    std::vector<int32_t> byHead(P * nh);
+    for (size_t h = 0; h < nh; ++h) std::copy(tapPositions->begin(), tapPositions->end(), byHead.begin() + h * P);
     ggml_backend_tensor_set(taps->rowsByHead, byHead.data(), 0, byHead.size() * sizeof(int32_t));
   }
 
@@ -64,6 +64,12 @@ std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int
   }
   std::vector<float> logits(weights_.hp.nVocab);
   ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
+  if (taps) {
+    // The tap tensors belong to ctx, which ends with this call: read them now.
+    taps->captured = readTaps(*taps, tapPositions->size());
+    taps->tensors.clear();
+    taps->rows = taps->rowsByHead = nullptr;
+  }
   return logits;
 }
 
@@ -100,7 +106,7 @@ RunResult Engine::run(const RunRequest& req) {
     taps.names = req.hooks;
     taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
     result.logits = forwardLogits(req.tokens, 0, nullptr, nullptr, &taps, &positions);
-    result.captured = readTaps(taps, positions.size());
+    result.captured = std::move(taps.captured);
   } else {
     Capture capture(req.hooks, positions);
     result.logits = forwardLogits(req.tokens, 0, nullptr, &capture);

@@ -75,15 +75,17 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   fg.positions = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n), "input.positions");
   ggml_set_input(fg.positions);
 
-  if (taps) {
-    taps->tensors.assign(taps->names.size(), nullptr);
-    if (taps->nPositions > 0) {
-      taps->rows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, taps->nPositions), "input.tap_rows");
-      ggml_set_input(taps->rows);
-      taps->rowsByHead = named(ggml_new_tensor_2d(ctx, GGML_TYPE_I32, taps->nPositions, nh), "input.tap_rows_by_head");
-      ggml_set_input(taps->rowsByHead);
+  if (taps) taps->tensors.assign(taps->names.size(), nullptr);
+  // The row indices are created on first use: an input no node reads would get no buffer.
+  auto tapRows = [&](bool byHead) {
+    ggml_tensor*& t = byHead ? taps->rowsByHead : taps->rows;
+    if (!t) {
+      t = byHead ? named(ggml_new_tensor_2d(ctx, GGML_TYPE_I32, taps->nPositions, nh), "input.tap_rows_by_head")
+                 : named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, taps->nPositions), "input.tap_rows");
+      ggml_set_input(t);
     }
-  }
+    return t;
+  };
   // Names a hook node and, when it is tapped, gathers its wanted rows into an output right away,
   // so the allocator can reuse the hook's memory as soon as the graph moves on.
   auto hook = [&](ggml_tensor* t, const std::string& name) {
@@ -92,7 +94,7 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     auto it = std::find(taps->names.begin(), taps->names.end(), name);
     if (it == taps->names.end()) return t;
     ggml_tensor* out = t;
-    if (taps->nPositions > 0) out = ggml_get_rows(ctx, t, t->ne[2] > 1 ? taps->rowsByHead : taps->rows);
+    if (taps->nPositions > 0) out = ggml_get_rows(ctx, t, tapRows(t->ne[2] > 1));
     named(out, "tap." + name);
     ggml_set_output(out);
     ggml_build_forward_expand(fg.graph, out);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "capture.hpp"
 #include "ggml_handles.hpp"
 #include "weights.hpp"
 
@@ -28,7 +29,8 @@ struct OutputTaps {
   int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is the output)
   ggml_tensor* rows = nullptr;         // input: I32 [P] positions (set by the caller after allocation)
   ggml_tensor* rowsByHead = nullptr;   // input: I32 [P, n_head] the same positions per head, for attn_pattern
-  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to names
+  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to names; valid while its context lives
+  std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to names
 };
 
 struct ForwardGraph {

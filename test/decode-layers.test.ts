@@ -98,11 +98,17 @@ describe('decodeLayers', () => {
   it("capture through graph outputs equals capture through the eval callback", async () => {
     const viaOutputs = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'outputs' });
     const viaCallback = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'callback' });
+    // Weights on a second CPU backend, inputs on the first: the scheduler splits and copies as it
+    // does with a GPU (native/backends.cpp, LAYERLENS_DEBUG_TWO_CPU).
+    process.env.LAYERLENS_DEBUG_TWO_CPU = '1';
+    const split = await loadModel(checkpoint('tiny-f32'), { device: 'cpu', capture: 'outputs' }).finally(() => delete process.env.LAYERLENS_DEBUG_TWO_CPU);
     try {
       expect([viaOutputs.runtime.capture, viaCallback.runtime.capture]).toEqual(['outputs', 'callback']);
       for (const positions of ['all', [3, 25], 'last'] as const) {
         const a = await viaOutputs.run(NOTEBOOK_IDS, { hooks: 'all', positions });
         const b = await viaCallback.run(NOTEBOOK_IDS, { hooks: 'all', positions });
+        const c = await split.run(NOTEBOOK_IDS, { hooks: 'default', positions });
+        for (const x of c.activations) expect(Array.from(x.data), `split ${x.name}`).toEqual(Array.from(b.activations.find((y) => y.name === x.name)!.data));
         expect(a.activations.map((x) => [x.name, x.shape])).toEqual(b.activations.map((x) => [x.name, x.shape]));
         a.activations.forEach((x, i) => expect(Array.from(x.data), x.name).toEqual(Array.from(b.activations[i].data)));
         expect(Array.from(a.logits)).toEqual(Array.from(b.logits));
@@ -110,6 +116,7 @@ describe('decodeLayers', () => {
     } finally {
       viaOutputs.dispose();
       viaCallback.dispose();
+      split.dispose();
     }
   });
 
