@@ -106,7 +106,8 @@ const result = {
     lensOverForward: lens.median / forward.median,
   },
   peakRssBytes: rss,
-  rssOverWeightsBytes: rss - model.runtime.weightBytes,
+  // On a GPU the weights live in device memory, not in the process's resident set.
+  rssOverWeightsBytes: model.runtime.device === 'CPU' ? rss - model.runtime.weightBytes : rss,
   runs,
 };
 model.dispose();
@@ -124,5 +125,5 @@ layerlens bench — ${result.device}, ${result.threads} threads, ${args.preset} 
   decodeLayers, all hooks, last token ${f(result.ms.decodeLayers)} ms
   capture, all positions             ${f(result.ms.forwardCaptureAllPositions)} ms
   decodeLayers, all positions        ${f(result.ms.decodeLayersAllPositions)} ms
-  peak RSS                           ${(rss / 2 ** 20).toFixed(0)} MiB (weights ${(model.runtime.weightBytes / 2 ** 20).toFixed(0)} MiB, other ${(result.rssOverWeightsBytes / 2 ** 20).toFixed(0)} MiB)`);
+  peak RSS                           ${(rss / 2 ** 20).toFixed(0)} MiB (weights ${(model.runtime.weightBytes / 2 ** 20).toFixed(0)} MiB on ${model.runtime.device}, other ${(result.rssOverWeightsBytes / 2 ** 20).toFixed(0)} MiB)`);
 if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');

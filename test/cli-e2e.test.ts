@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../lib/cli.js';
-import { decodeLayers, releaseModels, toJSON } from '../lib/index.js';
+import { decodeLayers, loadModel, releaseModels, toJSON } from '../lib/index.js';
 import { checkpoint, NOTEBOOK_PROMPT, repoRoot } from './helpers/checkpoints.js';
 
 const dir = checkpoint('tiny-f32');
@@ -28,7 +28,10 @@ describe('layerlens CLI on a checkpoint', () => {
     const r = await run(['--model', dir, '--json', '--top-k', '3', '--hooks', 'all', '--device', 'cpu', NOTEBOOK_PROMPT]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const api = await decodeLayers(NOTEBOOK_PROMPT, { model: dir, topK: 3, hooks: 'all' });
+    // Same device as the CLI call, so the numbers are the same bit for bit.
+    const model = await loadModel(dir, { device: 'cpu' });
+    const api = await decodeLayers(NOTEBOOK_PROMPT, { model, topK: 3, hooks: 'all' });
+    model.dispose();
     expect(JSON.parse(r.out)).toEqual(JSON.parse(JSON.stringify(toJSON(api))));
   });
 

@@ -108,7 +108,12 @@ describe('decodeLayers', () => {
         const a = await viaOutputs.run(NOTEBOOK_IDS, { hooks: 'all', positions });
         const b = await viaCallback.run(NOTEBOOK_IDS, { hooks: 'all', positions });
         const c = await split.run(NOTEBOOK_IDS, { hooks: 'default', positions });
-        for (const x of c.activations) expect(Array.from(x.data), `split ${x.name}`).toEqual(Array.from(b.activations.find((y) => y.name === x.name)!.data));
+        for (const x of c.activations) {
+          const same = b.activations.find((y) => y.name === x.name)!.data;
+          // Bit-identical on the CPU; against a GPU run, within the parity tolerance.
+          if (testDevice() === 'cpu') expect(Array.from(x.data), `split ${x.name}`).toEqual(Array.from(same));
+          else expect(relativeL2Error(x.data, same), `split ${x.name}`).toBeLessThan(1e-4);
+        }
         expect(a.activations.map((x) => [x.name, x.shape])).toEqual(b.activations.map((x) => [x.name, x.shape]));
         a.activations.forEach((x, i) => expect(Array.from(x.data), x.name).toEqual(Array.from(b.activations[i].data)));
         expect(Array.from(a.logits)).toEqual(Array.from(b.logits));
