@@ -1,7 +1,7 @@
 // A loaded GPT-2: the native engine plus what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
 import { parseHookName, resolveHooks, type HookSpec } from './hooks.js';
-import { native, type NativeModel, type NativeModelInfo } from './native.js';
+import { native, type NativeLensMeasures, type NativeModel, type NativeModelInfo } from './native.js';
 import { resolveModel } from './resolve.js';
 import type { Activation, ModelInfo, WeightDType } from './types.js';
 
@@ -130,13 +130,23 @@ export class Model {
     return { activations, logits: out.logits };
   }
 
-  /** Batched ln_f + unembedding + top-k on the engine's backend for `count` rows of n_embd floats. */
-  async lensNative(vectors: Float32Array, count: number, k: number) {
+  /**
+   * Batched ln_f + unembedding + top-k on the engine's backend for `count` rows of n_embd floats,
+   * with optional per-row measures (entropy, a target token's logit/probability/rank, KL to another row).
+   */
+  async lensNative(vectors: Float32Array, count: number, k: number, measures?: NativeLensMeasures) {
     this.#checkK(k);
-    if (vectors.length !== count * this.info.n_embd) {
+    if (!Number.isInteger(count) || count < 0 || vectors.length !== count * this.info.n_embd) {
       throw new RangeError(`expected ${count} vectors of ${this.info.n_embd} floats, got ${vectors.length} floats`);
     }
-    return this.#engine().lens(vectors, count, k);
+    const perRow = (a: Int32Array | undefined, what: string, limit: number) => {
+      if (a === undefined) return;
+      if (!(a instanceof Int32Array) || a.length !== count) throw new RangeError(`${what} must be an Int32Array with one entry per vector (${count})`);
+      for (const x of a) if (x < -1 || x >= limit) throw new RangeError(`${what}: entry ${x} is outside -1..${limit - 1}`);
+    };
+    perRow(measures?.targets, 'targets', this.info.n_vocab);
+    perRow(measures?.references, 'references', count);
+    return this.#engine().lens(vectors, count, k, measures);
   }
 
   #checkK(k: number): void {

@@ -32,6 +32,22 @@ export interface NativeTopK {
   logits: Float32Array;
   probs: Float32Array;
   logSumExp: Float64Array;
+  /** Present when measures were asked for; NaN (or rank 0) where a row had no target/reference. */
+  entropy?: Float64Array;
+  targetLogit?: Float32Array;
+  targetProb?: Float64Array;
+  targetRank?: Int32Array;
+  kl?: Float64Array;
+}
+
+/** Extra per-row measures of the lens distribution q. */
+export interface NativeLensMeasures {
+  /** H(q) in nats for every row. */
+  entropy?: boolean;
+  /** Per row: a token id whose logit, probability and rank (1 = top) to report, or -1. */
+  targets?: Int32Array;
+  /** Per row: the index of another row p; reports KL(p ‖ q) in nats. -1 for none. */
+  references?: Int32Array;
 }
 
 export interface NativeModelInfo {
@@ -53,7 +69,7 @@ export interface NativeModelInfo {
 
 export interface NativeModel {
   run(tokens: Int32Array, hooks: string[], positions: Int32Array | null): Promise<NativeRunResult>;
-  lens(vectors: Float32Array, count: number, k: number): Promise<NativeTopK>;
+  lens(vectors: Float32Array, count: number, k: number, measures?: NativeLensMeasures): Promise<NativeTopK>;
   generate(tokens: Int32Array, maxNewTokens: number, stopToken: number): Promise<Int32Array>;
   weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;
   info(): NativeModelInfo;

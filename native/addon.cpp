@@ -48,6 +48,12 @@ Napi::Float32Array toFloat32Array(Napi::Env env, const float* data, size_t n) {
   return out;
 }
 
+Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array out = Napi::Float64Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), out.Data());
+  return out;
+}
+
 Napi::Int32Array toInt32Array(Napi::Env env, const int32_t* data, size_t n) {
   Napi::Int32Array out = Napi::Int32Array::New(env, n);
   if (n) std::memcpy(out.Data(), data, n * sizeof(int32_t));
@@ -157,7 +163,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         });
   }
 
-  // lens(vectors: Float32Array, count: number, k: number)
+  // lens(vectors: Float32Array, count: number, k: number,
+  //      measures?: {entropy?: boolean, targets?: Int32Array, references?: Int32Array})
   Napi::Value Lens(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
@@ -166,20 +173,34 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     }
     if (!isInt(info[1]) || !isInt(info[2])) throw Napi::TypeError::New(env, "count and k must be integers");
     Napi::Float32Array a = info[0].As<Napi::Float32Array>();
-    std::vector<float> vectors(a.Data(), a.Data() + a.ElementLength());
-    const int64_t m = info[1].As<Napi::Number>().Int64Value();
-    const int32_t k = info[2].As<Napi::Number>().Int32Value();
-    return queue<TopK>(
-        env, [eng, vectors = std::move(vectors), m, k]() { return eng->lens(vectors, m, k); },
-        [](Napi::Env env, TopK& t) -> Napi::Value {
+    LensRequest req;
+    req.vectors.assign(a.Data(), a.Data() + a.ElementLength());
+    req.m = info[1].As<Napi::Number>().Int64Value();
+    req.k = info[2].As<Napi::Number>().Int32Value();
+    if (info[3].IsObject()) {
+      Napi::Object o = info[3].As<Napi::Object>();
+      req.entropy = o.Get("entropy").ToBoolean().Value();
+      if (!o.Get("targets").IsUndefined()) req.targets = int32Vector(o.Get("targets"), "targets");
+      if (!o.Get("references").IsUndefined()) req.references = int32Vector(o.Get("references"), "references");
+    }
+    return queue<LensOutput>(
+        env, [eng, req = std::move(req)]() { return eng->lens(req); },
+        [](Napi::Env env, LensOutput& r) -> Napi::Value {
+          const TopK& t = r.top;
           Napi::Object out = Napi::Object::New(env);
           out.Set("k", Napi::Number::New(env, t.k));
           out.Set("ids", toInt32Array(env, t.ids.data(), t.ids.size()));
           out.Set("logits", toFloat32Array(env, t.logits.data(), t.logits.size()));
           out.Set("probs", toFloat32Array(env, t.probs.data(), t.probs.size()));
-          Napi::Float64Array lse = Napi::Float64Array::New(env, t.logSumExp.size());
-          std::copy(t.logSumExp.begin(), t.logSumExp.end(), lse.Data());
-          out.Set("logSumExp", lse);
+          out.Set("logSumExp", toFloat64Array(env, t.logSumExp));
+          const MeasureResults& m = r.measures;
+          if (!m.entropy.empty()) {
+            out.Set("entropy", toFloat64Array(env, m.entropy));
+            out.Set("targetLogit", toFloat32Array(env, m.targetLogit.data(), m.targetLogit.size()));
+            out.Set("targetProb", toFloat64Array(env, m.targetProb));
+            out.Set("targetRank", toInt32Array(env, m.targetRank.data(), m.targetRank.size()));
+            out.Set("kl", toFloat64Array(env, m.kl));
+          }
           return out;
         });
   }

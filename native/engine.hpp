@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,14 +42,28 @@ struct RunResult {
   std::vector<float> logits;  // next-token logits at the last position [n_vocab]
 };
 
+struct LensRequest {
+  std::vector<float> vectors;        // [m, n_embd] row-major
+  int64_t m = 0;
+  int32_t k = 5;
+  bool entropy = false;
+  std::vector<int32_t> targets;      // per row: token id or -1; empty = none
+  std::vector<int32_t> references;   // per row: index of another row whose distribution is KL's reference, or -1; empty = none
+};
+
+struct LensOutput {
+  TopK top;
+  MeasureResults measures;  // filled only for what was asked
+};
+
 class Engine {
  public:
   Engine(const std::string& safetensorsPath, const HParams& hp, const EngineOptions& options);
 
   RunResult run(const RunRequest& request);
 
-  // ln_f + unembedding + top-k of m vectors of n_embd floats (row-major), batched on the backend.
-  TopK lens(const std::vector<float>& vectors, int64_t m, int32_t k);
+  // ln_f + unembedding + top-k (and the requested measures) of m vectors, batched on the backend.
+  LensOutput lens(const LensRequest& request);
 
   // Greedy decoding with a KV cache. Stops after maxNewTokens, at the context limit, or after
   // emitting stopToken (>= 0).
@@ -65,6 +80,9 @@ class Engine {
   void validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const;
   std::vector<float> forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture,
                                    OutputTaps* taps = nullptr, const std::vector<int32_t>* tapPositions = nullptr);
+  // Projects rows [start, start+rows) of `vectors` through ln_f and wte, chunk by chunk, handing each
+  // chunk's logits [rows, n_vocab] to `sink(logits, firstRow, rows)`. Caller holds the mutex.
+  void projectRows(const float* vectors, int64_t m, const std::function<void(const float*, int64_t, int64_t)>& sink);
   static std::vector<CapturedTensor> readTaps(const OutputTaps& taps, size_t nPositions);
 
   std::mutex mutex_;

@@ -31,19 +31,75 @@ void rowTopK(const float* x, int64_t width, int32_t k, int32_t* ids, float* vals
   for (int32_t j = 0; j < k; ++j) probs[j] = float(std::exp(double(vals[j]) - *lse));
 }
 
+// Entropy, target statistics and KL(reference ‖ q) of one row, given its log-sum-exp.
+void rowMeasures(const float* x, int64_t width, double lse, const RowMeasures& m, int64_t row, MeasureResults& res, size_t at) {
+  if (m.entropy) {
+    double h = 0.0;
+    for (int64_t i = 0; i < width; ++i) {
+      const double lq = double(x[i]) - lse;
+      h -= std::exp(lq) * lq;
+    }
+    res.entropy[at] = h;
+  }
+  const int32_t t = m.targets.empty() ? -1 : m.targets[row];
+  if (t >= 0 && t < width) {
+    const float xt = x[t];
+    int32_t above = 0;
+    for (int64_t i = 0; i < width; ++i) above += (x[i] > xt || (x[i] == xt && i < t)) ? 1 : 0;
+    res.targetLogit[at] = xt;
+    res.targetProb[at] = std::exp(double(xt) - lse);
+    res.targetRank[at] = above + 1;
+  }
+  const int32_t ref = m.references.empty() ? -1 : m.references[row];
+  if (ref >= 0) {
+    const float* lp = m.referenceLogProbs.data() + size_t(ref) * width;
+    double kl = 0.0;
+    for (int64_t i = 0; i < width; ++i) {
+      const double p = std::exp(double(lp[i]));
+      if (p > 0.0) kl += p * (double(lp[i]) - (double(x[i]) - lse));
+    }
+    res.kl[at] = kl;
+  }
+}
+
 }  // namespace
 
-void appendTopK(const float* logits, int64_t rows, int64_t width, int32_t k, int nThreads, TopK& out) {
+void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, std::vector<float>& out) {
+  const size_t base = out.size();
+  out.resize(base + size_t(rows) * width);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = logits + r * width;
+    float maxv = -INFINITY;
+    for (int64_t i = 0; i < width; ++i) maxv = std::max(maxv, x[i]);
+    double sum = 0.0;
+    for (int64_t i = 0; i < width; ++i) sum += std::exp(double(x[i]) - double(maxv));
+    const double lse = double(maxv) + std::log(sum);
+    float* o = out.data() + base + size_t(r) * width;
+    for (int64_t i = 0; i < width; ++i) o[i] = float(double(x[i]) - lse);
+  }
+}
+
+void appendTopK(const float* logits, int64_t rows, int64_t width, int32_t k, int nThreads, TopK& out,
+                const RowMeasures* measures, int64_t firstRow, MeasureResults* results) {
   const size_t base = out.logSumExp.size();
   out.k = k;
   out.ids.resize((base + rows) * k);
   out.logits.resize((base + rows) * k);
   out.probs.resize((base + rows) * k);
   out.logSumExp.resize(base + rows);
+  if (measures && results) {
+    const size_t n = base + rows;
+    results->entropy.resize(n, std::nan(""));
+    results->targetLogit.resize(n, std::nanf(""));
+    results->targetProb.resize(n, std::nan(""));
+    results->targetRank.resize(n, 0);
+    results->kl.resize(n, std::nan(""));
+  }
   auto work = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const size_t o = (base + r) * k;
       rowTopK(logits + r * width, width, k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[base + r]);
+      if (measures && results) rowMeasures(logits + r * width, width, out.logSumExp[base + r], *measures, firstRow + r, *results, base + r);
     }
   };
   const int t = std::max(1, std::min<int>(nThreads, int(rows)));
