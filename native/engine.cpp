@@ -62,7 +62,7 @@ std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int
   if (status != GGML_STATUS_SUCCESS && !(capture && status == GGML_STATUS_ABORTED)) {
     throw std::runtime_error(std::string("ggml graph compute failed: ") + ggml_status_to_string(status));
   }
-  std::vector<float> logits(weights_.hp.nVocab);
+  std::vector<float> logits(weights_.hp.nVocab);  // the padded rows past n_vocab are not read
   ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
   if (taps) {
     // The tap tensors belong to ctx, which ends with this call: read them now.
@@ -164,7 +164,7 @@ void Engine::projectRows(const float* vectors, int64_t m, const std::function<vo
     ggml_backend_tensor_set(x, vectors + start * hp.nEmbd, 0, size_t(rows) * hp.nEmbd * sizeof(float));
     const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
     if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
-    logits.resize(size_t(rows) * hp.nVocab);
+    logits.resize(size_t(rows) * weights_.vocabPadded);
     ggml_backend_tensor_get(y, logits.data(), 0, logits.size() * sizeof(float));
     sink(logits.data(), start, rows);
   }
@@ -210,7 +210,7 @@ LensOutput Engine::lens(const LensRequest& req) {
       std::copy_n(req.vectors.data() + size_t(distinct[i]) * hp.nEmbd, hp.nEmbd, refVectors.data() + i * hp.nEmbd);
     }
     projectRows(refVectors.data(), int64_t(distinct.size()), [&](const float* logits, int64_t, int64_t rows) {
-      appendLogSoftmax(logits, rows, hp.nVocab, measures.referenceLogProbs);
+      appendLogSoftmax(logits, rows, hp.nVocab, weights_.vocabPadded, measures.referenceLogProbs);
     });
     measures.references.resize(size_t(m));
     for (int64_t i = 0; i < m; ++i) measures.references[i] = req.references[i] < 0 ? -1 : compact[req.references[i]];
@@ -219,7 +219,7 @@ LensOutput Engine::lens(const LensRequest& req) {
   LensOutput out;
   out.top.k = req.k;
   projectRows(req.vectors.data(), m, [&](const float* logits, int64_t first, int64_t rows) {
-    appendTopK(logits, rows, hp.nVocab, req.k, backends_.threads, out.top, anyMeasure ? &measures : nullptr, first,
+    appendTopK(logits, rows, hp.nVocab, weights_.vocabPadded, req.k, backends_.threads, out.top, anyMeasure ? &measures : nullptr, first,
                anyMeasure ? &out.measures : nullptr);
   });
   return out;
@@ -255,7 +255,9 @@ std::vector<float> Engine::weight(const std::string& name) {
   else if (name == "ln_f.bias") t = w.lnfBias;
   if (!t) throw std::invalid_argument("unknown weight '" + name + "' (available: wte, wpe, ln_f.weight, ln_f.bias)");
   std::lock_guard<std::mutex> lock(mutex_);
-  return weightToFloat32(t);
+  std::vector<float> out = weightToFloat32(t);
+  if (t == w.wte) out.resize(size_t(w.hp.nVocab) * w.hp.nEmbd);  // drop the zero padding rows
+  return out;
 }
 
 }  // namespace layerlens

@@ -64,11 +64,11 @@ void rowMeasures(const float* x, int64_t width, double lse, const RowMeasures& m
 
 }  // namespace
 
-void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, std::vector<float>& out) {
+void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, int64_t stride, std::vector<float>& out) {
   const size_t base = out.size();
   out.resize(base + size_t(rows) * width);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* x = logits + r * width;
+    const float* x = logits + r * stride;
     float maxv = -INFINITY;
     for (int64_t i = 0; i < width; ++i) maxv = std::max(maxv, x[i]);
     double sum = 0.0;
@@ -79,7 +79,7 @@ void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, std::vec
   }
 }
 
-void appendTopK(const float* logits, int64_t rows, int64_t width, int32_t k, int nThreads, TopK& out,
+void appendTopK(const float* logits, int64_t rows, int64_t width, int64_t stride, int32_t k, int nThreads, TopK& out,
                 const RowMeasures* measures, int64_t firstRow, MeasureResults* results) {
   const size_t base = out.logSumExp.size();
   out.k = k;
@@ -98,8 +98,8 @@ void appendTopK(const float* logits, int64_t rows, int64_t width, int32_t k, int
   auto work = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const size_t o = (base + r) * k;
-      rowTopK(logits + r * width, width, k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[base + r]);
-      if (measures && results) rowMeasures(logits + r * width, width, out.logSumExp[base + r], *measures, firstRow + r, *results, base + r);
+      rowTopK(logits + r * stride, width, k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[base + r]);
+      if (measures && results) rowMeasures(logits + r * stride, width, out.logSumExp[base + r], *measures, firstRow + r, *results, base + r);
     }
   };
   const int t = std::max(1, std::min<int>(nThreads, int(rows)));

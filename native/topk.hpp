@@ -33,10 +33,11 @@ struct MeasureResults {
 // Appends the top-k of each of `rows` rows of `width` logits to `out`, using up to nThreads threads.
 // With `measures`, also appends each row's measures to `results`; `firstRow` is the index of
 // logits' first row among all rows (for the per-row target/reference lists).
-void appendTopK(const float* logits, int64_t rows, int64_t width, int32_t k, int nThreads, TopK& out,
+// Rows are `stride` floats apart, of which the first `width` count.
+void appendTopK(const float* logits, int64_t rows, int64_t width, int64_t stride, int32_t k, int nThreads, TopK& out,
                 const RowMeasures* measures = nullptr, int64_t firstRow = 0, MeasureResults* results = nullptr);
 
 // log-softmax of each of `rows` rows of `width` logits, appended to `out`.
-void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, std::vector<float>& out);
+void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, int64_t stride, std::vector<float>& out);
 
 }  // namespace layerlens

@@ -220,6 +220,7 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   w.fileDtype = dtypeName(fileMatrixType);
   w.matrixType = fileMatrixType == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
 
+  w.vocabPadded = (hp.nVocab + 15) / 16 * 16;
   w.ctx = makeMetaContext(expected.size());
   if (!w.ctx) throw std::runtime_error("ggml_init failed for the weight context");
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -232,7 +233,9 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     } else if (e.conv1d) {
       tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[0]), int64_t(e.hfShape[1]));
     } else {
-      tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[1]), int64_t(e.hfShape[0]));
+      // wte gets zero rows up to vocabPadded (see weights.hpp); the other matrices are as stored.
+      const int64_t rowsStored = e.slot == &w.wte ? w.vocabPadded : int64_t(e.hfShape[0]);
+      tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[1]), rowsStored);
     }
     ggml_set_name(tensor, e.key.c_str());
     *e.slot = tensor;
@@ -254,7 +257,9 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     ggml_tensor* tensor = *e.slot;
     const uint64_t nbytes = t.end - t.begin;
     const uint64_t rows = e.hfShape[0], cols = e.hfShape.size() > 1 ? e.hfShape[1] : 1;
-    const size_t outBytes = ggml_nbytes(tensor);
+    // Bytes of real data (the padded wte holds more rows than the file; they are zeroed below).
+    const size_t outBytes = size_t(rows * cols) * ggml_type_size(tensor->type);
+    if (outBytes < ggml_nbytes(tensor)) ggml_backend_tensor_memset(tensor, 0, outBytes, ggml_nbytes(tensor) - outBytes);
     const bool direct = !e.conv1d && ((t.dtype == DType::F32 && tensor->type == GGML_TYPE_F32) ||
                                       (t.dtype == DType::F16 && tensor->type == GGML_TYPE_F16));
     uint8_t* readInto;

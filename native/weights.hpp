@@ -26,7 +26,11 @@ struct BlockWeights {
 
 struct Weights {
   HParams hp;
-  ggml_tensor* wte = nullptr;      // ne = [d, vocab]; also the (tied) unembedding
+  // ne = [d, vocabPadded]; also the (tied) unembedding. Rows past n_vocab are zero: with a row count
+  // divisible by 16, ggml's tinyBLAS kernels take the unembedding matmul (50257 rows would fall
+  // back to a vec_dot loop ~3x slower). Logits therefore come with vocabPadded rows.
+  ggml_tensor* wte = nullptr;
+  int64_t vocabPadded = 0;
   ggml_tensor* wpe = nullptr;      // ne = [d, n_ctx]
   ggml_tensor* lnfWeight = nullptr;
   ggml_tensor* lnfBias = nullptr;
