@@ -287,6 +287,9 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (info[2].IsObject()) {
     Napi::Object o = info[2].As<Napi::Object>();
     opts.threads = intProp(o, "threads", 0);
+    Napi::Value dtype = o.Get("dtype");
+    if (dtype.IsString()) opts.dtype = dtype.As<Napi::String>().Utf8Value();
+    else if (!dtype.IsUndefined()) throw Napi::TypeError::New(env, "dtype must be a string");
     Napi::Value cap = o.Get("capture");
     if (cap.IsString()) {
       const std::string c = cap.As<Napi::String>().Utf8Value();

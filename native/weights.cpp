@@ -144,7 +144,14 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
 
 }  // namespace
 
-Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads) {
+Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
+                               const std::string& dtype) {
+  if (dtype != "auto" && dtype != "f32" && dtype != "f16" && dtype != "q8_0") {
+    throw std::invalid_argument("dtype must be 'auto', 'f32', 'f16' or 'q8_0', got '" + dtype + "'");
+  }
+  if (dtype == "q8_0" && hp.nEmbd % ggml_blck_size(GGML_TYPE_Q8_0) != 0) {
+    throw std::invalid_argument("dtype q8_0 needs n_embd divisible by " + std::to_string(ggml_blck_size(GGML_TYPE_Q8_0)));
+  }
   hp.validate();
   SafetensorsHeader header = readSafetensorsFile(path);
 
@@ -218,7 +225,12 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   // The matrices keep the file's precision (F16 stays F16; BF16 is widened to F32, which is exact).
   const DType fileMatrixType = infos[0]->dtype;
   w.fileDtype = dtypeName(fileMatrixType);
-  w.matrixType = fileMatrixType == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
+  // 'auto' keeps the file's precision (F16 stays F16; BF16 is widened to F32, exactly); the other
+  // choices convert the big matrices while loading. Vectors (wpe, LayerNorm, biases) stay F32.
+  if (dtype == "f32") w.matrixType = GGML_TYPE_F32;
+  else if (dtype == "f16") w.matrixType = GGML_TYPE_F16;
+  else if (dtype == "q8_0") w.matrixType = GGML_TYPE_Q8_0;
+  else w.matrixType = fileMatrixType == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
 
   w.vocabPadded = (hp.nVocab + 15) / 16 * 16;
   w.ctx = makeMetaContext(expected.size());
@@ -226,7 +238,9 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   for (size_t i = 0; i < expected.size(); ++i) {
     const Expected& e = expected[i];
     const TensorInfo& t = *infos[i];
-    ggml_type type = e.matrix ? (t.dtype == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32) : GGML_TYPE_F32;
+    ggml_type type = !e.matrix ? GGML_TYPE_F32
+                     : dtype == "auto" ? (t.dtype == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32)
+                                       : w.matrixType;
     ggml_tensor* tensor;
     if (e.hfShape.size() == 1) {
       tensor = ggml_new_tensor_1d(w.ctx.get(), type, int64_t(e.hfShape[0]));
@@ -251,6 +265,7 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   const bool hostBuffer = ggml_backend_buffer_is_host(w.buffer.get());
   if (hostBuffer) adviseHugePages(ggml_backend_buffer_get_base(w.buffer.get()), w.bytes);
   std::vector<uint8_t> raw, converted;
+  std::vector<float> staging;  // f32 rows on their way to a quantized type
   for (size_t i = 0; i < expected.size(); ++i) {
     const Expected& e = expected[i];
     const TensorInfo& t = *infos[i];
@@ -258,7 +273,8 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     const uint64_t nbytes = t.end - t.begin;
     const uint64_t rows = e.hfShape[0], cols = e.hfShape.size() > 1 ? e.hfShape[1] : 1;
     // Bytes of real data (the padded wte holds more rows than the file; they are zeroed below).
-    const size_t outBytes = size_t(rows * cols) * ggml_type_size(tensor->type);
+    const int64_t realRows = e.slot == &w.wte ? int64_t(hp.nVocab) : tensor->ne[1];
+    const size_t outBytes = ggml_row_size(tensor->type, tensor->ne[0]) * size_t(realRows);
     if (outBytes < ggml_nbytes(tensor)) ggml_backend_tensor_memset(tensor, 0, outBytes, ggml_nbytes(tensor) - outBytes);
     const bool direct = !e.conv1d && ((t.dtype == DType::F32 && tensor->type == GGML_TYPE_F32) ||
                                       (t.dtype == DType::F16 && tensor->type == GGML_TYPE_F16));
@@ -276,13 +292,24 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
       if (!hostBuffer) ggml_backend_tensor_set(tensor, raw.data(), 0, outBytes);
       continue;
     }
-    if (hostBuffer) {
-      convertTensor(raw.data(), t.dtype, static_cast<uint8_t*>(tensor->data), tensor->type, rows, cols, e.conv1d, nThreads);
-      continue;
+    uint8_t* dst = hostBuffer ? static_cast<uint8_t*>(tensor->data) : nullptr;
+    if (!dst) {
+      if (converted.size() < outBytes) converted.resize(outBytes);
+      dst = converted.data();
     }
-    if (converted.size() < outBytes) converted.resize(outBytes);
-    convertTensor(raw.data(), t.dtype, converted.data(), tensor->type, rows, cols, e.conv1d, nThreads);
-    ggml_backend_tensor_set(tensor, converted.data(), 0, outBytes);
+    if (ggml_is_quantized(tensor->type)) {
+      // To f32 in ggml's layout first, then quantize row by row (ne0 = the input dimension).
+      staging.resize(size_t(rows * cols));
+      convertTensor(raw.data(), t.dtype, reinterpret_cast<uint8_t*>(staging.data()), GGML_TYPE_F32, rows, cols, e.conv1d, nThreads);
+      const int64_t perRow = tensor->ne[0];
+      parallelFor(size_t(realRows), nThreads, [&](size_t r0, size_t r1) {
+        ggml_quantize_chunk(tensor->type, staging.data() + r0 * perRow, dst + r0 * ggml_row_size(tensor->type, perRow), 0,
+                            int64_t(r1 - r0), perRow, nullptr);
+      }, 64);
+    } else {
+      convertTensor(raw.data(), t.dtype, dst, tensor->type, rows, cols, e.conv1d, nThreads);
+    }
+    if (!hostBuffer) ggml_backend_tensor_set(tensor, converted.data(), 0, outBytes);
   }
   return w;
 }
@@ -296,6 +323,10 @@ std::vector<float> weightToFloat32(const ggml_tensor* t) {
     std::vector<ggml_fp16_t> half(n);
     ggml_backend_tensor_get(t, half.data(), 0, n * 2);
     ggml_fp16_to_fp32_row(half.data(), out.data(), int64_t(n));
+  } else if (ggml_is_quantized(t->type)) {
+    std::vector<uint8_t> q(ggml_nbytes(t));
+    ggml_backend_tensor_get(t, q.data(), 0, q.size());
+    ggml_get_type_traits(t->type)->to_float(q.data(), out.data(), int64_t(n));
   } else {
     throw std::runtime_error(std::string("weightToFloat32: unsupported type ") + ggml_type_name(t->type));
   }

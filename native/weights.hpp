@@ -45,7 +45,9 @@ struct Weights {
 
 // Reads `path` (a .safetensors file), checks every tensor against `hp`, and uploads the weights
 // into a buffer of `backend`. Throws std::runtime_error with a message naming the file and tensor.
-Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads);
+// dtype: "auto" (the file's precision), "f32", "f16" or "q8_0" for the big matrices.
+Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
+                               const std::string& dtype = "auto");
 
 // Copies a weight tensor back to the host as float32 (row-major in ggml's ne order).
 std::vector<float> weightToFloat32(const ggml_tensor* t);
