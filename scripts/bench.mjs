@@ -21,11 +21,12 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     device: { type: 'string', default: 'auto' },
     out: { type: 'string' },
+    'no-ts-baseline': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (args.help) {
-  console.log('usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json]');
+  console.log('usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json] [--no-ts-baseline]');
   process.exit(0);
 }
 const runs = Number(args.runs);
@@ -37,6 +38,27 @@ const PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capi
 const dir = join(root, '.cache', 'bench', `${args.preset}-${args.dtype}`);
 const made = makeCheckpoint(dir, { preset: args.preset, dtype: args.dtype, log: (s) => console.error(s) });
 if (!made.skipped) console.error(`generated ${dir} in ${made.seconds.toFixed(1)} s`);
+
+async function timeTsReference(checkpointDir, tokenIds) {
+  const ts = (await import('typescript')).default;
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const out = mkdtempSync(join(tmpdir(), 'layerlens-tsref-'));
+  try {
+    for (const name of ['gpt2-f64', 'read-safetensors']) {
+      const source = readFileSync(join(root, 'test', 'reference', `${name}.ts`), 'utf8');
+      const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      writeFileSync(join(out, `${name}.js`), js);
+    }
+    const ref = await import(join(out, 'gpt2-f64.js'));
+    const model = ref.loadReference(checkpointDir);
+    const t = performance.now();
+    ref.forwardReference(model, tokenIds, { logits: 'last' });
+    return performance.now() - t;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -83,7 +105,19 @@ const decode = await time(() => decodeLayers(PROMPT, { model, hooks: 'all' }));
 const captureAll = await time(() => model.run(ids, { hooks: 'all', positions: 'all' }), Math.min(runs, 3));
 const decodeAll = await time(() => decodeLayers(PROMPT, { model, hooks: 'all', positions: 'all' }), Math.min(runs, 3));
 
-const rss = process.resourceUsage().maxRSS * 1024;
+const rss = process.resourceUsage().maxRSS * 1024; // before the TS baseline, which holds ~3 GB of float64 weights
+// Same-run baseline: the plain TypeScript float64 forward of test/reference (transpiled on the fly;
+// typescript is a dev dependency). One run: it is slow by design and takes ~3 GB for this shape.
+let tsForward = null;
+if (!args['no-ts-baseline']) {
+  try {
+    tsForward = await timeTsReference(dir, ids);
+  } catch (err) {
+    console.error(`TS baseline skipped: ${err.message}`);
+  }
+}
+
+
 const result = {
   device: `${model.runtime.device} (${model.runtime.deviceDescription})`,
   threads: model.runtime.threads,
@@ -104,7 +138,9 @@ const result = {
   ratios: {
     captureOverPlain: capture.median / forward.median,
     lensOverForward: lens.median / forward.median,
+    tsReferenceForwardOverForward: tsForward === null ? null : tsForward / forward.median,
   },
+  tsReferenceForwardMs: tsForward,
   peakRssBytes: rss,
   // On a GPU the weights live in device memory, not in the process's resident set.
   rssOverWeightsBytes: model.runtime.device === 'CPU' ? rss - model.runtime.weightBytes : rss,
@@ -125,5 +161,6 @@ layerlens bench — ${result.device}, ${result.threads} threads, ${args.preset} 
   decodeLayers, all hooks, last token ${f(result.ms.decodeLayers)} ms
   capture, all positions             ${f(result.ms.forwardCaptureAllPositions)} ms
   decodeLayers, all positions        ${f(result.ms.decodeLayersAllPositions)} ms
+  TS float64 reference forward       ${f(tsForward)} ms   (x${tsForward === null ? 'n/a' : (tsForward / forward.median).toFixed(1)} of the ggml forward)
   peak RSS                           ${(rss / 2 ** 20).toFixed(0)} MiB (weights ${(model.runtime.weightBytes / 2 ** 20).toFixed(0)} MiB on ${model.runtime.device}, other ${(result.rssOverWeightsBytes / 2 ** 20).toFixed(0)} MiB)`);
 if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');

@@ -1,7 +1,8 @@
 // The published package: build the portable prebuild with prebuildify, `npm pack`, install the
 // tarball into an empty project with no compiler on PATH, and run decodeLayers there.
 // Slow (a full portable build of ggml, ~2-4 min on 2 cores); set LAYERLENS_SKIP_PACK_TEST=1 to skip.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,15 +13,17 @@ const skip = !!process.env.LAYERLENS_SKIP_PACK_TEST || !existsSync(join(repoRoot
 const work = mkdtempSync(join(tmpdir(), 'layerlens-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
-  return execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+// Asynchronous, so the test worker keeps answering vitest while the build runs for minutes.
+async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { stdout } = await promisify(execFile)(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return stdout;
 }
 
 describe.skipIf(skip)('npm pack + install from the prebuild, without compilers', () => {
-  it('installs from the tarball and runs decodeLayers', { timeout: 1_500_000 }, () => {
+  it('installs from the tarball and runs decodeLayers', { timeout: 1_500_000 }, async () => {
     // 1. A copy of the tracked sources (plus the fetched ggml and the built dist/), sharing node_modules.
     const src = join(work, 'src');
-    const tracked = run('git', ['ls-files', '-z'], repoRoot).split('\0').filter(Boolean);
+    const tracked = (await run('git', ['ls-files', '-z'], repoRoot)).split('\0').filter(Boolean);
     for (const f of tracked) {
       if (!existsSync(join(repoRoot, f))) continue;
       mkdirSync(dirname(join(src, f)), { recursive: true });
@@ -31,12 +34,12 @@ describe.skipIf(skip)('npm pack + install from the prebuild, without compilers',
     symlinkSync(join(repoRoot, 'node_modules'), join(src, 'node_modules'), 'dir');
 
     // 2. The prebuild (portable CPU addon) and the tarball.
-    run(process.execPath, [join(src, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip', '--node-gyp', './scripts/prebuild-gyp.mjs'], src);
+    await run(process.execPath, [join(src, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip', '--node-gyp', './scripts/prebuild-gyp.mjs'], src);
     const prebuilt = readdirSync(join(src, 'prebuilds', `${process.platform}-${process.arch}`));
     expect(prebuilt.some((f) => f.endsWith('.node'))).toBe(true);
-    const tgzName = run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], src).trim().split('\n').pop()!;
+    const tgzName = (await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], src)).trim().split('\n').pop()!;
     const tarball = join(work, tgzName);
-    const listing = run('tar', ['-tzf', tarball], work);
+    const listing = await run('tar', ['-tzf', tarball], work);
     expect(listing).toMatch(/package\/prebuilds\/.*\.node/);
     expect(listing).toMatch(/package\/dist\/index\.js/);
     expect(listing).not.toMatch(/package\/(build|vendor)\//);
@@ -55,7 +58,7 @@ describe.skipIf(skip)('npm pack + install from the prebuild, without compilers',
     }
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }));
     const env = { HOME: process.env.HOME, PATH: bin, npm_config_cache: join(work, 'npm-cache'), npm_config_update_notifier: 'false' };
-    run(join(bin, 'npm'), ['install', '--no-audit', '--no-fund', tarball], app, env);
+    await run(join(bin, 'npm'), ['install', '--no-audit', '--no-fund', tarball], app, env);
     expect(existsSync(join(app, 'node_modules', 'layerlens', 'build'))).toBe(false);
 
     // 4. The installed package runs, from its prebuild.
@@ -71,7 +74,7 @@ console.log(JSON.stringify({ addonPath, prediction: r.prediction, hooks: r.hooks
 await releaseModels();
 `,
     );
-    const out = JSON.parse(run(join(bin, 'node'), ['main.mjs'], app, env).trim().split('\n').pop()!);
+    const out = JSON.parse((await run(join(bin, 'node'), ['main.mjs'], app, env)).trim().split('\n').pop()!);
     expect(out.addonPath).toMatch(/prebuilds/);
     expect(out.hooks).toBe(13);
     expect(out.prediction.token).toEqual(expect.any(String));
