@@ -17,15 +17,6 @@
 namespace layerlens {
 namespace {
 
-// One tensor the loader expects, with its Hugging Face shape and where it goes.
-struct Expected {
-  std::string key;                 // name without the optional "transformer." prefix
-  std::vector<uint64_t> hfShape;   // shape as stored in the checkpoint
-  bool conv1d;                     // stored [in, out]; ggml wants ne0 = in, so it is transposed at load
-  bool matrix;                     // keeps the file's precision; vectors are always f32
-  ggml_tensor** slot;
-};
-
 std::string shapeText(const std::vector<uint64_t>& s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -144,6 +135,65 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
 
 }  // namespace
 
+std::vector<WeightSlot> weightSlots(Weights& w) {
+  const uint64_t d = w.hp.nEmbd, V = w.hp.nVocab, C = w.hp.nCtx;
+  std::vector<WeightSlot> slots = {
+      {"wte.weight", "token_embd.weight", {V, d}, false, true, &w.wte},
+      {"wpe.weight", "position_embd.weight", {C, d}, false, false, &w.wpe},
+      {"ln_f.weight", "output_norm.weight", {d}, false, false, &w.lnfWeight},
+      {"ln_f.bias", "output_norm.bias", {d}, false, false, &w.lnfBias},
+  };
+  for (int l = 0; l < w.hp.nLayer; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".", g = "blk." + std::to_string(l) + ".";
+    BlockWeights& b = w.blocks[l];
+    slots.push_back({p + "ln_1.weight", g + "attn_norm.weight", {d}, false, false, &b.ln1Weight});
+    slots.push_back({p + "ln_1.bias", g + "attn_norm.bias", {d}, false, false, &b.ln1Bias});
+    slots.push_back({p + "attn.c_attn.weight", g + "attn_qkv.weight", {d, 3 * d}, true, true, &b.attnQkvWeight});
+    slots.push_back({p + "attn.c_attn.bias", g + "attn_qkv.bias", {3 * d}, false, false, &b.attnQkvBias});
+    slots.push_back({p + "attn.c_proj.weight", g + "attn_output.weight", {d, d}, true, true, &b.attnProjWeight});
+    slots.push_back({p + "attn.c_proj.bias", g + "attn_output.bias", {d}, false, false, &b.attnProjBias});
+    slots.push_back({p + "ln_2.weight", g + "ffn_norm.weight", {d}, false, false, &b.ln2Weight});
+    slots.push_back({p + "ln_2.bias", g + "ffn_norm.bias", {d}, false, false, &b.ln2Bias});
+    slots.push_back({p + "mlp.c_fc.weight", g + "ffn_up.weight", {d, 4 * d}, true, true, &b.mlpFcWeight});
+    slots.push_back({p + "mlp.c_fc.bias", g + "ffn_up.bias", {4 * d}, false, false, &b.mlpFcBias});
+    slots.push_back({p + "mlp.c_proj.weight", g + "ffn_down.weight", {4 * d, d}, true, true, &b.mlpProjWeight});
+    slots.push_back({p + "mlp.c_proj.bias", g + "ffn_down.bias", {d}, false, false, &b.mlpProjBias});
+  }
+  return slots;
+}
+
+std::array<int64_t, 2> ggmlShape(const WeightSlot& s) {
+  if (s.hfShape.size() == 1) return {int64_t(s.hfShape[0]), 1};
+  if (s.conv1d) return {int64_t(s.hfShape[0]), int64_t(s.hfShape[1])};
+  return {int64_t(s.hfShape[1]), int64_t(s.hfShape[0])};
+}
+
+void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std::vector<ggml_type>& types, ggml_backend_t backend) {
+  w.vocabPadded = (w.hp.nVocab + 15) / 16 * 16;
+  w.ctx = makeMetaContext(slots.size());
+  if (!w.ctx) throw std::runtime_error("ggml_init failed for the weight context");
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto ne = ggmlShape(slots[i]);
+    // wte gets zero rows up to vocabPadded (see weights.hpp); the other tensors are as stored.
+    const int64_t rows = slots[i].slot == &w.wte ? w.vocabPadded : ne[1];
+    ggml_tensor* tensor = slots[i].hfShape.size() == 1 ? ggml_new_tensor_1d(w.ctx.get(), types[i], ne[0])
+                                                        : ggml_new_tensor_2d(w.ctx.get(), types[i], ne[0], rows);
+    ggml_set_name(tensor, slots[i].hfKey.c_str());
+    *slots[i].slot = tensor;
+  }
+  w.buffer.reset(ggml_backend_alloc_ctx_tensors(w.ctx.get(), backend));
+  if (!w.buffer) throw std::runtime_error("could not allocate the weight buffer on the backend (out of memory?)");
+  ggml_backend_buffer_set_usage(w.buffer.get(), GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+  w.bytes = ggml_backend_buffer_get_size(w.buffer.get());
+  // The padding rows of wte must be zero: they take part in the unembedding matmul.
+  const size_t real = weightBytes(w, w.wte);
+  if (real < ggml_nbytes(w.wte)) ggml_backend_tensor_memset(w.wte, 0, real, ggml_nbytes(w.wte) - real);
+}
+
+int64_t weightRows(const Weights& w, const ggml_tensor* t) { return t == w.wte ? int64_t(w.hp.nVocab) : t->ne[1]; }
+
+size_t weightBytes(const Weights& w, const ggml_tensor* t) { return ggml_row_size(t->type, t->ne[0]) * size_t(weightRows(w, t)); }
+
 Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
                                const std::string& dtype) {
   if (dtype != "auto" && dtype != "f32" && dtype != "f16" && dtype != "q8_0") {
@@ -168,39 +218,17 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   Weights w;
   w.hp = hp;
   w.blocks.resize(hp.nLayer);
-  const uint64_t d = hp.nEmbd, V = hp.nVocab, C = hp.nCtx;
-  std::vector<Expected> expected = {
-      {"wte.weight", {V, d}, false, true, &w.wte},
-      {"wpe.weight", {C, d}, false, false, &w.wpe},
-      {"ln_f.weight", {d}, false, false, &w.lnfWeight},
-      {"ln_f.bias", {d}, false, false, &w.lnfBias},
-  };
-  for (int l = 0; l < hp.nLayer; ++l) {
-    const std::string p = "h." + std::to_string(l) + ".";
-    BlockWeights& b = w.blocks[l];
-    expected.push_back({p + "ln_1.weight", {d}, false, false, &b.ln1Weight});
-    expected.push_back({p + "ln_1.bias", {d}, false, false, &b.ln1Bias});
-    expected.push_back({p + "attn.c_attn.weight", {d, 3 * d}, true, true, &b.attnQkvWeight});
-    expected.push_back({p + "attn.c_attn.bias", {3 * d}, false, false, &b.attnQkvBias});
-    expected.push_back({p + "attn.c_proj.weight", {d, d}, true, true, &b.attnProjWeight});
-    expected.push_back({p + "attn.c_proj.bias", {d}, false, false, &b.attnProjBias});
-    expected.push_back({p + "ln_2.weight", {d}, false, false, &b.ln2Weight});
-    expected.push_back({p + "ln_2.bias", {d}, false, false, &b.ln2Bias});
-    expected.push_back({p + "mlp.c_fc.weight", {d, 4 * d}, true, true, &b.mlpFcWeight});
-    expected.push_back({p + "mlp.c_fc.bias", {4 * d}, false, false, &b.mlpFcBias});
-    expected.push_back({p + "mlp.c_proj.weight", {4 * d, d}, true, true, &b.mlpProjWeight});
-    expected.push_back({p + "mlp.c_proj.bias", {d}, false, false, &b.mlpProjBias});
-  }
+  const std::vector<WeightSlot> expected = weightSlots(w);
 
   // Check presence, dtype and shape of everything before allocating anything.
   std::vector<const TensorInfo*> infos;
   infos.reserve(expected.size());
   std::string missing;
   int nMissing = 0;
-  for (const Expected& e : expected) {
-    auto it = byKey.find(e.key);
+  for (const WeightSlot& e : expected) {
+    auto it = byKey.find(e.hfKey);
     if (it == byKey.end()) {
-      if (nMissing++ < 5) missing += (missing.empty() ? "" : ", ") + e.key;
+      if (nMissing++ < 5) missing += (missing.empty() ? "" : ", ") + e.hfKey;
       infos.push_back(nullptr);
       continue;
     }
@@ -222,7 +250,6 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
                              " expected tensor(s) missing (" + missing + (nMissing > 5 ? ", ..." : "") + ")");
   }
 
-  // The matrices keep the file's precision (F16 stays F16; BF16 is widened to F32, which is exact).
   const DType fileMatrixType = infos[0]->dtype;
   w.fileDtype = dtypeName(fileMatrixType);
   // 'auto' keeps the file's precision (F16 stays F16; BF16 is widened to F32, exactly); the other
@@ -232,32 +259,13 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   else if (dtype == "q8_0") w.matrixType = GGML_TYPE_Q8_0;
   else w.matrixType = fileMatrixType == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
 
-  w.vocabPadded = (hp.nVocab + 15) / 16 * 16;
-  w.ctx = makeMetaContext(expected.size());
-  if (!w.ctx) throw std::runtime_error("ggml_init failed for the weight context");
+  std::vector<ggml_type> types;
   for (size_t i = 0; i < expected.size(); ++i) {
-    const Expected& e = expected[i];
-    const TensorInfo& t = *infos[i];
-    ggml_type type = !e.matrix ? GGML_TYPE_F32
-                     : dtype == "auto" ? (t.dtype == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32)
-                                       : w.matrixType;
-    ggml_tensor* tensor;
-    if (e.hfShape.size() == 1) {
-      tensor = ggml_new_tensor_1d(w.ctx.get(), type, int64_t(e.hfShape[0]));
-    } else if (e.conv1d) {
-      tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[0]), int64_t(e.hfShape[1]));
-    } else {
-      // wte gets zero rows up to vocabPadded (see weights.hpp); the other matrices are as stored.
-      const int64_t rowsStored = e.slot == &w.wte ? w.vocabPadded : int64_t(e.hfShape[0]);
-      tensor = ggml_new_tensor_2d(w.ctx.get(), type, int64_t(e.hfShape[1]), rowsStored);
-    }
-    ggml_set_name(tensor, e.key.c_str());
-    *e.slot = tensor;
+    types.push_back(!expected[i].matrix ? GGML_TYPE_F32
+                    : dtype == "auto"   ? (infos[i]->dtype == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32)
+                                        : w.matrixType);
   }
-  w.buffer.reset(ggml_backend_alloc_ctx_tensors(w.ctx.get(), backend));
-  if (!w.buffer) throw std::runtime_error("could not allocate the weight buffer on the backend (out of memory?)");
-  ggml_backend_buffer_set_usage(w.buffer.get(), GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-  w.bytes = ggml_backend_buffer_get_size(w.buffer.get());
+  allocateWeights(w, expected, types, backend);
 
   std::ifstream file(path, std::ios::binary);
   if (!file) throw std::runtime_error("cannot open " + path);
@@ -267,15 +275,13 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   std::vector<uint8_t> raw, converted;
   std::vector<float> staging;  // f32 rows on their way to a quantized type
   for (size_t i = 0; i < expected.size(); ++i) {
-    const Expected& e = expected[i];
+    const WeightSlot& e = expected[i];
     const TensorInfo& t = *infos[i];
     ggml_tensor* tensor = *e.slot;
     const uint64_t nbytes = t.end - t.begin;
     const uint64_t rows = e.hfShape[0], cols = e.hfShape.size() > 1 ? e.hfShape[1] : 1;
-    // Bytes of real data (the padded wte holds more rows than the file; they are zeroed below).
-    const int64_t realRows = e.slot == &w.wte ? int64_t(hp.nVocab) : tensor->ne[1];
-    const size_t outBytes = ggml_row_size(tensor->type, tensor->ne[0]) * size_t(realRows);
-    if (outBytes < ggml_nbytes(tensor)) ggml_backend_tensor_memset(tensor, 0, outBytes, ggml_nbytes(tensor) - outBytes);
+    const int64_t realRows = weightRows(w, tensor);
+    const size_t outBytes = weightBytes(w, tensor);
     const bool direct = !e.conv1d && ((t.dtype == DType::F32 && tensor->type == GGML_TYPE_F32) ||
                                       (t.dtype == DType::F16 && tensor->type == GGML_TYPE_F16));
     uint8_t* readInto;

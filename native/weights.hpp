@@ -1,6 +1,7 @@
 // GPT-2 weights as ggml tensors in one backend buffer, loaded from a Hugging Face safetensors file.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,31 @@ struct Weights {
 
 // Reads `path` (a .safetensors file), checks every tensor against `hp`, and uploads the weights
 // into a buffer of `backend`. Throws std::runtime_error with a message naming the file and tensor.
+// One GPT-2 tensor: its Hugging Face key (without "transformer."), its GGUF (llama.cpp) name, its
+// Hugging Face shape, and where it goes. Conv1D weights are stored [in, out] by Hugging Face and
+// transposed at load (ggml wants ne0 = in); GGUF files already hold ggml's layout.
+struct WeightSlot {
+  std::string hfKey;
+  std::string ggufName;
+  std::vector<uint64_t> hfShape;
+  bool conv1d;
+  bool matrix;  // a big matrix (takes the chosen dtype); vectors are always f32
+  ggml_tensor** slot;
+};
+
+// Every tensor of `w` (w.hp set, w.blocks sized), in file order.
+std::vector<WeightSlot> weightSlots(Weights& w);
+
+// ggml's [ne0, ne1] for a slot (ne1 = 1 for vectors), before wte's padding.
+std::array<int64_t, 2> ggmlShape(const WeightSlot& s);
+
+// Creates the tensors of `slots` with `types` (wte padded, its padding zeroed) and allocates them on `backend`.
+void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std::vector<ggml_type>& types, ggml_backend_t backend);
+
+// Rows and bytes of real data in a weight tensor (wte's padding excluded).
+int64_t weightRows(const Weights& w, const ggml_tensor* t);
+size_t weightBytes(const Weights& w, const ggml_tensor* t);
+
 // dtype: "auto" (the file's precision), "f32", "f16" or "q8_0" for the big matrices.
 Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
                                const std::string& dtype = "auto");
