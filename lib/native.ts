@@ -51,6 +51,7 @@ export interface NativeLensMeasures {
 }
 
 export interface NativeModelInfo {
+  eps: number;
   n_layer: number;
   n_embd: number;
   n_head: number;
@@ -77,8 +78,10 @@ export interface NativeModel {
 }
 
 export interface NativeAddon {
-  loadModel(path: string, hparams: NativeHParams, options: { device?: string; threads?: number; capture?: string }): Promise<NativeModel>;
+  /** hparams may be null for a .gguf file, which carries its own. */
+  loadModel(path: string, hparams: NativeHParams | null, options: { device?: string; threads?: number; capture?: string; dtype?: string }): Promise<NativeModel>;
   gpuBackends(): string[];
+  convertToGguf(src: string, hparams: NativeHParams, dst: string, type: string, name: string, threads: number): Promise<void>;
   ggmlVersion: string;
 }
 

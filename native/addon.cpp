@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "gguf_model.hpp"
 
 namespace layerlens {
 namespace {
@@ -239,6 +240,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     o.Set("n_head", hp.nHead);
     o.Set("n_vocab", hp.nVocab);
     o.Set("n_ctx", hp.nCtx);
+    o.Set("eps", hp.eps);
     o.Set("matrixType", ggml_type_name(eng->weights().matrixType));
     o.Set("fileDtype", eng->weights().fileDtype);
     o.Set("weightBytes", Napi::Number::New(env, double(eng->weights().bytes)));
@@ -262,13 +264,8 @@ struct AddonData {
   Napi::FunctionReference modelClass;
 };
 
-// loadModel(path: string, hparams: {n_layer, n_embd, n_head, n_vocab, n_ctx, eps}, options: {device, threads})
-Napi::Value LoadModel(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "hparams must be an object");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  Napi::Object h = info[1].As<Napi::Object>();
+HParams hparamsFrom(const Napi::Object& h) {
+  Napi::Env env = h.Env();
   HParams hp;
   hp.nLayer = intProp(h, "n_layer", 0, true);
   hp.nEmbd = intProp(h, "n_embd", 0, true);
@@ -282,6 +279,52 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
     hp.validate();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
+  }
+  return hp;
+}
+
+bool dtypeIsAuto(const Napi::Value& options) {
+  if (!options.IsObject()) return true;
+  Napi::Value d = options.As<Napi::Object>().Get("dtype");
+  return d.IsUndefined() || (d.IsString() && d.As<Napi::String>().Utf8Value() == "auto");
+}
+
+// convertToGguf(src: string, hparams, dst: string, dtype: 'f32'|'f16'|'q8_0', name: string, threads: number)
+Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[2].IsString() || !info[3].IsString() || !info[4].IsString()) {
+    throw Napi::TypeError::New(env, "convertToGguf(src, hparams, dst, dtype, name, threads)");
+  }
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "hparams must be an object");
+  const HParams hp = hparamsFrom(info[1].As<Napi::Object>());
+  const std::string src = info[0].As<Napi::String>().Utf8Value(), dst = info[2].As<Napi::String>().Utf8Value();
+  const std::string dtype = info[3].As<Napi::String>().Utf8Value(), name = info[4].As<Napi::String>().Utf8Value();
+  const int threads = isInt(info[5]) ? info[5].As<Napi::Number>().Int32Value() : 0;
+  if (dtype != "f32" && dtype != "f16" && dtype != "q8_0") throw Napi::TypeError::New(env, "type must be f32, f16 or q8_0");
+  return queue<bool>(
+      env,
+      [src, hp, dst, dtype, name, threads]() {
+        Backends cpu = Backends::create("cpu", threads);
+        Weights w = loadSafetensorsWeights(src, hp, cpu.primary(), cpu.threads, dtype);
+        writeGguf(w, name, dst);
+        return true;
+      },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+// loadModel(path: string, hparams: {n_layer, n_embd, n_head, n_vocab, n_ctx, eps}, options: {device, threads})
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  // GGUF files carry their hyperparameters; safetensors checkpoints get them from config.json (JS).
+  const bool gguf = isGgufPath(path);
+  HParams hp;
+  if (!gguf) {
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "hparams must be an object");
+    hp = hparamsFrom(info[1].As<Napi::Object>());
+  } else if (!dtypeIsAuto(info[2])) {
+    throw Napi::TypeError::New(env, "dtype conversion at load applies to safetensors checkpoints; a GGUF file keeps its own types");
   }
   EngineOptions opts;
   if (info[2].IsObject()) {
@@ -306,7 +349,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   }
   auto* data = env.GetInstanceData<AddonData>();
   return queue<std::shared_ptr<Engine>>(
-      env, [path, hp, opts]() { return std::make_shared<Engine>(path, hp, opts); },
+      env, [path, hp, opts, gguf]() { return std::make_shared<Engine>(path, gguf ? readGgufHParams(path) : hp, opts); },
       [data](Napi::Env env, std::shared_ptr<Engine>& engine) -> Napi::Value {
         Napi::Object obj = data->modelClass.New({});
         NativeModel::Unwrap(obj)->attach(std::move(engine));
@@ -327,6 +370,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);  // freed by N-API at environment teardown
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("gpuBackends", Napi::Function::New(env, GpuBackends));
+  exports.Set("convertToGguf", Napi::Function::New(env, ConvertToGguf));
   exports.Set("ggmlVersion", Napi::String::New(env, "0.15.1"));
   return exports;
 }

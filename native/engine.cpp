@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include "gguf_model.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <unordered_set>
@@ -14,7 +16,8 @@ constexpr int64_t kLensChunk = 128;
 
 Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
     : backends_(Backends::create(options.device, options.threads)),
-      weights_(loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
+      weights_(isGgufPath(path) ? loadGgufWeights(path, hp, backends_.primary())
+                                : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
       sched_(backends_.makeScheduler(forwardGraphSize(hp))),
       capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)
                                                      : options.capture) {}
