@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { checkHookSpec, resolveHooks } from './hooks.js';
+import { checkRevision, isHubId } from './hub.js';
 import { formatTable, stringifyJSON, toJSON } from './format.js';
 import { encode, vocabSize } from './tokenizer.js';
 
@@ -34,22 +35,50 @@ export interface CliRunOptions {
   device: 'auto' | 'cpu' | 'cuda' | 'metal';
   /** The prompt text, or null when it is read from stdin (`-`). */
   prompt: string | null;
+  /** --revision: hub branch, tag or commit (default main); absent when not given. */
+  revision?: string;
+  /** --quiet: no download progress bar; absent when not given. */
+  quiet?: boolean;
 }
 
-export type CliCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
+/** `layerlens pull NAME`: download a hub model into the Hugging Face cache. */
+export interface CliPullOptions {
+  name: string;
+  revision?: string;
+  quiet?: boolean;
+}
+
+/** `layerlens convert PATH --to gguf --type f16|q8_0|f32 [--out FILE]`. */
+export interface CliConvertOptions {
+  path: string;
+  type: 'f32' | 'f16' | 'q8_0';
+  out: string;
+}
+
+export type CliCommand =
+  | { command: 'help' }
+  | { command: 'version' }
+  | ({ command: 'run' } & CliRunOptions)
+  | ({ command: 'pull' } & CliPullOptions)
+  | ({ command: 'convert' } & CliConvertOptions);
 
 export const DEFAULT_TOP_K = 5;
 
 export const HELP = `Usage: layerlens [options] "prompt"
        layerlens [options] -          (read the prompt from stdin)
+       layerlens pull NAME [--revision R] [--quiet]
+       layerlens convert PATH --to gguf [--type f16|q8_0|f32] [--out FILE]
 
 Runs GPT-2 on the prompt and decodes every hook point through the final LayerNorm and the
 unembedding (the "logit lens"): what the model would predict after each layer.
 
 Options:
   --model PATH|NAME     model directory (config.json + model.safetensors), a .safetensors file
-                        with config.json beside it, or a hub name (gpt2-medium, org/name) found in
-                        the local Hugging Face cache; default: $LAYERLENS_MODEL, else gpt2-medium
+                        with config.json beside it, a .gguf file, or a hub name (gpt2, gpt2-medium, gpt2-large,
+                        gpt2-xl, distilgpt2, org/name): taken from the local Hugging Face cache,
+                        else downloaded into it; default: $LAYERLENS_MODEL, else gpt2-medium
+  --revision R          branch, tag or commit of a hub model (default main)
+  --quiet               no download progress bar (it is only drawn when stderr is a terminal)
   --top-k N             tokens shown per hook, an integer in 1..${vocabSize} (default ${DEFAULT_TOP_K})
   --hooks LIST          which hook points: "default" (embed + every block's resid_mid and
                         resid_post), "all" (every hook, also mlp_post and attn_pattern), or a
@@ -67,16 +96,30 @@ Options:
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
+Commands:
+  pull NAME             download the hub model NAME (config.json and model.safetensors) into the
+                        Hugging Face cache unless it is already there, and print its snapshot
+                        directory; takes --revision, --quiet and --help
+  convert PATH          write the checkpoint at PATH (directory or .safetensors with config.json)
+                        as a GGUF file with llama.cpp's gpt2 tensor names: --to gguf (required),
+                        --type f16 (default), q8_0 or f32, --out FILE (default: PATH's directory
+                        name + "-TYPE.gguf" in the current directory); loadable with --model FILE
+
+A hub name is looked up in the Hugging Face cache (the one Python's huggingface_hub uses) before
+anything is downloaded. Environment: HF_ENDPOINT (hub URL, default https://huggingface.co),
+HF_HUB_CACHE or HF_HOME (cache location, default ~/.cache/huggingface/hub), HF_HUB_OFFLINE=1 (never
+download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL (default --model).
+
 The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
 becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
-is removed. Put "--" before a prompt that starts with "-".
+is removed. Put "--" before a prompt that starts with "-" or is the word "pull" or "convert".
 
 Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
 literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).
 
 Exit codes:
   0  success
-  1  runtime error (model cannot be loaded, inference failed)
+  1  runtime error (model cannot be found, downloaded or loaded, inference failed)
   2  usage error (bad option or value, missing prompt)
 `;
 
@@ -94,8 +137,80 @@ function splitList(value: string, flag: string): string[] {
   return items;
 }
 
+function usageFromParseArgs(err: unknown): UsageError {
+  // node:util's messages name the flag; drop its advice about `--` for options, keep the rest.
+  const msg = err instanceof Error ? err.message : String(err);
+  return new UsageError(msg.replace(/\. To specify a positional argument starting with a '-'.*$/s, '') + ' (see --help)');
+}
+
+function checkRevisionFlag(revision: string | undefined): string | undefined {
+  if (revision === undefined) return undefined;
+  try {
+    return checkRevision(revision.trim());
+  } catch (err) {
+    throw new UsageError(`--revision: ${(err as Error).message}`);
+  }
+}
+
+/** `pull NAME [--revision R] [--quiet]` (argv without the word pull). */
+function parsePullArgs(argv: readonly string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        revision: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw usageFromParseArgs(err);
+  }
+  const v = parsed.values;
+  if (v.help) return { command: 'help' };
+  const revision = checkRevisionFlag(v.revision);
+  const pos = parsed.positionals;
+  if (pos.length === 0) throw new UsageError('pull: missing the model name (for example: layerlens pull gpt2-medium)');
+  if (pos.length > 1) throw new UsageError(`pull: expected one model name, got ${pos.length}: ${pos.join(' ')}`);
+  const name = pos[0].trim();
+  if (!isHubId(name)) throw new UsageError(`pull: ${JSON.stringify(pos[0])} is not a hub model name (expected gpt2-medium, distilgpt2, org/name, …; pull only downloads from the hub)`);
+  return { command: 'pull', name, revision, quiet: v.quiet === true ? true : undefined };
+}
+
+/** `convert PATH --to gguf [--type T] [--out FILE]` (argv without the word convert). */
+function parseConvertArgs(argv: readonly string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: { to: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    throw usageFromParseArgs(err);
+  }
+  const v = parsed.values;
+  if (v.help) return { command: 'help' };
+  if (v.to !== 'gguf') throw new UsageError(`convert: --to gguf is required (the only target format)${v.to === undefined ? '' : `, got ${JSON.stringify(v.to)}`}`);
+  const type = v.type ?? 'f16';
+  if (type !== 'f16' && type !== 'q8_0' && type !== 'f32') throw new UsageError(`convert: --type must be f16, q8_0 or f32, got ${JSON.stringify(type)}`);
+  const pos = parsed.positionals;
+  if (pos.length !== 1) throw new UsageError('convert: give exactly one checkpoint path (a directory or a .safetensors file)');
+  const path = pos[0];
+  const base = path.replace(/[\\/]+$/, '').split(/[\\/]/).pop()!.replace(/\.safetensors$/, '');
+  const out = v.out ?? `${base === 'model' ? 'gpt2' : base}-${type}.gguf`;
+  if (!out.endsWith('.gguf')) throw new UsageError(`convert: --out must end in .gguf, got ${JSON.stringify(out)}`);
+  return { command: 'convert', path, type, out };
+}
+
 /** Parses the command line (without `node` and the script). Throws UsageError. No I/O. */
 export function parseCliArgs(argv: readonly string[]): CliCommand {
+  if (argv[0] === 'pull') return parsePullArgs(argv.slice(1));
+  if (argv[0] === 'convert') return parseConvertArgs(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -111,14 +226,14 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         vectors: { type: 'boolean' },
         threads: { type: 'string' },
         device: { type: 'string' },
+        revision: { type: 'string' },
+        quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (err) {
-    // node:util's messages name the flag; drop its advice about `--` for options, keep the rest.
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new UsageError(msg.replace(/\. To specify a positional argument starting with a '-'.*$/s, '') + ' (see --help)');
+    throw usageFromParseArgs(err);
   }
   const v = parsed.values;
   if (v.help) return { command: 'help' };
@@ -155,6 +270,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   }
 
   if (v.model !== undefined && v.model.trim() === '') throw new UsageError('--model: empty path');
+  const revision = checkRevisionFlag(v.revision);
   if (v.vectors && !v.json) throw new UsageError('--vectors only applies to --json output');
 
   const pos = parsed.positionals;
@@ -172,6 +288,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     threads,
     device: device as CliRunOptions['device'],
     prompt: pos[0] === '-' ? null : pos[0],
+    revision,
+    quiet: v.quiet === true ? true : undefined,
   };
 }
 
@@ -201,7 +319,7 @@ export interface CliIO {
   stderr?: Writer;
   /** Where `-` reads the prompt from. */
   stdin?: AsyncIterable<string | Uint8Array>;
-  /** Environment for NO_COLOR / FORCE_COLOR / LAYERLENS_MODEL (default process.env). */
+  /** Environment for NO_COLOR / FORCE_COLOR / LAYERLENS_MODEL and the HF_* variables (default process.env). */
   env?: Record<string, string | undefined>;
 }
 
@@ -242,6 +360,32 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
     stdout.write(packageVersion() + '\n');
     return EXIT_OK;
   }
+  if (cmd.command === 'pull') {
+    try {
+      const { pullModel } = await import('./resolve.js');
+      const files = await pullModel(cmd.name, {
+        env: env as NodeJS.ProcessEnv,
+        progress: stderr,
+        ...(cmd.revision === undefined ? {} : { revision: cmd.revision }),
+        ...(cmd.quiet === undefined ? {} : { quiet: cmd.quiet }),
+      });
+      stdout.write(files.snapshot + '\n');
+      return EXIT_OK;
+    } catch (err) {
+      return fail(err, err instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME);
+    }
+  }
+
+  if (cmd.command === 'convert') {
+    try {
+      const { convertToGguf } = await import('./convert.js');
+      await convertToGguf(cmd.path, cmd.out, { type: cmd.type });
+      stdout.write(cmd.out + '\n');
+      return EXIT_OK;
+    } catch (err) {
+      return fail(err, EXIT_RUNTIME);
+    }
+  }
 
   let model: { dispose(): unknown; info: { n_layer: number } } | undefined;
   try {
@@ -259,7 +403,13 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
 
     const { loadModel } = await import('./model.js');
     const { decodeLayers } = await import('./decode.js');
-    const loaded = await loadModel(modelPath, { env, device: cmd.device, ...(cmd.threads === undefined ? {} : { threads: cmd.threads }) });
+    const loaded = await loadModel(modelPath, {
+      env,
+      device: cmd.device,
+      ...(cmd.threads === undefined ? {} : { threads: cmd.threads }),
+      ...(cmd.revision === undefined ? {} : { revision: cmd.revision }),
+      ...(cmd.quiet === undefined ? {} : { quiet: cmd.quiet }),
+    });
     model = loaded;
     let hooks: 'all' | 'default' | string[];
     try {

@@ -22,6 +22,7 @@ export async function convertToGguf(checkpoint: string, outFile: string, options
   if (!['f32', 'f16', 'q8_0'].includes(type)) throw new TypeError(`type must be f32, f16 or q8_0, got ${JSON.stringify(type)}`);
   if (!outFile.endsWith('.gguf')) throw new Error(`the output file must end in .gguf, got ${outFile}`);
   const files = resolveCheckpointPath(checkpoint);
+  if (files.config === undefined) throw new Error(`${checkpoint} is already a GGUF file; convert reads Hugging Face checkpoints`);
   const config = await readConfig(files.config);
   await native().convertToGguf(files.weights, config, outFile, type, options.name ?? basename(files.name), options.threads ?? 0);
 }

@@ -12,6 +12,15 @@ export interface TopEntryJSON {
   logit: number;
 }
 
+export interface TargetJSON {
+  id: number;
+  token: string;
+  prob: number;
+  logit: number;
+  rank: number;
+  reciprocalRank: number;
+}
+
 export interface HookJSON {
   name: string;
   layer: number | null;
@@ -19,6 +28,12 @@ export interface HookJSON {
   position: number;
   /** Absent for kinds that are not lensed (mlp_post, attn_pattern). */
   top?: TopEntryJSON[];
+  /** With a target: where the target token stands under this lens row. */
+  target?: TargetJSON;
+  /** With metrics: entropy of the lens distribution (nats). */
+  entropy?: number;
+  /** With metrics: KL(final ‖ this row) in nats. */
+  kl?: number;
   /** The captured row as plain numbers (shortest decimals that round-trip to the float32), only with `vectors: true`. */
   vector?: (number | null)[];
 }
@@ -31,6 +46,8 @@ export interface LensJSON {
   positions: number[];
   prediction: { id: number; token: string; prob: number };
   hooks: HookJSON[];
+  /** The tracked token, when a target was given. */
+  target?: { id: number; token: string };
 }
 
 export interface ToJSONOptions {
@@ -79,13 +96,19 @@ export function toJSON(result: LensResult, options: ToJSONOptions = {}): LensJSO
   const hooks = result.hooks.map((h): HookJSON => {
     const out: HookJSON = { name: h.name, layer: h.layer, kind: h.kind, position: h.position };
     if (h.top !== undefined) out.top = h.top.map((t) => ({ id: t.id, token: t.token, prob: t.prob, logit: t.logit }));
+    if (h.target !== undefined) {
+      const t = h.target;
+      out.target = { id: t.id, token: t.token, prob: t.prob, logit: t.logit, rank: t.rank, reciprocalRank: t.reciprocalRank };
+    }
+    if (h.entropy !== undefined) out.entropy = h.entropy;
+    if (h.kl !== undefined) out.kl = h.kl;
     if (options.vectors) {
       const v = h.vector ?? activationRow(result.activations, h);
       if (v !== undefined) out.vector = Array.from(v, float32ToJSONNumber);
     }
     return out;
   });
-  return {
+  const out: LensJSON = {
     model: modelJSON(result.model),
     prompt: result.prompt,
     tokens: result.tokens.map((t) => ({ id: t.id, token: t.token })),
@@ -94,6 +117,8 @@ export function toJSON(result: LensResult, options: ToJSONOptions = {}): LensJSO
     prediction: { id: result.prediction.id, token: result.prediction.token, prob: result.prediction.prob },
     hooks,
   };
+  if (result.target) out.target = { id: result.target.id, token: result.target.token };
+  return out;
 }
 
 /**
@@ -196,13 +221,40 @@ export function formatProb(p: number): string {
   return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
 }
 
-const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', green: '\x1b[32m', cyan: '\x1b[36m', yellow: '\x1b[33m' };
+export const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', green: '\x1b[32m', cyan: '\x1b[36m', yellow: '\x1b[33m' };
+
+/** ANSI codes for a probability: bold green ≥ 0.5, green ≥ 0.2, yellow ≥ 0.05, plain ≥ 0.01, dim below. */
+export function probStyle(p: number): string[] {
+  if (!(p >= 0.01)) return [ANSI.dim];
+  if (p >= 0.5) return [ANSI.bold, ANSI.green];
+  if (p >= 0.2) return [ANSI.green];
+  if (p >= 0.05) return [ANSI.yellow];
+  return [];
+}
+
+/** ANSI codes for a target's rank: bold green for 1, green ≤ 10, yellow ≤ 100, dim beyond. */
+export function rankStyle(rank: number): string[] {
+  if (rank === 1) return [ANSI.bold, ANSI.green];
+  if (rank >= 1 && rank <= 10) return [ANSI.green];
+  if (rank >= 1 && rank <= 100) return [ANSI.yellow];
+  return [ANSI.dim];
+}
+
+/** A metric in nats in 6 columns: `12.345` → `12.35`, right-aligned; NaN as `   n/a`. */
+function formatNats(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '   n/a';
+  return (x < 100 ? x.toFixed(2) : x.toFixed(0)).padStart(6);
+}
 
 /**
  * A readable table, one line per hook: the hook name, then the lens's top-k tokens with probabilities,
  * columns aligned, e.g.
  *
  *   blocks.19.resid_post  " Warsaw" 0.412  " Poland" 0.133  ...
+ *
+ * When the rows carry a target (decodeLayers' `target`), a `rank prob` column for it comes before the
+ * top-k; when they carry metrics, `entropy` and `KL` columns (nats) too. With color, probabilities are
+ * colored by size (see probStyle) and target ranks by closeness to the top.
  *
  * Header: model, the prompt's token count, the position described and the model's own prediction.
  * With several positions, one section per position. Ends with a newline.
@@ -228,8 +280,27 @@ export function formatTable(result: LensResult, options: FormatTableOptions = {}
       `  (the model's next token after position ${result.position} ${tok(result.position)})`,
   );
 
+  if (result.target) {
+    lines.push(`${paint('target', ANSI.bold)}      ${quoteToken(result.target.token)} (id ${result.target.id}): its rank and probability under each lens`);
+  }
+
   const positions = [...new Set([...result.positions, ...result.hooks.map((h) => h.position)])].sort((a, b) => a - b);
   const nameWidth = Math.max(4, ...result.hooks.map((h) => displayWidth(h.name)));
+  const hasTarget = result.hooks.some((h) => h.target !== undefined);
+  const hasMetrics = result.hooks.some((h) => h.entropy !== undefined || h.kl !== undefined);
+  // target column: "rank prob", the rank right-aligned
+  const rankWidth = Math.max(4, ...result.hooks.map((h) => (h.target ? String(h.target.rank).length : 0)));
+  const targetWidth = rankWidth + 1 + 5;
+  const extraHeader = (hasTarget ? '  ' + padEnd('rank'.padStart(rankWidth) + ' prob', targetWidth) : '') + (hasMetrics ? '  ' + 'entropy'.padStart(7) + '      KL' : '');
+  const extraCells = (h: HookLens): string => {
+    let out = '';
+    if (hasTarget) {
+      const t = h.target;
+      out += '  ' + (t ? paint(String(t.rank).padStart(rankWidth), ...rankStyle(t.rank)) + ' ' + paint(formatProb(t.prob), ...probStyle(t.prob)) : ' '.repeat(targetWidth));
+    }
+    if (hasMetrics) out += '  ' + ' ' + formatNats(h.entropy) + '  ' + formatNats(h.kl);
+    return out;
+  };
   const k = Math.max(0, ...result.hooks.map((h) => h.top?.length ?? 0));
   // Width of the quoted token in each top-k column, over the whole table so sections line up too.
   const colWidth: number[] = new Array(k).fill(0);
@@ -240,7 +311,7 @@ export function formatTable(result: LensResult, options: FormatTableOptions = {}
     if (rows.length === 0) continue;
     lines.push('');
     const title = padEnd(`position ${pos} ${tok(pos)}`, nameWidth);
-    lines.push(paint(title, ANSI.bold) + (k ? `  top-${k} under the lens (probability)` : ''));
+    lines.push(paint(title, ANSI.bold) + extraHeader + (k ? `  top-${k} under the lens (probability)` : ''));
     for (const h of rows) {
       let line = paint(padEnd(h.name, nameWidth), ANSI.cyan);
       if (h.top === undefined) {
@@ -252,9 +323,9 @@ export function formatTable(result: LensResult, options: FormatTableOptions = {}
           const q = padEnd(quoteToken(t.token), colWidth[j]);
           const isPred = t.id === pred.id && pos === result.position;
           const styled = isPred ? paint(q, ANSI.green, ...(j === 0 ? [ANSI.bold] : [])) : j === 0 ? paint(q, ANSI.bold) : q;
-          return `${styled} ${paint(formatProb(t.prob), ANSI.dim)}`;
+          return `${styled} ${paint(formatProb(t.prob), ...probStyle(t.prob))}`;
         });
-        line += '  ' + cells.join('  ');
+        line += extraCells(h) + '  ' + cells.join('  ');
       }
       lines.push(line.replace(/\s+$/, ''));
     }

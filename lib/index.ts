@@ -1,12 +1,37 @@
 // layerlens: the logit lens for GPT-2 on ggml. Data path: prompt → tokens (tokenizer.ts) → native
 // forward with capture (model.ts, native/) → lens (lens/) → LensResult (decode.ts) → JSON/table (format.ts).
-export { decodeLayers, releaseModels, type DecodeOptions } from './decode.js';
+export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './decode.js';
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { loadModel, Model, resolvePositions, type Device, type LoadOptions, type PositionSpec, type RunOptions, type RunOutput, type LensWeights } from './model.js';
 export { resolveHooks, parseHookName, hookName, allHooks, isLensable, type HookRef, type HookSpec } from './hooks.js';
 export { encode, decode, tokenText, tokenBytes, unescapeTokenText, vocabSize } from './tokenizer.js';
-export { layerNorm, unembed, softmax, logSoftmax, topK, lensReference, type TopToken } from './lens/reference.js';
-export { lensTopK, type LensImpl } from './lens/apply.js';
-export { toJSON, formatTable, stringifyJSON } from './format.js';
-export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel } from './resolve.js';
+export {
+  layerNorm,
+  unembed,
+  softmax,
+  logSoftmax,
+  topK,
+  lensReference,
+  lensMeasuresReference,
+  rankOf,
+  entropyFromLogProbs,
+  klFromLogProbs,
+  type TopToken,
+} from './lens/reference.js';
+export { lensTopK, lensBatch, type LensBatch, type LensImpl } from './lens/apply.js';
+export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './format.js';
+export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './cli/view.js';
+export {
+  renderReport,
+  reportData,
+  decodeForView,
+  type ReportOptions,
+  type ReportData,
+  type AttentionJSON,
+  type ViewDecodeOptions,
+} from './report/index.js';
+export { startServer, type ServerOptions, type LayerlensServer } from './server.js';
+export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel, resolveModelFiles, pullModel, type ResolveOptions, type CheckpointFiles } from './resolve.js';
+export { HubError, downloadHubFiles, type HubErrorKind } from './hub.js';
+export { convertToGguf, type ConvertOptions, type GgufType } from './convert.js';
 export * from './types.js';

@@ -2,7 +2,7 @@
 import { readConfig, type GPT2Config } from './config.js';
 import { parseHookName, resolveHooks, type HookSpec } from './hooks.js';
 import { native, type NativeLensMeasures, type NativeModel, type NativeModelInfo } from './native.js';
-import { resolveModel } from './resolve.js';
+import { resolveModelFiles } from './resolve.js';
 import type { Activation, ModelInfo, WeightDType } from './types.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | 'metal';
@@ -19,8 +19,20 @@ export interface LoadOptions {
    * per-hook synchronisation), or 'auto' (default: callback on the CPU, outputs on a GPU).
    */
   capture?: 'auto' | 'callback' | 'outputs';
-  /** Environment for the Hugging Face cache lookup (HF_HUB_CACHE, HF_HOME); default process.env. */
+  /**
+   * Storage of the big matrices (wte and each block's four): 'auto' (default: as in the file; BF16 is
+   * widened to f32), 'f32', 'f16' or 'q8_0', converted while loading. Trades memory for precision.
+   */
+  dtype?: 'auto' | 'f32' | 'f16' | 'q8_0';
+  /**
+   * Environment for the Hugging Face cache and hub (HF_HUB_CACHE, HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE,
+   * HF_TOKEN); default process.env.
+   */
   env?: NodeJS.ProcessEnv;
+  /** Hub revision (branch, tag or commit) of a hub model; default "main". Ignored for paths. */
+  revision?: string;
+  /** No download progress bar on stderr (it is drawn only when stderr is a TTY anyway). */
+  quiet?: boolean;
 }
 
 /** Which token positions to capture: the last one (default), all of them, or a list. */
@@ -183,10 +195,12 @@ export class Model {
   }
 }
 
-/** Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub id in the local HF cache. */
+/**
+ * Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub
+ * id (default gpt2-medium) taken from the local HF cache, else downloaded from the hub into it.
+ */
 export async function loadModel(model?: string, options: LoadOptions = {}): Promise<Model> {
-  const files = resolveModel(model, options.env);
-  const config = await readConfig(files.config);
+  // Options are checked before anything is resolved, so a typo never costs a download.
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
     throw new RangeError(`threads must be an integer in 1..1024, got ${options.threads}`);
   }
@@ -194,7 +208,26 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new TypeError(`device must be 'auto', 'cpu', 'cuda' or 'metal', got ${JSON.stringify(device)}`);
   const capture = options.capture ?? 'auto';
   if (!['auto', 'callback', 'outputs'].includes(capture)) throw new TypeError(`capture must be 'auto', 'callback' or 'outputs', got ${JSON.stringify(capture)}`);
-  const nativeModel = await native().loadModel(files.weights, config, { device, threads: options.threads ?? 0, capture });
+  const dtype = options.dtype ?? 'auto';
+  if (!['auto', 'f32', 'f16', 'q8_0'].includes(dtype)) throw new TypeError(`dtype must be 'auto', 'f32', 'f16' or 'q8_0', got ${JSON.stringify(dtype)}`);
+  const files = await resolveModelFiles(model, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.revision === undefined ? {} : { revision: options.revision }),
+    ...(options.quiet === undefined ? {} : { quiet: options.quiet }),
+  });
+  const native_ = native();
+  let config: GPT2Config;
+  let nativeModel: NativeModel;
+  if (files.config === undefined) {
+    // A .gguf file: the engine reads the hyperparameters from its metadata.
+    if (dtype !== 'auto') throw new TypeError(`dtype conversion applies to safetensors checkpoints; ${files.weights} keeps its own types`);
+    nativeModel = await native_.loadModel(files.weights, null, { device, threads: options.threads ?? 0, capture });
+    const { n_layer, n_embd, n_head, n_vocab, n_ctx, eps } = nativeModel.info();
+    config = { model_type: 'gpt2', n_layer, n_embd, n_head, n_vocab, n_ctx, eps };
+  } else {
+    config = await readConfig(files.config);
+    nativeModel = await native_.loadModel(files.weights, config, { device, threads: options.threads ?? 0, capture, dtype });
+  }
   const m = new Model(nativeModel, config, files.name, files.weights);
   if (m.runtime.notice) console.warn(m.runtime.notice);
   return m;

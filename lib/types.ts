@@ -10,7 +10,7 @@ export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', '
 export const LENSABLE_KINDS: readonly HookKind[] = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
 
 /** Weight storage type of a loaded model. */
-export type WeightDType = 'f32' | 'f16';
+export type WeightDType = 'f32' | 'f16' | 'q8_0';
 
 export interface ModelInfo {
   /** Directory name or hub id the model was loaded from. */
@@ -20,7 +20,8 @@ export interface ModelInfo {
   n_head: number;
   n_vocab: number;
   n_ctx: number;
-  /** Storage type of the matrices as loaded: F16 files stay f16, F32 and BF16 (widened exactly) are f32.
+  /** Storage type of the matrices as loaded: by default F16 files stay f16, F32 and BF16 (widened exactly)
+   *  are f32; `LoadOptions.dtype` converts to f32, f16 or q8_0.
    *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own dtype. */
   dtype: WeightDType;
 }
@@ -40,6 +41,20 @@ export interface TopEntry {
   logit: number;
 }
 
+/** Where a chosen target token stands in one lens distribution (decodeLayers' `target` option). */
+export interface TargetStats {
+  id: number;
+  token: string;
+  /** softmax probability of the target under the lens */
+  prob: number;
+  /** raw logit of the target: wte[target] · ln_f(h) */
+  logit: number;
+  /** 1 = the lens's top token; ties rank the lower id first */
+  rank: number;
+  /** 1 / rank */
+  reciprocalRank: number;
+}
+
 export interface HookLens {
   /** Hook point name, e.g. `blocks.19.resid_post`. */
   name: string;
@@ -52,6 +67,15 @@ export interface HookLens {
   top?: TopEntry[];
   /** The captured activation row, only when `vectors: true`. */
   vector?: Float32Array;
+  /** The target token under this lens row; only with the `target` option, only for lensed rows. */
+  target?: TargetStats;
+  /** Entropy of the lens distribution in nats; only with `metrics: true`, only for lensed rows. */
+  entropy?: number;
+  /**
+   * KL(final ‖ this row) in nats, where "final" is the model's own output distribution at the same position
+   * (the lens of the last block's resid_post). 0 for that row itself. Only with `metrics: true`.
+   */
+  kl?: number;
 }
 
 /** One captured tensor: the rows of the requested positions. */
@@ -65,6 +89,22 @@ export interface Activation {
    *  attn_pattern: [positions, n_head, n_tokens] (query row per position, one softmax row per head). */
   data: Float32Array;
   shape: number[];
+}
+
+/** The attention of one block at the captured query positions (from its `attn_pattern` capture). */
+export interface AttentionLayer {
+  /** `blocks.L.attn_pattern` */
+  name: string;
+  layer: number;
+  /** Query positions captured, ascending; `patterns[i]` belongs to `positions[i]`. */
+  positions: number[];
+  n_head: number;
+  n_tokens: number;
+  /**
+   * `patterns[i][h]`: the softmax weights of head h for query `positions[i]` over the n_tokens keys (0 after
+   * the query). Views into the activation's `data`, not copies.
+   */
+  patterns: Float32Array[][];
 }
 
 export interface Prediction {
@@ -87,4 +127,8 @@ export interface LensResult {
   hooks: HookLens[];
   /** Every captured tensor (also those without a lens). */
   activations: Activation[];
+  /** The target token, when the `target` option was given (each lensed row then has `target`). */
+  target?: TokenInfo;
+  /** One entry per captured `attn_pattern` hook, in block order; absent when none was captured. */
+  attention?: AttentionLayer[];
 }

@@ -9,7 +9,7 @@
 //
 // The weights are random: the tokens printed are meaningless. The demo only shows that the whole
 // pipeline (tokenizer -> ggml forward with hook capture -> lens -> table) runs on this machine.
-// Real GPT-2 weights are never downloaded here; see README.md, "Real use on gpt2-medium".
+// The demo itself downloads nothing; for real GPT-2 see README.md, "Real use on gpt2-medium".
 
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,12 +61,12 @@ try {
   console.log(`  text:       ${JSON.stringify(gen.text)}   (random weights: meaningless)\n`);
 
   console.log(`${bold('On real gpt2-medium')} (the notebook's model, where " Warsaw" becomes top-1 around block 19):
-  1. on a machine with internet:  huggingface-cli download gpt2-medium config.json model.safetensors
-     (or copy any directory holding config.json + model.safetensors of gpt2-medium)
+  1. npx layerlens pull gpt2-medium   (downloads into the Hugging Face cache, shared with Python;
+     or huggingface-cli download gpt2-medium config.json model.safetensors, or copy a checkpoint directory)
   2. printf 'Q: What is the capital of France?\\nA: Paris\\nQ: What is the capital of Poland?\\nA:' \\
        | npx layerlens --model gpt2-medium -        (a hub id found in the HF cache, or a directory path)
      or from code: await decodeLayers(prompt, { model: 'gpt2-medium' })  // or '/path/to/gpt2-medium'
-     (with no model given, decodeLayers looks for gpt2-medium in the Hugging Face cache)
+     (with no model given, decodeLayers uses gpt2-medium from the Hugging Face cache, downloading it if missing)
   See README.md, "Real use on gpt2-medium".`);
 } catch (err) {
   console.error(`layerlens demo failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -134,7 +134,7 @@ describe('main (no model needed)', () => {
   });
 
   it('without --model or LAYERLENS_MODEL looks for gpt2-medium in the HF cache and says how to get it', async () => {
-    const r = await run(['hi'], { env: { HF_HUB_CACHE: '/nonexistent/hub' } });
+    const r = await run(['hi'], { env: { HF_HUB_CACHE: '/nonexistent/hub', HF_HUB_OFFLINE: '1' } });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^layerlens: model "gpt2-medium" was not found.*\/nonexistent\/hub\/models--gpt2-medium.*huggingface-cli download gpt2-medium/s);
   });

@@ -71,7 +71,8 @@ describe('model files', () => {
     const old = process.env.HF_HUB_CACHE;
     process.env.HF_HUB_CACHE = join(work, 'hub');
     try {
-      await expect(loadModel('gpt2-medium')).rejects.toThrow(/gpt2-medium.*models--gpt2-medium.*huggingface-cli download/s);
+      // Offline, so a machine with internet does not start downloading gpt2-medium here.
+      await expect(loadModel('gpt2-medium', { env: { ...process.env, HF_HUB_OFFLINE: '1' } })).rejects.toThrow(/gpt2-medium.*models--gpt2-medium.*huggingface-cli download/s);
     } finally {
       if (old === undefined) delete process.env.HF_HUB_CACHE;
       else process.env.HF_HUB_CACHE = old;

@@ -184,3 +184,128 @@ export function lensReference(
   }
   return rows;
 }
+
+/**
+ * Rank of entry t (1 = top) in the order the lenses use: higher first, ties broken by the lower index.
+ * Equals 1 + #{ i : x[i] > x[t] or (x[i] = x[t] and i < t) }, the native lens's definition.
+ */
+export function rankOf(values: NumArray, t: number): number {
+  if (!Number.isInteger(t) || t < 0 || t >= values.length) throw new RangeError(`rankOf: index ${t} is outside 0..${values.length - 1}`);
+  const xt = values[t];
+  let above = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] > xt || (values[i] === xt && i < t)) above++;
+  return above + 1;
+}
+
+/** Entropy H(q) = −Σ q log q in nats, from log-probabilities (terms with q = 0 contribute 0). */
+export function entropyFromLogProbs(logq: NumArray): number {
+  let h = 0;
+  for (let i = 0; i < logq.length; i++) {
+    const q = Math.exp(logq[i]);
+    if (q > 0) h -= q * logq[i];
+  }
+  return h;
+}
+
+/** KL(p ‖ q) = Σ p (log p − log q) in nats, from log-probabilities of equal length. */
+export function klFromLogProbs(logp: NumArray, logq: NumArray): number {
+  if (logp.length !== logq.length) throw new RangeError(`klFromLogProbs: lengths differ (${logp.length} and ${logq.length})`);
+  let kl = 0;
+  for (let i = 0; i < logp.length; i++) {
+    const p = Math.exp(logp[i]);
+    if (p > 0) kl += p * (logp[i] - logq[i]);
+  }
+  return kl;
+}
+
+/** Per-row measures, as the native lens reports them (NaN, or rank 0, where a row has none). */
+export interface LensMeasureRows {
+  entropy?: Float64Array;
+  targetLogit?: Float64Array;
+  targetProb?: Float64Array;
+  targetRank?: Int32Array;
+  kl?: Float64Array;
+}
+
+/** What to measure per row: entropy, a target id per row (−1: none), the index of a reference row per row (−1: none). */
+export interface LensMeasureRequest {
+  entropy?: boolean;
+  targets?: ArrayLike<number>;
+  references?: ArrayLike<number>;
+}
+
+/**
+ * The plain-TS lens with per-row measures (the counterpart of the native `lens` with measures): top-k,
+ * and when asked, the entropy H(q), a target's logit / probability / rank, and KL(p_ref ‖ q) against
+ * another row of the same batch. Everything in float64.
+ */
+export function lensMeasuresReference(
+  vectors: NumArray,
+  m: number,
+  params: LensParams,
+  k: number,
+  measures: LensMeasureRequest = {},
+): { top: TopToken[][] } & LensMeasureRows {
+  const { lnfWeight, lnfBias, eps, wte, vocab, d } = params;
+  checkDims(vocab, d);
+  if (!Number.isInteger(m) || m < 0) throw new RangeError(`m must be a non-negative integer, got ${m}`);
+  if (vectors.length !== m * d) throw new RangeError(`vectors has ${vectors.length} values, expected m·d = ${m * d}`);
+  if (!Number.isInteger(k) || k < 1 || k > vocab) throw new RangeError(`k must be an integer in 1..${vocab}, got ${k}`);
+  const perRow = (a: ArrayLike<number> | undefined, what: string, limit: number) => {
+    if (a === undefined) return;
+    if (a.length !== m) throw new RangeError(`${what} must have one entry per vector (${m})`);
+    for (let i = 0; i < m; i++) if (!Number.isInteger(a[i]) || a[i] < -1 || a[i] >= limit) throw new RangeError(`${what}: entry ${a[i]} is outside -1..${limit - 1}`);
+  };
+  perRow(measures.targets, 'targets', vocab);
+  perRow(measures.references, 'references', m);
+
+  const x = new Float64Array(d);
+  const logitsOf = (r: number): Float64Array => {
+    for (let j = 0; j < d; j++) x[j] = vectors[r * d + j];
+    return unembed(layerNorm(x, lnfWeight, lnfBias, eps), wte, vocab, d);
+  };
+  const toLogProbs = (logits: Float64Array, stats: SoftmaxStats): Float64Array => {
+    const out = new Float64Array(logits.length);
+    const logSum = Math.log(stats.sum);
+    for (let v = 0; v < logits.length; v++) out[v] = logits[v] - stats.max - logSum;
+    return out;
+  };
+  // Log-probabilities of every distinct reference row, computed once.
+  const refLogProbs = new Map<number, Float64Array>();
+  if (measures.references) {
+    for (let i = 0; i < m; i++) {
+      const r = measures.references[i];
+      if (r >= 0 && !refLogProbs.has(r)) {
+        const logits = logitsOf(r);
+        refLogProbs.set(r, toLogProbs(logits, softmaxStats(logits)));
+      }
+    }
+  }
+
+  const out: { top: TopToken[][] } & LensMeasureRows = { top: [] };
+  if (measures.entropy) out.entropy = new Float64Array(m).fill(NaN);
+  if (measures.targets) {
+    out.targetLogit = new Float64Array(m).fill(NaN);
+    out.targetProb = new Float64Array(m).fill(NaN);
+    out.targetRank = new Int32Array(m);
+  }
+  if (measures.references) out.kl = new Float64Array(m).fill(NaN);
+  for (let r = 0; r < m; r++) {
+    const logits = logitsOf(r);
+    const stats = softmaxStats(logits);
+    out.top.push(topK(logits, k, stats));
+    const t = measures.targets ? measures.targets[r] : -1;
+    if (t >= 0) {
+      out.targetLogit![r] = logits[t];
+      out.targetProb![r] = Math.exp(logits[t] - stats.max) / stats.sum;
+      out.targetRank![r] = rankOf(logits, t);
+    }
+    const ref = measures.references ? measures.references[r] : -1;
+    if (measures.entropy || ref >= 0) {
+      const logq = toLogProbs(logits, stats);
+      if (measures.entropy) out.entropy![r] = entropyFromLogProbs(logq);
+      if (ref >= 0) out.kl![r] = klFromLogProbs(refLogProbs.get(ref)!, logq);
+    }
+  }
+  return out;
+}
