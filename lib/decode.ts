@@ -6,7 +6,7 @@ import { loadModel, Model, resolvePositions, type PositionSpec } from './model.j
 import type { NativeLensMeasures } from './native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from './tokenizer.js';
-import type { Activation, AttentionLayer, HookLens, LensResult, TokenInfo } from './types.js';
+import type { Activation, AttentionLayer, HookLens, Intervention, LensResult, TokenInfo } from './types.js';
 
 export interface DecodeOptions {
   /** A loaded Model, or a path / hub id to load (loaded models are cached; see releaseModels()). Default: gpt2-medium (the local HF cache, else downloaded; see resolveModelFiles). */
@@ -23,6 +23,8 @@ export interface DecodeOptions {
   onActivation?: (activation: Activation) => void;
   /** Lens implementation; 'native' (default) or the plain-TS 'reference'. */
   lens?: LensImpl;
+  /** Edits applied inside the graph before anything is lensed (see Intervention). */
+  interventions?: readonly Intervention[];
   /**
    * A token to track through the layers: its text (must encode to exactly one token, e.g. `" Warsaw"`
    * with its leading space) or its id. Every lensed row then gets `target: { id, token, prob, logit,
@@ -102,7 +104,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);
   const captureNames = hooks.some((h) => h.name === finalName) ? hooks.map((h) => h.name) : [...hooks.map((h) => h.name), finalName];
-  const { activations } = await model.run(ids, { hooks: captureNames, positions });
+  const { activations } = await model.run(ids, { hooks: captureNames, positions, ...(options.interventions ? { interventions: options.interventions } : {}) });
   const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
   for (const a of shown) options.onActivation?.(a);
 

@@ -2,7 +2,7 @@
 import { modelFrom, tokenizePrompt, tokenLabel } from './decode.js';
 import type { Model } from './model.js';
 import { decode, END_OF_TEXT_ID, vocabSize } from './tokenizer.js';
-import type { TokenInfo } from './types.js';
+import type { Intervention, TokenInfo } from './types.js';
 
 export interface GenerateOptions {
   model?: Model | string;
@@ -10,6 +10,8 @@ export interface GenerateOptions {
   maxNewTokens?: number;
   /** Stop after <|endoftext|> (included in the output). Default true, as Hugging Face's generate(). */
   stopAtEndOfText?: boolean;
+  /** Edits applied to the prompt's forward pass (see Intervention); the new tokens see them through the KV cache. */
+  interventions?: readonly Intervention[];
 }
 
 export interface GenerateResult {
@@ -24,6 +26,6 @@ export async function generate(prompt: string, options: GenerateOptions = {}): P
   const model = await modelFrom(options.model);
   const ids = tokenizePrompt(prompt, model.info.n_ctx);
   const maxNew = options.maxNewTokens ?? 20;
-  const out = await model.generateIds(ids, maxNew, options.stopAtEndOfText === false ? -1 : END_OF_TEXT_ID);
+  const out = await model.generateIds(ids, maxNew, options.stopAtEndOfText === false ? -1 : END_OF_TEXT_ID, options.interventions ?? []);
   return { prompt, tokens: out.map((id) => ({ id, token: tokenLabel(id) })), text: decode(out.filter((id) => id < vocabSize)) };
 }

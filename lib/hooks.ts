@@ -107,7 +107,7 @@ function parseSelector(item: string, nLayer: number | undefined): (h: HookRef) =
   if (typeof item !== 'string') throw new TypeError(`hook selector must be a string, got ${typeof item}`);
   const s = item.trim();
   if (s === '') throw new Error('empty hook name in the hook list');
-  if (s === 'all') return () => true;
+  if (s === 'all') return (h) => h.kind !== 'attn_head_out';
   if (s === 'default') return (h) => h.kind === 'embed' || DEFAULT_BLOCK_KINDS.includes(h.kind);
   if (isHookKind(s)) return (h) => h.kind === s;
   const block = /^blocks\.(\d+)$/.exec(s);
@@ -135,7 +135,8 @@ export function checkHookSpec(spec: HookSpec): void {
  * `embed`, then per block attn_out, resid_mid, mlp_post, mlp_out, resid_post, attn_pattern.
  *
  * - `'default'`: `embed` + every block's `resid_mid` and `resid_post` (the notebook's view).
- * - `'all'`: every hook, including `mlp_post` and `attn_pattern`.
+ * - `'all'`: every hook, including `mlp_post` and `attn_pattern` (but not `attn_head_out`, which costs
+ *   a matmul per block and is computed only when named or selected by kind).
  * - a list whose items are hook names (`embed`, `blocks.3.mlp_out`), kinds (`resid_post` = that kind in
  *   every block), `blocks.L` (every hook of block L), `all` or `default`. Items are trimmed.
  */
@@ -168,6 +169,8 @@ export function hookWidth(kind: HookKind, dims: { n_embd: number; n_head: number
       return 4 * dims.n_embd;
     case 'attn_pattern':
       return dims.n_head * nTokens;
+    case 'attn_head_out':
+      return dims.n_head * dims.n_embd;
     default:
       throw new Error(`unknown hook kind ${JSON.stringify(kind)}`);
   }

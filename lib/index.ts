@@ -35,3 +35,4 @@ export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel, resolveModelFi
 export { HubError, downloadHubFiles, type HubErrorKind } from './hub.js';
 export { convertToGguf, type ConvertOptions, type GgufType } from './convert.js';
 export * from './types.js';
+export { toNativeInterventions } from './interventions.js';

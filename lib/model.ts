@@ -3,7 +3,11 @@ import { readConfig, type GPT2Config } from './config.js';
 import { parseHookName, resolveHooks, type HookSpec } from './hooks.js';
 import { native, type NativeLensMeasures, type NativeModel, type NativeModelInfo } from './native.js';
 import { resolveModelFiles } from './resolve.js';
-import type { Activation, ModelInfo, WeightDType } from './types.js';
+import { toNativeInterventions } from './interventions.js';
+import { resolvePositions, type PositionSpec } from './positions.js';
+import type { Activation, Intervention, ModelInfo, WeightDType } from './types.js';
+
+export { resolvePositions, type PositionSpec } from './positions.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | 'metal';
 
@@ -35,13 +39,12 @@ export interface LoadOptions {
   quiet?: boolean;
 }
 
-/** Which token positions to capture: the last one (default), all of them, or a list. */
-export type PositionSpec = 'last' | 'all' | readonly number[];
-
 export interface RunOptions {
   /** Hook selection (see resolveHooks); default: none, only the logits. */
   hooks?: HookSpec;
   positions?: PositionSpec;
+  /** Edits applied inside the graph (see Intervention); later hooks and the logits see them. */
+  interventions?: readonly Intervention[];
 }
 
 export interface RunOutput {
@@ -57,21 +60,6 @@ export interface LensWeights {
   lnfWeight: Float32Array;
   lnfBias: Float32Array;
   eps: number;
-}
-
-/** Positions (sorted, unique) that a PositionSpec selects in a prompt of nTokens. */
-export function resolvePositions(spec: PositionSpec, nTokens: number): number[] {
-  if (spec === 'last') return [nTokens - 1];
-  if (spec === 'all') return Array.from({ length: nTokens }, (_, i) => i);
-  if (!Array.isArray(spec) || spec.length === 0) throw new TypeError(`positions must be 'last', 'all' or a non-empty array of token indices`);
-  const out = new Set<number>();
-  for (const p of spec) {
-    if (!Number.isInteger(p)) throw new TypeError(`position ${JSON.stringify(p)} is not an integer`);
-    const q = p < 0 ? nTokens + p : p; // -1 = last token, as in Python
-    if (q < 0 || q >= nTokens) throw new RangeError(`position ${p} is outside the prompt's ${nTokens} tokens (0..${nTokens - 1}, or -1..-${nTokens})`);
-    out.add(q);
-  }
-  return [...out].sort((a, b) => a - b);
 }
 
 function toTokenArray(ids: ArrayLike<number>, nVocab: number): Int32Array {
@@ -134,7 +122,8 @@ export class Model {
     const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer);
     const positions = resolvePositions(options.positions ?? 'last', tokens.length);
     const all = positions.length === tokens.length;
-    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions));
+    const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
+    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits);
     const activations = out.captured.map((c): Activation => {
       const ref = parseHookName(c.name, this.info.n_layer);
       return { name: c.name, layer: ref.layer, kind: ref.kind, positions, data: c.data, shape: c.shape };
@@ -176,11 +165,13 @@ export class Model {
     return this.#lensWeights;
   }
 
-  /** Greedy decoding with a KV cache; returns the new token ids (stops early after `stopToken`). */
-  async generateIds(ids: ArrayLike<number>, maxNewTokens: number, stopToken = -1): Promise<number[]> {
+  /** Greedy decoding with a KV cache; returns the new token ids (stops early after `stopToken`).
+   *  Interventions apply to the prompt's positions; the generated tokens see them through the cache. */
+  async generateIds(ids: ArrayLike<number>, maxNewTokens: number, stopToken = -1, interventions: readonly Intervention[] = []): Promise<number[]> {
     const tokens = this.#checkTokens(ids);
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-    return Array.from(await this.#engine().generate(tokens, maxNewTokens, stopToken));
+    const edits = toNativeInterventions(interventions, this.info, tokens.length);
+    return Array.from(await this.#engine().generate(tokens, maxNewTokens, stopToken, edits));
   }
 
   /** Frees the weights. Calls already running finish first; later calls throw. */

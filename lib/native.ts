@@ -1,6 +1,7 @@
 // Loads the compiled addon (a prebuild under prebuilds/ or build/Release) and types its surface.
 // Everything here is a thin mirror of native/addon.cpp; validation for users happens in model.ts.
 import { createRequire } from 'node:module';
+import type { NativeIntervention } from './interventions.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,9 +70,9 @@ export interface NativeModelInfo {
 }
 
 export interface NativeModel {
-  run(tokens: Int32Array, hooks: string[], positions: Int32Array | null): Promise<NativeRunResult>;
+  run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: NativeIntervention[]): Promise<NativeRunResult>;
   lens(vectors: Float32Array, count: number, k: number, measures?: NativeLensMeasures): Promise<NativeTopK>;
-  generate(tokens: Int32Array, maxNewTokens: number, stopToken: number): Promise<Int32Array>;
+  generate(tokens: Int32Array, maxNewTokens: number, stopToken: number, interventions?: NativeIntervention[]): Promise<Int32Array>;
   weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;
   info(): NativeModelInfo;
   dispose(): void;

@@ -1,10 +1,12 @@
 // Public types of layerlens. Shapes follow ../docs/architecture.md and the JSON of the CLI's --json.
 
 /** What a hook point holds (TransformerLens names without the `hook_` prefix). */
-export type HookKind = 'embed' | 'attn_out' | 'resid_mid' | 'mlp_post' | 'mlp_out' | 'resid_post' | 'attn_pattern';
+export type HookKind = 'embed' | 'attn_out' | 'resid_mid' | 'mlp_post' | 'mlp_out' | 'resid_post' | 'attn_pattern' | 'attn_head_out';
 
 /** Kinds that live inside a block, in the order the block computes them. */
-export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post', 'attn_pattern'];
+/** attn_head_out (each head's share of attn_out, [n_head, n_embd] per position) is computed only when
+ *  asked for by name or kind: it costs one extra matmul per block, so 'all' leaves it out. */
+export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post', 'attn_pattern', 'attn_head_out'];
 
 /** Kinds whose vectors are d_model wide and can therefore be pushed through ln_f and the unembedding. */
 export const LENSABLE_KINDS: readonly HookKind[] = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
@@ -131,4 +133,25 @@ export interface LensResult {
   target?: TokenInfo;
   /** One entry per captured `attn_pattern` hook, in block order; absent when none was captured. */
   attention?: AttentionLayer[];
+}
+
+/** How an intervention changes a hook's value (see Intervention). */
+export type InterventionOp = 'add' | 'set' | 'scale' | 'zero';
+
+/**
+ * An edit applied inside the graph at a hook, so every later hook, the lens, the prediction and
+ * generation see it. Applies to the d-wide hooks (embed, attn_out, resid_mid, mlp_out, resid_post) and
+ * to mlp_post (optionally to chosen neurons only).
+ */
+export interface Intervention {
+  hook: string;
+  /** Token positions it applies to; default 'all'. Negative indices count from the end. */
+  positions?: 'all' | readonly number[];
+  op: InterventionOp;
+  /** add / set: the hook's width (n_embd, or 4·n_embd for mlp_post). */
+  vector?: Float32Array;
+  /** scale: the factor. */
+  scale?: number;
+  /** mlp_post only: the neuron indices the op touches (default: all). */
+  neurons?: readonly number[];
 }

@@ -43,6 +43,34 @@ std::vector<int32_t> int32Vector(const Napi::Value& v, const char* what) {
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
+std::vector<float> float32Vector(const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// [{hook: string, mul?: Float32Array, add?: Float32Array}] (sizes are checked by the engine).
+std::vector<InterventionSpec> interventionsFrom(const Napi::Value& v) {
+  std::vector<InterventionSpec> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "interventions must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) throw Napi::TypeError::New(v.Env(), "each intervention must be an object");
+    Napi::Object o = e.As<Napi::Object>();
+    if (!o.Get("hook").IsString()) throw Napi::TypeError::New(v.Env(), "intervention.hook must be a string");
+    InterventionSpec spec;
+    spec.hook = o.Get("hook").As<Napi::String>().Utf8Value();
+    if (!o.Get("mul").IsUndefined()) spec.mul = float32Vector(o.Get("mul"), "intervention.mul");
+    if (!o.Get("add").IsUndefined()) spec.add = float32Vector(o.Get("add"), "intervention.add");
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 Napi::Float32Array toFloat32Array(Napi::Env env, const float* data, size_t n) {
   Napi::Float32Array out = Napi::Float32Array::New(env, n);
   if (n) std::memcpy(out.Data(), data, n * sizeof(float));
@@ -129,7 +157,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return engine_;
   }
 
-  // run(tokens: Int32Array, hooks: string[], positions: Int32Array | null)
+  // run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: [{hook, mul?, add?}])
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
@@ -143,6 +171,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       req.hooks.push_back(h.As<Napi::String>().Utf8Value());
     }
     if (!info[2].IsNull() && !info[2].IsUndefined()) req.positions = int32Vector(info[2], "positions");
+    req.interventions = interventionsFrom(info[3]);
     return queue<RunResult>(
         env, [eng, req]() { return eng->run(req); },
         [](Napi::Env env, RunResult& r) -> Napi::Value {
@@ -206,7 +235,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         });
   }
 
-  // generate(prompt: Int32Array, maxNewTokens: number, stopToken: number)
+  // generate(prompt: Int32Array, maxNewTokens: number, stopToken: number, interventions?: [{hook, mul?, add?}])
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
@@ -214,8 +243,12 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     if (!isInt(info[1]) || !isInt(info[2])) throw Napi::TypeError::New(env, "maxNewTokens and stopToken must be integers");
     const int32_t maxNew = info[1].As<Napi::Number>().Int32Value();
     const int32_t stop = info[2].As<Napi::Number>().Int32Value();
+    std::vector<InterventionSpec> interventions = interventionsFrom(info[3]);
     return queue<std::vector<int32_t>>(
-        env, [eng, prompt = std::move(prompt), maxNew, stop]() { return eng->generate(prompt, maxNew, stop); },
+        env,
+        [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions)]() {
+          return eng->generate(prompt, maxNew, stop, interventions);
+        },
         [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value { return toInt32Array(env, ids.data(), ids.size()); });
   }
 

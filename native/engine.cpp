@@ -37,12 +37,36 @@ void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) c
   }
 }
 
-std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture,
-                                         OutputTaps* taps, const std::vector<int32_t>* tapPositions) {
-  const int32_t n = int32_t(tokens.size());
-  const size_t graphSize = forwardGraphSize(weights_.hp) + (taps ? taps->names.size() + 2 : 0);
+void Engine::validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const {
+  const std::vector<std::string> known = allHookNames(weights_.hp);
+  for (const InterventionSpec& iv : interventions) {
+    if (std::find(known.begin(), known.end(), iv.hook) == known.end()) throw std::invalid_argument("unknown hook '" + iv.hook + "' in an intervention");
+    const bool perHead = iv.hook.find(".attn_pattern") != std::string::npos || iv.hook.find(".attn_head_out") != std::string::npos;
+    if (perHead) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + iv.hook);
+    const size_t expected = size_t(hookWidth(weights_.hp, iv.hook, nTokens)) * size_t(nTokens);
+    for (const auto* v : {&iv.mul, &iv.add}) {
+      if (!v->empty() && v->size() != expected) {
+        throw std::invalid_argument("intervention on " + iv.hook + ": expected " + std::to_string(expected) + " values (width x tokens), got " +
+                                    std::to_string(v->size()));
+      }
+    }
+  }
+}
+
+std::vector<float> Engine::forwardLogits(const Forward& f) {
+  const std::vector<int32_t>& tokens = *f.tokens;
+  const int32_t n = int32_t(tokens.size()), nPast = f.nPast;
+  OutputTaps* taps = f.taps;
+  const std::vector<int32_t>* tapPositions = f.tapPositions;
+  Capture* capture = f.capture;
+  const size_t graphSize = forwardGraphSize(weights_.hp) + (taps ? taps->names.size() + 2 : 0) +
+                           (f.interventions ? 4 * f.interventions->size() : 0);
   ContextPtr ctx = makeMetaContext(graphSize, true, graphSize);
-  ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, cache, taps);
+  GraphExtras extras;
+  extras.taps = taps;
+  extras.interventions = f.interventions;
+  extras.headOutputs = f.headOutputs;
+  ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());
   ggml_backend_sched_set_eval_callback(sched_.get(), capture ? &Capture::evalCallback : nullptr, capture);
@@ -52,6 +76,7 @@ std::vector<float> Engine::forwardLogits(const std::vector<int32_t>& tokens, int
   for (int32_t i = 0; i < n; ++i) positions[i] = nPast + i;
   ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
   ggml_backend_tensor_set(fg.positions, positions.data(), 0, n * sizeof(int32_t));
+  for (const auto& [tensor, values] : fg.interventionInputs) ggml_backend_tensor_set(tensor, values->data(), 0, values->size() * sizeof(float));
   if (taps && taps->rows) ggml_backend_tensor_set(taps->rows, tapPositions->data(), 0, tapPositions->size() * sizeof(int32_t));
   if (taps && taps->rowsByHead) {
     const size_t P = tapPositions->size(), nh = size_t(weights_.hp.nHead);
@@ -100,19 +125,35 @@ RunResult Engine::run(const RunRequest& req) {
     if (!asked.insert(h).second) throw std::invalid_argument("hook '" + h + "' requested twice");
   }
 
+  validateInterventions(req.interventions, n);
+  Forward f;
+  f.tokens = &req.tokens;
+  f.interventions = &req.interventions;
+  f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
+  for (const std::string& h : req.hooks) {
+    const size_t dot = h.find(".attn_head_out");
+    if (dot != std::string::npos) f.headOutputs[std::stoul(h.substr(7, dot - 7))] = true;  // "blocks.L.attn_head_out"
+  }
+  if (std::find(f.headOutputs.begin(), f.headOutputs.end(), true) != f.headOutputs.end() && ggml_is_quantized(weights_.matrixType)) {
+    throw std::invalid_argument("attn_head_out needs f32 or f16 weights (this model's are " + std::string(ggml_type_name(weights_.matrixType)) + ")");
+  }
+
   std::lock_guard<std::mutex> lock(mutex_);
   RunResult result;
   if (req.hooks.empty()) {
-    result.logits = forwardLogits(req.tokens, 0, nullptr, nullptr);
+    result.logits = forwardLogits(f);
   } else if (capture_ == CaptureMode::Outputs) {
     OutputTaps taps;
     taps.names = req.hooks;
     taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
-    result.logits = forwardLogits(req.tokens, 0, nullptr, nullptr, &taps, &positions);
+    f.taps = &taps;
+    f.tapPositions = &positions;
+    result.logits = forwardLogits(f);
     result.captured = std::move(taps.captured);
   } else {
     Capture capture(req.hooks, positions);
-    result.logits = forwardLogits(req.tokens, 0, nullptr, &capture);
+    f.capture = &capture;
+    result.logits = forwardLogits(f);
     result.captured = capture.take();
   }
   return result;
@@ -228,8 +269,10 @@ LensOutput Engine::lens(const LensRequest& req) {
   return out;
 }
 
-std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken) {
+std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken,
+                                      const std::vector<InterventionSpec>& interventions) {
   validateTokens(prompt, 0);
+  validateInterventions(interventions, int32_t(prompt.size()));
   if (maxNewTokens < 0) throw std::invalid_argument("maxNewTokens must be >= 0");
   std::lock_guard<std::mutex> lock(mutex_);
   if (!kvCache_) kvCache_.emplace(KvCache::create(weights_.hp, backends_.primary()));
@@ -238,7 +281,12 @@ std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_
   std::vector<int32_t> step = prompt;
   int32_t nPast = 0;
   while (int32_t(generated.size()) < maxNewTokens && nPast + int32_t(step.size()) <= weights_.hp.nCtx) {
-    std::vector<float> logits = forwardLogits(step, nPast, &*kvCache_, nullptr);
+    Forward f;
+    f.tokens = &step;
+    f.nPast = nPast;
+    f.cache = &*kvCache_;
+    if (nPast == 0) f.interventions = &interventions;  // the prompt's pass
+    std::vector<float> logits = forwardLogits(f);
     nPast += int32_t(step.size());
     // argmax; the first maximum wins, as torch.argmax does
     const int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());

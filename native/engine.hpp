@@ -36,6 +36,7 @@ struct RunRequest {
   std::vector<int32_t> tokens;
   std::vector<std::string> hooks;   // hook names to capture (may be empty)
   std::vector<int32_t> positions;   // rows to capture, ascending unique; empty = every position
+  std::vector<InterventionSpec> interventions;  // edits applied inside the graph, in order
 };
 
 struct RunResult {
@@ -68,7 +69,10 @@ class Engine {
 
   // Greedy decoding with a KV cache. Stops after maxNewTokens, at the context limit, or after
   // emitting stopToken (>= 0).
-  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken);
+  // Interventions (sized for the prompt) apply to the prompt's forward pass; the tokens generated
+  // after it see their effect through the KV cache.
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken,
+                                const std::vector<InterventionSpec>& interventions = {});
 
   std::vector<float> weight(const std::string& name);
 
@@ -79,8 +83,18 @@ class Engine {
 
  private:
   void validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const;
-  std::vector<float> forwardLogits(const std::vector<int32_t>& tokens, int32_t nPast, KvCache* cache, Capture* capture,
-                                   OutputTaps* taps = nullptr, const std::vector<int32_t>* tapPositions = nullptr);
+  struct Forward {
+    const std::vector<int32_t>* tokens = nullptr;
+    int32_t nPast = 0;
+    KvCache* cache = nullptr;
+    Capture* capture = nullptr;            // eval-callback capture, or
+    OutputTaps* taps = nullptr;            // capture through graph outputs
+    const std::vector<int32_t>* tapPositions = nullptr;
+    const std::vector<InterventionSpec>* interventions = nullptr;
+    std::vector<bool> headOutputs;
+  };
+  std::vector<float> forwardLogits(const Forward& f);
+  void validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const;
   // Projects rows [start, start+rows) of `vectors` through ln_f and wte, chunk by chunk, handing each
   // chunk's logits [rows, n_vocab] to `sink(logits, firstRow, rows)`. Caller holds the mutex.
   void projectRows(const float* vectors, int64_t m, const std::function<void(const float*, int64_t, int64_t)>& sink);

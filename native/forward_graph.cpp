@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 namespace layerlens {
@@ -45,13 +46,13 @@ KvCache KvCache::create(const HParams& hp, ggml_backend_t backend) {
   return c;
 }
 
-size_t forwardGraphSize(const HParams& hp) { return size_t(hp.nLayer) * 80 + 256; }
+size_t forwardGraphSize(const HParams& hp) { return size_t(hp.nLayer) * 100 + 512; }
 
 std::vector<std::string> allHookNames(const HParams& hp) {
   std::vector<std::string> names{"embed"};
   for (int l = 0; l < hp.nLayer; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
-    for (const char* kind : {"attn_pattern", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post"}) {
+    for (const char* kind : {"attn_pattern", "attn_head_out", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post"}) {
       names.push_back(p + kind);
     }
   }
@@ -62,8 +63,19 @@ ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x) {
   return ggml_mul_mat(ctx, w.wte, layerNorm(ctx, x, w.lnfWeight, w.lnfBias, w.hp.eps));
 }
 
+int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv) {
+  auto endsWith = [&](const char* s) {
+    const size_t k = std::strlen(s);
+    return name.size() >= k && name.compare(name.size() - k, k, s) == 0;
+  };
+  if (endsWith(".attn_pattern")) return nKv;
+  if (endsWith(".mlp_post")) return 4 * int64_t(hp.nEmbd);
+  return hp.nEmbd;
+}
+
 ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
-                               OutputTaps* taps) {
+                               const GraphExtras& extras) {
+  OutputTaps* taps = extras.taps;
   const HParams& hp = w.hp;
   const int64_t d = hp.nEmbd, nh = hp.nHead, hd = hp.headDim(), n = nTokens, nKv = int64_t(nPast) + nTokens;
   if (!cache && nPast != 0) throw std::logic_error("buildForwardGraph: nPast without a cache");
@@ -89,6 +101,19 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   // Names a hook node and, when it is tapped, gathers its wanted rows into an output right away,
   // so the allocator can reuse the hook's memory as soon as the graph moves on.
   auto hook = [&](ggml_tensor* t, const std::string& name) {
+    if (extras.interventions) {
+      for (const InterventionSpec& iv : *extras.interventions) {
+        if (iv.hook != name) continue;
+        auto input = [&](const std::vector<float>& values, const char* what) {
+          ggml_tensor* in = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, t->ne[0], t->ne[1]), "intervention." + name + what);
+          ggml_set_input(in);
+          fg.interventionInputs.emplace_back(in, &values);
+          return in;
+        };
+        if (!iv.mul.empty()) t = ggml_mul(ctx, t, input(iv.mul, ".mul"));
+        if (!iv.add.empty()) t = ggml_add(ctx, t, input(iv.add, ".add"));
+      }
+    }
     named(t, name);
     if (!taps) return t;
     auto it = std::find(taps->names.begin(), taps->names.end(), name);
@@ -131,7 +156,14 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, v, hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
     ggml_tensor* scores = ggml_diag_mask_inf(ctx, ggml_mul_mat(ctx, K, Q), nPast);                         // [nKv, n, nh]
     ggml_tensor* pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, scale, 0.0f), p + "attn_pattern");
-    ggml_tensor* heads = ggml_permute(ctx, ggml_mul_mat(ctx, Vt, pattern), 0, 2, 1, 3);                    // [hd, nh, n]
+    ggml_tensor* kqv = ggml_mul_mat(ctx, Vt, pattern);                                                      // [hd, n, nh]
+    if (size_t(l) < extras.headOutputs.size() && extras.headOutputs[l]) {
+      // Each head through its own rows of c_proj: W_O viewed as [hd, nh, d], one [hd, d] matrix per head.
+      ggml_tensor* wo = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, b.attnProjWeight, hd, nh, d), 0, 2, 1, 3));
+      // Nothing downstream reads it, so it joins the graph explicitly (right here, in block order).
+      ggml_build_forward_expand(fg.graph, hook(ggml_mul_mat(ctx, wo, kqv), p + "attn_head_out"));           // [d, n, nh]
+    }
+    ggml_tensor* heads = ggml_permute(ctx, kqv, 0, 2, 1, 3);                                                // [hd, nh, n]
     ggml_tensor* merged = ggml_cont_2d(ctx, heads, d, n);
     ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias), p + "attn_out");
     ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), p + "resid_mid");

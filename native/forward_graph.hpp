@@ -33,11 +33,27 @@ struct OutputTaps {
   std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to names
 };
 
+// An edit of one hook inside the graph: value' = value ⊙ mul + add, with mul and add given for
+// every element ([width, n_tokens], ggml layout; either may be empty). Later nodes read value'.
+struct InterventionSpec {
+  std::string hook;
+  std::vector<float> mul;
+  std::vector<float> add;
+};
+
+// What a forward graph is built with besides the tokens.
+struct GraphExtras {
+  OutputTaps* taps = nullptr;
+  const std::vector<InterventionSpec>* interventions = nullptr;
+  std::vector<bool> headOutputs;  // per layer: build blocks.L.attn_head_out (only when asked: it costs a matmul)
+};
+
 struct ForwardGraph {
   ggml_cgraph* graph = nullptr;
   ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
   ggml_tensor* positions = nullptr;  // input: I32 [n_tokens]
   ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token
+  std::vector<std::pair<ggml_tensor*, const std::vector<float>*>> interventionInputs;  // to fill after allocation
 };
 
 // Upper bound on the graph's node count, for sizing contexts and the scheduler.
@@ -50,7 +66,10 @@ std::vector<std::string> allHookNames(const HParams& hp);
 // With a cache, the new keys/values are written at [nPast, nPast + nTokens) and attention covers
 // all nPast + nTokens positions; without one, nPast must be 0.
 ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
-                               OutputTaps* taps = nullptr);
+                               const GraphExtras& extras = {});
+
+// Row width of a hook's tensor (for attn_pattern and attn_head_out: per head).
+int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv);
 
 // ln_f followed by the tied unembedding, for x of shape [n_embd, m].
 ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x);
