@@ -10,7 +10,9 @@ import { parseArgs } from 'node:util';
 
 import { checkHookSpec, resolveHooks } from './hooks.js';
 import { checkRevision, isHubId } from './hub.js';
-import { formatTable, stringifyJSON, toJSON } from './format.js';
+import { writeFile } from 'node:fs/promises';
+import { stringifyJSON, toJSON } from './format.js';
+import { formatView, parseViewFlags, VIEW_HELP, VIEW_OPTIONS, viewDecodeOptions, type ViewFlags } from './cli/view.js';
 import { encode, vocabSize } from './tokenizer.js';
 
 /** Exit codes. */
@@ -26,6 +28,10 @@ export class UsageError extends Error {
 export interface CliRunOptions {
   /** --model, else $LAYERLENS_MODEL (resolved in main, not here). */
   model?: string;
+  /** --target, --metrics, --grid, --html (lib/cli/view.ts). */
+  view: ViewFlags;
+  /** --ablate: hooks zeroed at every position (interventions). */
+  ablate?: string[];
   topK: number;
   hooks: 'all' | 'default' | string[];
   positions: 'last' | 'all' | number[];
@@ -60,7 +66,8 @@ export type CliCommand =
   | { command: 'version' }
   | ({ command: 'run' } & CliRunOptions)
   | ({ command: 'pull' } & CliPullOptions)
-  | ({ command: 'convert' } & CliConvertOptions);
+  | ({ command: 'convert' } & CliConvertOptions)
+  | { command: 'serve'; argv: string[] };
 
 export const DEFAULT_TOP_K = 5;
 
@@ -68,6 +75,7 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens [options] -          (read the prompt from stdin)
        layerlens pull NAME [--revision R] [--quiet]
        layerlens convert PATH --to gguf [--type f16|q8_0|f32] [--out FILE]
+       layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
 
 Runs GPT-2 on the prompt and decodes every hook point through the final LayerNorm and the
 unembedding (the "logit lens"): what the model would predict after each layer.
@@ -90,6 +98,8 @@ Options:
   --json                print JSON (model, prompt, tokens, position, positions, prediction, hooks)
                         instead of the table
   --vectors             with --json: include each hook's captured activation row as "vector"
+${VIEW_HELP}  --ablate LIST         zero these hooks (comma-separated d-wide hook names or blocks.L.mlp_post)
+                        at every position inside the graph before lensing (an intervention)
   --threads N           CPU threads for the forward pass (default: all cores)
   --device D            auto (default: a GPU backend when the build has one, else CPU), cpu,
                         cuda or metal
@@ -97,6 +107,7 @@ Options:
   -V, --version         print the version and exit
 
 Commands:
+  serve                 start the web viewer on http://127.0.0.1:8080/ (see layerlens serve --help)
   pull NAME             download the hub model NAME (config.json and model.safetensors) into the
                         Hugging Face cache unless it is already there, and print its snapshot
                         directory; takes --revision, --quiet and --help
@@ -112,7 +123,7 @@ download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL 
 
 The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
 becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
-is removed. Put "--" before a prompt that starts with "-" or is the word "pull" or "convert".
+is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert" or "serve".
 
 Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
 literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).
@@ -211,6 +222,7 @@ function parseConvertArgs(argv: readonly string[]): CliCommand {
 export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (argv[0] === 'pull') return parsePullArgs(argv.slice(1));
   if (argv[0] === 'convert') return parseConvertArgs(argv.slice(1));
+  if (argv[0] === 'serve') return { command: 'serve', argv: argv.slice(1) };
   let parsed;
   try {
     parsed = parseArgs({
@@ -228,6 +240,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         device: { type: 'string' },
         revision: { type: 'string' },
         quiet: { type: 'boolean' },
+        ...VIEW_OPTIONS,
+        ablate: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -269,6 +283,22 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     }
   }
 
+  let view: ViewFlags;
+  try {
+    view = parseViewFlags(v);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (view.allPositions) positions = 'all';
+  const ablate = v.ablate === undefined ? undefined : splitList(v.ablate, '--ablate');
+  if (ablate) {
+    try {
+      checkHookSpec(ablate);
+    } catch (err) {
+      throw new UsageError(`--ablate: ${(err as Error).message}`);
+    }
+  }
+
   if (v.model !== undefined && v.model.trim() === '') throw new UsageError('--model: empty path');
   const revision = checkRevisionFlag(v.revision);
   if (v.vectors && !v.json) throw new UsageError('--vectors only applies to --json output');
@@ -288,6 +318,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     threads,
     device: device as CliRunOptions['device'],
     prompt: pos[0] === '-' ? null : pos[0],
+    view,
+    ...(ablate ? { ablate } : {}),
     revision,
     quiet: v.quiet === true ? true : undefined,
   };
@@ -312,6 +344,7 @@ export function packageVersion(): string {
 interface Writer {
   write(chunk: string): unknown;
   isTTY?: boolean;
+  columns?: number;
 }
 
 export interface CliIO {
@@ -359,6 +392,10 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
   if (cmd.command === 'version') {
     stdout.write(packageVersion() + '\n');
     return EXIT_OK;
+  }
+  if (cmd.command === 'serve') {
+    const { serveCommand } = await import('./cli/serve.js');
+    return serveCommand(cmd.argv, { stdout, stderr, env });
   }
   if (cmd.command === 'pull') {
     try {
@@ -417,9 +454,40 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
     } catch (err) {
       throw new UsageError(`--hooks: ${(err as Error).message}`);
     }
-    const result = await decodeLayers(prompt, { model: loaded, topK: cmd.topK, hooks, positions: cmd.positions, vectors: cmd.vectors });
+    let interventions;
+    try {
+      interventions = cmd.ablate?.flatMap((spec) => resolveHooks([spec], loaded.info.n_layer)).map((h) => ({ hook: h.name, op: 'zero' as const }));
+    } catch (err) {
+      throw new UsageError(`--ablate: ${(err as Error).message}`);
+    }
+    const options = {
+      model: loaded,
+      topK: cmd.topK,
+      hooks,
+      positions: cmd.positions,
+      vectors: cmd.vectors,
+      ...viewDecodeOptions(cmd.view),
+      ...(interventions ? { interventions } : {}),
+    };
+    let result;
+    if (cmd.view.html !== undefined) {
+      const { decodeForView, renderReport } = await import('./report/index.js');
+      result = await decodeForView(prompt, options);
+      const html = renderReport(result);
+      if (cmd.view.html === '-') {
+        stdout.write(html);
+        return EXIT_OK;
+      }
+      await writeFile(cmd.view.html, html);
+      stderr.write(`layerlens: wrote ${cmd.view.html} (${Math.ceil(Buffer.byteLength(html) / 1024)} KiB)\n`);
+    } else {
+      result = await decodeLayers(prompt, options);
+    }
     if (cmd.json) stdout.write(stringifyJSON(toJSON(result, { vectors: cmd.vectors })) + '\n');
-    else stdout.write(formatTable(result, { color: useColor(stdout, env) }));
+    else {
+      const width = stdout.isTTY ? stdout.columns : undefined;
+      stdout.write(formatView(result, { color: useColor(stdout, env), grid: cmd.view.grid, ...(width ? { width } : {}) }));
+    }
     return EXIT_OK;
   } catch (err) {
     return fail(err, err instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME);

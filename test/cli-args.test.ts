@@ -37,6 +37,7 @@ describe('parseCliArgs', () => {
       threads: undefined,
       device: 'auto',
       prompt: 'hello',
+      view: { metrics: false, grid: false, allPositions: false },
     });
   });
 
@@ -53,6 +54,7 @@ describe('parseCliArgs', () => {
       threads: 4,
       device: 'cpu',
       prompt: 'Q: A',
+      view: { metrics: false, grid: false, allPositions: false },
     });
     expect(parseCliArgs(['--top-k=50257', '--hooks=all', '--positions=all', 'x'])).toMatchObject({ topK: 50257, hooks: 'all', positions: 'all' });
     expect(parseCliArgs(['--hooks', 'default', 'x'])).toMatchObject({ hooks: 'default' });

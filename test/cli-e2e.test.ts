@@ -45,6 +45,19 @@ describe('layerlens CLI on a checkpoint', () => {
     expect(r.out).toContain(JSON.stringify(api.prediction.token));
   });
 
+  it('--ablate zeroes hooks inside the graph, like an API zero intervention', async () => {
+    const r = await run(['--model', dir, '--json', '--device', 'cpu', '--hooks', 'resid_post', '--ablate', 'blocks.1.mlp_out', NOTEBOOK_PROMPT]);
+    expect(r.err).toBe('');
+    const model = await loadModel(dir, { device: 'cpu' });
+    const ablated = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'], interventions: [{ hook: 'blocks.1.mlp_out', op: 'zero' }] });
+    const clean = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'] });
+    model.dispose();
+    expect(JSON.parse(r.out)).toEqual(JSON.parse(JSON.stringify(toJSON(ablated))));
+    expect(ablated.hooks[1].top![0].prob).not.toBe(clean.hooks[1].top![0].prob);
+    const bad = await run(['--model', dir, '--ablate', 'blocks.0.attn_pattern', 'Hi']);
+    expect(bad.code).not.toBe(0);
+  });
+
   it('reports a bad hook as a usage error', async () => {
     const r = await run(['--model', dir, '--hooks', 'blocks.5.resid_post', 'Hi']);
     expect(r.code).toBe(2);

@@ -99,7 +99,8 @@ export async function decodeForView(prompt: string, options: ViewDecodeOptions =
   if (perPosition * positions.length <= maxAttentionFloats) {
     return decodeLayers(prompt, { ...decodeOptions, model, hooks: [...names, 'attn_pattern'] });
   }
-  const result = await decodeLayers(prompt, { ...decodeOptions, model, hooks: names });
+  // (only attn_pattern selected: lens the default hooks, the pictures need lensed rows)
+  const result = await decodeLayers(prompt, { ...decodeOptions, model, hooks: names.length ? names : 'default' });
   const fit = Math.max(1, Math.floor(maxAttentionFloats / perPosition));
   const { activations } = await model.run(ids, { hooks: ['attn_pattern'], positions: positions.slice(-fit) });
   for (const a of activations) options.onActivation?.(a);

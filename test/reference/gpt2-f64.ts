@@ -6,6 +6,9 @@
 //
 // Hook points (design.md §1), all row-major Float64Array:
 //   embed                     [n, d]          wte[id] + wpe[pos]
+//   blocks.L.attn_head_out    [n, n_head, d]  each head's output through its rows of attn.c_proj, no bias:
+//                                             z_h · W_O[h·hd..(h+1)·hd, :]; Σ_h + c_proj bias = attn_out
+//                                             (computed on first access)
 //   blocks.L.attn_out         [n, d]          attention output after c_proj + bias
 //   blocks.L.resid_mid        [n, d]          resid_pre + attn_out
 //   blocks.L.mlp_post         [n, 4d]         GELU (tanh form) output, input of mlp.c_proj
@@ -15,6 +18,12 @@
 //   logits                    [n, vocab]      wte · LN_f(resid_post of the last block), every position
 //                                             (with opts.logits = 'last': [1, vocab], the last position)
 // n = number of input tokens. No BOS is prepended.
+//
+// Interventions (opts.interventions) edit a hook's value inside the forward, at the hook point:
+// the edited value is what the rest of the forward (later hooks, the logits) sees, and what the hook
+// itself reports. Ops: add (v), set (v), scale (factor), zero; positions 'all' (default) or a list
+// (negative = from the end); for blocks.L.mlp_post an optional neuron list restricts the op to those
+// neurons. Several interventions on one hook apply in the order given.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -215,7 +224,9 @@ function unembed(model: RefModel, x: Float64Array, rows: number): Float64Array {
 
 interface Entry {
   shape: number[];
-  data: Float64Array;
+  /** the values, or (for entries computed on first access) undefined until then */
+  data: Float64Array | undefined;
+  compute?: () => Float64Array;
   /** for logits computed for the last position only: the position of row 0 */
   firstPos: number;
 }
@@ -238,6 +249,11 @@ export class RefActivations {
     this.store.set(name, { shape, data, firstPos });
   }
 
+  /** @internal A hook point computed on first access (so that unused ones cost nothing). */
+  setLazy(name: string, shape: number[], compute: () => Float64Array): void {
+    this.store.set(name, { shape, data: undefined, compute, firstPos: 0 });
+  }
+
   has(name: string): boolean {
     return this.store.has(name);
   }
@@ -256,8 +272,9 @@ export class RefActivations {
   }
 
   /**
-   * One position: the row at `pos` for [n, w] tensors (a `w`-long copy), or for
-   * `blocks.L.attn_pattern` the weights of query `pos`, [n_head, n] (zero for keys after pos).
+   * One position: the row at `pos` for [n, w] tensors (a `w`-long copy; [n, H, d] tensors such as
+   * attn_head_out give their H·d values, head-major), or for `blocks.L.attn_pattern` the weights of
+   * query `pos`, [n_head, n] (zero for keys after pos).
    */
   row(name: string, pos: number): Float64Array {
     const e = this.entry(name);
@@ -269,21 +286,142 @@ export class RefActivations {
       return out;
     }
     const r = pos - e.firstPos;
-    const [rows, w] = e.shape as [number, number];
+    const rows = e.shape[0]!;
+    const w = e.shape.slice(1).reduce((a, b) => a * b, 1);
     if (r < 0 || r >= rows) throw new RangeError(`${name} was not computed for position ${pos}`);
     return e.data.slice(r * w, (r + 1) * w);
   }
 
-  private entry(name: string): Entry {
+  private entry(name: string): Entry & { data: Float64Array } {
     const e = this.store.get(name);
     if (!e) throw new Error(`no hook point ${JSON.stringify(name)} (have: ${this.names().join(', ')})`);
-    return e;
+    if (e.data === undefined) {
+      e.data = e.compute!();
+      delete e.compute;
+    }
+    return e as Entry & { data: Float64Array };
   }
+}
+
+/** An edit of one hook's value inside the forward (the same shape as lib/types.ts's Intervention). */
+export interface RefIntervention {
+  /** a d-wide hook (embed, blocks.L.attn_out|resid_mid|mlp_out|resid_post) or blocks.L.mlp_post */
+  hook: string;
+  /** token positions the edit applies to; default 'all'; negative = from the end */
+  positions?: 'all' | readonly number[];
+  op: 'add' | 'set' | 'scale' | 'zero';
+  /** add/set: the hook's width (n_embd, or 4·n_embd for mlp_post) */
+  vector?: ArrayLike<number>;
+  /** scale: the factor */
+  scale?: number;
+  /** mlp_post only: apply the op to these neurons only (for add/set, the vector's entries at them) */
+  neurons?: readonly number[];
 }
 
 export interface ForwardOptions {
   /** which positions get logits: every one (default), only the last, or none */
   logits?: 'all' | 'last' | 'none';
+  /** edits applied at their hook points, in the order given (see the header) */
+  interventions?: readonly RefIntervention[];
+}
+
+const EDITABLE = new Set(['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post']);
+
+interface ResolvedIntervention {
+  op: RefIntervention['op'];
+  positions: number[];
+  /** indices within a row the op touches; null = the whole row */
+  indices: number[] | null;
+  vector: Float64Array | null;
+  scale: number;
+}
+
+/** Checks every intervention against the model and prompt; returns them grouped by hook name. */
+function resolveInterventions(model: RefModel, n: number, list: readonly RefIntervention[]): Map<string, ResolvedIntervention[]> {
+  const { n_layer, n_embd: d } = model.config;
+  const out = new Map<string, ResolvedIntervention[]>();
+  list.forEach((iv, i) => {
+    const what = `intervention ${i} (${JSON.stringify(iv?.hook)})`;
+    if (typeof iv !== 'object' || iv === null) throw new TypeError(`intervention ${i} is not an object`);
+    let width: number;
+    let kind: string;
+    if (iv.hook === 'embed') {
+      kind = 'embed';
+      width = d;
+    } else {
+      const m = typeof iv.hook === 'string' ? /^blocks\.(\d+)\.([a-z_]+)$/.exec(iv.hook) : null;
+      if (!m) throw new Error(`${what}: unknown hook`);
+      kind = m[2]!;
+      if (Number(m[1]) >= n_layer) throw new Error(`${what}: block ${m[1]} is out of range (0..${n_layer - 1})`);
+      if (!EDITABLE.has(kind)) throw new Error(`${what}: ${kind} cannot be intervened on`);
+      width = kind === 'mlp_post' ? 4 * d : d;
+    }
+    if (!['add', 'set', 'scale', 'zero'].includes(iv.op)) throw new Error(`${what}: unknown op ${JSON.stringify(iv.op)}`);
+    let positions: number[];
+    if (iv.positions === undefined || iv.positions === 'all') positions = Array.from({ length: n }, (_, p) => p);
+    else {
+      if (!Array.isArray(iv.positions) || iv.positions.length === 0) throw new Error(`${what}: positions must be 'all' or a non-empty list`);
+      // A position listed twice (e.g. 25 and -1) is edited once.
+      const set = new Set<number>();
+      for (const p of iv.positions as readonly number[]) {
+        if (!Number.isInteger(p) || p < -n || p >= n) throw new Error(`${what}: position ${p} outside the ${n} tokens`);
+        set.add(p < 0 ? n + p : p);
+      }
+      positions = [...set].sort((a, b) => a - b);
+    }
+    let indices: number[] | null = null;
+    if (iv.neurons !== undefined) {
+      if (kind !== 'mlp_post') throw new Error(`${what}: neurons apply to mlp_post only`);
+      indices = iv.neurons.map((j) => {
+        if (!Number.isInteger(j) || j < 0 || j >= width) throw new Error(`${what}: neuron ${j} outside 0..${width - 1}`);
+        return j;
+      });
+      indices = [...new Set(indices)];
+    }
+    let vector: Float64Array | null = null;
+    if (iv.op === 'add' || iv.op === 'set') {
+      if (!iv.vector || iv.vector.length !== width) throw new Error(`${what}: ${iv.op} needs a vector of ${width} values, got ${iv.vector?.length ?? 'none'}`);
+      vector = Float64Array.from(iv.vector);
+    }
+    let scale = 1;
+    if (iv.op === 'scale') {
+      if (typeof iv.scale !== 'number' || !Number.isFinite(iv.scale)) throw new Error(`${what}: scale needs a finite number`);
+      scale = iv.scale;
+    }
+    const entry: ResolvedIntervention = { op: iv.op, positions, indices, vector, scale };
+    const group = out.get(iv.hook);
+    if (group) group.push(entry);
+    else out.set(iv.hook, [entry]);
+  });
+  return out;
+}
+
+/** Applies a hook's interventions in place to x [n, width]. */
+function applyInterventions(x: Float64Array, width: number, list: readonly ResolvedIntervention[] | undefined): void {
+  if (!list) return;
+  for (const iv of list) {
+    for (const p of iv.positions) {
+      const o = p * width;
+      const edit = (j: number): void => {
+        switch (iv.op) {
+          case 'add':
+            x[o + j]! += iv.vector![j]!;
+            break;
+          case 'set':
+            x[o + j] = iv.vector![j]!;
+            break;
+          case 'scale':
+            x[o + j]! *= iv.scale;
+            break;
+          case 'zero':
+            x[o + j] = 0;
+            break;
+        }
+      };
+      if (iv.indices) for (const j of iv.indices) edit(j);
+      else for (let j = 0; j < width; j++) edit(j);
+    }
+  }
 }
 
 function checkIds(model: RefModel, ids: readonly number[]): void {
@@ -303,12 +441,14 @@ export function forwardReference(model: RefModel, ids: readonly number[], opts: 
   const hd = d / H;
   const scale = 1 / Math.sqrt(hd);
   const acts = new RefActivations(ids, model.config);
+  const edits = resolveInterventions(model, n, opts.interventions ?? []);
 
   let x = new Float64Array(n * d);
   for (let p = 0; p < n; p++) {
     const t = ids[p]!;
     for (let i = 0; i < d; i++) x[p * d + i] = model.wte[t * d + i]! + model.wpe[p * d + i]!;
   }
+  applyInterventions(x, d, edits.get('embed'));
   acts.set('embed', [n, d], x);
 
   for (let l = 0; l < n_layer; l++) {
@@ -346,19 +486,41 @@ export function forwardReference(model: RefModel, ids: readonly number[], opts: 
         }
       }
     }
+    const p = `blocks.${l}.`;
     const attnOut = linear(z, n, d, blk.attn_proj_w, d, blk.attn_proj_b);
+    applyInterventions(attnOut, d, edits.get(`${p}attn_out`));
     const mid = new Float64Array(n * d);
     for (let i = 0; i < n * d; i++) mid[i] = x[i]! + attnOut[i]!;
+    applyInterventions(mid, d, edits.get(`${p}resid_mid`));
     // MLP
     const h2 = layerNorm(mid, n, d, blk.ln2_w, blk.ln2_b, eps);
     const pre = linear(h2, n, d, blk.fc_w, 4 * d, blk.fc_b);
     const post = new Float64Array(pre.length);
     for (let i = 0; i < pre.length; i++) post[i] = geluNew(pre[i]!);
+    applyInterventions(post, 4 * d, edits.get(`${p}mlp_post`));
     const mlpOut = linear(post, n, 4 * d, blk.proj_w, d, blk.proj_b);
+    applyInterventions(mlpOut, d, edits.get(`${p}mlp_out`));
     const resid = new Float64Array(n * d);
     for (let i = 0; i < n * d; i++) resid[i] = mid[i]! + mlpOut[i]!;
+    applyInterventions(resid, d, edits.get(`${p}resid_post`));
 
-    const p = `blocks.${l}.`;
+    // Per-head outputs [n, H, d]: head h's slice of z through rows h·hd..(h+1)·hd of c_proj, no bias.
+    const projW = blk.attn_proj_w;
+    acts.setLazy(`${p}attn_head_out`, [n, H, d], () => {
+      const heads = new Float64Array(n * H * d);
+      for (let i = 0; i < n; i++) {
+        for (let h = 0; h < H; h++) {
+          const ho = (i * H + h) * d;
+          for (let c = 0; c < hd; c++) {
+            const k = h * hd + c;
+            const a = z[i * d + k]!;
+            const wo = k * d;
+            for (let j = 0; j < d; j++) heads[ho + j]! += a * projW[wo + j]!;
+          }
+        }
+      }
+      return heads;
+    });
     acts.set(`${p}attn_out`, [n, d], attnOut);
     acts.set(`${p}resid_mid`, [n, d], mid);
     acts.set(`${p}mlp_post`, [n, 4 * d], post);
