@@ -32,6 +32,8 @@ export interface CliRunOptions {
   view: ViewFlags;
   /** --ablate: hooks zeroed at every position (interventions). */
   ablate?: string[];
+  /** --patch-from PROMPT with --patch-hook HOOK [--patch-mode set|add]: activation patching (needs --target). */
+  patch?: { from: string; hook: string; mode: 'set' | 'add' };
   topK: number;
   hooks: 'all' | 'default' | string[];
   positions: 'last' | 'all' | number[];
@@ -100,6 +102,10 @@ Options:
   --vectors             with --json: include each hook's captured activation row as "vector"
 ${VIEW_HELP}  --ablate LIST         zero these hooks (comma-separated d-wide hook names or blocks.L.mlp_post)
                         at every position inside the graph before lensing (an intervention)
+  --patch-from PROMPT   activation patching: run PROMPT, take --patch-hook HOOK at its last token,
+  --patch-hook HOOK     put it into the prompt's last token (--patch-mode set, the default, or add),
+  --patch-mode M        and show the patched lens plus the --target token's probability and rank per
+                        layer, clean vs patched (--target is required; --json prints both runs)
   --threads N           CPU threads for the forward pass (default: all cores)
   --device D            auto (default: a GPU backend when the build has one, else CPU), cpu,
                         cuda or metal
@@ -242,6 +248,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         quiet: { type: 'boolean' },
         ...VIEW_OPTIONS,
         ablate: { type: 'string' },
+        'patch-from': { type: 'string' },
+        'patch-hook': { type: 'string' },
+        'patch-mode': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -299,6 +308,21 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     }
   }
 
+  let patch: CliRunOptions['patch'];
+  if (v['patch-from'] !== undefined || v['patch-hook'] !== undefined || v['patch-mode'] !== undefined) {
+    if (v['patch-from'] === undefined || v['patch-hook'] === undefined) throw new UsageError('--patch-from and --patch-hook go together');
+    if (view.target === undefined) throw new UsageError('--patch-from needs --target TOKEN (the token followed clean vs patched)');
+    const mode = v['patch-mode'] ?? 'set';
+    if (mode !== 'set' && mode !== 'add') throw new UsageError(`--patch-mode must be set or add, got ${JSON.stringify(mode)}`);
+    if (view.html !== undefined || view.grid) throw new UsageError('--patch-from prints the table or --json; it does not combine with --html or --grid');
+    try {
+      checkHookSpec([v['patch-hook']]);
+    } catch (err) {
+      throw new UsageError(`--patch-hook: ${(err as Error).message}`);
+    }
+    patch = { from: v['patch-from'], hook: v['patch-hook'].trim(), mode };
+  }
+
   if (v.model !== undefined && v.model.trim() === '') throw new UsageError('--model: empty path');
   const revision = checkRevisionFlag(v.revision);
   if (v.vectors && !v.json) throw new UsageError('--vectors only applies to --json output');
@@ -320,6 +344,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     prompt: pos[0] === '-' ? null : pos[0],
     view,
     ...(ablate ? { ablate } : {}),
+    ...(patch ? { patch } : {}),
     revision,
     quiet: v.quiet === true ? true : undefined,
   };
@@ -469,6 +494,29 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
       ...viewDecodeOptions(cmd.view),
       ...(interventions ? { interventions } : {}),
     };
+    if (cmd.patch) {
+      const { patchActivations } = await import('./patch.js');
+      const r = await patchActivations({
+        model: loaded,
+        source: cmd.patch.from,
+        target: prompt,
+        hook: cmd.patch.hook,
+        mode: cmd.patch.mode,
+        track: cmd.view.target!,
+        hooks,
+        topK: cmd.topK,
+      });
+      if (cmd.json) {
+        stdout.write(stringifyJSON({ clean: toJSON(r.clean), patched: toJSON(r.patched), track: r.track, byLayer: r.byLayer }) + '\n');
+      } else {
+        stdout.write(formatView(r.patched, { color: useColor(stdout, env) }));
+        stdout.write(`\n${JSON.stringify(r.track.token)} clean → patched (${cmd.patch.hook} ${cmd.patch.mode} from ${JSON.stringify(cmd.patch.from)}):\n`);
+        for (const l of r.byLayer) {
+          stdout.write(`  ${l.name.padEnd(22)} p ${l.cleanProb.toFixed(4)} → ${l.patchedProb.toFixed(4)}   rank ${String(l.cleanRank).padStart(6)} → ${l.patchedRank}\n`);
+        }
+      }
+      return EXIT_OK;
+    }
     let result;
     if (cmd.view.html !== undefined) {
       const { decodeForView, renderReport } = await import('./report/index.js');

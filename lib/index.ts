@@ -36,3 +36,5 @@ export { HubError, downloadHubFiles, type HubErrorKind } from './hub.js';
 export { convertToGguf, type ConvertOptions, type GgufType } from './convert.js';
 export * from './types.js';
 export { toNativeInterventions } from './interventions.js';
+export { directLogitAttribution, attributeLogit, type ResidualParts, type FinalLayerNorm, type UnembedRows, type AttributionPart, type Attribution, type AttributeOptions, type LogitAttribution } from './attribution.js';
+export { patchActivations, type PatchOptions, type PatchLayer, type PatchResult } from './patch.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../lib/cli.js';
-import { decodeLayers, loadModel, releaseModels, toJSON } from '../lib/index.js';
+import { decodeLayers, loadModel, patchActivations, releaseModels, toJSON } from '../lib/index.js';
 import { checkpoint, NOTEBOOK_PROMPT, repoRoot } from './helpers/checkpoints.js';
 
 const dir = checkpoint('tiny-f32');
@@ -56,6 +56,19 @@ describe('layerlens CLI on a checkpoint', () => {
     expect(ablated.hooks[1].top![0].prob).not.toBe(clean.hooks[1].top![0].prob);
     const bad = await run(['--model', dir, '--ablate', 'blocks.0.attn_pattern', 'Hi']);
     expect(bad.code).not.toBe(0);
+  });
+
+  it('--patch-from/--patch-hook print what patchActivations computes', async () => {
+    const source = 'Q: What is the capital of Germany?\nA:';
+    const r = await run(['--model', dir, '--json', '--device', 'cpu', '--target', ' Paris', '--patch-from', source, '--patch-hook', 'blocks.0.resid_post', 'Hello there']);
+    expect(r.err).toBe('');
+    const model = await loadModel(dir, { device: 'cpu' });
+    const api = await patchActivations({ model, source, target: 'Hello there', hook: 'blocks.0.resid_post', track: ' Paris' });
+    model.dispose();
+    const out = JSON.parse(r.out);
+    expect(out.byLayer).toEqual(JSON.parse(JSON.stringify(api.byLayer)));
+    expect(out.patched).toEqual(JSON.parse(JSON.stringify(toJSON(api.patched))));
+    expect((await run(['--model', dir, '--patch-from', source, '--patch-hook', 'embed', 'Hi'])).err).toMatch(/needs --target/);
   });
 
   it('reports a bad hook as a usage error', async () => {

@@ -91,6 +91,33 @@ afterAll(() => {
   console.log('max relative L2 error under interventions:', Object.fromEntries([...worst].map(([k, v]) => [k, v.toExponential(2)])));
 });
 
+describe('the float64 reference applies interventions as specified', () => {
+  it('the hook reports the edited value, earlier positions are untouched, add then subtract is a no-op', () => {
+    const d = 64;
+    const clean = forwardReference(tinyRef, NOTEBOOK_IDS);
+    const v = randomVector(d, 21, 1);
+    const set = forwardReference(tinyRef, NOTEBOOK_IDS, { interventions: [{ hook: 'blocks.0.resid_mid', op: 'set', positions: [-2], vector: v }] });
+    expect(Array.from(set.row('blocks.0.resid_mid', 24))).toEqual(Array.from(v));
+    for (let p = 0; p < 24; p++) expect(Array.from(set.row('blocks.1.resid_post', p))).toEqual(Array.from(clean.row('blocks.1.resid_post', p)));
+    expect(relativeL2Error(set.row('blocks.1.resid_post', 25), clean.row('blocks.1.resid_post', 25))).toBeGreaterThan(1e-3);
+    const there = forwardReference(tinyRef, NOTEBOOK_IDS, {
+      interventions: [
+        { hook: 'blocks.1.mlp_out', op: 'add', vector: v },
+        { hook: 'blocks.1.mlp_out', op: 'add', vector: v.map((x) => -x) },
+        { hook: 'embed', op: 'scale', scale: 1 },
+      ],
+    });
+    expect(relativeL2Error(there.get('logits'), clean.get('logits'))).toBeLessThan(1e-12);
+    // Zeroing one neuron of mlp_post moves mlp_out by exactly that neuron's row of c_proj.
+    const j = 77;
+    const zeroed = forwardReference(tinyRef, NOTEBOOK_IDS, { interventions: [{ hook: 'blocks.1.mlp_post', op: 'zero', neurons: [j], positions: [25] }] });
+    const a = clean.row('blocks.1.mlp_post', 25)[j];
+    const delta = Float64Array.from(clean.row('blocks.1.mlp_out', 25), (x, i) => x - zeroed.row('blocks.1.mlp_out', 25)[i]);
+    const want = Float64Array.from({ length: d }, (_, i) => a * tinyRef.blocks[1].proj_w[j * d + i]);
+    expect(relativeL2Error(delta, want)).toBeLessThan(1e-9);
+  });
+});
+
 describe('interventions inside the graph match the float64 reference', () => {
   // Vectors are random with roughly the hook's own RMS, so every edit moves the forward visibly.
   let cleanRef: RefActivations | undefined;
