@@ -4,6 +4,8 @@ import { basename } from 'node:path';
 import { readConfig } from './config.js';
 import { native } from './native.js';
 import { resolveCheckpointPath } from './resolve.js';
+import { gpt2GgufVocab } from './gguf-vocab.js';
+import { vocabSize } from './tokenizer.js';
 
 export type GgufType = 'f32' | 'f16' | 'q8_0';
 
@@ -24,5 +26,8 @@ export async function convertToGguf(checkpoint: string, outFile: string, options
   const files = resolveCheckpointPath(checkpoint);
   if (files.config === undefined) throw new Error(`${checkpoint} is already a GGUF file; convert reads Hugging Face checkpoints`);
   const config = await readConfig(files.config);
-  await native().convertToGguf(files.weights, config, outFile, type, options.name ?? basename(files.name), options.threads ?? 0);
+  // GPT-2's tokenizer goes into the file too (tokenizer.ggml.*), as llama.cpp expects for "gpt2".
+  const vocab = config.n_vocab === vocabSize ? gpt2GgufVocab() : undefined;
+  await native().convertToGguf(files.weights, config, outFile, type, options.name ?? basename(files.name), options.threads ?? 0,
+    vocab && { tokens: vocab.tokens, merges: vocab.merges, types: Int32Array.from(vocab.types), eosId: vocab.eosId });
 }

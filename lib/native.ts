@@ -82,7 +82,15 @@ export interface NativeAddon {
   /** hparams may be null for a .gguf file, which carries its own. */
   loadModel(path: string, hparams: NativeHParams | null, options: { device?: string; threads?: number; capture?: string; dtype?: string }): Promise<NativeModel>;
   gpuBackends(): string[];
-  convertToGguf(src: string, hparams: NativeHParams, dst: string, type: string, name: string, threads: number): Promise<void>;
+  convertToGguf(
+    src: string,
+    hparams: NativeHParams,
+    dst: string,
+    type: string,
+    name: string,
+    threads: number,
+    vocab?: { tokens: string[]; merges: string[]; types: Int32Array; eosId: number },
+  ): Promise<void>;
   ggmlVersion: string;
 }
 

@@ -322,7 +322,8 @@ bool dtypeIsAuto(const Napi::Value& options) {
   return d.IsUndefined() || (d.IsString() && d.As<Napi::String>().Utf8Value() == "auto");
 }
 
-// convertToGguf(src: string, hparams, dst: string, dtype: 'f32'|'f16'|'q8_0', name: string, threads: number)
+// convertToGguf(src: string, hparams, dst: string, dtype: 'f32'|'f16'|'q8_0', name: string, threads: number,
+//               vocab?: {tokens: string[], merges: string[], types: Int32Array, eosId: number})
 Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[2].IsString() || !info[3].IsString() || !info[4].IsString()) {
@@ -333,13 +334,33 @@ Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
   const std::string src = info[0].As<Napi::String>().Utf8Value(), dst = info[2].As<Napi::String>().Utf8Value();
   const std::string dtype = info[3].As<Napi::String>().Utf8Value(), name = info[4].As<Napi::String>().Utf8Value();
   const int threads = isInt(info[5]) ? info[5].As<Napi::Number>().Int32Value() : 0;
+  GgufVocab vocab;
+  if (info[6].IsObject()) {
+    Napi::Object v = info[6].As<Napi::Object>();
+    auto strings = [&](const char* key) {
+      std::vector<std::string> out;
+      Napi::Value a = v.Get(key);
+      if (!a.IsArray()) throw Napi::TypeError::New(env, std::string("vocab.") + key + " must be an array of strings");
+      Napi::Array arr = a.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value x = arr.Get(i);
+        if (!x.IsString()) throw Napi::TypeError::New(env, std::string("vocab.") + key + " must be an array of strings");
+        out.push_back(x.As<Napi::String>().Utf8Value());
+      }
+      return out;
+    };
+    vocab.tokens = strings("tokens");
+    vocab.merges = strings("merges");
+    vocab.types = int32Vector(v.Get("types"), "vocab.types");
+    vocab.eos = isInt(v.Get("eosId")) ? v.Get("eosId").As<Napi::Number>().Int32Value() : -1;
+  }
   if (dtype != "f32" && dtype != "f16" && dtype != "q8_0") throw Napi::TypeError::New(env, "type must be f32, f16 or q8_0");
   return queue<bool>(
       env,
-      [src, hp, dst, dtype, name, threads]() {
+      [src, hp, dst, dtype, name, threads, vocab = std::move(vocab)]() {
         Backends cpu = Backends::create("cpu", threads);
         Weights w = loadSafetensorsWeights(src, hp, cpu.primary(), cpu.threads, dtype);
-        writeGguf(w, name, dst);
+        writeGguf(w, vocab, name, dst);
         return true;
       },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });

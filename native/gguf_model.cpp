@@ -142,7 +142,7 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
   return w;
 }
 
-void writeGguf(Weights& w, const std::string& name, const std::string& outPath) {
+void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, const std::string& outPath) {
   GgufPtr ctx(gguf_init_empty());
   gguf_context* g = ctx.get();
   gguf_set_val_str(g, "general.architecture", "gpt2");
@@ -155,6 +155,28 @@ void writeGguf(Weights& w, const std::string& name, const std::string& outPath) 
   gguf_set_val_u32(g, "gpt2.feed_forward_length", uint32_t(4 * w.hp.nEmbd));
   gguf_set_val_u32(g, "gpt2.attention.head_count", uint32_t(w.hp.nHead));
   gguf_set_val_f32(g, "gpt2.attention.layer_norm_epsilon", w.hp.eps);
+
+  if (!vocab.tokens.empty()) {
+    if (vocab.tokens.size() != size_t(w.hp.nVocab) || vocab.types.size() != vocab.tokens.size()) {
+      throw std::invalid_argument("GGUF vocabulary: " + std::to_string(vocab.tokens.size()) + " tokens for a model with vocab_size " +
+                                  std::to_string(w.hp.nVocab));
+    }
+    auto cstrs = [](const std::vector<std::string>& v) {
+      std::vector<const char*> out;
+      for (const std::string& x : v) out.push_back(x.c_str());
+      return out;
+    };
+    gguf_set_val_str(g, "tokenizer.ggml.model", "gpt2");
+    gguf_set_val_str(g, "tokenizer.ggml.pre", "gpt-2");
+    std::vector<const char*> tokens = cstrs(vocab.tokens), merges = cstrs(vocab.merges);
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokens.data(), tokens.size());
+    gguf_set_arr_str(g, "tokenizer.ggml.merges", merges.data(), merges.size());
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, vocab.types.data(), vocab.types.size());
+    if (vocab.eos >= 0) {
+      gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", uint32_t(vocab.eos));
+      gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", uint32_t(vocab.eos));
+    }
+  }
 
   // Tensors under their llama.cpp names, in ggml's layout, without wte's padding rows.
   const std::vector<WeightSlot> slots = weightSlots(w);

@@ -14,8 +14,17 @@ HParams readGgufHParams(const std::string& path);
 // Loads the weights of a GGUF file (F32, F16, Q8_0 or Q4_0 matrices; F32 vectors) onto `backend`.
 Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend);
 
-// Writes `w` (weights loaded on a CPU backend) as a GGUF file for llama.cpp's "gpt2" architecture.
-void writeGguf(Weights& w, const std::string& name, const std::string& outPath);
+// The tokenizer as GGUF stores it (tokenizer.ggml.*); built in JS (lib/gguf-vocab.ts).
+struct GgufVocab {
+  std::vector<std::string> tokens;
+  std::vector<std::string> merges;
+  std::vector<int32_t> types;
+  int32_t eos = -1;
+};
+
+// Writes `w` (weights loaded on a CPU backend) and the vocabulary as a GGUF file for llama.cpp's
+// "gpt2" architecture.
+void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, const std::string& outPath);
 
 // True when `path` names a GGUF file (by its extension).
 bool isGgufPath(const std::string& path);

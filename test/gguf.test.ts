@@ -25,6 +25,17 @@ afterAll(() => {
 });
 
 describe('GGUF round trip', () => {
+  it("carries llama.cpp's gpt2 metadata and tokenizer", () => {
+    const bytes = readFileSync(file('f16')).toString('utf8');
+    for (const key of ['general.architecture', 'gpt2.block_count', 'gpt2.context_length', 'gpt2.embedding_length', 'gpt2.feed_forward_length',
+      'gpt2.attention.head_count', 'gpt2.attention.layer_norm_epsilon', 'tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'tokenizer.ggml.merges',
+      'tokenizer.ggml.token_type', 'tokenizer.ggml.eos_token_id', 'token_embd.weight', 'position_embd.weight', 'output_norm.weight',
+      'blk.1.attn_qkv.weight', 'blk.1.attn_output.bias', 'blk.1.ffn_up.weight', 'blk.1.ffn_down.bias']) {
+      expect(bytes, key).toContain(key);
+    }
+    expect(bytes).toContain('Ġg azed'); // the last of GPT-2's merges
+  });
+
   it('F32 GGUF gives the same activations as the safetensors checkpoint', async () => {
     const m = await loadModel(file('f32'), { device: testDevice() });
     try {
