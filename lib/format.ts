@@ -160,18 +160,21 @@ export interface FormatTableOptions {
  * and other invisible separators are escaped JSON-style (`\"`, `\n`, `\t`, `\u00a0`...). Backslashes are
  * left alone: token texts already carry `\\` and `\xNN` escapes (see tokenizer.ts), which stay readable.
  */
+/** Newline, tab and return as `\\n`/`\\t`/`\\r`; other control and invisible characters as `\\uXXXX`. */
+export function escapeInvisible(ch: string): string {
+  const c = ch.codePointAt(0)!;
+  if (ch === '\n') return '\\n';
+  if (ch === '\r') return '\\r';
+  if (ch === '\t') return '\\t';
+  if (c < 0x20 || (c >= 0x7f && c <= 0xa0) || c === 0xad || c === 0x2028 || c === 0x2029 || (c >= 0x200b && c <= 0x200f) || c === 0xfeff) {
+    return '\\u' + c.toString(16).padStart(4, '0');
+  }
+  return ch;
+}
+
 export function quoteToken(token: string): string {
   let out = '"';
-  for (const ch of token) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || (c >= 0x7f && c <= 0xa0) || c === 0xad || c === 0x2028 || c === 0x2029 || (c >= 0x200b && c <= 0x200f) || c === 0xfeff) {
-      out += '\\u' + c.toString(16).padStart(4, '0');
-    } else out += ch;
-  }
+  for (const ch of token) out += ch === '"' ? '\\"' : escapeInvisible(ch);
   return out + '"';
 }
 

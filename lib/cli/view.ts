@@ -6,7 +6,7 @@
 // - parseViewFlags / VIEW_OPTIONS / VIEW_HELP: the flags, validated before any model is loaded;
 // - viewDecodeOptions: what the flags change in the decodeLayers options.
 
-import { ANSI, displayWidth, formatTable, probStyle } from '../format.js';
+import { ANSI, displayWidth, escapeInvisible, formatTable, probStyle } from '../format.js';
 import { isLensable } from '../hooks.js';
 import { resolveTarget } from '../target.js';
 import { vocabSize } from '../tokenizer.js';
@@ -23,16 +23,7 @@ import type { HookKind, HookLens, LensResult } from '../types.js';
  */
 export function compactToken(token: string): string {
   let out = '';
-  for (const ch of token) {
-    const c = ch.codePointAt(0)!;
-    if (ch === ' ') out += '·';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || (c >= 0x7f && c <= 0xa0) || c === 0xad || c === 0x2028 || c === 0x2029 || (c >= 0x200b && c <= 0x200f) || c === 0xfeff) {
-      out += '\\u' + c.toString(16).padStart(4, '0');
-    } else out += ch;
-  }
+  for (const ch of token) out += ch === ' ' ? '·' : escapeInvisible(ch);
   return out;
 }
 
