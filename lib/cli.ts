@@ -101,11 +101,13 @@ Options:
                         instead of the table
   --vectors             with --json: include each hook's captured activation row as "vector"
 ${VIEW_HELP}  --ablate LIST         zero these hooks (comma-separated d-wide hook names or blocks.L.mlp_post)
-                        at every position inside the graph before lensing (an intervention)
+                        at every position inside the graph before lensing (an intervention); with
+                        --html the report shows the ablated run and the clean run (before/after)
   --patch-from PROMPT   activation patching: run PROMPT, take --patch-hook HOOK at its last token,
   --patch-hook HOOK     put it into the prompt's last token (--patch-mode set, the default, or add),
   --patch-mode M        and show the patched lens plus the --target token's probability and rank per
-                        layer, clean vs patched (--target is required; --json prints both runs)
+                        layer, clean vs patched (--target is required; --json prints both runs;
+                        --html FILE also writes a before/after report: patched vs clean)
   --threads N           CPU threads for the forward pass (default: all cores)
   --device D            auto (default: a GPU backend when the build has one, else CPU), cpu,
                         cuda or metal
@@ -314,7 +316,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     if (view.target === undefined) throw new UsageError('--patch-from needs --target TOKEN (the token followed clean vs patched)');
     const mode = v['patch-mode'] ?? 'set';
     if (mode !== 'set' && mode !== 'add') throw new UsageError(`--patch-mode must be set or add, got ${JSON.stringify(mode)}`);
-    if (view.html !== undefined || view.grid) throw new UsageError('--patch-from prints the table or --json; it does not combine with --html or --grid');
+    if (v.grid) throw new UsageError('--patch-from prints the table or --json (and --html); it does not combine with --grid');
     try {
       checkHookSpec([v['patch-hook']]);
     } catch (err) {
@@ -506,6 +508,24 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
         hooks,
         topK: cmd.topK,
       });
+      if (cmd.view.html !== undefined) {
+        // The report lenses what --html lenses (every position, metrics, attention), clean and patched.
+        const { decodeForView, renderReport } = await import('./report/index.js');
+        const { interventions: _ablate, ...base } = options;
+        const viewOptions = { ...base, target: r.track.id };
+        const clean = await decodeForView(prompt, viewOptions);
+        const patched = await decodeForView(prompt, { ...viewOptions, interventions: r.interventions });
+        const html = renderReport(patched, {
+          label: `after (patched: ${cmd.patch.hook} ${cmd.patch.mode} from ${JSON.stringify(cmd.patch.from)})`,
+          compare: { result: clean, label: 'before (clean run)' },
+        });
+        if (cmd.view.html === '-') {
+          stdout.write(html);
+          return EXIT_OK;
+        }
+        await writeFile(cmd.view.html, html);
+        stderr.write(`layerlens: wrote ${cmd.view.html} (${Math.ceil(Buffer.byteLength(html) / 1024)} KiB)\n`);
+      }
       if (cmd.json) {
         stdout.write(stringifyJSON({ clean: toJSON(r.clean), patched: toJSON(r.patched), track: r.track, byLayer: r.byLayer }) + '\n');
       } else {
@@ -521,7 +541,17 @@ export async function main(argv: readonly string[], io: CliIO = {}): Promise<num
     if (cmd.view.html !== undefined) {
       const { decodeForView, renderReport } = await import('./report/index.js');
       result = await decodeForView(prompt, options);
-      const html = renderReport(result);
+      let html: string;
+      const { interventions: ablated, ...clean } = options;
+      if (ablated?.length) {
+        // --ablate: the ablated run, with the clean run to compare (before/after)
+        html = renderReport(result, {
+          label: `after (ablated: ${ablated.map((i) => i.hook).join(', ')})`,
+          compare: { result: await decodeForView(prompt, clean), label: 'before (clean run)' },
+        });
+      } else {
+        html = renderReport(result);
+      }
       if (cmd.view.html === '-') {
         stdout.write(html);
         return EXIT_OK;

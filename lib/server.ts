@@ -3,8 +3,9 @@
 //   GET  /           the viewer page (lib/report/page.ts in server mode: prompt box, hook kind, colouring,
 //                    target; drawn by the same client code as the HTML report)
 //   GET  /api/info   the model's shape and the request limits
-//   POST /api/lens   {prompt, hooks?, topK?, target?, positions?} → the report JSON (lib/report/data.ts):
-//                    toJSON(decodeLayers(...)) with metrics, every position by default, plus attention
+//   POST /api/lens   {prompt, hooks?, topK?, target?, positions?, ablate?} → the report JSON (lib/report/data.ts):
+//                    toJSON(decodeLayers(...)) with metrics, every position by default, plus attention;
+//                    with `ablate` (hooks zeroed at every position): the ablated run plus `compare`, the clean one
 //
 // The model is loaded once, before the server listens; requests are run one at a time (the engine is
 // single-stream anyway) with a short queue. Bad requests get a 4xx JSON {error}. Bound to a loopback
@@ -17,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tokenizePrompt } from './decode.js';
 import { checkHookSpec, resolveHooks, type HookSpec } from './hooks.js';
 import { loadModel, Model, resolvePositions, type LoadOptions, type PositionSpec } from './model.js';
-import { decodeForView, reportData } from './report/data.js';
+import { compareReportData, decodeForView, reportData } from './report/data.js';
 import { renderPage } from './report/page.js';
 import { resolveTarget } from './target.js';
 
@@ -71,9 +72,11 @@ export interface LensRequest {
   topK: number;
   target?: string | number;
   positions: PositionSpec;
+  /** Hook names zeroed at every position (resolved from names, kinds or blocks.L; d-wide hooks and mlp_post). */
+  ablate?: string[];
 }
 
-const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions'];
+const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate'];
 const DEFAULT_TOP_K = 10;
 
 /**
@@ -140,7 +143,26 @@ export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: 
       bad(`"positions": ${(err as Error).message}`);
     }
   }
-  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions };
+  let ablate: string[] | undefined;
+  if (b.ablate !== undefined && b.ablate !== null && !(Array.isArray(b.ablate) && b.ablate.length === 0)) {
+    const a = b.ablate;
+    if (!(Array.isArray(a) && a.length <= 256 && a.every((x) => typeof x === 'string' && x.trim() !== ''))) {
+      bad('"ablate" must be an array of hook names or kinds (at most 256), such as ["blocks.1.mlp_out"]');
+    }
+    const names: string[] = [];
+    try {
+      const spec = (a as string[]).map((x) => x.trim());
+      checkHookSpec(spec);
+      for (const h of resolveHooks(spec, info.n_layer)) {
+        if (h.kind === 'attn_pattern' || h.kind === 'attn_head_out') throw new Error(`${h.name} cannot be ablated: only d-wide hooks and mlp_post can`);
+        if (!names.includes(h.name)) names.push(h.name);
+      }
+    } catch (err) {
+      bad(`"ablate": ${(err as Error).message}`);
+    }
+    if (names.length) ablate = names;
+  }
+  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }) };
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
@@ -276,15 +298,18 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
       }
       const r = parseLensRequest(body, info, maxTopK);
       const data = await serialized(async () => {
-        const result = await decodeForView(r.prompt, {
+        const common = {
           model,
           hooks: r.hooks,
           topK: r.topK,
           positions: r.positions,
           metrics: true,
           ...(r.target === undefined ? {} : { target: r.target }),
-        });
-        return reportData(result);
+        };
+        if (!r.ablate) return reportData(await decodeForView(r.prompt, common));
+        const after = await decodeForView(r.prompt, { ...common, interventions: r.ablate.map((hook) => ({ hook, op: 'zero' as const })) });
+        const before = await decodeForView(r.prompt, common);
+        return compareReportData(after, before, { label: `after (ablated: ${r.ablate.join(', ')})`, compareLabel: 'before (clean run)' });
       });
       sendJSON(res, 200, data);
       return 200;

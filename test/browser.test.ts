@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../lib/index.js';
 import { compactToken } from '../lib/cli/view.js';
 import { formatProb } from '../lib/format.js';
-import { decodeForView, renderReport, reportData, type ReportData } from '../lib/report/index.js';
+import { compareReportData, decodeForView, renderReport, reportData, type ReportData } from '../lib/report/index.js';
 import { startServer, type LayerlensServer } from '../lib/server.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from './helpers/checkpoints.js';
 import { testDevice } from './helpers/device.js';
@@ -168,5 +168,71 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(requests).toEqual([url]);
     await page.close();
+  });
+
+  /** A cell whose top-1 token differs between the two runs of a before/after data (ablation changes some). */
+  function changedCell(d: ReportData): { hook: string; pos: number; after: string; before: string } {
+    for (const h of d.hooks) {
+      const o = d.compare!.hooks.find((x) => x.name === h.name && x.position === h.position);
+      if (h.top && o?.top && h.top[0].id !== o.top[0].id && h.kind === 'resid_post') return { hook: h.name, pos: h.position, after: h.top[0].token, before: o.top[0].token };
+    }
+    throw new Error('the ablation changed no top-1 token');
+  }
+  const cellText = (page: Page, c: { hook: string; pos: number }) => page.textContent(`#ll-heatmap td[data-hook="${c.hook}"][data-pos="${c.pos}"]`);
+
+  it('before/after: the report and the viewer switch the heatmap between the ablated and the clean run', async () => {
+    const opts = { model, positions: 'all' as const, metrics: true, target: ' Paris', topK: 6 };
+    const after = await decodeForView(NOTEBOOK_PROMPT, { ...opts, interventions: [{ hook: 'blocks.1.mlp_out', op: 'zero' }] });
+    const before = await decodeForView(NOTEBOOK_PROMPT, opts);
+    const file = join(OUT, 'report-compare.html');
+    writeFileSync(file, renderReport(after, { banner: BANNER, label: 'after (ablated)', compare: { result: before, label: 'before (clean)' } }));
+    const data = JSON.parse(JSON.stringify(compareReportData(after, before, { label: 'after (ablated)', compareLabel: 'before (clean)' }))) as ReportData;
+    const cell = changedCell(data);
+    const rows = ['embed', 'blocks.0.resid_post', 'blocks.1.resid_post'];
+
+    const { page, errors } = await openPage();
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.isVisible('#ll-which')).toBe(true);
+    expect(await page.locator('#ll-which option').allTextContents()).toEqual(['after (ablated)', 'before (clean)']);
+    await checkHeatmap(page, data, rows, { hook: cell.hook, pos: cell.pos });
+    expect(await cellText(page, cell)).toBe(compactToken(cell.after));
+    await page.selectOption('#ll-which', 'before');
+    await page.waitForSelector('#ll-heatmap[data-run="before"]');
+    expect(await cellText(page, cell)).toBe(compactToken(cell.before));
+    await checkHeatmap(page, data.compare!, rows, { hook: cell.hook, pos: cell.pos });
+    // the difference colouring: after − before of the target's probability, whichever run is shown
+    await page.selectOption('#ll-metric', 'diff');
+    const diff = Number(await page.getAttribute(`#ll-heatmap td[data-hook="${cell.hook}"][data-pos="${cell.pos}"]`, 'data-diff'));
+    const prob = (d: ReportData) => d.hooks.find((h) => h.name === cell.hook && h.position === cell.pos)!.target!.prob;
+    expect(diff).toBeCloseTo(prob(data) - prob(data.compare!), 12);
+    expect(await page.textContent('#ll-legend')).toMatch(/after − before, the target’s probability/);
+    // the plots draw both runs
+    await page.click(`#ll-heatmap td[data-hook="${cell.hook}"][data-pos="${cell.pos}"]`);
+    expect(await page.locator('#ll-plots svg polyline[data-run="before"]').count()).toBe(3);
+    expect(await page.locator('#ll-plots svg polyline[data-run="after"]').count()).toBe(3);
+    expect(errors).toEqual([]);
+    await page.close();
+
+    // the viewer: an ablate box; the answer carries "compare" and the page offers the switch
+    const v = await openPage();
+    await v.page.goto(srv.url);
+    await v.page.waitForSelector('body[data-ready="idle"]');
+    expect(await v.page.isVisible('#ll-which')).toBe(false);
+    await v.page.fill('#ll-prompt', NOTEBOOK_PROMPT);
+    await v.page.fill('#ll-ablate', ' blocks.1.mlp_out ,');
+    const [response] = await Promise.all([v.page.waitForResponse((r) => r.url().endsWith('/api/lens')), v.page.click('#ll-run')]);
+    expect(JSON.parse(response.request().postData()!).ablate).toEqual(['blocks.1.mlp_out']);
+    const api = (await response.json()) as ReportData;
+    await v.page.waitForSelector('body[data-ready="true"]');
+    expect(api.compare).toBeDefined();
+    const c = changedCell(api);
+    expect(await v.page.isVisible('#ll-which')).toBe(true);
+    expect(await cellText(v.page, c)).toBe(compactToken(c.after));
+    await v.page.selectOption('#ll-which', 'before');
+    await v.page.waitForSelector('#ll-heatmap[data-run="before"]');
+    expect(await cellText(v.page, c)).toBe(compactToken(c.before));
+    expect(v.errors).toEqual([]);
+    await v.page.close();
   });
 });

@@ -1,7 +1,8 @@
 // The CLI on a real (synthetic) checkpoint: its JSON equals the API's result, the table shows every
 // hook, and the installed bin runs as a process.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,54 @@ describe('layerlens CLI on a checkpoint', () => {
     expect(out.byLayer).toEqual(JSON.parse(JSON.stringify(api.byLayer)));
     expect(out.patched).toEqual(JSON.parse(JSON.stringify(toJSON(api.patched))));
     expect((await run(['--model', dir, '--patch-from', source, '--patch-hook', 'embed', 'Hi'])).err).toMatch(/needs --target/);
+  });
+
+  it('--html with --ablate or --patch-from embeds the intervened run and the clean run to compare', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'layerlens-html-'));
+    const embedded = (file: string) => {
+      const m = /<script type="application\/json" id="ll-data">([\s\S]*?)<\/script>/.exec(readFileSync(file, 'utf8'));
+      return JSON.parse(m![1]) as ReturnType<typeof toJSON> & { label: string; compare: ReturnType<typeof toJSON> & { label: string } };
+    };
+    const ids = (hooks: { top?: { id: number }[] }[]) => hooks.filter((h) => h.top).map((h) => h.top!.map((t) => t.id));
+    try {
+      const out = join(tmp, 'out.html');
+      const r = await run(['--model', dir, '--device', 'cpu', '--hooks', 'resid_post', '--html', out, '--ablate', 'blocks.1.mlp_out', NOTEBOOK_PROMPT]);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/wrote .*out\.html/);
+      const d = embedded(out);
+      expect([d.label, d.compare.label]).toEqual(['after (ablated: blocks.1.mlp_out)', 'before (clean run)']);
+      const model = await loadModel(dir, { device: 'cpu' });
+      const opts = { model, hooks: ['resid_post'], positions: 'all' as const, topK: 5 };
+      const ablated = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, interventions: [{ hook: 'blocks.1.mlp_out', op: 'zero' }] });
+      const clean = await decodeLayers(NOTEBOOK_PROMPT, opts);
+      expect(d.positions).toHaveLength(26);
+      expect(ids(d.hooks)).toEqual(ids(ablated.hooks));
+      expect(ids(d.compare.hooks)).toEqual(ids(clean.hooks));
+      expect(d.hooks.every((h) => !h.top || typeof h.kl === 'number')).toBe(true);
+
+      // --patch-from with --html (no longer a usage error): patched vs clean, at every position
+      const source = 'Q: What is the capital of Germany?\nA:';
+      const pout = join(tmp, 'patch.html');
+      const p = await run(['--model', dir, '--device', 'cpu', '--target', ' Paris', '--html', pout, '--patch-from', source, '--patch-hook', 'blocks.0.resid_post', 'Hello there']);
+      expect(p.code).toBe(0);
+      expect(p.out).toContain('clean → patched');
+      const pd = embedded(pout);
+      const api = await patchActivations({ model, source, target: 'Hello there', hook: 'blocks.0.resid_post', track: ' Paris' });
+      model.dispose();
+      expect(pd.compare.label).toBe('before (clean run)');
+      expect(pd.label).toMatch(/^after \(patched: blocks\.0\.resid_post set from/);
+      expect(pd.positions).toEqual([0, 1]);
+      const last = (hooks: typeof pd.hooks) => hooks.filter((h) => h.top && h.position === 1);
+      expect(ids(last(pd.hooks))).toEqual(ids(api.patched.hooks));
+      expect(ids(last(pd.compare.hooks))).toEqual(ids(api.clean.hooks));
+      expect(last(pd.hooks).map((h) => h.target!.prob)).toEqual(api.byLayer.map((b) => b.patchedProb));
+      expect(last(pd.compare.hooks).map((h) => h.target!.prob)).toEqual(api.byLayer.map((b) => b.cleanProb));
+      const grid = await run(['--model', dir, '--target', ' Paris', '--grid', '--patch-from', source, '--patch-hook', 'embed', 'Hi']);
+      expect(grid.code).toBe(2);
+      expect(grid.err).toMatch(/does not combine with --grid/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('reports a bad hook as a usage error', async () => {

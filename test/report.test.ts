@@ -1,7 +1,8 @@
 // The HTML report's structure and escaping (pure), and decodeForView/reportData on the tiny checkpoint.
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, loadModel, type Model } from '../lib/index.js';
-import { CLIENT_JS, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData } from '../lib/report/index.js';
+import { CLIENT_JS, compareReportData, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData, type ReportData } from '../lib/report/index.js';
 import type { AttentionLayer, LensResult } from '../lib/types.js';
 import { checkpoint, NOTEBOOK_PROMPT } from './helpers/checkpoints.js';
 import { testDevice } from './helpers/device.js';
@@ -103,6 +104,86 @@ describe('renderReport (pure)', () => {
     expect(page).toContain('<form id="ll-form"');
     expect(page).toContain('&lt;/textarea&gt;&lt;script&gt;</textarea>');
     expect(page).toMatch(/connect-src &#39;self&#39;/);
+  });
+});
+
+/** A hand-made before/after pair on one row and two positions: top-k and (optionally) the target. */
+function pair(withTarget: boolean): { after: LensResult; before: LensResult } {
+  const base = evilResult();
+  const tok = (id: number, prob: number) => ({ id, token: EVIL[id], prob, logit: 0 });
+  const target = (prob: number) => ({ id: 3, token: EVIL[3], prob, logit: 0, rank: 2, reciprocalRank: 0.5 });
+  const make = (p0: ReturnType<typeof tok>[], p1: ReturnType<typeof tok>[], t: [number, number]): LensResult => ({
+    ...base,
+    ...(withTarget ? {} : { target: undefined }),
+    positions: [0, 1],
+    hooks: [p0, p1].map((top, position) => ({
+      name: 'blocks.0.resid_post',
+      layer: 0,
+      kind: 'resid_post' as const,
+      position,
+      top,
+      ...(withTarget ? { target: target(t[position]) } : {}),
+    })),
+    attention: undefined,
+  });
+  return {
+    // position 0: top-1 (id 1) is in the other top-k; position 1: top-1 (id 5) is not, so only a bound is known
+    after: make([tok(1, 0.6), tok(2, 0.1)], [tok(5, 0.5), tok(2, 0.2)], [0.3, 0.05]),
+    before: make([tok(2, 0.5), tok(1, 0.2)], [tok(2, 0.7), tok(4, 0.1)], [0.1, 0.25]),
+  };
+}
+
+type Hook = ReportData['hooks'][number];
+function clientHelpers(): { diffValue(a: Hook, b: Hook): { d: number; exact: boolean; text: string }; divColor(v: number): string; METRICS: Record<string, unknown> } {
+  const sandbox: { window: { layerlens?: ReturnType<typeof clientHelpers> } } = { window: {} };
+  runInNewContext(CLIENT_JS, sandbox);
+  return sandbox.window.layerlens!;
+}
+
+describe('before/after (compare)', () => {
+  it('embeds both runs with their labels, and the page has the run switch and the difference colouring', () => {
+    const { after, before } = pair(true);
+    const html = renderReport(after, { label: 'after <ablated>', compare: { result: before, label: 'before & clean' } });
+    const data = scriptJSON(html, 'll-data') as ReportData;
+    expect(data).toEqual(JSON.parse(JSON.stringify({ ...reportData(after), label: 'after <ablated>', compare: { ...reportData(before), label: 'before & clean' } })));
+    expect(data).toEqual(JSON.parse(JSON.stringify(compareReportData(after, before, { label: 'after <ablated>', compareLabel: 'before & clean' }))));
+    expect(data.compare!.hooks.map((h) => h.top![0].id)).toEqual([2, 2]);
+    expect(html).toMatch(/<label id="ll-which-wrap" hidden>[^<]*<select id="ll-which">\s*<option value="after">after<\/option>\s*<option value="before">before<\/option>/);
+    expect(html).toContain('<option value="diff">');
+    expect(html).not.toContain('<ablated>');
+    expect(html).not.toContain('& clean'); // only as \u0026 inside the JSON
+    // defaults of the labels
+    const plain = scriptJSON(renderReport(after, { compare: { result: before, label: 'clean' } }), 'll-data') as ReportData;
+    expect([plain.label, plain.compare!.label]).toEqual(['after (intervened)', 'clean']);
+    expect('compare' in (scriptJSON(renderReport(after), 'll-data') as object)).toBe(false);
+  });
+
+  it('difference: the change in the target\'s probability, else in that of the after-run\'s top-1 token', () => {
+    const ll = clientHelpers();
+    expect(ll.METRICS.diff).toBeDefined();
+    const t = pair(true);
+    const [a, b] = [reportData(t.after), reportData(t.before)];
+    const withTarget = [0, 1].map((i) => ll.diffValue(a.hooks[i], b.hooks[i]));
+    expect(withTarget[0].d).toBeCloseTo(0.3 - 0.1, 12);
+    expect(withTarget[1].d).toBeCloseTo(0.05 - 0.25, 12);
+    expect(withTarget.map((x) => x.exact)).toEqual([true, true]);
+    expect(withTarget[1].text).toBe('p(target) \u22120.200');
+
+    const n = pair(false);
+    const [na, nb] = [reportData(n.after), reportData(n.before)];
+    expect(na.hooks[0].target).toBeUndefined();
+    const top = ll.diffValue(na.hooks[0], nb.hooks[0]);
+    expect(top.d).toBeCloseTo(0.6 - 0.2, 12); // id 1: 0.6 after, 0.2 before
+    expect(top.exact).toBe(true);
+    const bound = ll.diffValue(na.hooks[1], nb.hooks[1]);
+    expect(bound.d).toBeCloseTo(0.5 - 0.1, 12); // id 5 is not in the before top-2: p_before < 0.1
+    expect(bound.exact).toBe(false);
+    expect(bound.text).toMatch(/\u2265 \+0\.400/);
+    expect(Number.isNaN(ll.diffValue(na.hooks[0], undefined as unknown as Hook).d)).toBe(true);
+    // diverging scale: red below zero, neutral at zero, blue above
+    expect(ll.divColor(0)).toBe('rgb(247, 247, 247)');
+    expect(ll.divColor(-1)).toBe('rgb(103, 0, 31)');
+    expect(ll.divColor(1)).toBe('rgb(5, 48, 97)');
   });
 });
 

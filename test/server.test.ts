@@ -100,6 +100,32 @@ describe('startServer', () => {
     await expectError(await post({ prompt: 'x'.repeat(70_000) }), 413, /limit is 65536/);
   });
 
+  it('"ablate": the ablated run plus the clean one as "compare"; bad hooks are 400', async () => {
+    await expectError(await post({ prompt: 'x', ablate: 'blocks.1.mlp_out' }), 400, /"ablate" must be an array/);
+    await expectError(await post({ prompt: 'x', ablate: [3] }), 400, /"ablate" must be an array/);
+    await expectError(await post({ prompt: 'x', ablate: ['blocks.7.mlp_out'] }), 400, /"ablate":.*block 7 is out of range/);
+    await expectError(await post({ prompt: 'x', ablate: ['blocks.0.attn_pattern'] }), 400, /"ablate": blocks\.0\.attn_pattern cannot be ablated/);
+    await expectError(await post({ prompt: 'x', ablate: ['blocks.1'] }), 400, /"ablate": blocks\.1\.attn_pattern cannot be ablated/);
+    await expectError(await post({ prompt: 'x', ablate: ['nonsense'] }), 400, /"ablate":/);
+
+    const res = await post({ prompt: NOTEBOOK_PROMPT, topK: 3, hooks: ['resid_post'], ablate: ['blocks.1.mlp_out', 'blocks.0.mlp_post'] });
+    expect(res.status).toBe(200);
+    const d = (await res.json()) as ReportData;
+    expect(d.label).toBe('after (ablated: blocks.0.mlp_post, blocks.1.mlp_out)');
+    expect(d.compare!.label).toBe('before (clean run)');
+    expect(d.compare!.compare).toBeUndefined();
+    expect(d.attention && d.compare!.attention).toBeTruthy();
+    const interventions = [{ hook: 'blocks.0.mlp_post', op: 'zero' as const }, { hook: 'blocks.1.mlp_out', op: 'zero' as const }];
+    const after = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'], positions: 'all', topK: 3, interventions });
+    const before = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'], positions: 'all', topK: 3 });
+    const ids = (hooks: { top?: { id: number }[] }[]) => hooks.filter((h) => h.top).map((h) => h.top!.map((t) => t.id));
+    expect(ids(d.hooks)).toEqual(ids(after.hooks));
+    expect(ids(d.compare!.hooks)).toEqual(ids(before.hooks));
+    expect(ids(d.hooks)).not.toEqual(ids(d.compare!.hooks));
+    // an empty list is no ablation
+    expect('compare' in ((await (await post({ prompt: 'A: B', ablate: [] })).json()) as object)).toBe(false);
+  });
+
   it('answers 404 for unknown paths, 405 for wrong methods, 403 for foreign Host headers', async () => {
     await expectError(await fetch(new URL('nope', srv.url)), 404, /no such page: \/nope/);
     const get = await fetch(new URL('api/lens', srv.url));
@@ -161,6 +187,7 @@ describe('parseLensRequest', () => {
       positions: [-1],
     });
     expect(parseLensRequest({ prompt: 'a', target: '' }, info).target).toBeUndefined();
+    expect(parseLensRequest({ prompt: 'a', ablate: ['mlp_out', 'embed', 'blocks.0.mlp_out'] }, info).ablate).toEqual(['embed', 'blocks.0.mlp_out', 'blocks.1.mlp_out']);
   });
 });
 

@@ -11,6 +11,7 @@
 export const CLIENT_CSS = String.raw`
 :root { --fg: #1b1f24; --muted: #5b6470; --line: #d8dee4; --bg: #fff; --accent: #c2410c; --sel: #111; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; padding: 16px 20px 40px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 h1 { font-size: 18px; margin: 0 0 4px; }
 h2 { font-size: 15px; margin: 22px 0 8px; }
@@ -49,9 +50,12 @@ button { padding: 6px 14px; cursor: pointer; }
 .ll-topk td.ll-prob { text-align: right; font-variant-numeric: tabular-nums; }
 .ll-bar { width: 80px; }
 .ll-bar span { display: block; height: 8px; background: #2171b5; }
-.ll-metrics { margin-top: 4px; font-size: 12px; color: var(--muted); }
+.ll-metrics, .ll-other { margin-top: 4px; font-size: 12px; color: var(--muted); }
 #ll-tip { position: fixed; z-index: 10; background: #fff; border: 1px solid #8c959f; box-shadow: 0 4px 14px rgba(0,0,0,.18); padding: 8px 10px; border-radius: 4px; pointer-events: none; max-width: 420px; }
 .ll-plots { display: flex; flex-wrap: wrap; gap: 16px; }
+.ll-plot-legend { font-size: 12px; margin: 4px 0; }
+.ll-plot-legend .ll-swatch { display: inline-block; width: 22px; height: 0; border-top: 2px solid; vertical-align: middle; margin: 0 4px 0 10px; }
+#ll-which-wrap select { font-weight: 600; }
 .ll-plot text { font-size: 10px; fill: var(--muted); font-family: system-ui, sans-serif; }
 .ll-plot .ll-plot-title { font-size: 12px; fill: var(--fg); font-weight: 600; }
 .ll-heads { display: flex; flex-wrap: wrap; gap: 14px; }
@@ -110,12 +114,53 @@ export const CLIENT_JS = String.raw`
   };
   LL.textColor = function (v) { return typeof v === 'number' && v > 0.55 ? '#ffffff' : '#111111'; };
 
+  // ColorBrewer "RdBu" for differences, v in -1..1: red = lower after the intervention, blue = higher.
+  var DIV = [[103, 0, 31], [178, 24, 43], [214, 96, 77], [244, 165, 130], [253, 219, 199], [247, 247, 247], [209, 229, 240], [146, 197, 222], [67, 147, 195], [33, 102, 172], [5, 48, 97]];
+  LL.divColor = function (v) {
+    if (typeof v !== 'number' || !isFinite(v)) return 'rgb(238, 238, 238)';
+    var x = (Math.min(1, Math.max(-1, v)) + 1) / 2 * (DIV.length - 1);
+    var i = Math.min(DIV.length - 2, Math.floor(x));
+    var f = x - i;
+    var a = DIV[i], b = DIV[i + 1];
+    var c = [0, 1, 2].map(function (k) { return Math.round(a[k] + (b[k] - a[k]) * f); });
+    return 'rgb(' + c[0] + ', ' + c[1] + ', ' + c[2] + ')';
+  };
+  LL.divTextColor = function (v) { return typeof v === 'number' && Math.abs(v) > 0.6 ? '#ffffff' : '#111111'; };
+
+  LL.formatSigned = function (d) {
+    if (typeof d !== 'number' || !isFinite(d)) return 'n/a';
+    return (d < 0 ? '\u2212' : '+') + LL.formatProb(Math.abs(d));
+  };
+
+  // The change of one lens row from the run before an intervention (b) to the run after it (a):
+  // with a tracked target, p_after(target) - p_before(target), exactly; otherwise the change in the
+  // probability of the after-run's top-1 token t, p_after(t) - p_before(t). When t is not in the
+  // before-run's top-k, p_before(t) is only known to be below the k-th probability, so d is a lower
+  // bound (exact: false). {d: NaN} when either row is missing.
+  LL.diffValue = function (a, b) {
+    if (!a || !b || !a.top || !b.top || !a.top.length || !b.top.length) return { d: NaN, exact: false, text: 'n/a' };
+    if (a.target && b.target) {
+      var dt = a.target.prob - b.target.prob;
+      return { d: dt, exact: true, text: 'p(target) ' + LL.formatSigned(dt) };
+    }
+    var t = a.top[0];
+    for (var i = 0; i < b.top.length; i++) {
+      if (b.top[i].id === t.id) {
+        var d = t.prob - b.top[i].prob;
+        return { d: d, exact: true, text: 'p(' + LL.compactToken(t.token) + ') ' + LL.formatSigned(d) };
+      }
+    }
+    var lo = t.prob - b.top[b.top.length - 1].prob;
+    return { d: lo, exact: false, text: 'p(' + LL.compactToken(t.token) + ') \u2265 ' + LL.formatSigned(lo) + ' (not in the other top-' + b.top.length + ')' };
+  };
+
   // What a heatmap cell can be coloured by.
   LL.METRICS = {
     prob: { label: 'top-1 probability', needs: null },
     rank: { label: 'target rank (log scale)', needs: 'target' },
     kl: { label: 'KL(final \u2016 layer), nats', needs: 'kl' },
-    entropy: { label: 'entropy, nats', needs: 'entropy' }
+    entropy: { label: 'entropy, nats', needs: 'entropy' },
+    diff: { label: 'difference after \u2212 before', needs: 'compare' }
   };
 
   // {v: 0..1 for the colour (NaN: none), text: the value in words} of a lens row under a metric.
@@ -154,11 +199,15 @@ export const CLIENT_JS = String.raw`
     });
     var kinds = KIND_ORDER.filter(function (k) { return k !== 'embed' && byKind[k]; });
     if (!kinds.length && byKind.embed) kinds = ['embed'];
+    var byName = {};
+    Object.keys(byKind).forEach(function (k) { Object.keys(byKind[k]).forEach(function (n) { byName[n] = byKind[k][n]; }); });
     var attnAt = {};
     if (data.attention) data.attention.positions.forEach(function (p, i) { attnAt[p] = i; });
     return {
       kinds: kinds,
-      has: { target: hasTarget, kl: hasKL, entropy: hasEntropy },
+      has: { target: hasTarget, kl: hasKL, entropy: hasEntropy, compare: !!data.compare },
+      // the lens row of hook "name" at position "pos", of any kind
+      at: function (name, pos) { var r = byName[name]; return r ? r.cells[pos] : undefined; },
       ctx: { nVocab: data.model.n_vocab, maxKL: maxKL },
       // embed first, then the kind's rows by layer
       rows: function (kind) {
@@ -203,7 +252,9 @@ export const CLIENT_JS = String.raw`
   function quote(t) { return JSON.stringify(t); }
 
   var config = readJSON('ll-config') || { mode: 'report' };
-  var state = { data: null, idx: null, kind: config.kind || null, metric: LL.METRICS[config.colorBy] ? config.colorBy : 'prob', sel: null };
+  // main: the data as given (the after-run when it has a "compare"); data/idx: the run shown; which: 'after'
+  // or 'before' (the compare run); idxA/idxB: the after- and before-runs' indexes (idxB null without compare).
+  var state = { main: null, data: null, idx: null, idxA: null, idxB: null, which: 'after', kind: config.kind || null, metric: LL.METRICS[config.colorBy] ? config.colorBy : 'prob', sel: null, diffScale: 0 };
 
   function setStatus(text, isError) {
     var s = $('ll-status');
@@ -211,9 +262,22 @@ export const CLIENT_JS = String.raw`
     s.className = isError ? 'll-error' : '';
   }
 
+  function runLabel(d, which) { return d && d.label ? d.label : which; }
+
+  function showRun() {
+    var before = state.which === 'before' && state.idxB;
+    state.data = before ? state.main.compare : state.main;
+    state.idx = before ? state.idxB : state.idxA;
+    $('ll-heatmap').setAttribute('data-run', state.idxB ? state.which : 'main');
+  }
+
   function setData(data) {
-    state.data = data;
-    state.idx = LL.index(data);
+    state.main = data;
+    state.idxA = LL.index(data);
+    state.idxB = data.compare ? LL.index(data.compare) : null;
+    if (state.idxB) state.idxB.has.compare = true;
+    else state.which = 'after';
+    showRun();
     if (state.idx.kinds.indexOf(state.kind) < 0) state.kind = state.idx.kinds[0] || 'resid_post';
     var need = LL.METRICS[state.metric].needs;
     if (need && !state.idx.has[need]) state.metric = 'prob';
@@ -248,12 +312,29 @@ export const CLIENT_JS = String.raw`
       p1.appendChild(document.createTextNode(' (id ' + d.target.id + ')'));
     }
     box.appendChild(p1);
+    if (state.idxB) {
+      var p2 = el('div', { class: 'll-compare-summary' });
+      p2.appendChild(el('strong', null, 'Showing: ' + runLabel(d, state.which) + '.'));
+      [[state.main, 'after'], [state.main.compare, 'before']].forEach(function (r) {
+        p2.appendChild(document.createTextNode(' ' + runLabel(r[0], r[1]) + ': prediction '));
+        p2.appendChild(el('span', { class: 'll-tok' }, LL.compactToken(r[0].prediction.token)));
+        p2.appendChild(document.createTextNode(' (p ' + LL.formatProb(r[0].prediction.prob) + ').'));
+      });
+      box.appendChild(p2);
+    }
     if (config.mode === 'report') {
       box.appendChild(el('div', { class: 'll-prompt' }, d.prompt));
     }
   }
 
   function renderControls() {
+    var wrap = $('ll-which');
+    $('ll-which-wrap').hidden = !state.idxB;
+    if (state.idxB) {
+      wrap.options[0].textContent = runLabel(state.main, 'after');
+      wrap.options[1].textContent = runLabel(state.main.compare, 'before');
+      wrap.value = state.which;
+    }
     var kind = $('ll-kind');
     kind.textContent = '';
     var kinds = config.mode === 'server' ? ['resid_post', 'resid_mid', 'mlp_out', 'attn_out'] : state.idx.kinds;
@@ -291,16 +372,38 @@ export const CLIENT_JS = String.raw`
     table.appendChild(thead);
     var tbody = el('tbody');
     var targetId = d.target ? d.target.id : -1;
+    var diff = state.metric === 'diff' && state.idxB;
+    var diffs = {};
+    if (diff) {
+      // one scale for the whole heatmap: the largest |after - before|
+      var scale = 0;
+      rows.forEach(function (row) {
+        d.positions.forEach(function (p) {
+          var dv = LL.diffValue(state.idxA.at(row.name, p), state.idxB.at(row.name, p));
+          diffs[row.name + '@' + p] = dv;
+          if (isFinite(dv.d) && Math.abs(dv.d) > scale) scale = Math.abs(dv.d);
+        });
+      });
+      state.diffScale = scale;
+    }
     rows.forEach(function (row) {
       var tr = el('tr', { 'data-hook': row.name });
       tr.appendChild(el('th', { class: 'll-row', scope: 'row', title: row.name }, row.label));
       d.positions.forEach(function (p) {
         var h = row.cells[p];
         if (!h) { tr.appendChild(el('td', { 'data-pos': p })); return; }
-        var val = LL.cellValue(h, state.metric, state.idx.ctx);
         var td = el('td', { 'data-hook': row.name, 'data-pos': p }, LL.compactToken(h.top[0].token));
-        td.style.background = LL.color(val.v);
-        td.style.color = LL.textColor(val.v);
+        if (diff) {
+          var dv = diffs[row.name + '@' + p];
+          var v = state.diffScale > 0 ? dv.d / state.diffScale : 0;
+          td.setAttribute('data-diff', isFinite(dv.d) ? String(dv.d) : 'NaN');
+          td.style.background = LL.divColor(v);
+          td.style.color = LL.divTextColor(v);
+        } else {
+          var val = LL.cellValue(h, state.metric, state.idx.ctx);
+          td.style.background = LL.color(val.v);
+          td.style.color = LL.textColor(val.v);
+        }
         if (h.top[0].id === targetId) td.classList.add('ll-hit');
         if (state.sel && state.sel.name === row.name && state.sel.pos === p) td.classList.add('ll-sel');
         tr.appendChild(td);
@@ -344,6 +447,17 @@ export const CLIENT_JS = String.raw`
     if (typeof h.entropy === 'number') parts.push('entropy ' + LL.formatNats(h.entropy) + ' nats');
     if (typeof h.kl === 'number') parts.push('KL(final \u2016 this) ' + LL.formatNats(h.kl) + ' nats');
     if (parts.length) card.appendChild(el('div', { class: 'll-metrics' }, parts.join(' \u00b7 ')));
+    if (state.idxB) {
+      var otherWhich = state.which === 'before' ? 'after' : 'before';
+      var o = (otherWhich === 'after' ? state.idxA : state.idxB).at(h.name, h.position);
+      var line = el('div', { class: 'll-other' });
+      if (o && o.top && o.top.length) {
+        line.appendChild(document.createTextNode(runLabel(otherWhich === 'after' ? state.main : state.main.compare, otherWhich) + ': top-1 '));
+        line.appendChild(el('span', { class: 'll-tok' }, LL.compactToken(o.top[0].token)));
+        line.appendChild(document.createTextNode(' p ' + LL.formatProb(o.top[0].prob) + ' \u00b7 after \u2212 before: ' + LL.diffValue(state.idxA.at(h.name, h.position), state.idxB.at(h.name, h.position)).text));
+      }
+      card.appendChild(line);
+    }
     return card;
   }
 
@@ -367,6 +481,19 @@ export const CLIENT_JS = String.raw`
     var m = state.metric, ctx = state.idx.ctx;
     box.appendChild(el('span', null, 'colour: ' + LL.METRICS[m].label + ' \u2014 cell text: top-1 token (\u00b7 = space); underlined: the target'));
     var lo, hi;
+    if (m === 'diff') {
+      box.textContent = '';
+      box.appendChild(el('span', null, 'colour: after \u2212 before, ' + (state.idx.has.target ? 'the target\u2019s probability' : 'the probability of the after-run\u2019s top-1 token (\u2265: a bound, that token is not in the before-run\u2019s top-k)') + ' \u2014 red: lower after, blue: higher after; cell text: top-1 token of the run shown'));
+      var s = state.diffScale;
+      var dc = document.createElement('canvas');
+      dc.width = 220; dc.height = 12; dc.className = 'll-ramp';
+      var dg = dc.getContext('2d');
+      if (dg) for (var dx = 0; dx < 220; dx++) { dg.fillStyle = LL.divColor(dx / 219 * 2 - 1); dg.fillRect(dx, 0, 1, 12); }
+      box.appendChild(el('span', null, LL.formatSigned(-s)));
+      box.appendChild(dc);
+      box.appendChild(el('span', null, LL.formatSigned(s)));
+      return;
+    }
     if (m === 'prob') { lo = '0'; hi = '1'; }
     else if (m === 'rank') { lo = 'rank ' + ctx.nVocab; hi = 'rank 1'; }
     else if (m === 'kl') { lo = '0'; hi = LL.formatNats(ctx.maxKL) + ' nats'; }
@@ -394,7 +521,8 @@ export const CLIENT_JS = String.raw`
     box.appendChild(hookCard(h));
   }
 
-  // A small line plot: values per layer row; opts: {title, log, min, max, fmt, sel}
+  // A small line plot: values per layer row; opts: {title, log, min, max, fmt, sel, also}; opts.also: a
+  // second series (the before-run on a before/after page), drawn dashed in another colour.
   function linePlot(labels, values, opts) {
     var W = 340, H = 180, L = 52, R = 10, T = 22, B = 34;
     var s = svg('svg', { class: 'll-plot', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': opts.title });
@@ -418,9 +546,23 @@ export const CLIENT_JS = String.raw`
       s.appendChild(svg('text', { x: X(i), y: H - B + 12, 'text-anchor': 'middle' }, lab));
     });
     s.appendChild(svg('text', { x: (L + W - R) / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer (embed, then block 0, 1, \u2026)'));
-    var pts = [];
-    values.forEach(function (v, i) { if (typeof v === 'number' && isFinite(v)) pts.push(X(i).toFixed(1) + ',' + Y(v).toFixed(1)); });
-    s.appendChild(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: '#2171b5', 'stroke-width': 2 }));
+    var line = function (vals, attrs) {
+      var pts = [];
+      vals.forEach(function (v, i) { if (typeof v === 'number' && isFinite(v)) pts.push(X(i).toFixed(1) + ',' + Y(v).toFixed(1)); });
+      var a = { points: pts.join(' '), fill: 'none', 'stroke-width': 2 };
+      Object.keys(attrs).forEach(function (k) { a[k] = attrs[k]; });
+      s.appendChild(svg('polyline', a));
+    };
+    if (opts.also) {
+      line(opts.also, { stroke: '#e08214', 'stroke-dasharray': '5 3', 'data-run': 'before' });
+      opts.also.forEach(function (v, i) {
+        if (typeof v !== 'number' || !isFinite(v)) return;
+        var c = svg('circle', { cx: X(i), cy: Y(v), r: 2, fill: '#e08214' });
+        c.appendChild(svg('title', {}, labels[i] + ' (before): ' + opts.fmt(v)));
+        s.appendChild(c);
+      });
+    }
+    line(values, { stroke: '#2171b5', 'data-run': opts.also ? 'after' : 'main' });
     values.forEach(function (v, i) {
       if (typeof v !== 'number' || !isFinite(v)) return;
       var c = svg('circle', { cx: X(i), cy: Y(v), r: i === opts.sel ? 4.5 : 2.5, fill: i === opts.sel ? '#c2410c' : '#2171b5' });
@@ -438,7 +580,10 @@ export const CLIENT_JS = String.raw`
     var pos = state.sel.pos;
     var rows = state.idx.rows(state.kind);
     var labels = rows.map(function (r) { return r.layer === null ? 'emb' : String(r.layer); });
-    var hooks = rows.map(function (r) { return r.cells[pos]; });
+    // on a before/after page: the after-run solid, the before-run dashed, whichever is shown
+    var hooks = rows.map(function (r) { return state.idxB ? state.idxA.at(r.name, pos) : r.cells[pos]; });
+    var hooksB = state.idxB ? rows.map(function (r) { return state.idxB.at(r.name, pos); }) : null;
+    var also = function (f) { return hooksB ? hooksB.map(function (h) { return h ? f(h) : NaN; }) : undefined; };
     var selIndex = -1;
     rows.forEach(function (r, i) { if (r.name === state.sel.name) selIndex = i; });
     var tok = d.tokens[pos] ? LL.compactToken(d.tokens[pos].token) : '?';
@@ -447,22 +592,31 @@ export const CLIENT_JS = String.raw`
     if (state.idx.has.target) {
       var tname = LL.compactToken(d.target.token);
       plots.appendChild(linePlot(labels, hooks.map(function (h) { return h && h.target ? h.target.prob : NaN; }),
-        { title: 'p(' + tname + ')' + where, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: function (v) { return v.toFixed(2); }, sel: selIndex }));
+        { title: 'p(' + tname + ')' + where, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: function (v) { return v.toFixed(2); }, sel: selIndex, also: also(function (h) { return h.target ? h.target.prob : NaN; }) }));
       var ticks = [1];
       for (var t = 10; t < d.model.n_vocab; t *= 10) ticks.push(t);
       ticks.push(d.model.n_vocab);
       plots.appendChild(linePlot(labels, hooks.map(function (h) { return h && h.target ? h.target.rank : NaN; }),
-        { title: 'rank of ' + tname + ' (log scale)', min: 1, max: d.model.n_vocab, log: true, invert: true, ticks: ticks, fmt: function (v) { return String(Math.round(v)); }, sel: selIndex }));
+        { title: 'rank of ' + tname + ' (log scale)', min: 1, max: d.model.n_vocab, log: true, invert: true, ticks: ticks, fmt: function (v) { return String(Math.round(v)); }, sel: selIndex, also: also(function (h) { return h.target ? h.target.rank : NaN; }) }));
     } else {
       plots.appendChild(linePlot(labels, hooks.map(function (h) { return h ? h.top[0].prob : NaN; }),
-        { title: 'top-1 probability' + where, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: function (v) { return v.toFixed(2); }, sel: selIndex }));
+        { title: 'top-1 probability' + where, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: function (v) { return v.toFixed(2); }, sel: selIndex, also: also(function (h) { return h.top[0].prob; }) }));
     }
     if (state.idx.has.kl) {
       var kls = hooks.map(function (h) { return h ? h.kl : NaN; });
-      var max = Math.max.apply(null, kls.filter(function (v) { return isFinite(v); }).concat([1e-9]));
-      plots.appendChild(linePlot(labels, kls, { title: 'KL(final \u2016 layer), nats', min: 0, max: max, ticks: [0, max / 2, max], fmt: function (v) { return v.toFixed(2); }, sel: selIndex }));
+      var klsB = also(function (h) { return h.kl; });
+      var max = Math.max.apply(null, kls.concat(klsB || []).filter(function (v) { return isFinite(v); }).concat([1e-9]));
+      plots.appendChild(linePlot(labels, kls, { title: 'KL(final \u2016 layer), nats', min: 0, max: max, ticks: [0, max / 2, max], fmt: function (v) { return v.toFixed(2); }, sel: selIndex, also: klsB }));
     }
     box.appendChild(plots);
+    if (state.idxB) {
+      var lg = el('div', { class: 'll-plot-legend' });
+      var sw1 = el('span', { class: 'll-swatch' }); sw1.style.borderTopColor = '#2171b5';
+      var sw2 = el('span', { class: 'll-swatch' }); sw2.style.borderTopColor = '#e08214'; sw2.style.borderTopStyle = 'dashed';
+      lg.appendChild(sw1); lg.appendChild(document.createTextNode(runLabel(state.main, 'after')));
+      lg.appendChild(sw2); lg.appendChild(document.createTextNode(runLabel(state.main.compare, 'before')));
+      box.appendChild(lg);
+    }
     if (!state.idx.has.target) box.appendChild(el('p', { class: 'll-muted' }, config.mode === 'server' ? 'Give a target token to plot its probability and rank across layers.' : 'No target token was given (layerlens --target " Paris" \u2026): showing the top-1 probability.'));
   }
 
@@ -554,7 +708,15 @@ export const CLIENT_JS = String.raw`
     $('ll-kind').addEventListener('change', function (ev) {
       state.kind = ev.target.value;
       if (config.mode === 'server') { if (state.data) run(); return; }
-      if (state.data) setData(state.data);
+      if (state.main) setData(state.main);
+    });
+    $('ll-which').addEventListener('change', function (ev) {
+      state.which = ev.target.value === 'before' ? 'before' : 'after';
+      if (!state.main) return;
+      document.body.setAttribute('data-ready', 'false');
+      showRun();
+      renderAll();
+      document.body.setAttribute('data-ready', 'true');
     });
     if (config.mode === 'server') {
       $('ll-form').addEventListener('submit', function (ev) { ev.preventDefault(); run(); });
@@ -572,6 +734,8 @@ export const CLIENT_JS = String.raw`
     var body = { prompt: prompt, hooks: ['embed', state.kind || 'resid_post', 'attn_pattern'], positions: 'all', topK: Number($('ll-topk').value) || 10 };
     var t = $('ll-target').value;
     if (t !== '') body.target = /^id:[0-9]+$/.test(t) ? Number(t.slice(3)) : t;
+    var ablate = $('ll-ablate').value.split(',').map(function (x) { return x.trim(); }).filter(function (x) { return x !== ''; });
+    if (ablate.length) body.ablate = ablate;
     var mine = ++inflight;
     setStatus('Running\u2026');
     document.body.setAttribute('data-ready', 'false');

@@ -22,6 +22,10 @@ export interface AttentionJSON {
 /** What the report embeds and POST /api/lens returns: toJSON(result) plus `attention`. */
 export interface ReportData extends LensJSON {
   attention?: AttentionJSON;
+  /** What this run is, e.g. "after (ablated: blocks.1.mlp_out)"; set when there is a `compare` run. */
+  label?: string;
+  /** The run before the intervention (same prompt and hooks), shown by the page's before/after switch. */
+  compare?: ReportData;
 }
 
 /** Default cap on attention numbers in a report (query rows are cut to their causal part first). */
@@ -71,6 +75,26 @@ export function reportData(result: LensResult, options: ReportDataOptions = {}):
   }
   data.attention = attention;
   return data;
+}
+
+/** Labels of the two runs of a before/after page. */
+export interface CompareLabels {
+  /** The main (intervened) run; default "after (intervened)". */
+  label?: string;
+  /** The clean run; default "before (clean run)". */
+  compareLabel?: string;
+}
+
+/**
+ * The data of a before/after page: reportData(after) with `label`, and reportData(before) with its label
+ * as `compare`. The page's "difference" colouring is after − before.
+ */
+export function compareReportData(after: LensResult, before: LensResult, labels: CompareLabels = {}, options: ReportDataOptions = {}): ReportData {
+  return {
+    ...reportData(after, options),
+    label: labels.label ?? 'after (intervened)',
+    compare: { ...reportData(before, options), label: labels.compareLabel ?? 'before (clean run)' },
+  };
 }
 
 export interface ViewDecodeOptions extends DecodeOptions {

@@ -2,17 +2,19 @@
 // view time) drawn by the same client code as the web viewer (lib/server.ts).
 
 import type { HookKind, LensResult } from '../types.js';
-import { reportData, type ReportDataOptions } from './data.js';
+import { compareReportData, reportData, type ReportDataOptions } from './data.js';
 import { renderPage, type ColorBy } from './page.js';
 
 export { CLIENT_CSS, CLIENT_JS } from './client.js';
 export { escapeHtml, jsonForScript, renderPage, type ColorBy, type PageOptions } from './page.js';
 export {
+  compareReportData,
   decodeForView,
   reportData,
   DEFAULT_MAX_ATTENTION_FLOATS,
   DEFAULT_MAX_ATTENTION_VALUES,
   type AttentionJSON,
+  type CompareLabels,
   type ReportData,
   type ReportDataOptions,
   type ViewDecodeOptions,
@@ -27,6 +29,13 @@ export interface ReportOptions extends ReportDataOptions {
   kind?: HookKind;
   /** What the cells are coloured by at first (default 'prob'; 'rank' needs a target, 'kl'/'entropy' metrics). */
   colorBy?: ColorBy;
+  /** The run's label on a before/after page (default "after (intervened)"); used with `compare`. */
+  label?: string;
+  /**
+   * The clean run of the same prompt, when `result` had an intervention (ablation, patching): the page
+   * then gets a before/after switch, a "difference" colouring (after − before) and both runs in the plots.
+   */
+  compare?: { result: LensResult; label: string };
 }
 
 /**
@@ -34,12 +43,14 @@ export interface ReportOptions extends ReportDataOptions {
  * (switchable), cells showing the top-1 token coloured by its probability, the target's rank, KL or
  * entropy; top-k and metrics on hover and click; the target's probability and rank across layers; the
  * attention of each head for the clicked position. Works best with `positions: 'all'`, `metrics: true`,
- * a `target` and the attn_pattern hooks (see decodeForView).
+ * a `target` and the attn_pattern hooks (see decodeForView). With `compare`, the page shows before/after.
  */
 export function renderReport(result: LensResult, options: ReportOptions = {}): string {
   return renderPage({
     mode: 'report',
-    data: reportData(result, options),
+    data: options.compare
+      ? compareReportData(result, options.compare.result, { ...(options.label === undefined ? {} : { label: options.label }), compareLabel: options.compare.label }, options)
+      : reportData(result, options),
     title: options.title ?? `layerlens: ${result.model.name}`,
     ...(options.banner === undefined ? {} : { banner: options.banner }),
     ...(options.kind === undefined ? {} : { kind: options.kind }),

@@ -23,8 +23,8 @@ export function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-/** What the heatmap's cells are coloured by. */
-export type ColorBy = 'prob' | 'rank' | 'kl' | 'entropy';
+/** What the heatmap's cells are coloured by ('diff': after − before, on a before/after page). */
+export type ColorBy = 'prob' | 'rank' | 'kl' | 'entropy' | 'diff';
 
 export interface PageOptions {
   /** 'report': data embedded, no network. 'server': prompt form, data from POST api/lens. */
@@ -64,6 +64,7 @@ export function renderPage(options: PageOptions): string {
   <div class="ll-form-side">
     <label>Target token (optional; e.g. " Warsaw" with its space, or id:32955)<input id="ll-target" name="target" type="text" spellcheck="false"></label>
     <label>Top-k per cell<input id="ll-topk" name="topK" type="number" min="1" max="100" value="10"></label>
+    <label>Ablate (optional; comma-separated hooks zeroed at every position, e.g. blocks.1.mlp_out): shows before/after<input id="ll-ablate" name="ablate" type="text" spellcheck="false"></label>
     <button id="ll-run" type="submit">Run the lens</button>
   </div>
 </form>`
@@ -88,12 +89,17 @@ ${options.banner ? `<div class="ll-banner" role="note">${escapeHtml(options.bann
 </header>
 ${form}
 <div class="ll-controls">
+  <label id="ll-which-wrap" hidden>Run (before/after the intervention)<select id="ll-which">
+    <option value="after">after</option>
+    <option value="before">before</option>
+  </select></label>
   <label>Hook kind (rows: embed, then each block)<select id="ll-kind">${kindOptions}</select></label>
   <label>Colour cells by<select id="ll-metric">
     <option value="prob">top-1 probability</option>
     <option value="rank">target rank (log scale)</option>
     <option value="kl">KL(final ‖ layer)</option>
     <option value="entropy">entropy</option>
+    <option value="diff">difference after − before</option>
   </select></label>
 </div>
 <div id="ll-status" role="status" aria-live="polite"></div>
