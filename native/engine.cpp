@@ -190,7 +190,7 @@ std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
 
 void Engine::projectRows(const float* vectors, int64_t m, const std::function<void(const float*, int64_t, int64_t)>& sink) {
   const HParams& hp = weights_.hp;
-  std::vector<float> logits;
+  std::vector<float>& logits = lensLogits_;
   for (int64_t start = 0; start < m; start += kLensChunk) {
     const int64_t rows = std::min(kLensChunk, m - start);
     ContextPtr ctx = makeMetaContext(16, true, 16);
@@ -208,8 +208,10 @@ void Engine::projectRows(const float* vectors, int64_t m, const std::function<vo
     ggml_backend_tensor_set(x, vectors + start * hp.nEmbd, 0, size_t(rows) * hp.nEmbd * sizeof(float));
     const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
     if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
-    logits.resize(size_t(rows) * weights_.vocabPadded);
-    ggml_backend_tensor_get(y, logits.data(), 0, logits.size() * sizeof(float));
+    // Grown once and kept: a fresh 25 MB buffer per call costs page faults and zeroing every time.
+    const size_t n = size_t(rows) * weights_.vocabPadded;
+    if (logits.size() < n) logits.resize(n);
+    ggml_backend_tensor_get(y, logits.data(), 0, n * sizeof(float));
     sink(logits.data(), start, rows);
   }
 }

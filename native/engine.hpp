@@ -106,6 +106,7 @@ class Engine {
   SchedPtr sched_;
   std::optional<KvCache> kvCache_;  // allocated on the first generate()
   CaptureMode capture_;
+  std::vector<float> lensLogits_;  // host copy of one lens chunk's logits, reused across calls
 };
 
 }  // namespace layerlens
