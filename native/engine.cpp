@@ -3,6 +3,7 @@
 #include "gguf_model.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -37,6 +38,13 @@ void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) c
   }
 }
 
+int64_t Engine::minMatmulCols() const {
+  // Only f32 weights on a GPU need it (f16 weights are within their own tolerance anyway);
+  // LAYERLENS_DEBUG_PAD_MATMUL=1 turns it on anywhere, so the CPU tests cover the padded graph.
+  const bool forced = std::getenv("LAYERLENS_DEBUG_PAD_MATMUL") != nullptr;
+  return ((backends_.gpu && weights_.matrixType == GGML_TYPE_F32) || forced) ? 17 : 0;
+}
+
 void Engine::validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const {
   const std::vector<std::string> known = allHookNames(weights_.hp);
   for (const InterventionSpec& iv : interventions) {
@@ -66,6 +74,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   extras.taps = taps;
   extras.interventions = f.interventions;
   extras.headOutputs = f.headOutputs;
+  extras.minMatmulCols = minMatmulCols();
   ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());
@@ -198,7 +207,7 @@ void Engine::projectRows(const float* vectors, int64_t m, const std::function<vo
     ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, hp.nEmbd, rows);
     ggml_set_name(x, "lens.input");
     ggml_set_input(x);
-    ggml_tensor* y = buildUnembed(ctx.get(), weights_, x);
+    ggml_tensor* y = buildUnembed(ctx.get(), weights_, x, minMatmulCols());
     ggml_set_name(y, "lens.logits");
     ggml_set_output(y);
     ggml_build_forward_expand(graph, y);

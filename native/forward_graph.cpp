@@ -13,12 +13,24 @@ ggml_tensor* named(ggml_tensor* t, const std::string& name) {
   return t;
 }
 
+}  // namespace
+
+ggml_tensor* exactMatmul(ggml_context* ctx, ggml_tensor* w, ggml_tensor* x, int64_t minCols) {
+  const int64_t n = x->ne[1];
+  if (minCols <= 0 || n < 2 || n >= minCols) return ggml_mul_mat(ctx, w, x);
+  ggml_tensor* y = ggml_mul_mat(ctx, w, ggml_pad(ctx, x, 0, int(minCols - n), 0, 0));
+  ggml_tensor* first = ggml_view_3d(ctx, y, y->ne[0], n, y->ne[2], y->nb[1], y->nb[2], 0);
+  return y->ne[2] > 1 ? ggml_cont(ctx, first) : first;  // 2-D: the first n columns are contiguous already
+}
+
+namespace {
+
 ggml_tensor* layerNorm(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, ggml_tensor* bias, float eps) {
   return ggml_add(ctx, ggml_mul(ctx, ggml_norm(ctx, x, eps), weight), bias);
 }
 
-ggml_tensor* linear(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, ggml_tensor* bias) {
-  return ggml_add(ctx, ggml_mul_mat(ctx, weight, x), bias);
+ggml_tensor* linear(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, ggml_tensor* bias, int64_t minCols) {
+  return ggml_add(ctx, exactMatmul(ctx, weight, x, minCols), bias);
 }
 
 // gelu_new, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), composed from f32 ops: ggml's own CPU
@@ -59,8 +71,8 @@ std::vector<std::string> allHookNames(const HParams& hp) {
   return names;
 }
 
-ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x) {
-  return ggml_mul_mat(ctx, w.wte, layerNorm(ctx, x, w.lnfWeight, w.lnfBias, w.hp.eps));
+ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x, int64_t minCols) {
+  return exactMatmul(ctx, w.wte, layerNorm(ctx, x, w.lnfWeight, w.lnfBias, w.hp.eps), minCols);
 }
 
 int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv) {
@@ -76,6 +88,7 @@ int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv) {
 ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
                                const GraphExtras& extras) {
   OutputTaps* taps = extras.taps;
+  const int64_t mc = extras.minMatmulCols;
   const HParams& hp = w.hp;
   const int64_t d = hp.nEmbd, nh = hp.nHead, hd = hp.headDim(), n = nTokens, nKv = int64_t(nPast) + nTokens;
   if (!cache && nPast != 0) throw std::logic_error("buildForwardGraph: nPast without a cache");
@@ -136,7 +149,7 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     const std::string p = "blocks." + std::to_string(l) + ".";
 
     // Attention. qkv: [3d, n] with Q, K, V stacked along ne0.
-    ggml_tensor* qkv = linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias);
+    ggml_tensor* qkv = linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias, mc);
     const size_t es = ggml_element_size(qkv);
     ggml_tensor* q = ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 0);
     ggml_tensor* k = ggml_cont(ctx, ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], d * es));
@@ -154,29 +167,29 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_tensor* Q = ggml_permute(ctx, ggml_reshape_3d(ctx, ggml_cont(ctx, q), hd, nh, n), 0, 2, 1, 3);     // [hd, n, nh]
     ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, k, hd, nh, nKv), 0, 2, 1, 3);                   // [hd, nKv, nh]
     ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, v, hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
-    ggml_tensor* scores = ggml_diag_mask_inf(ctx, ggml_mul_mat(ctx, K, Q), nPast);                         // [nKv, n, nh]
+    ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                         // [nKv, n, nh]
     ggml_tensor* pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, scale, 0.0f), p + "attn_pattern");
-    ggml_tensor* kqv = ggml_mul_mat(ctx, Vt, pattern);                                                      // [hd, n, nh]
+    ggml_tensor* kqv = exactMatmul(ctx, Vt, pattern, mc);                                                      // [hd, n, nh]
     if (size_t(l) < extras.headOutputs.size() && extras.headOutputs[l]) {
       // Each head through its own rows of c_proj: W_O viewed as [hd, nh, d], one [hd, d] matrix per head.
       ggml_tensor* wo = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, b.attnProjWeight, hd, nh, d), 0, 2, 1, 3));
       // Nothing downstream reads it, so it joins the graph explicitly (right here, in block order).
-      ggml_build_forward_expand(fg.graph, hook(ggml_mul_mat(ctx, wo, kqv), p + "attn_head_out"));           // [d, n, nh]
+      ggml_build_forward_expand(fg.graph, hook(exactMatmul(ctx, wo, kqv, mc), p + "attn_head_out"));           // [d, n, nh]
     }
     ggml_tensor* heads = ggml_permute(ctx, kqv, 0, 2, 1, 3);                                                // [hd, nh, n]
     ggml_tensor* merged = ggml_cont_2d(ctx, heads, d, n);
-    ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias), p + "attn_out");
+    ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias, mc), p + "attn_out");
     ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), p + "resid_mid");
 
     // MLP.
-    ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias);
+    ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias, mc);
     ggml_tensor* mlpPost = hook(geluNewF32(ctx, fc), p + "mlp_post");
-    ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias), p + "mlp_out");
+    ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias, mc), p + "mlp_out");
     resid = hook(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
   }
 
   ggml_tensor* last = ggml_view_2d(ctx, resid, d, 1, resid->nb[1], size_t(n - 1) * resid->nb[1]);
-  fg.logits = named(buildUnembed(ctx, w, last), "logits");
+  fg.logits = named(buildUnembed(ctx, w, last, mc), "logits");
   ggml_set_output(fg.logits);
   ggml_build_forward_expand(fg.graph, fg.logits);
   return fg;

@@ -46,6 +46,7 @@ struct GraphExtras {
   OutputTaps* taps = nullptr;
   const std::vector<InterventionSpec>* interventions = nullptr;
   std::vector<bool> headOutputs;  // per layer: build blocks.L.attn_head_out (only when asked: it costs a matmul)
+  int64_t minMatmulCols = 0;      // see exactMatmul
 };
 
 struct ForwardGraph {
@@ -72,6 +73,12 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
 int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv);
 
 // ln_f followed by the tied unembedding, for x of shape [n_embd, m].
-ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x);
+ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x, int64_t minCols = 0);
+
+// mul_mat(w, x), with x zero-padded to at least minCols columns when it has 2..minCols-1 (then the
+// first n columns are returned). ggml's CUDA backend multiplies f32 matrices by 2..16 columns in its
+// MMF kernels on TF32 tensor cores (10-bit mantissa, ~1e-3 relative error), which neither
+// NVIDIA_TF32_OVERRIDE nor GGML_PREC_F32 switches off; 17 columns take an exact f32 path.
+ggml_tensor* exactMatmul(ggml_context* ctx, ggml_tensor* w, ggml_tensor* x, int64_t minCols);
 
 }  // namespace layerlens

@@ -2,7 +2,7 @@
 // every hook within relative L2 1e-4 for F32 weights and 5e-3 for F16.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../lib/index.js';
-import { forwardReference, loadReference, relativeL2Error, type RefModel } from './reference/gpt2-f64.js';
+import { forwardReference, lensReference as lensReferenceF64, loadReference, relativeL2Error, type RefModel } from './reference/gpt2-f64.js';
 import { testDevice } from './helpers/device.js';
 import { checkpoint, NOTEBOOK_IDS } from './helpers/checkpoints.js';
 
@@ -67,3 +67,35 @@ for (const c of cases) {
     });
   });
 }
+
+describe('the padded-matmul graph (what a GPU runs for 2..16 columns) on the CPU', () => {
+  it('matches the float64 reference on a 5-token prompt and in a 9-row lens', async () => {
+    const dir = checkpoint('tiny-f32');
+    const ref = loadReference(dir);
+    const model = await loadModel(dir, { device: 'cpu' });
+    process.env.LAYERLENS_DEBUG_PAD_MATMUL = '1';
+    try {
+      const ids = NOTEBOOK_IDS.slice(0, 5);
+      const expected = forwardReference(ref, ids);
+      const { activations, logits } = await model.run(ids, { hooks: 'all', positions: 'all' });
+      for (const a of activations) {
+        const width = a.data.length / a.positions.length;
+        for (const pos of a.positions) {
+          expect(relativeL2Error(a.data.subarray(pos * width, (pos + 1) * width), expected.row(a.name, pos)), a.name).toBeLessThan(1e-4);
+        }
+      }
+      expect(relativeL2Error(logits, expected.row('logits', 4))).toBeLessThan(1e-4);
+      const rows = activations.filter((a) => a.kind === 'resid_post' || a.kind === 'embed');
+      const d = model.info.n_embd;
+      const batch = new Float32Array(rows.length * 5 * d);
+      rows.forEach((a, i) => batch.set(a.data, i * 5 * d));
+      const lens = await model.lensNative(batch.subarray(0, 9 * d), 9, 3);
+      const q = lensReferenceF64(ref, batch.subarray(0, d));
+      expect(lens.ids[0]).toBe(q.indexOf(Math.max(...q)));
+      expect(Math.abs(lens.probs[0] - Math.max(...q)) / Math.max(...q)).toBeLessThan(1e-4);
+    } finally {
+      delete process.env.LAYERLENS_DEBUG_PAD_MATMUL;
+      model.dispose();
+    }
+  });
+});
