@@ -1,25 +1,13 @@
 // Output of a LensResult: the JSON of design §2 (CLI --json) and a readable table (the notebook's printout).
 
-import type { Activation, HookKind, HookLens, LensResult, ModelInfo, WeightDType } from './types.js';
+import type { Activation, HookKind, HookLens, LensResult, ModelInfo, TargetStats, TopEntry, WeightDType } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-export interface TopEntryJSON {
-  id: number;
-  token: string;
-  prob: number;
-  logit: number;
-}
-
-export interface TargetJSON {
-  id: number;
-  token: string;
-  prob: number;
-  logit: number;
-  rank: number;
-  reciprocalRank: number;
-}
+/** The JSON of a top-k entry and of a target's statistics are the API's own shapes. */
+export type TopEntryJSON = TopEntry;
+export type TargetJSON = TargetStats;
 
 export interface HookJSON {
   name: string;

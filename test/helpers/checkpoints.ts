@@ -2,20 +2,11 @@
 // (makeCheckpoint skips the work when the directory already holds one with the same options).
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeCheckpoint } from '../../scripts/make-checkpoint.mjs';
+import { makeCheckpoint, type CheckpointOptions } from '../../scripts/make-checkpoint.mjs';
+
+export type { CheckpointOptions };
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export interface CheckpointOptions {
-  preset?: 'tiny' | 'small' | 'medium';
-  layers?: number;
-  embd?: number;
-  heads?: number;
-  ctx?: number;
-  dtype?: 'f32' | 'f16' | 'bf16';
-  seed?: number;
-  prefix?: boolean;
-}
 
 /** Directory of a synthetic checkpoint with these options (created on first use). */
 export function checkpoint(name: string, options: CheckpointOptions = {}): string {
