@@ -21,7 +21,12 @@ Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& 
                                 : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
       sched_(backends_.makeScheduler(forwardGraphSize(hp))),
       capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)
-                                                     : options.capture) {}
+                                                     : options.capture) {
+  const std::vector<std::string> names = allHookNames(hp);
+  for (const std::string& name : names) {
+    hookLayer_.emplace(name, name == "embed" ? -1 : std::stoi(name.substr(7)));  // "blocks.L.kind"
+  }
+}
 
 void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
   const HParams& hp = weights_.hp;
@@ -46,9 +51,8 @@ int64_t Engine::minMatmulCols() const {
 }
 
 void Engine::validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const {
-  const std::vector<std::string> known = allHookNames(weights_.hp);
   for (const InterventionSpec& iv : interventions) {
-    if (std::find(known.begin(), known.end(), iv.hook) == known.end()) throw std::invalid_argument("unknown hook '" + iv.hook + "' in an intervention");
+    if (!hookLayer_.count(iv.hook)) throw std::invalid_argument("unknown hook '" + iv.hook + "' in an intervention");
     const bool perHead = iv.hook.find(".attn_pattern") != std::string::npos || iv.hook.find(".attn_head_out") != std::string::npos;
     if (perHead) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + iv.hook);
     const size_t expected = size_t(hookWidth(weights_.hp, iv.hook, nTokens)) * size_t(nTokens);
@@ -126,11 +130,9 @@ RunResult Engine::run(const RunRequest& req) {
     }
     if (i > 0 && positions[i] <= positions[i - 1]) throw std::invalid_argument("positions must be ascending and unique");
   }
-  const std::vector<std::string> known = allHookNames(weights_.hp);
-  const std::unordered_set<std::string> knownSet(known.begin(), known.end());
   std::unordered_set<std::string> asked;
   for (const std::string& h : req.hooks) {
-    if (!knownSet.count(h)) throw std::invalid_argument("unknown hook '" + h + "'");
+    if (!hookLayer_.count(h)) throw std::invalid_argument("unknown hook '" + h + "'");
     if (!asked.insert(h).second) throw std::invalid_argument("hook '" + h + "' requested twice");
   }
 
@@ -140,8 +142,7 @@ RunResult Engine::run(const RunRequest& req) {
   f.interventions = &req.interventions;
   f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
   for (const std::string& h : req.hooks) {
-    const size_t dot = h.find(".attn_head_out");
-    if (dot != std::string::npos) f.headOutputs[std::stoul(h.substr(7, dot - 7))] = true;  // "blocks.L.attn_head_out"
+    if (h.find(".attn_head_out") != std::string::npos) f.headOutputs[size_t(hookLayer_.at(h))] = true;
   }
   if (std::find(f.headOutputs.begin(), f.headOutputs.end(), true) != f.headOutputs.end() && ggml_is_quantized(weights_.matrixType)) {
     throw std::invalid_argument("attn_head_out needs f32 or f16 weights (this model's are " + std::string(ggml_type_name(weights_.matrixType)) + ")");

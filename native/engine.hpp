@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backends.hpp"
@@ -107,6 +108,7 @@ class Engine {
   SchedPtr sched_;
   std::optional<KvCache> kvCache_;  // allocated on the first generate()
   CaptureMode capture_;
+  std::unordered_map<std::string, int32_t> hookLayer_;  // every hook name → its block (-1 for embed), built once
   std::vector<float> lensLogits_;  // host copy of one lens chunk's logits, reused across calls
 };
 
