@@ -4,7 +4,7 @@
 // plain-TS path in ./reference.ts.
 import type { Model } from '../model.js';
 import type { NativeLensMeasures } from '../native.js';
-import { lensMeasuresReference, lensReference, type LensMeasureRows, type TopToken } from './reference.js';
+import { lensMeasuresReference, type LensMeasureRows, type TopToken } from './reference.js';
 
 export type LensImpl = 'native' | 'reference';
 
@@ -19,13 +19,6 @@ function checkImpl(impl: LensImpl): void {
 
 /** vectors: row-major [count, n_embd]. Returns count rows of k entries, best first. */
 export async function lensTopK(model: Model, vectors: Float32Array, count: number, k: number, impl: LensImpl = 'native'): Promise<TopToken[][]> {
-  if (count === 0) return [];
-  checkImpl(impl);
-  if (impl === 'reference') {
-    const w = await model.lensWeights();
-    const params = { ...w, vocab: model.info.n_vocab, d: model.info.n_embd };
-    return lensReference(vectors, count, params, k).map((row) => row.top);
-  }
   return (await lensBatch(model, vectors, count, k, impl)).top;
 }
 

@@ -152,6 +152,13 @@ export function topK(logits: NumArray, k: number, stats: SoftmaxStats = softmaxS
   return out;
 }
 
+function checkLensArgs(vectors: NumArray, m: number, { vocab, d }: LensParams, k: number): void {
+  checkDims(vocab, d);
+  if (!Number.isInteger(m) || m < 0) throw new RangeError(`m must be a non-negative integer, got ${m}`);
+  if (vectors.length !== m * d) throw new RangeError(`vectors has ${vectors.length} values, expected m·d = ${m * d}`);
+  if (!Number.isInteger(k) || k < 1 || k > vocab) throw new RangeError(`k must be an integer in 1..${vocab}, got ${k}`);
+}
+
 /**
  * Lens of m vectors (row-major [m, d]): per vector, LayerNorm_f with fresh statistics, logits against
  * the tied embedding, the top-k under the full softmax, and optionally the full log-probabilities.
@@ -164,10 +171,7 @@ export function lensReference(
   options: { logProbs?: boolean } = {},
 ): LensRow[] {
   const { lnfWeight, lnfBias, eps, wte, vocab, d } = params;
-  checkDims(vocab, d);
-  if (!Number.isInteger(m) || m < 0) throw new RangeError(`m must be a non-negative integer, got ${m}`);
-  if (vectors.length !== m * d) throw new RangeError(`vectors has ${vectors.length} values, expected m·d = ${m * d}`);
-  if (!Number.isInteger(k) || k < 1 || k > vocab) throw new RangeError(`k must be an integer in 1..${vocab}, got ${k}`);
+  checkLensArgs(vectors, m, params, k);
   const rows: LensRow[] = [];
   const x = new Float64Array(d);
   for (let r = 0; r < m; r++) {
@@ -247,10 +251,7 @@ export function lensMeasuresReference(
   measures: LensMeasureRequest = {},
 ): { top: TopToken[][] } & LensMeasureRows {
   const { lnfWeight, lnfBias, eps, wte, vocab, d } = params;
-  checkDims(vocab, d);
-  if (!Number.isInteger(m) || m < 0) throw new RangeError(`m must be a non-negative integer, got ${m}`);
-  if (vectors.length !== m * d) throw new RangeError(`vectors has ${vectors.length} values, expected m·d = ${m * d}`);
-  if (!Number.isInteger(k) || k < 1 || k > vocab) throw new RangeError(`k must be an integer in 1..${vocab}, got ${k}`);
+  checkLensArgs(vectors, m, params, k);
   const perRow = (a: ArrayLike<number> | undefined, what: string, limit: number) => {
     if (a === undefined) return;
     if (a.length !== m) throw new RangeError(`${what} must have one entry per vector (${m})`);
