@@ -1,6 +1,7 @@
 #include "capture.hpp"
 
 #include <stdexcept>
+#include <string_view>
 
 #include "ggml-backend.h"
 
@@ -16,7 +17,7 @@ Capture::Capture(const std::vector<std::string>& names, std::vector<int32_t> pos
 
 bool Capture::evalCallback(ggml_tensor* t, bool ask, void* self) {
   auto* capture = static_cast<Capture*>(self);
-  auto it = capture->index_.find(ggml_get_name(t));
+  auto it = capture->index_.find(std::string_view(ggml_get_name(t)));
   if (ask) return it != capture->index_.end();
   if (it == capture->index_.end() || capture->seen_[it->second]) return true;
   // No exception may cross ggml's C frames: remember the failure and stop the computation.

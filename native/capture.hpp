@@ -4,7 +4,8 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+#include <functional>
+#include <map>
 #include <vector>
 
 #include "ggml.h"
@@ -34,7 +35,9 @@ class Capture {
   std::vector<int32_t> positions_;
   std::vector<CapturedTensor> tensors_;
   std::vector<bool> seen_;
-  std::unordered_map<std::string, size_t> index_;
+  // Looked up with the node's C string for every node the scheduler runs: a transparent comparator
+  // finds it without building a std::string each time.
+  std::map<std::string, size_t, std::less<>> index_;
   std::string error_;
 };
 
