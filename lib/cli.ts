@@ -6,7 +6,9 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 
 import { checkHookSpec, resolveHooks } from './hooks.js';
 import { checkRevision, isHubId } from './hub.js';
@@ -156,6 +158,15 @@ function splitList(value: string, flag: string): string[] {
   return items;
 }
 
+/** node:util parseArgs (strict, positionals allowed) with its errors as UsageErrors. */
+function parseFlags<const T extends FlagOptions>(argv: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+  } catch (err) {
+    throw usageFromParseArgs(err);
+  }
+}
+
 function usageFromParseArgs(err: unknown): UsageError {
   // node:util's messages name the flag; drop its advice about `--` for options, keep the rest.
   const msg = err instanceof Error ? err.message : String(err);
@@ -173,21 +184,11 @@ function checkRevisionFlag(revision: string | undefined): string | undefined {
 
 /** `pull NAME [--revision R] [--quiet]` (argv without the word pull). */
 function parsePullArgs(argv: readonly string[]): CliCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
+  const parsed = parseFlags(argv, {
         revision: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
+      });
   const v = parsed.values;
   if (v.help) return { command: 'help' };
   const revision = checkRevisionFlag(v.revision);
@@ -201,17 +202,7 @@ function parsePullArgs(argv: readonly string[]): CliCommand {
 
 /** `convert PATH --to gguf [--type T] [--out FILE]` (argv without the word convert). */
 function parseConvertArgs(argv: readonly string[]): CliCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: { to: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
+  const parsed = parseFlags(argv, { to: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   const v = parsed.values;
   if (v.help) return { command: 'help' };
   if (v.to !== 'gguf') throw new UsageError(`convert: --to gguf is required (the only target format)${v.to === undefined ? '' : `, got ${JSON.stringify(v.to)}`}`);
@@ -231,13 +222,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (argv[0] === 'pull') return parsePullArgs(argv.slice(1));
   if (argv[0] === 'convert') return parseConvertArgs(argv.slice(1));
   if (argv[0] === 'serve') return { command: 'serve', argv: argv.slice(1) };
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
+  const parsed = parseFlags(argv, {
         model: { type: 'string' },
         'top-k': { type: 'string' },
         hooks: { type: 'string' },
@@ -255,11 +240,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         'patch-mode': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
-      },
-    });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
+      });
   const v = parsed.values;
   if (v.help) return { command: 'help' };
   if (v.version) return { command: 'version' };
