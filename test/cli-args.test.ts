@@ -1,28 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TOP_K, HELP, main, parseCliArgs, UsageError } from '../lib/cli.js';
+import { DEFAULT_TOP_K, HELP, parseCliArgs, UsageError } from '../lib/cli.js';
+import { runCli as run } from './helpers/cli.js';
 
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} as Record<string, string | undefined> },
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
-
-async function run(argv: string[], extra: { stdin?: string; env?: Record<string, string> } = {}) {
-  const c = capture();
-  const io = { ...c.io, env: extra.env ?? {}, stdin: extra.stdin === undefined ? undefined : Readable.from([extra.stdin]) };
-  const code = await main(argv, io);
-  return { code, out: c.out, err: c.err };
-}
 
 describe('parseCliArgs', () => {
   it('has defaults', () => {

@@ -4,25 +4,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../lib/cli.js';
+import { runCli as run } from './helpers/cli.js';
 import { decodeLayers, loadModel, patchActivations, releaseModels, toJSON } from '../lib/index.js';
 import { checkpoint, NOTEBOOK_PROMPT, repoRoot } from './helpers/checkpoints.js';
 
 const dir = checkpoint('tiny-f32');
 afterAll(() => releaseModels());
 
-async function run(argv: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (c) => (o += c));
-  err.on('data', (c) => (e += c));
-  const code = await main(argv, { stdout: out, stderr: err, env: {} });
-  return { code, out: o, err: e };
-}
 
 describe('layerlens CLI on a checkpoint', () => {
   it('--json equals toJSON(decodeLayers(...))', async () => {

@@ -1,21 +1,14 @@
 // The view flags (--target, --metrics, --grid, --html) and `layerlens serve` through the CLI's main().
-// Skipped until lib/cli.ts wires lib/cli/view.ts and lib/cli/serve.ts in (the guard can go then).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HELP, main, parseCliArgs } from '../lib/cli.js';
+import { HELP, parseCliArgs } from '../lib/cli.js';
+import { runCli as run } from './helpers/cli.js';
 import { SERVE_HELP } from '../lib/cli/serve.js';
 import { checkpoint, NOTEBOOK_PROMPT } from './helpers/checkpoints.js';
 import { testDevice } from './helpers/device.js';
 
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} });
-  return { code, out, err };
-}
 
 describe('CLI view flags', () => {
   const dir = mkdtempSync(join(tmpdir(), 'layerlens-cli-view-'));

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertToGguf, decodeLayers, loadModel, type Model } from '../lib/index.js';
-import { main } from '../lib/cli.js';
-import { PassThrough } from 'node:stream';
+import { runCli } from './helpers/cli.js';
 import { forwardReference, loadReference, relativeL2Error } from './reference/gpt2-f64.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from './helpers/checkpoints.js';
 import { testDevice } from './helpers/device.js';
@@ -80,21 +79,19 @@ describe('GGUF round trip', () => {
 
 describe('layerlens convert', () => {
   it('writes a GGUF the CLI can then run, and rejects bad arguments', async () => {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let text = '';
-    let errText = '';
-    out.on('data', (c) => (text += c));
-    err.on('data', (c) => (errText += c));
     const target = join(work, 'cli.gguf');
-    expect(await main(['convert', dir, '--to', 'gguf', '--type', 'q8_0', '--out', target], { stdout: out, stderr: err, env: {} })).toBe(0);
-    expect(text.trim()).toBe(target);
+    const ok = await runCli(['convert', dir, '--to', 'gguf', '--type', 'q8_0', '--out', target]);
+    expect(ok.code).toBe(0);
+    expect(ok.out.trim()).toBe(target);
     const m = await loadModel(target, { device: testDevice() });
     expect(m.info.dtype).toBe('q8_0');
     m.dispose();
-    expect(await main(['convert', dir, '--type', 'q8_0'], { stdout: out, stderr: err, env: {} })).toBe(2);
-    expect(await main(['convert', dir, '--to', 'gguf', '--type', 'q4_k'], { stdout: out, stderr: err, env: {} })).toBe(2);
-    expect(errText).toMatch(/--to gguf is required[\s\S]*--type must be f16, q8_0 or f32/);
+    const noTo = await runCli(['convert', dir, '--type', 'q8_0']);
+    expect(noTo.code).toBe(2);
+    expect(noTo.err).toMatch(/--to gguf is required/);
+    const badType = await runCli(['convert', dir, '--to', 'gguf', '--type', 'q4_k']);
+    expect(badType.code).toBe(2);
+    expect(badType.err).toMatch(/--type must be f16, q8_0 or f32/);
   });
 });
 
