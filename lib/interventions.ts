@@ -1,7 +1,7 @@
 // Interventions → the engine's element-wise edit of a hook: value' = value ⊙ mul + add, with mul and
 // add laid out [n_tokens, width] (row = token position). Every op is one of these two arrays or both,
 // so the graph gains at most two nodes per intervention and a run without any gains none.
-import { parseHookName } from './hooks.js';
+import { hookWidth, parseHookName } from './hooks.js';
 import { resolvePositions } from './positions.js';
 import type { Intervention } from './types.js';
 
@@ -28,7 +28,7 @@ export function toNativeInterventions(
       throw new Error(`${where}: interventions apply to d-wide hooks and mlp_post, not to ${ref.name}`);
     }
     if (!OPS.includes(iv.op)) throw new TypeError(`${where}.op must be one of ${OPS.join(', ')}, got ${JSON.stringify(iv.op)}`);
-    const width = ref.kind === 'mlp_post' ? 4 * dims.n_embd : dims.n_embd;
+    const width = hookWidth(ref.kind, { n_embd: dims.n_embd, n_head: 1 }, nTokens);
     if (iv.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`${where}.neurons applies to mlp_post only`);
     const cols: number[] | null = iv.neurons === undefined ? null : [...new Set<number>(iv.neurons)];
     for (const c of cols ?? []) {
