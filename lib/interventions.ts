@@ -16,7 +16,7 @@ const OPS = ['add', 'set', 'scale', 'zero'];
 /** Validates interventions against a model and a prompt length and builds the engine's arrays. */
 export function toNativeInterventions(
   interventions: readonly Intervention[],
-  dims: { n_layer: number; n_embd: number },
+  dims: { n_layer: number; n_embd: number; n_head: number },
   nTokens: number,
 ): NativeIntervention[] {
   if (!Array.isArray(interventions)) throw new TypeError('interventions must be an array');
@@ -28,7 +28,7 @@ export function toNativeInterventions(
       throw new Error(`${where}: interventions apply to d-wide hooks and mlp_post, not to ${ref.name}`);
     }
     if (!OPS.includes(iv.op)) throw new TypeError(`${where}.op must be one of ${OPS.join(', ')}, got ${JSON.stringify(iv.op)}`);
-    const width = hookWidth(ref.kind, { n_embd: dims.n_embd, n_head: 1 }, nTokens);
+    const width = hookWidth(ref.kind, dims, nTokens);
     if (iv.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`${where}.neurons applies to mlp_post only`);
     const cols: number[] | null = iv.neurons === undefined ? null : [...new Set<number>(iv.neurons)];
     for (const c of cols ?? []) {
