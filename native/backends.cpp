@@ -97,6 +97,10 @@ Backends Backends::create(const std::string& device, int threads) {
   return b;
 }
 
+void Backends::rest() const {
+  if (threadpool) ggml_threadpool_pause(threadpool.get());
+}
+
 SchedPtr Backends::makeScheduler(size_t graphSize) const {
   std::vector<ggml_backend_t> list;
   if (gpu) list.push_back(gpu.get());

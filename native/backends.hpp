@@ -27,6 +27,11 @@ struct Backends {
   static Backends create(const std::string& device, int threads);
 
   SchedPtr makeScheduler(size_t graphSize) const;
+
+  // Puts the CPU workers to sleep. Call after each graph: left alone they keep spinning for a while
+  // (ggml's hybrid polling), taking a core from the host work that follows (top-k, JavaScript).
+  // The next compute wakes them.
+  void rest() const;
 };
 
 // Names of the GPU backends this addon was compiled with and can see (e.g. {"CUDA"}).

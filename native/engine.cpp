@@ -79,6 +79,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   extras.interventions = f.interventions;
   extras.headOutputs = f.headOutputs;
   extras.minMatmulCols = minMatmulCols();
+  extras.cpuKernels = !backends_.gpu;
   ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());
@@ -99,6 +100,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   }
 
   const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), fg.graph);
+  backends_.rest();
   ggml_backend_sched_set_eval_callback(sched_.get(), nullptr, nullptr);
   if (status != GGML_STATUS_SUCCESS && !(capture && status == GGML_STATUS_ABORTED)) {
     throw std::runtime_error(std::string("ggml graph compute failed: ") + ggml_status_to_string(status));
@@ -217,6 +219,7 @@ void Engine::projectRows(const float* vectors, int64_t m, const std::function<vo
     if (!ggml_backend_sched_alloc_graph(sched_.get(), graph)) throw std::runtime_error("could not allocate the lens graph");
     ggml_backend_tensor_set(x, vectors + start * hp.nEmbd, 0, size_t(rows) * hp.nEmbd * sizeof(float));
     const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
+    backends_.rest();
     if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
     // Grown once and kept: a fresh 25 MB buffer per call costs page faults and zeroing every time.
     const size_t n = size_t(rows) * weights_.vocabPadded;

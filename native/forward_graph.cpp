@@ -1,5 +1,7 @@
 #include "forward_graph.hpp"
 
+#include "gelu.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -31,16 +33,6 @@ ggml_tensor* layerNorm(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, g
 
 ggml_tensor* linear(ggml_context* ctx, ggml_tensor* x, ggml_tensor* weight, ggml_tensor* bias, int64_t minCols) {
   return ggml_add(ctx, exactMatmul(ctx, weight, x, minCols), bias);
-}
-
-// gelu_new, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), composed from f32 ops: ggml's own CPU
-// gelu reads an fp16 table whose error (~4e-3 relative) would break parity with the reference.
-ggml_tensor* geluNewF32(ggml_context* ctx, ggml_tensor* x) {
-  const float sqrt2OverPi = 0.7978845608028654f;
-  ggml_tensor* cube = ggml_mul(ctx, ggml_sqr(ctx, x), x);
-  ggml_tensor* inner = ggml_scale(ctx, ggml_add(ctx, x, ggml_scale(ctx, cube, 0.044715f)), sqrt2OverPi);
-  ggml_tensor* onePlusTanh = ggml_scale_bias(ctx, ggml_tanh(ctx, inner), 1.0f, 1.0f);
-  return ggml_mul(ctx, ggml_scale(ctx, x, 0.5f), onePlusTanh);
 }
 
 }  // namespace
@@ -183,7 +175,7 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
 
     // MLP.
     ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias, mc);
-    ggml_tensor* mlpPost = hook(geluNewF32(ctx, fc), p + "mlp_post");
+    ggml_tensor* mlpPost = hook(buildGeluNew(ctx, fc, extras.cpuKernels), p + "mlp_post");
     ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias, mc), p + "mlp_out");
     resid = hook(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
   }

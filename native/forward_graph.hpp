@@ -47,6 +47,7 @@ struct GraphExtras {
   const std::vector<InterventionSpec>* interventions = nullptr;
   std::vector<bool> headOutputs;  // per layer: build blocks.L.attn_head_out (only when asked: it costs a matmul)
   int64_t minMatmulCols = 0;      // see exactMatmul
+  bool cpuKernels = false;        // the graph runs on the CPU backend alone: use layerlens' own CPU ops (gelu.hpp)
 };
 
 struct ForwardGraph {
