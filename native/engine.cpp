@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "gguf_model.hpp"
+#include "ggml-cpu.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -43,11 +44,18 @@ void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) c
   }
 }
 
+// LAYERLENS_DEBUG_GPU_GRAPH=1 builds, on the CPU, the graph a GPU gets (padded matmuls, GELU from
+// ggml ops), so the CPU tests cover it against the float64 reference.
+static bool debugGpuGraph() { return std::getenv("LAYERLENS_DEBUG_GPU_GRAPH") != nullptr; }
+
 int64_t Engine::minMatmulCols() const {
-  // Only f32 weights on a GPU need it (f16 weights are within their own tolerance anyway);
-  // LAYERLENS_DEBUG_PAD_MATMUL=1 turns it on anywhere, so the CPU tests cover the padded graph.
-  const bool forced = std::getenv("LAYERLENS_DEBUG_PAD_MATMUL") != nullptr;
-  return ((backends_.gpu && weights_.matrixType == GGML_TYPE_F32) || forced) ? 17 : 0;
+  // Only f32 weights on a GPU need it (f16 weights are within their own tolerance anyway).
+  return ((backends_.gpu && weights_.matrixType == GGML_TYPE_F32) || debugGpuGraph()) ? 17 : 0;
+}
+
+bool Engine::cpuKernels() const {
+  // Custom ops run on CPU backends only (including the second CPU backend of LAYERLENS_DEBUG_TWO_CPU).
+  return ggml_backend_is_cpu(backends_.primary()) && !debugGpuGraph();
 }
 
 void Engine::validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const {
@@ -79,7 +87,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   extras.interventions = f.interventions;
   extras.headOutputs = f.headOutputs;
   extras.minMatmulCols = minMatmulCols();
-  extras.cpuKernels = !backends_.gpu;
+  extras.cpuKernels = cpuKernels();
   ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());

@@ -96,6 +96,7 @@ class Engine {
   };
   std::vector<float> forwardLogits(const Forward& f);
   int64_t minMatmulCols() const;
+  bool cpuKernels() const;
   void validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const;
   // Projects rows [start, start+rows) of `vectors` through ln_f and wte, chunk by chunk, handing each
   // chunk's logits [rows, n_vocab] to `sink(logits, firstRow, rows)`. Caller holds the mutex.

@@ -68,12 +68,12 @@ for (const c of cases) {
   });
 }
 
-describe('the padded-matmul graph (what a GPU runs for 2..16 columns) on the CPU', () => {
+describe('the graph a GPU runs (padded matmuls for 2..16 columns, GELU from ggml ops) on the CPU', () => {
   it('matches the float64 reference on a 5-token prompt and in a 9-row lens', async () => {
     const dir = checkpoint('tiny-f32');
     const ref = loadReference(dir);
     const model = await loadModel(dir, { device: 'cpu' });
-    process.env.LAYERLENS_DEBUG_PAD_MATMUL = '1';
+    process.env.LAYERLENS_DEBUG_GPU_GRAPH = '1';
     try {
       const ids = NOTEBOOK_IDS.slice(0, 5);
       const expected = forwardReference(ref, ids);
@@ -94,7 +94,7 @@ describe('the padded-matmul graph (what a GPU runs for 2..16 columns) on the CPU
       expect(lens.ids[0]).toBe(q.indexOf(Math.max(...q)));
       expect(Math.abs(lens.probs[0] - Math.max(...q)) / Math.max(...q)).toBeLessThan(1e-4);
     } finally {
-      delete process.env.LAYERLENS_DEBUG_PAD_MATMUL;
+      delete process.env.LAYERLENS_DEBUG_GPU_GRAPH;
       model.dispose();
     }
   });
