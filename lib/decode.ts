@@ -1,9 +1,10 @@
 // decodeLayers: prompt → tokens → one native forward with capture → lens of every captured d-wide
 // row → the typed result (see LensResult in types.ts and the JSON shape in docs/architecture.md).
 import { hookName, isLensable, resolveHooks, type HookSpec } from './hooks.js';
+import { residualSums } from './lens/sums.js';
 import { lensBatch, type LensImpl } from './lens/apply.js';
 import { loadModel, Model, resolvePositions, type PositionSpec } from './model.js';
-import type { NativeLensMeasures } from './native.js';
+import type { NativeLensOptions } from './native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from './tokenizer.js';
 import type { Activation, AttentionLayer, HookLens, Intervention, LensResult, TokenInfo } from './types.js';
@@ -120,15 +121,13 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const batch = new Float32Array(count * n_embd);
   blocks.forEach((a, i) => batch.set(a.data, i * P * n_embd));
 
-  let measures: NativeLensMeasures | undefined;
-  if (target || options.metrics) {
-    measures = {};
-    if (target) measures.targets = new Int32Array(count).fill(target.id);
-    if (options.metrics) {
-      measures.entropy = true;
-      // KL(final ‖ row): each row against the final residual's row at its position; the final rows themselves get 0.
-      measures.references = Int32Array.from({ length: count }, (_, r) => (Math.floor(r / P) === finalBlock ? -1 : finalBlock * P + (r % P)));
-    }
+  // The residual rows are sums of the rows written into them: the native lens adds projections for those.
+  const measures: NativeLensOptions = { sums: residualSums(blocks, P) };
+  if (target) measures.targets = new Int32Array(count).fill(target.id);
+  if (options.metrics) {
+    measures.entropy = true;
+    // KL(final ‖ row): each row against the final residual's row at its position; the final rows themselves get 0.
+    measures.references = Int32Array.from({ length: count }, (_, r) => (Math.floor(r / P) === finalBlock ? -1 : finalBlock * P + (r % P)));
   }
   const lens = await lensBatch(model, batch, count, topK, options.lens ?? 'native', measures);
   const rows = lens.top;

@@ -1,7 +1,7 @@
 // A loaded GPT-2: the native engine plus what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
 import { parseHookName, resolveHooks, type HookSpec } from './hooks.js';
-import { native, type NativeLensMeasures, type NativeModel, type NativeModelInfo } from './native.js';
+import { native, type NativeLensOptions, type NativeModel, type NativeModelInfo } from './native.js';
 import { resolveModelFiles } from './resolve.js';
 import { toNativeInterventions } from './interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
@@ -133,9 +133,10 @@ export class Model {
 
   /**
    * Batched ln_f + unembedding + top-k on the engine's backend for `count` rows of n_embd floats,
-   * with optional per-row measures (entropy, a target token's logit/probability/rank, KL to another row).
+   * with optional per-row measures (entropy, a target token's logit/probability/rank, KL to another row)
+   * and the `sums` speed hint (see NativeLensOptions).
    */
-  async lensNative(vectors: Float32Array, count: number, k: number, measures?: NativeLensMeasures) {
+  async lensNative(vectors: Float32Array, count: number, k: number, measures?: NativeLensOptions) {
     this.#checkK(k);
     if (!Number.isInteger(count) || count < 0 || vectors.length !== count * this.info.n_embd) {
       throw new RangeError(`expected ${count} vectors of ${this.info.n_embd} floats, got ${vectors.length} floats`);
@@ -147,6 +148,11 @@ export class Model {
     };
     perRow(measures?.targets, 'targets', this.info.n_vocab);
     perRow(measures?.references, 'references', count);
+    const sums = measures?.sums;
+    if (sums !== undefined) {
+      if (!(sums instanceof Int32Array) || sums.length % 3 !== 0) throw new RangeError('sums must be an Int32Array of [row, a, b] triples');
+      for (const x of sums) if (x < 0 || x >= count) throw new RangeError(`sums: row ${x} is outside 0..${count - 1}`);
+    }
     return this.#engine().lens(vectors, count, k, measures);
   }
 

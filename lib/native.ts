@@ -42,13 +42,20 @@ export interface NativeTopK {
 }
 
 /** Extra per-row measures of the lens distribution q. */
-export interface NativeLensMeasures {
+export interface NativeLensOptions {
   /** H(q) in nats for every row. */
   entropy?: boolean;
   /** Per row: a token id whose logit, probability and rank (1 = top) to report, or -1. */
   targets?: Int32Array;
   /** Per row: the index of another row p; reports KL(p ‖ q) in nats. -1 for none. */
   references?: Int32Array;
+  /**
+   * A speed hint, not a measure: flattened [row, a, b] triples claiming vector[row] = vector[a] + vector[b]
+   * (a residual stream is the sum of what was written into it). Such a row's projection is the sum of its
+   * parts' projections, so it costs an addition instead of a matmul. Each claim is checked against the
+   * vectors; one that does not hold (an intervention edited the residual) is ignored.
+   */
+  sums?: Int32Array;
 }
 
 export interface NativeModelInfo {
@@ -71,7 +78,7 @@ export interface NativeModelInfo {
 
 export interface NativeModel {
   run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: NativeIntervention[]): Promise<NativeRunResult>;
-  lens(vectors: Float32Array, count: number, k: number, measures?: NativeLensMeasures): Promise<NativeTopK>;
+  lens(vectors: Float32Array, count: number, k: number, options?: NativeLensOptions): Promise<NativeTopK>;
   generate(tokens: Int32Array, maxNewTokens: number, stopToken: number, interventions?: NativeIntervention[]): Promise<Int32Array>;
   weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;
   info(): NativeModelInfo;

@@ -194,7 +194,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // lens(vectors: Float32Array, count: number, k: number,
-  //      measures?: {entropy?: boolean, targets?: Int32Array, references?: Int32Array})
+  //      options?: {entropy?: boolean, targets?: Int32Array, references?: Int32Array, sums?: Int32Array})
   Napi::Value Lens(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
@@ -212,6 +212,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       req.entropy = o.Get("entropy").ToBoolean().Value();
       if (!o.Get("targets").IsUndefined()) req.targets = int32Vector(o.Get("targets"), "targets");
       if (!o.Get("references").IsUndefined()) req.references = int32Vector(o.Get("references"), "references");
+      if (!o.Get("sums").IsUndefined()) {
+        const std::vector<int32_t> flat = int32Vector(o.Get("sums"), "sums");
+        if (flat.size() % 3 != 0) throw Napi::RangeError::New(env, "sums must hold [row, a, b] triples (a length divisible by 3)");
+        for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
+      }
     }
     return queue<LensOutput>(
         env, [eng, req = std::move(req)]() { return eng->lens(req); },

@@ -9,13 +9,6 @@
 #include <unordered_set>
 
 namespace layerlens {
-namespace {
-
-// Vectors per lens graph: bounds the logits block (rows × vocab floats) held at once.
-constexpr int64_t kLensChunk = 128;
-
-}  // namespace
-
 Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
     : backends_(Backends::create(options.device, options.threads)),
       weights_(isGgufPath(path) ? loadGgufWeights(path, hp, backends_.primary())
@@ -205,90 +198,6 @@ std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
       }
     }
   }
-  return out;
-}
-
-void Engine::projectRows(const float* vectors, int64_t m, const std::function<void(const float*, int64_t, int64_t)>& sink) {
-  const HParams& hp = weights_.hp;
-  std::vector<float>& logits = lensLogits_;
-  for (int64_t start = 0; start < m; start += kLensChunk) {
-    const int64_t rows = std::min(kLensChunk, m - start);
-    ContextPtr ctx = makeMetaContext(16, true, 16);
-    ggml_cgraph* graph = ggml_new_graph_custom(ctx.get(), 16, false);
-    ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, hp.nEmbd, rows);
-    ggml_set_name(x, "lens.input");
-    ggml_set_input(x);
-    ggml_tensor* y = buildUnembed(ctx.get(), weights_, x, minMatmulCols());
-    ggml_set_name(y, "lens.logits");
-    ggml_set_output(y);
-    ggml_build_forward_expand(graph, y);
-
-    ggml_backend_sched_reset(sched_.get());
-    if (!ggml_backend_sched_alloc_graph(sched_.get(), graph)) throw std::runtime_error("could not allocate the lens graph");
-    ggml_backend_tensor_set(x, vectors + start * hp.nEmbd, 0, size_t(rows) * hp.nEmbd * sizeof(float));
-    const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
-    backends_.rest();
-    if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
-    // Grown once and kept: a fresh 25 MB buffer per call costs page faults and zeroing every time.
-    const size_t n = size_t(rows) * weights_.vocabPadded;
-    if (logits.size() < n) logits.resize(n);
-    ggml_backend_tensor_get(y, logits.data(), 0, n * sizeof(float));
-    sink(logits.data(), start, rows);
-  }
-}
-
-LensOutput Engine::lens(const LensRequest& req) {
-  const HParams& hp = weights_.hp;
-  const int64_t m = req.m;
-  if (req.k < 1 || req.k > hp.nVocab) {
-    throw std::invalid_argument("k must be in 1.." + std::to_string(hp.nVocab) + ", got " + std::to_string(req.k));
-  }
-  if (m < 0 || req.vectors.size() != size_t(m) * size_t(hp.nEmbd)) {
-    throw std::invalid_argument("lens: expected " + std::to_string(m) + " vectors of " + std::to_string(hp.nEmbd) +
-                                " floats, got " + std::to_string(req.vectors.size()) + " floats");
-  }
-  auto checkPerRow = [&](const std::vector<int32_t>& v, const char* what, int64_t limit) {
-    if (v.empty()) return;
-    if (int64_t(v.size()) != m) throw std::invalid_argument(std::string("lens: ") + what + " must have one entry per vector");
-    for (int32_t x : v) {
-      if (x < -1 || x >= limit) throw std::invalid_argument(std::string("lens: ") + what + " entry " + std::to_string(x) + " is out of range");
-    }
-  };
-  checkPerRow(req.targets, "targets", hp.nVocab);
-  checkPerRow(req.references, "references", m);
-
-  RowMeasures measures;
-  measures.entropy = req.entropy;
-  measures.targets = req.targets;
-  const bool anyMeasure = req.entropy || !req.targets.empty() || !req.references.empty();
-
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!req.references.empty()) {
-    // Log-probabilities of each distinct reference row, projected once.
-    std::vector<int32_t> compact(size_t(m), -1), distinct;
-    for (int32_t r : req.references) {
-      if (r >= 0 && compact[r] < 0) {
-        compact[r] = int32_t(distinct.size());
-        distinct.push_back(r);
-      }
-    }
-    std::vector<float> refVectors(distinct.size() * size_t(hp.nEmbd));
-    for (size_t i = 0; i < distinct.size(); ++i) {
-      std::copy_n(req.vectors.data() + size_t(distinct[i]) * hp.nEmbd, hp.nEmbd, refVectors.data() + i * hp.nEmbd);
-    }
-    projectRows(refVectors.data(), int64_t(distinct.size()), [&](const float* logits, int64_t, int64_t rows) {
-      appendLogSoftmax(logits, rows, hp.nVocab, weights_.vocabPadded, measures.referenceLogProbs);
-    });
-    measures.references.resize(size_t(m));
-    for (int64_t i = 0; i < m; ++i) measures.references[i] = req.references[i] < 0 ? -1 : compact[req.references[i]];
-  }
-
-  LensOutput out;
-  out.top.k = req.k;
-  projectRows(req.vectors.data(), m, [&](const float* logits, int64_t first, int64_t rows) {
-    appendTopK(logits, rows, hp.nVocab, weights_.vocabPadded, req.k, backends_.threads, out.top, anyMeasure ? &measures : nullptr, first,
-               anyMeasure ? &out.measures : nullptr);
-  });
   return out;
 }
 

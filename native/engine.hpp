@@ -15,6 +15,7 @@
 #include "backends.hpp"
 #include "capture.hpp"
 #include "forward_graph.hpp"
+#include "lens_plan.hpp"
 #include "topk.hpp"
 #include "weights.hpp"
 
@@ -52,6 +53,7 @@ struct LensRequest {
   bool entropy = false;
   std::vector<int32_t> targets;      // per row: token id or -1; empty = none
   std::vector<int32_t> references;   // per row: index of another row whose distribution is KL's reference, or -1; empty = none
+  std::vector<RowSum> sums;          // rows claimed to be the sum of two others (a speed hint; checked, see runLens)
 };
 
 struct LensOutput {
@@ -98,9 +100,15 @@ class Engine {
   int64_t minMatmulCols() const;
   bool cpuKernels() const;
   void validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const;
-  // Projects rows [start, start+rows) of `vectors` through ln_f and wte, chunk by chunk, handing each
-  // chunk's logits [rows, n_vocab] to `sink(logits, firstRow, rows)`. Caller holds the mutex.
-  void projectRows(const float* vectors, int64_t m, const std::function<void(const float*, int64_t, int64_t)>& sink);
+  // The lens of m rows (native/engine_lens.cpp): calls sink(row, logits) once per row with its
+  // n_vocab logits, from several threads at once (distinct rows). `sums` may declare rows to be the
+  // sum of two others (lens_plan.hpp); each claim is checked against the vectors, and a row whose
+  // claim does not hold is projected like any other. Caller holds the mutex.
+  using LensSink = std::function<void(int64_t row, const float* logits)>;
+  void runLens(const float* vectors, int64_t m, const std::vector<RowSum>& sums, const LensSink& sink);
+  // wte · columns (n_embd × n columns, column-major), into lensChunk_ ([n, vocabPadded]).
+  const float* projectColumns(const float* columns, int64_t n);
+  void prepareLensWeights();
   static std::vector<CapturedTensor> readTaps(const OutputTaps& taps, size_t nPositions);
 
   std::mutex mutex_;
@@ -110,7 +118,9 @@ class Engine {
   std::optional<KvCache> kvCache_;  // allocated on the first generate()
   CaptureMode capture_;
   std::unordered_map<std::string, int32_t> hookLayer_;  // every hook name → its block (-1 for embed), built once
-  std::vector<float> lensLogits_;  // host copy of one lens chunk's logits, reused across calls
+  std::vector<float> lensChunk_;    // host copy of one lens step's projections, reused across calls
+  std::vector<float> lnfGamma_;     // ln_f.weight as float, for the lens's host-side centring and scaling
+  std::vector<float> lensBias_;     // wte · ln_f.bias [n_vocab]: the lens's constant term
 };
 
 }  // namespace layerlens

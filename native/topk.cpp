@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include "vec_math.hpp"
 
@@ -23,7 +22,7 @@ double sumExpShifted(const float* x, int64_t width, float shift) {
   return total;
 }
 
-void rowTopK(const float* x, int64_t width, int32_t k, int32_t* ids, float* vals, float* probs, double* lse) {
+void topKOfRow(const float* x, int64_t width, int32_t k, int32_t* ids, float* vals, float* probs, double* lse) {
   // Insertion into a small sorted list: after the first k entries nearly every element fails
   // the threshold test, so this is one pass over the row.
   int32_t filled = 0;
@@ -46,7 +45,7 @@ void rowTopK(const float* x, int64_t width, int32_t k, int32_t* ids, float* vals
 }
 
 // Entropy, target statistics and KL(reference ‖ q) of one row, given its log-sum-exp.
-void rowMeasures(const float* x, int64_t width, double lse, const RowMeasures& m, int64_t row, MeasureResults& res, size_t at) {
+void measuresOfRow(const float* x, int64_t width, double lse, const RowMeasures& m, int64_t row, MeasureResults& res, size_t at) {
   if (m.entropy) {
     double h = 0.0;
     for (int64_t i = 0; i < width; ++i) {
@@ -78,51 +77,32 @@ void rowMeasures(const float* x, int64_t width, double lse, const RowMeasures& m
 
 }  // namespace
 
-void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, int64_t stride, std::vector<float>& out) {
-  const size_t base = out.size();
-  out.resize(base + size_t(rows) * width);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = logits + r * stride;
-    float maxv = -INFINITY;
-    for (int64_t i = 0; i < width; ++i) maxv = std::max(maxv, x[i]);
-    const double lse = double(maxv) + std::log(sumExpShifted(x, width, maxv));
-    float* o = out.data() + base + size_t(r) * width;
-    for (int64_t i = 0; i < width; ++i) o[i] = float(double(x[i]) - lse);
+void prepareTopK(TopK& out, int64_t rows, int32_t k, MeasureResults* results) {
+  out.k = k;
+  out.ids.assign(size_t(rows) * k, 0);
+  out.logits.assign(size_t(rows) * k, 0.0f);
+  out.probs.assign(size_t(rows) * k, 0.0f);
+  out.logSumExp.assign(size_t(rows), 0.0);
+  if (results) {
+    results->entropy.assign(size_t(rows), std::nan(""));
+    results->targetLogit.assign(size_t(rows), std::nanf(""));
+    results->targetProb.assign(size_t(rows), std::nan(""));
+    results->targetRank.assign(size_t(rows), 0);
+    results->kl.assign(size_t(rows), std::nan(""));
   }
 }
 
-void appendTopK(const float* logits, int64_t rows, int64_t width, int64_t stride, int32_t k, int nThreads, TopK& out,
-                const RowMeasures* measures, int64_t firstRow, MeasureResults* results) {
-  const size_t base = out.logSumExp.size();
-  out.k = k;
-  out.ids.resize((base + rows) * k);
-  out.logits.resize((base + rows) * k);
-  out.probs.resize((base + rows) * k);
-  out.logSumExp.resize(base + rows);
-  if (measures && results) {
-    const size_t n = base + rows;
-    results->entropy.resize(n, std::nan(""));
-    results->targetLogit.resize(n, std::nanf(""));
-    results->targetProb.resize(n, std::nan(""));
-    results->targetRank.resize(n, 0);
-    results->kl.resize(n, std::nan(""));
-  }
-  auto work = [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const size_t o = (base + r) * k;
-      rowTopK(logits + r * stride, width, k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[base + r]);
-      if (measures && results) rowMeasures(logits + r * stride, width, out.logSumExp[base + r], *measures, firstRow + r, *results, base + r);
-    }
-  };
-  const int t = std::max(1, std::min<int>(nThreads, int(rows)));
-  if (t == 1) return work(0, rows);
-  std::vector<std::thread> pool;
-  const int64_t chunk = (rows + t - 1) / t;
-  for (int i = 0; i < t; ++i) {
-    const int64_t r0 = i * chunk, r1 = std::min(rows, r0 + chunk);
-    if (r0 < r1) pool.emplace_back(work, r0, r1);
-  }
-  for (auto& th : pool) th.join();
+void rowTopK(const float* logits, int64_t width, int64_t at, TopK& out, const RowMeasures* measures, MeasureResults* results) {
+  const size_t o = size_t(at) * out.k;
+  topKOfRow(logits, width, out.k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[size_t(at)]);
+  if (measures && results) measuresOfRow(logits, width, out.logSumExp[size_t(at)], *measures, at, *results, size_t(at));
+}
+
+void logSoftmaxRow(const float* x, int64_t width, float* out) {
+  float maxv = -INFINITY;
+  for (int64_t i = 0; i < width; ++i) maxv = std::max(maxv, x[i]);
+  const double lse = double(maxv) + std::log(sumExpShifted(x, width, maxv));
+  for (int64_t i = 0; i < width; ++i) out[i] = float(double(x[i]) - lse);
 }
 
 }  // namespace layerlens

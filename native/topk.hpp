@@ -30,14 +30,17 @@ struct MeasureResults {
   std::vector<double> kl;           // [rows], KL(reference ‖ q) in nats; NaN where no reference
 };
 
-// Appends the top-k of each of `rows` rows of `width` logits to `out`, using up to nThreads threads.
-// With `measures`, also appends each row's measures to `results`; `firstRow` is the index of
-// logits' first row among all rows (for the per-row target/reference lists).
-// Rows are `stride` floats apart, of which the first `width` count.
-void appendTopK(const float* logits, int64_t rows, int64_t width, int64_t stride, int32_t k, int nThreads, TopK& out,
-                const RowMeasures* measures = nullptr, int64_t firstRow = 0, MeasureResults* results = nullptr);
+// Sizes `out` for `rows` rows of k entries (and `results`, when given, for `rows` rows of measures,
+// NaN / rank 0 until filled).
+void prepareTopK(TopK& out, int64_t rows, int32_t k, MeasureResults* results = nullptr);
 
-// log-softmax of each of `rows` rows of `width` logits, appended to `out`.
-void appendLogSoftmax(const float* logits, int64_t rows, int64_t width, int64_t stride, std::vector<float>& out);
+// Top-k, softmax probabilities of those k, and log-sum-exp of one row of `width` logits, written
+// into output row `at`; with `measures`, also that row's measures into `results` (the row's index
+// `at` selects its target and reference). Rows with different `at` may be filled concurrently.
+void rowTopK(const float* logits, int64_t width, int64_t at, TopK& out, const RowMeasures* measures = nullptr,
+             MeasureResults* results = nullptr);
+
+// log-softmax of one row of `width` logits into out[0, width).
+void logSoftmaxRow(const float* logits, int64_t width, float* out);
 
 }  // namespace layerlens

@@ -118,7 +118,8 @@ describe('decodeLayers: metrics', () => {
     try {
       const r = await decodeLayers(NOTEBOOK_PROMPT, { model, positions: 'all' });
       expect(spy).toHaveBeenCalledTimes(1);
-      expect(spy.mock.calls[0][3]).toBeUndefined();
+      const options = spy.mock.calls[0][3]!;
+      expect([options.entropy, options.targets, options.references]).toEqual([undefined, undefined, undefined]);
       for (const h of r.hooks) expect(Object.keys(h)).toEqual(['name', 'layer', 'kind', 'position', 'top']);
       expect('target' in r).toBe(false);
     } finally {

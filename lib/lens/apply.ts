@@ -3,7 +3,7 @@
 // top-k and measures in C++, only k values per row cross into JS); 'reference' is the readable
 // plain-TS path in ./reference.ts.
 import type { Model } from '../model.js';
-import type { NativeLensMeasures } from '../native.js';
+import type { NativeLensOptions } from '../native.js';
 import { lensMeasuresReference, type LensMeasureRows, type TopToken } from './reference.js';
 
 export type LensImpl = 'native' | 'reference';
@@ -32,7 +32,7 @@ export async function lensBatch(
   count: number,
   k: number,
   impl: LensImpl = 'native',
-  measures?: NativeLensMeasures,
+  measures?: NativeLensOptions,
 ): Promise<LensBatch> {
   checkImpl(impl);
   if (count === 0) return { top: [] };
