@@ -105,7 +105,13 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);
   const captureNames = hooks.some((h) => h.name === finalName) ? hooks.map((h) => h.name) : [...hooks.map((h) => h.name), finalName];
-  const { activations } = await model.run(ids, { hooks: captureNames, positions, ...(options.interventions ? { interventions: options.interventions } : {}) });
+  // No logits from the run: the final residual's lens row is the same prediction.
+  const { activations } = await model.run(ids, {
+    hooks: captureNames,
+    positions,
+    logits: false,
+    ...(options.interventions ? { interventions: options.interventions } : {}),
+  });
   const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
   for (const a of shown) options.onActivation?.(a);
 

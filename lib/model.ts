@@ -45,12 +45,17 @@ export interface RunOptions {
   positions?: PositionSpec;
   /** Edits applied inside the graph (see Intervention); later hooks and the logits see them. */
   interventions?: readonly Intervention[];
+  /**
+   * Compute the next-token logits (default true). false skips the final unembedding, a product with the
+   * whole vocabulary matrix, for callers that only want activations; `logits` is then empty.
+   */
+  logits?: boolean;
 }
 
 export interface RunOutput {
   /** Captured tensors in canonical hook order. */
   activations: Activation[];
-  /** Next-token logits at the last position. */
+  /** Next-token logits at the last position (empty when run with `logits: false`). */
   logits: Float32Array;
 }
 
@@ -123,7 +128,8 @@ export class Model {
     const positions = resolvePositions(options.positions ?? 'last', tokens.length);
     const all = positions.length === tokens.length;
     const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
-    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits);
+    if (options.logits !== undefined && typeof options.logits !== 'boolean') throw new TypeError(`logits must be a boolean, got ${typeof options.logits}`);
+    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits, options.logits ?? true);
     const activations = out.captured.map((c): Activation => {
       const ref = parseHookName(c.name, this.info.n_layer);
       return { name: c.name, layer: ref.layer, kind: ref.kind, positions, data: c.data, shape: c.shape };

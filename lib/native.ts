@@ -77,7 +77,7 @@ export interface NativeModelInfo {
 }
 
 export interface NativeModel {
-  run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: NativeIntervention[]): Promise<NativeRunResult>;
+  run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: NativeIntervention[], logits?: boolean): Promise<NativeRunResult>;
   lens(vectors: Float32Array, count: number, k: number, options?: NativeLensOptions): Promise<NativeTopK>;
   generate(tokens: Int32Array, maxNewTokens: number, stopToken: number, interventions?: NativeIntervention[]): Promise<Int32Array>;
   weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;

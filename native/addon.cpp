@@ -157,7 +157,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return engine_;
   }
 
-  // run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: [{hook, mul?, add?}])
+  // run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: [{hook, mul?, add?}],
+  //     logits?: boolean = true)
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
@@ -172,6 +173,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     }
     if (!info[2].IsNull() && !info[2].IsUndefined()) req.positions = int32Vector(info[2], "positions");
     req.interventions = interventionsFrom(info[3]);
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      if (!info[4].IsBoolean()) throw Napi::TypeError::New(env, "logits must be a boolean");
+      req.logits = info[4].As<Napi::Boolean>().Value();
+    }
     return queue<RunResult>(
         env, [eng, req]() { return eng->run(req); },
         [](Napi::Env env, RunResult& r) -> Napi::Value {

@@ -81,6 +81,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   extras.headOutputs = f.headOutputs;
   extras.minMatmulCols = minMatmulCols();
   extras.cpuKernels = cpuKernels();
+  extras.logits = f.logits;
   ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());
@@ -106,8 +107,11 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   if (status != GGML_STATUS_SUCCESS && !(capture && status == GGML_STATUS_ABORTED)) {
     throw std::runtime_error(std::string("ggml graph compute failed: ") + ggml_status_to_string(status));
   }
-  std::vector<float> logits(weights_.hp.nVocab);  // the padded rows past n_vocab are not read
-  ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
+  std::vector<float> logits;
+  if (fg.logits) {
+    logits.resize(size_t(weights_.hp.nVocab));  // the padded rows past n_vocab are not read
+    ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
+  }
   if (taps) {
     // The tap tensors belong to ctx, which ends with this call: read them now.
     taps->captured = readTaps(*taps, tapPositions->size());
@@ -143,6 +147,7 @@ RunResult Engine::run(const RunRequest& req) {
   Forward f;
   f.tokens = &req.tokens;
   f.interventions = &req.interventions;
+  f.logits = req.logits;
   f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
   for (const std::string& h : req.hooks) {
     if (h.find(".attn_head_out") != std::string::npos) f.headOutputs[size_t(hookLayer_.at(h))] = true;

@@ -39,11 +39,12 @@ struct RunRequest {
   std::vector<std::string> hooks;   // hook names to capture (may be empty)
   std::vector<int32_t> positions;   // rows to capture, ascending unique; empty = every position
   std::vector<InterventionSpec> interventions;  // edits applied inside the graph, in order
+  bool logits = true;                           // false: skip the final unembedding (RunResult::logits stays empty)
 };
 
 struct RunResult {
   std::vector<CapturedTensor> captured;
-  std::vector<float> logits;  // next-token logits at the last position [n_vocab]
+  std::vector<float> logits;  // next-token logits at the last position [n_vocab]; empty when not asked for
 };
 
 struct LensRequest {
@@ -95,6 +96,7 @@ class Engine {
     const std::vector<int32_t>* tapPositions = nullptr;
     const std::vector<InterventionSpec>* interventions = nullptr;
     std::vector<bool> headOutputs;
+    bool logits = true;
   };
   std::vector<float> forwardLogits(const Forward& f);
   int64_t minMatmulCols() const;

@@ -180,6 +180,10 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     resid = hook(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
   }
 
+  if (!extras.logits) {
+    ggml_build_forward_expand(fg.graph, resid);
+    return fg;
+  }
   ggml_tensor* last = ggml_view_2d(ctx, resid, d, 1, resid->nb[1], size_t(n - 1) * resid->nb[1]);
   fg.logits = named(buildUnembed(ctx, w, last, mc), "logits");
   ggml_set_output(fg.logits);

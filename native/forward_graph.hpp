@@ -48,13 +48,14 @@ struct GraphExtras {
   std::vector<bool> headOutputs;  // per layer: build blocks.L.attn_head_out (only when asked: it costs a matmul)
   int64_t minMatmulCols = 0;      // see exactMatmul
   bool cpuKernels = false;        // the graph runs on the CPU backend alone: use layerlens' own CPU ops (gelu.hpp)
+  bool logits = true;             // end with the unembedding of the last position (false: end at the last resid_post)
 };
 
 struct ForwardGraph {
   ggml_cgraph* graph = nullptr;
   ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
   ggml_tensor* positions = nullptr;  // input: I32 [n_tokens]
-  ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token
+  ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token (null without GraphExtras::logits)
   std::vector<std::pair<ggml_tensor*, const std::vector<float>*>> interventionInputs;  // to fill after allocation
 };
 

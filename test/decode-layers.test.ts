@@ -82,6 +82,23 @@ describe('decodeLayers', () => {
     }
   });
 
+  it('run with logits: false skips the unembedding and captures the same activations', async () => {
+    const viaOutputs = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'outputs' });
+    try {
+      for (const m of [model, viaOutputs]) {
+        const withLogits = await m.run(NOTEBOOK_IDS, { hooks: 'all' });
+        const without = await m.run(NOTEBOOK_IDS, { hooks: 'all', logits: false });
+        expect(without.logits.length).toBe(0);
+        expect(withLogits.logits.length).toBe(m.info.n_vocab);
+        expect(without.activations.map((a) => a.name)).toEqual(withLogits.activations.map((a) => a.name));
+        without.activations.forEach((a, i) => expect(Array.from(a.data), a.name).toEqual(Array.from(withLogits.activations[i].data)));
+      }
+    } finally {
+      viaOutputs.dispose();
+    }
+    await expect(model.run(NOTEBOOK_IDS, { logits: 'no' as unknown as boolean })).rejects.toThrow(/logits must be a boolean/);
+  });
+
   it("capturing 'all' positions equals separate runs per position", async () => {
     const all = await model.run(NOTEBOOK_IDS, { hooks: 'all', positions: 'all' });
     for (const pos of [0, 7, 25]) {
