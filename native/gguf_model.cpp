@@ -1,5 +1,7 @@
 #include "gguf_model.hpp"
 
+#include "page_buffer.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -124,7 +126,7 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
   file.seekg(0, std::ios::end);
   const uint64_t fileSize = uint64_t(file.tellg());
   const size_t dataOffset = gguf_get_data_offset(ctx.get());
-  std::vector<uint8_t> staging;
+  PageBuffer staging;
   for (size_t i = 0; i < slots.size(); ++i) {
     ggml_tensor* tensor = *slots[i].slot;
     const int64_t id = gguf_find_tensor(ctx.get(), slots[i].ggufName.c_str());
@@ -133,9 +135,8 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
     if (begin > fileSize || bytes > fileSize - begin) {
       throw std::runtime_error(path + ": tensor '" + slots[i].ggufName + "' lies past the end of the file (truncated?)");
     }
-    staging.resize(bytes);
     file.seekg(std::streamoff(begin));
-    file.read(reinterpret_cast<char*>(staging.data()), std::streamsize(bytes));
+    file.read(reinterpret_cast<char*>(staging.ensure(bytes)), std::streamsize(bytes));
     if (!file) throw std::runtime_error(path + ": read failed for tensor '" + slots[i].ggufName + "'");
     ggml_backend_tensor_set(tensor, staging.data(), 0, bytes);
   }

@@ -1,5 +1,7 @@
 #include "weights.hpp"
 
+#include "page_buffer.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -272,8 +274,8 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
   // On a host buffer (CPU backend) tensors are written in place; otherwise staged and uploaded.
   const bool hostBuffer = ggml_backend_buffer_is_host(w.buffer.get());
   if (hostBuffer) adviseHugePages(ggml_backend_buffer_get_base(w.buffer.get()), w.bytes);
-  std::vector<uint8_t> raw, converted;
-  std::vector<float> staging;  // f32 rows on their way to a quantized type
+  PageBuffer raw, converted;
+  PageBuffer staging;  // f32 rows on their way to a quantized type
   for (size_t i = 0; i < expected.size(); ++i) {
     const WeightSlot& e = expected[i];
     const TensorInfo& t = *infos[i];
@@ -288,8 +290,7 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     if (direct && hostBuffer) {
       readInto = static_cast<uint8_t*>(tensor->data);
     } else {
-      if (raw.size() < nbytes) raw.resize(nbytes);
-      readInto = raw.data();
+      readInto = raw.ensure(nbytes);
     }
     file.seekg(std::streamoff(t.begin));
     file.read(reinterpret_cast<char*>(readInto), std::streamsize(nbytes));
@@ -300,16 +301,15 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     }
     uint8_t* dst = hostBuffer ? static_cast<uint8_t*>(tensor->data) : nullptr;
     if (!dst) {
-      if (converted.size() < outBytes) converted.resize(outBytes);
-      dst = converted.data();
+      dst = converted.ensure(outBytes);
     }
     if (ggml_is_quantized(tensor->type)) {
       // To f32 in ggml's layout first, then quantize row by row (ne0 = the input dimension).
-      staging.resize(size_t(rows * cols));
-      convertTensor(raw.data(), t.dtype, reinterpret_cast<uint8_t*>(staging.data()), GGML_TYPE_F32, rows, cols, e.conv1d, nThreads);
+      float* f32 = reinterpret_cast<float*>(staging.ensure(size_t(rows * cols) * sizeof(float)));
+      convertTensor(raw.data(), t.dtype, reinterpret_cast<uint8_t*>(f32), GGML_TYPE_F32, rows, cols, e.conv1d, nThreads);
       const int64_t perRow = tensor->ne[0];
       parallelFor(size_t(realRows), nThreads, [&](size_t r0, size_t r1) {
-        ggml_quantize_chunk(tensor->type, staging.data() + r0 * perRow, dst + r0 * ggml_row_size(tensor->type, perRow), 0,
+        ggml_quantize_chunk(tensor->type, f32 + r0 * perRow, dst + r0 * ggml_row_size(tensor->type, perRow), 0,
                             int64_t(r1 - r0), perRow, nullptr);
       }, 64);
     } else {
