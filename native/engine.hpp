@@ -123,6 +123,10 @@ class Engine {
   std::vector<float> lensChunk_;    // host copy of one lens step's projections, reused across calls
   std::vector<float> lnfGamma_;     // ln_f.weight as float, for the lens's host-side centring and scaling
   std::vector<float> lensBias_;     // wte · ln_f.bias [n_vocab]: the lens's constant term
+  // Lens work buffers kept across calls: fresh pages cost a page fault each (see engine_lens.cpp).
+  std::vector<float> lensColumns_;                   // one step's centred, scaled inputs
+  std::vector<std::vector<float>> lensRows_;         // projections held past their step, and sums
+  std::vector<std::vector<float>> lensThreadRows_;   // one logits row per host thread
 };
 
 }  // namespace layerlens
