@@ -11,7 +11,7 @@ namespace layerlens {
 namespace {
 
 // Rows projected per step: bounds the projections ([rows, n_vocab] floats) held at once.
-constexpr int64_t kLensChunk = 128;
+constexpr int64_t kLensChunk = 64;
 // Beyond this many bytes of projections held between steps, sums are ignored (each row projected).
 constexpr int64_t kMaxHeldBytes = int64_t(256) << 20;
 

@@ -17,7 +17,7 @@ const { values: args } = parseArgs({
   options: {
     preset: { type: 'string', default: 'medium' },
     dtype: { type: 'string', default: 'f32' },
-    runs: { type: 'string', default: '7' },
+    runs: { type: 'string', default: '9' },
     threads: { type: 'string' },
     device: { type: 'string', default: 'auto' },
     out: { type: 'string' },
@@ -33,6 +33,7 @@ const runs = Number(args.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
 
 const { decodeLayers, loadModel, encode, lensTopK, releaseModels } = await import(join(root, 'dist', 'index.js'));
+const { residualSums } = await import(join(root, 'dist', 'lens', 'sums.js'));
 const PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
 
 const dir = join(root, '.cache', 'bench', `${args.preset}-${args.dtype}`);
@@ -101,6 +102,9 @@ const rows = activations.length;
 const batch = new Float32Array(rows * d);
 activations.forEach((a, i) => batch.set(a.data, i * d));
 const lens = await time(() => lensTopK(model, batch, rows, 5, 'native'));
+// As decodeLayers runs it: the residual rows formed as sums of their parts' projections (lib/lens/sums.ts).
+const sums = residualSums(activations, 1);
+const lensSums = await time(() => model.lensNative(batch, rows, 5, { sums }));
 const decode = await time(() => decodeLayers(PROMPT, { model, hooks: 'all' }));
 const captureAll = await time(() => model.run(ids, { hooks: 'all', positions: 'all' }), Math.min(runs, 3));
 const decodeAll = await time(() => decodeLayers(PROMPT, { model, hooks: 'all', positions: 'all' }), Math.min(runs, 3));
@@ -131,6 +135,7 @@ const result = {
     forward: forward.median,
     forwardCaptureAll: capture.median,
     lensAllPoints: lens.median,
+    lensAllPointsWithSums: lensSums.median,
     decodeLayers: decode.median,
     forwardCaptureAllPositions: captureAll.median,
     decodeLayersAllPositions: decodeAll.median,
@@ -138,6 +143,7 @@ const result = {
   ratios: {
     captureOverPlain: capture.median / forward.median,
     lensOverForward: lens.median / forward.median,
+    lensWithSumsOverForward: lensSums.median / forward.median,
     tsReferenceForwardOverForward: tsForward === null ? null : tsForward / forward.median,
   },
   tsReferenceForwardMs: tsForward,
@@ -157,7 +163,8 @@ layerlens bench — ${result.device}, ${result.threads} threads, ${args.preset} 
   tokenize                           ${result.ms.tokenize.toFixed(3)} ms
   forward (no capture)               ${f(result.ms.forward)} ms
   forward + capture of all hooks     ${f(result.ms.forwardCaptureAll)} ms   (x${result.ratios.captureOverPlain.toFixed(3)} of plain)
-  lens of ${rows} d-wide points           ${f(result.ms.lensAllPoints)} ms   (x${result.ratios.lensOverForward.toFixed(3)} of forward)
+  lens of ${rows} d-wide points           ${f(result.ms.lensAllPoints)} ms   (x${result.ratios.lensOverForward.toFixed(3)} of forward; every row projected)
+  ... with residual sums             ${f(result.ms.lensAllPointsWithSums)} ms   (x${result.ratios.lensWithSumsOverForward.toFixed(3)} of forward; ${sums.length / 3} rows formed as sums, as in decodeLayers)
   decodeLayers, all hooks, last token ${f(result.ms.decodeLayers)} ms
   capture, all positions             ${f(result.ms.forwardCaptureAllPositions)} ms
   decodeLayers, all positions        ${f(result.ms.decodeLayersAllPositions)} ms
