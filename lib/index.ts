@@ -19,6 +19,7 @@ export {
   type TopToken,
 } from './lens/reference.js';
 export { lensTopK, lensBatch, type LensBatch, type LensImpl } from './lens/apply.js';
+export { residualSums, type BatchBlock } from './lens/sums.js';
 export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './format.js';
 export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './cli/view.js';
 export {
