@@ -1,5 +1,6 @@
 #include "forward_graph.hpp"
 
+#include "attention.hpp"
 #include "gelu.hpp"
 
 #include <algorithm>
@@ -14,6 +15,8 @@ ggml_tensor* named(ggml_tensor* t, const std::string& name) {
   ggml_set_name(t, name.c_str());
   return t;
 }
+
+ggml_tensor* contiguous(ggml_context* ctx, ggml_tensor* t) { return ggml_is_contiguous(t) ? t : ggml_cont(ctx, t); }
 
 }  // namespace
 
@@ -134,7 +137,6 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
 
   // Every hook is its own node (never an in-place op), so the eval callback sees its final value.
   ggml_tensor* resid = hook(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), "embed");
-  const float scale = 1.0f / std::sqrt(float(hd));
 
   for (int l = 0; l < hp.nLayer; ++l) {
     const BlockWeights& b = w.blocks[l];
@@ -143,33 +145,44 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     // Attention. qkv: [3d, n] with Q, K, V stacked along ne0.
     ggml_tensor* qkv = linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias, mc);
     const size_t es = ggml_element_size(qkv);
+    // [d, n] views into qkv, rows 3d apart.
     ggml_tensor* q = ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 0);
-    ggml_tensor* k = ggml_cont(ctx, ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], d * es));
-    ggml_tensor* v = ggml_cont(ctx, ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 2 * d * es));
+    ggml_tensor* k = ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], d * es);
+    ggml_tensor* v = ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 2 * d * es);
     if (cache) {
       // Write this step's keys/values, then attend over the whole cached prefix. The copies are
       // expanded into the graph first so they run before the reads below.
-      ggml_tensor* kDst = ggml_view_1d(ctx, cache->k[l], n * d, size_t(nPast) * d * ggml_element_size(cache->k[l]));
-      ggml_tensor* vDst = ggml_view_1d(ctx, cache->v[l], n * d, size_t(nPast) * d * ggml_element_size(cache->v[l]));
-      ggml_build_forward_expand(fg.graph, ggml_cpy(ctx, k, kDst));
-      ggml_build_forward_expand(fg.graph, ggml_cpy(ctx, v, vDst));
-      k = ggml_view_1d(ctx, cache->k[l], nKv * d, 0);
-      v = ggml_view_1d(ctx, cache->v[l], nKv * d, 0);
+      const size_t ekv = ggml_element_size(cache->k[l]);
+      ggml_tensor* kDst = ggml_view_1d(ctx, cache->k[l], n * d, size_t(nPast) * d * ekv);
+      ggml_tensor* vDst = ggml_view_1d(ctx, cache->v[l], n * d, size_t(nPast) * d * ekv);
+      ggml_build_forward_expand(fg.graph, ggml_cpy(ctx, contiguous(ctx, k), kDst));
+      ggml_build_forward_expand(fg.graph, ggml_cpy(ctx, contiguous(ctx, v), vDst));
+      k = ggml_view_2d(ctx, cache->k[l], d, nKv, d * ekv, 0);
+      v = ggml_view_2d(ctx, cache->v[l], d, nKv, d * ekv, 0);
     }
-    ggml_tensor* Q = ggml_permute(ctx, ggml_reshape_3d(ctx, ggml_cont(ctx, q), hd, nh, n), 0, 2, 1, 3);     // [hd, n, nh]
-    ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, k, hd, nh, nKv), 0, 2, 1, 3);                   // [hd, nKv, nh]
-    ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, v, hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
-    ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                         // [nKv, n, nh]
-    ggml_tensor* pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, scale, 0.0f), p + "attn_pattern");
-    ggml_tensor* kqv = exactMatmul(ctx, Vt, pattern, mc);                                                      // [hd, n, nh]
-    if (size_t(l) < extras.headOutputs.size() && extras.headOutputs[l]) {
+    const bool headOutputs = size_t(l) < extras.headOutputs.size() && extras.headOutputs[l];
+    ggml_tensor* pattern;
+    ggml_tensor* merged;         // [d, n]: the heads' outputs side by side, c_proj's input
+    ggml_tensor* kqv = nullptr;  // [hd, n, nh]: the same per head, only for attn_head_out
+    if (extras.cpuKernels) {
+      pattern = hook(buildAttnPattern(ctx, q, k, int(nh)), p + "attn_pattern");
+      merged = buildAttnMix(ctx, pattern, v);
+      if (headOutputs) kqv = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, merged, hd, nh, n), 0, 2, 1, 3));
+    } else {
+      ggml_tensor* Q = ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, q), hd, nh, n), 0, 2, 1, 3);                   // [hd, n, nh]
+      ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, k), hd, nh, nKv), 0, 2, 1, 3);                 // [hd, nKv, nh]
+      ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, v), hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
+      ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                                       // [nKv, n, nh]
+      pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f), p + "attn_pattern");
+      kqv = exactMatmul(ctx, Vt, pattern, mc);                                                                                 // [hd, n, nh]
+      merged = ggml_cont_2d(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3), d, n);
+    }
+    if (headOutputs) {
       // Each head through its own rows of c_proj: W_O viewed as [hd, nh, d], one [hd, d] matrix per head.
       ggml_tensor* wo = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, b.attnProjWeight, hd, nh, d), 0, 2, 1, 3));
       // Nothing downstream reads it, so it joins the graph explicitly (right here, in block order).
-      ggml_build_forward_expand(fg.graph, hook(exactMatmul(ctx, wo, kqv, mc), p + "attn_head_out"));           // [d, n, nh]
+      ggml_build_forward_expand(fg.graph, hook(exactMatmul(ctx, wo, kqv, mc), p + "attn_head_out"));  // [d, n, nh]
     }
-    ggml_tensor* heads = ggml_permute(ctx, kqv, 0, 2, 1, 3);                                                // [hd, nh, n]
-    ggml_tensor* merged = ggml_cont_2d(ctx, heads, d, n);
     ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias, mc), p + "attn_out");
     ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), p + "resid_mid");
 
