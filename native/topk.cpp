@@ -9,37 +9,63 @@ namespace layerlens {
 namespace {
 
 // Σ e^(x[i] - shift), with the exponentials in vectorized f32 (the shift keeps every term ≤ 1 for
-// shift = max x) and the sum in double per block of 256, so rounding stays near 1e-7 for 50k terms.
+// shift = max x), summed in 16 float lanes per block of 256 and the blocks in double, so rounding
+// stays near 1e-7 for 50k terms.
 double sumExpShifted(const float* x, int64_t width, float shift) {
-  constexpr int64_t kBlock = 256;
+  constexpr int64_t kBlock = 256, kLanes = 16;
   double total = 0.0;
-  for (int64_t b = 0; b < width; b += kBlock) {
-    const int64_t e = std::min(width, b + kBlock);
+  int64_t b = 0;
+  for (; b + kBlock <= width; b += kBlock) {
+    float lane[kLanes] = {};
+    for (int64_t j = 0; j < kBlock; j += kLanes) {
+      for (int64_t l = 0; l < kLanes; ++l) lane[l] += expF32(x[b + j + l] - shift);
+    }
     float partial = 0.0f;
-    for (int64_t i = b; i < e; ++i) partial += expF32(x[i] - shift);
+    for (int64_t l = 0; l < kLanes; ++l) partial += lane[l];
     total += partial;
   }
+  for (; b < width; ++b) total += expF32(x[b] - shift);
   return total;
 }
 
 void topKOfRow(const float* x, int64_t width, int32_t k, int32_t* ids, float* vals, float* probs, double* lse) {
-  // Insertion into a small sorted list: after the first k entries nearly every element fails
-  // the threshold test, so this is one pass over the row.
+  // Insertion into a small sorted list. Once it holds k entries nearly every element fails the
+  // threshold test, so the row is scanned in chunks of 256 whose maximum (16 lanes, vectorized) is
+  // checked first; only chunks holding a candidate are walked element by element.
   int32_t filled = 0;
-  float maxv = -INFINITY;
-  for (int64_t i = 0; i < width; ++i) {
+  auto insert = [&](int64_t i) {
     const float v = x[i];
-    if (v > maxv) maxv = v;
-    if (filled == k && !(v > vals[k - 1])) continue;  // equal values keep the earlier (lower) id
     int32_t j = filled < k ? filled++ : k - 1;
-    while (j > 0 && v > vals[j - 1]) {
+    while (j > 0 && v > vals[j - 1]) {  // equal values keep the earlier (lower) id
       vals[j] = vals[j - 1];
       ids[j] = ids[j - 1];
       --j;
     }
     vals[j] = v;
     ids[j] = int32_t(i);
+  };
+  auto walk = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      if (filled < k || x[i] > vals[k - 1]) insert(i);
+    }
+  };
+  constexpr int64_t kChunk = 256, kLanes = 16;
+  int64_t i = 0;
+  for (; i + kChunk <= width; i += kChunk) {
+    if (filled == k) {
+      float lane[kLanes];
+      for (int64_t l = 0; l < kLanes; ++l) lane[l] = x[i + l];
+      for (int64_t j = kLanes; j < kChunk; j += kLanes) {
+        for (int64_t l = 0; l < kLanes; ++l) lane[l] = lane[l] > x[i + j + l] ? lane[l] : x[i + j + l];
+      }
+      float m = lane[0];
+      for (int64_t l = 1; l < kLanes; ++l) m = m > lane[l] ? m : lane[l];
+      if (!(m > vals[k - 1])) continue;
+    }
+    walk(i, i + kChunk);
   }
+  walk(i, width);
+  const float maxv = vals[0];  // the list's first entry is the row's maximum
   *lse = double(maxv) + std::log(sumExpShifted(x, width, maxv));
   for (int32_t j = 0; j < k; ++j) probs[j] = float(std::exp(double(vals[j]) - *lse));
 }
