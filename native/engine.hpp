@@ -108,7 +108,8 @@ class Engine {
   // claim does not hold is projected like any other. Caller holds the mutex.
   using LensSink = std::function<void(int64_t row, const float* logits)>;
   void runLens(const float* vectors, int64_t m, const std::vector<RowSum>& sums, const LensSink& sink);
-  // wte · columns (n_embd × n columns, column-major), into lensChunk_ ([n, vocabPadded]).
+  // wte · columns (n_embd × n columns, column-major) as [n, vocabPadded] floats, valid until the next
+  // graph runs: the backend's own output on the CPU, else a copy in lensChunk_.
   const float* projectColumns(const float* columns, int64_t n);
   void prepareLensWeights();
   static std::vector<CapturedTensor> readTaps(const OutputTaps& taps, size_t nPositions);
@@ -120,7 +121,7 @@ class Engine {
   std::optional<KvCache> kvCache_;  // allocated on the first generate()
   CaptureMode capture_;
   std::unordered_map<std::string, int32_t> hookLayer_;  // every hook name → its block (-1 for embed), built once
-  std::vector<float> lensChunk_;    // host copy of one lens step's projections, reused across calls
+  std::vector<float> lensChunk_;    // host copy of one lens step's projections from a device, reused across calls
   std::vector<float> lnfGamma_;     // ln_f.weight as float, for the lens's host-side centring and scaling
   std::vector<float> lensBias_;     // wte · ln_f.bias [n_vocab]: the lens's constant term
   // Lens work buffers kept across calls: fresh pages cost a page fault each (see engine_lens.cpp).

@@ -11,7 +11,7 @@ namespace layerlens {
 namespace {
 
 // Rows projected per step: bounds the projections ([rows, n_vocab] floats) held at once.
-constexpr int64_t kLensChunk = 64;
+constexpr int64_t kLensChunk = 128;
 // Beyond this many bytes of projections held between steps, sums are ignored (each row projected).
 constexpr int64_t kMaxHeldBytes = int64_t(256) << 20;
 
@@ -129,7 +129,9 @@ const float* Engine::projectColumns(const float* columns, int64_t n) {
   const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
   backends_.rest();
   if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
-  // Grown once and kept: a fresh 25 MB buffer per call costs page faults and zeroing every time.
+  // In host memory (the CPU backend) the result is read where it lies, until the next graph runs;
+  // from a device it is copied into a host buffer grown once and kept (fresh pages cost a fault each).
+  if (y->buffer && ggml_backend_buffer_is_host(y->buffer) && ggml_is_contiguous(y)) return static_cast<const float*>(y->data);
   const size_t count = size_t(n) * weights_.vocabPadded;
   if (lensChunk_.size() < count) lensChunk_.resize(count);
   ggml_backend_tensor_get(y, lensChunk_.data(), 0, count * sizeof(float));
