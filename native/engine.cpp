@@ -74,7 +74,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   Capture* capture = f.capture;
   const size_t graphSize = forwardGraphSize(weights_.hp) + (taps ? taps->names.size() + 2 : 0) +
                            (f.interventions ? 4 * f.interventions->size() : 0);
-  ContextPtr ctx = makeMetaContext(graphSize, true, graphSize);
+  ContextPtr ctx = makeMetaContext(graphSize, true, graphSize, &graphMeta_);
   GraphExtras extras;
   extras.taps = taps;
   extras.interventions = f.interventions;
@@ -164,9 +164,22 @@ RunResult Engine::run(const RunRequest& req) {
     OutputTaps taps;
     taps.names = req.hooks;
     taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
+    const size_t floats = tapFloats(weights_.hp, taps, n, n);
+    if (!tapArena_ || tapArena_->floats < floats) {
+      tapArena_.reset();  // free the old one first: on a GPU both may not fit
+      tapArena_.emplace(TapArena::create(backends_.primary(), floats));
+    }
+    taps.arena = tapArena_->tensor;
     f.taps = &taps;
     f.tapPositions = &positions;
-    result.logits = forwardLogits(f);
+    try {
+      result.logits = forwardLogits(f);
+    } catch (...) {
+      tapArena_.reset();
+      throw;
+    }
+    // Kept for the next call unless it is large (attention at every position of a long prompt).
+    if (tapArena_->floats > kKeptTapFloats) tapArena_.reset();
     result.captured = std::move(taps.captured);
   } else {
     Capture capture(req.hooks, positions);
@@ -178,27 +191,27 @@ RunResult Engine::run(const RunRequest& req) {
 }
 
 std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
+  std::vector<float> all(taps.used);
+  ggml_backend_tensor_get(taps.arena, all.data(), 0, all.size() * sizeof(float));
   std::vector<CapturedTensor> out(taps.names.size());
-  std::vector<float> staging;
   for (size_t i = 0; i < taps.names.size(); ++i) {
     const ggml_tensor* t = taps.tensors[i];
     if (!t) throw std::logic_error("hook " + taps.names[i] + " was not built into the graph");
     CapturedTensor& c = out[i];
     c.name = taps.names[i];
     const int64_t width = t->ne[0], heads = t->ne[2];
+    const float* tap = all.data() + taps.offsets[i];
     c.data.resize(size_t(ggml_nelements(t)));
     if (heads == 1) {
       c.shape = {int64_t(P), width};
-      ggml_backend_tensor_get(t, c.data.data(), 0, c.data.size() * sizeof(float));
+      std::copy(tap, tap + c.data.size(), c.data.begin());
       continue;
     }
-    // attn_pattern comes out as [n_kv, P, n_head]; the API's layout is [P, n_head, n_kv].
+    // attn_pattern and attn_head_out come out as [width, P, n_head]; the API's layout is [P, n_head, width].
     c.shape = {int64_t(P), heads, width};
-    staging.resize(c.data.size());
-    ggml_backend_tensor_get(t, staging.data(), 0, staging.size() * sizeof(float));
     for (size_t p = 0; p < P; ++p) {
       for (int64_t h = 0; h < heads; ++h) {
-        const float* src = staging.data() + (size_t(h) * P + p) * width;
+        const float* src = tap + (size_t(h) * P + p) * width;
         std::copy(src, src + width, c.data.data() + (p * heads + h) * width);
       }
     }

@@ -119,6 +119,9 @@ class Engine {
   Weights weights_;
   SchedPtr sched_;
   std::optional<KvCache> kvCache_;  // allocated on the first generate()
+  std::optional<TapArena> tapArena_;  // where capture through outputs copies the rows; grown on demand
+  static constexpr size_t kKeptTapFloats = size_t(16) << 20;  // a larger arena is freed after its call
+  MetaArena graphMeta_;             // the forward graph's metadata, at the same addresses every call
   CaptureMode capture_;
   std::unordered_map<std::string, int32_t> hookLayer_;  // every hook name → its block (-1 for embed), built once
   std::vector<float> lensChunk_;    // host copy of one lens step's projections from a device, reused across calls

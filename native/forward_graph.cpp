@@ -53,6 +53,34 @@ KvCache KvCache::create(const HParams& hp, ggml_backend_t backend) {
   return c;
 }
 
+namespace {
+constexpr size_t kTapAlign = 64;  // floats
+size_t padTap(size_t floats) { return (floats + kTapAlign - 1) / kTapAlign * kTapAlign; }
+bool perHead(const std::string& name) {
+  return name.find(".attn_pattern") != std::string::npos || name.find(".attn_head_out") != std::string::npos;
+}
+}  // namespace
+
+size_t tapFloats(const HParams& hp, const OutputTaps& taps, int64_t nTokens, int64_t nKv) {
+  const size_t rows = size_t(taps.nPositions > 0 ? taps.nPositions : nTokens);
+  size_t total = 0;
+  for (const std::string& name : taps.names) {
+    total += padTap(size_t(hookWidth(hp, name, nKv)) * rows * size_t(perHead(name) ? hp.nHead : 1));
+  }
+  return total;
+}
+
+TapArena TapArena::create(ggml_backend_t backend, size_t floats) {
+  TapArena a;
+  a.ctx = makeMetaContext(1);
+  a.tensor = ggml_new_tensor_1d(a.ctx.get(), GGML_TYPE_F32, int64_t(std::max<size_t>(floats, 1)));
+  ggml_set_name(a.tensor, "taps.arena");
+  a.buffer.reset(ggml_backend_alloc_ctx_tensors(a.ctx.get(), backend));
+  if (!a.buffer) throw std::runtime_error("could not allocate " + std::to_string(floats * sizeof(float) >> 20) + " MiB for the captured rows (out of memory?)");
+  a.floats = floats;
+  return a;
+}
+
 size_t forwardGraphSize(const HParams& hp) { return size_t(hp.nLayer) * 100 + 512; }
 
 std::vector<std::string> allHookNames(const HParams& hp) {
@@ -95,7 +123,12 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   fg.positions = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n), "input.positions");
   ggml_set_input(fg.positions);
 
-  if (taps) taps->tensors.assign(taps->names.size(), nullptr);
+  if (taps) {
+    if (!taps->arena) throw std::logic_error("buildForwardGraph: output taps without an arena");
+    taps->tensors.assign(taps->names.size(), nullptr);
+    taps->offsets.assign(taps->names.size(), 0);
+    taps->used = 0;
+  }
   // The row indices are created on first use: an input no node reads would get no buffer.
   auto tapRows = [&](bool byHead) {
     ggml_tensor*& t = byHead ? taps->rowsByHead : taps->rows;
@@ -126,12 +159,14 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     if (!taps) return t;
     auto it = std::find(taps->names.begin(), taps->names.end(), name);
     if (it == taps->names.end()) return t;
-    ggml_tensor* out = t;
-    if (taps->nPositions > 0) out = ggml_get_rows(ctx, t, tapRows(t->ne[2] > 1));
-    named(out, "tap." + name);
-    ggml_set_output(out);
-    ggml_build_forward_expand(fg.graph, out);
-    taps->tensors[it - taps->names.begin()] = out;
+    ggml_tensor* rows = taps->nPositions > 0 ? ggml_get_rows(ctx, t, tapRows(t->ne[2] > 1)) : t;
+    const size_t count = size_t(ggml_nelements(rows)), i = size_t(it - taps->names.begin());
+    if (taps->used + count > size_t(ggml_nelements(taps->arena))) throw std::logic_error("buildForwardGraph: the tap arena is too small");
+    ggml_tensor* dst = ggml_view_1d(ctx, taps->arena, int64_t(count), taps->used * sizeof(float));
+    ggml_build_forward_expand(fg.graph, named(ggml_cpy(ctx, rows, dst), "tap." + name));
+    taps->tensors[i] = rows;
+    taps->offsets[i] = taps->used;
+    taps->used += padTap(count);
     return t;
   };
 

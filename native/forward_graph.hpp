@@ -21,16 +21,34 @@ struct KvCache {
   static KvCache create(const HParams& hp, ggml_backend_t backend);
 };
 
-// Hooks copied out as graph outputs (instead of through the eval callback): each requested hook
-// gets a get_rows node right after it, gathering the wanted positions, marked as an output.
-// No sub-graph splits and no synchronisation per hook, which matters on a GPU.
+// Hooks copied out by the graph itself (instead of through the eval callback): each requested hook
+// gets a get_rows node right after it, gathering the wanted positions, and a copy of those rows
+// into one arena tensor, read back with a single transfer after the graph finishes. No sub-graph
+// splits and no synchronisation per hook, which matters on a GPU (hooks: 'all' is 145 of them).
 struct OutputTaps {
   std::vector<std::string> names;
-  int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is the output)
+  int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is copied)
   ggml_tensor* rows = nullptr;         // input: I32 [P] positions (set by the caller after allocation)
   ggml_tensor* rowsByHead = nullptr;   // input: I32 [P, n_head] the same positions per head, for attn_pattern
+  ggml_tensor* arena = nullptr;        // F32 [>= tapFloats(...)] on the weights' backend, outliving the graph
   std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to names; valid while its context lives
+  std::vector<size_t> offsets;         // filled by buildForwardGraph: each tap's first float in arena
+  size_t used = 0;                     // floats of arena written, offsets' padding included
   std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to names
+};
+
+// Floats of arena the taps need for nTokens new tokens attending over nKv (each tap padded to 64
+// floats, so every copy starts 256-byte aligned).
+size_t tapFloats(const HParams& hp, const OutputTaps& taps, int64_t nTokens, int64_t nKv);
+
+// A persistent F32 tensor on a backend, for OutputTaps::arena.
+struct TapArena {
+  ContextPtr ctx;
+  BufferPtr buffer;
+  ggml_tensor* tensor = nullptr;
+  size_t floats = 0;
+
+  static TapArena create(ggml_backend_t backend, size_t floats);
 };
 
 // An edit of one hook inside the graph: value' = value ⊙ mul + add, with mul and add given for

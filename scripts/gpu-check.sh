@@ -34,6 +34,9 @@ stamp "tests exit $test_rc"
 stamp "bench (CUDA)"
 node scripts/bench.mjs --device cuda --runs 20 --out "$out/bench-cuda.json" >"$out/bench-cuda.log" 2>&1
 tail -12 "$out/bench-cuda.log"
+stamp "bench (CUDA) with CUDA graphs off, for comparison"
+GGML_CUDA_DISABLE_GRAPHS=1 node scripts/bench.mjs --device cuda --runs 20 --no-ts-baseline --out "$out/bench-cuda-nographs.json" >"$out/bench-cuda-nographs.log" 2>&1
+tail -12 "$out/bench-cuda-nographs.log"
 stamp "notebook method in PyTorch on the same weights"
 python3 scripts/hf-baseline.py .cache/bench/medium-f32 --device cuda --out "$out/hf-cuda.json" >"$out/hf-cuda.log" 2>&1
 tail -12 "$out/hf-cuda.log"

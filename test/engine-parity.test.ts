@@ -73,6 +73,7 @@ describe('the graph a GPU runs (padded matmuls for 2..16 columns, GELU from ggml
     const dir = checkpoint('tiny-f32');
     const ref = loadReference(dir);
     const model = await loadModel(dir, { device: 'cpu' });
+    const outputsModel = await loadModel(dir, { device: 'cpu', capture: 'outputs' });
     process.env.LAYERLENS_DEBUG_GPU_GRAPH = '1';
     try {
       const ids = NOTEBOOK_IDS.slice(0, 5);
@@ -85,6 +86,15 @@ describe('the graph a GPU runs (padded matmuls for 2..16 columns, GELU from ggml
         }
       }
       expect(relativeL2Error(logits, expected.row('logits', 4))).toBeLessThan(1e-4);
+      // As a GPU captures by default: rows gathered in the graph and copied into one arena.
+      const viaOutputs = await outputsModel.run(ids, { hooks: 'all', positions: [1, 4] });
+      expect(viaOutputs.activations.length).toBe(activations.length);
+      for (const a of viaOutputs.activations) {
+        const width = a.data.length / 2;
+        a.positions.forEach((pos, i) => {
+          expect(relativeL2Error(a.data.subarray(i * width, (i + 1) * width), expected.row(a.name, pos)), `${a.name} via outputs`).toBeLessThan(1e-4);
+        });
+      }
       const rows = activations.filter((a) => a.kind === 'resid_post' || a.kind === 'embed');
       const d = model.info.n_embd;
       const batch = new Float32Array(rows.length * 5 * d);
@@ -96,6 +106,7 @@ describe('the graph a GPU runs (padded matmuls for 2..16 columns, GELU from ggml
     } finally {
       delete process.env.LAYERLENS_DEBUG_GPU_GRAPH;
       model.dispose();
+      outputsModel.dispose();
     }
   });
 });
