@@ -112,6 +112,10 @@ class Engine {
   // graph runs: the backend's own output on the CPU, else a copy in lensChunk_.
   const float* projectColumns(const float* columns, int64_t n);
   void prepareLensWeights();
+  // The lens with ln_f, softmax and top-k on the backend (native/engine_lens_device.cpp), for rows
+  // without measures, into `out` (sized by prepareTopK). Used where lensOnDevice() says.
+  bool lensOnDevice() const;
+  void deviceLens(const float* vectors, int64_t m, int32_t k, TopK& out);
   static std::vector<CapturedTensor> readTaps(const OutputTaps& taps, size_t nPositions);
 
   std::mutex mutex_;

@@ -258,6 +258,10 @@ LensOutput Engine::lens(const LensRequest& req) {
 
   LensOutput out;
   prepareTopK(out.top, m, req.k, anyMeasure ? &out.measures : nullptr);
+  if (!anyMeasure && lensOnDevice()) {
+    deviceLens(req.vectors.data(), m, req.k, out.top);
+    return out;
+  }
   runLens(req.vectors.data(), m, req.sums, [&](int64_t row, const float* logits) {
     rowTopK(logits, hp.nVocab, row, out.top, anyMeasure ? &measures : nullptr, anyMeasure ? &out.measures : nullptr);
   });
