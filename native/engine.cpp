@@ -54,8 +54,7 @@ bool Engine::cpuKernels() const {
 void Engine::validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const {
   for (const InterventionSpec& iv : interventions) {
     if (!hookLayer_.count(iv.hook)) throw std::invalid_argument("unknown hook '" + iv.hook + "' in an intervention");
-    const bool perHead = iv.hook.find(".attn_pattern") != std::string::npos || iv.hook.find(".attn_head_out") != std::string::npos;
-    if (perHead) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + iv.hook);
+    if (isPerHeadHook(iv.hook)) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + iv.hook);
     const size_t expected = size_t(hookWidth(weights_.hp, iv.hook, nTokens)) * size_t(nTokens);
     for (const auto* v : {&iv.mul, &iv.add}) {
       if (!v->empty() && v->size() != expected) {

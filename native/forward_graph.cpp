@@ -56,16 +56,17 @@ KvCache KvCache::create(const HParams& hp, ggml_backend_t backend) {
 namespace {
 constexpr size_t kTapAlign = 64;  // floats
 size_t padTap(size_t floats) { return (floats + kTapAlign - 1) / kTapAlign * kTapAlign; }
-bool perHead(const std::string& name) {
+}  // namespace
+
+bool isPerHeadHook(const std::string& name) {
   return name.find(".attn_pattern") != std::string::npos || name.find(".attn_head_out") != std::string::npos;
 }
-}  // namespace
 
 size_t tapFloats(const HParams& hp, const OutputTaps& taps, int64_t nTokens, int64_t nKv) {
   const size_t rows = size_t(taps.nPositions > 0 ? taps.nPositions : nTokens);
   size_t total = 0;
   for (const std::string& name : taps.names) {
-    total += padTap(size_t(hookWidth(hp, name, nKv)) * rows * size_t(perHead(name) ? hp.nHead : 1));
+    total += padTap(size_t(hookWidth(hp, name, nKv)) * rows * size_t(isPerHeadHook(name) ? hp.nHead : 1));
   }
   return total;
 }

@@ -89,6 +89,9 @@ std::vector<std::string> allHookNames(const HParams& hp);
 ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
                                const GraphExtras& extras = {});
 
+// attn_pattern and attn_head_out: one row per (position, head) instead of one per position.
+bool isPerHeadHook(const std::string& name);
+
 // Row width of a hook's tensor (for attn_pattern and attn_head_out: per head).
 int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv);
 
