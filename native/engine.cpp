@@ -164,21 +164,16 @@ RunResult Engine::run(const RunRequest& req) {
     taps.names = req.hooks;
     taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
     const size_t floats = tapFloats(weights_.hp, taps, n, n);
-    if (!tapArena_ || tapArena_->floats < floats) {
+    if (!tapArena_ || tapArena_->floats() < floats) {
       tapArena_.reset();  // free the old one first: on a GPU both may not fit
       tapArena_.emplace(TapArena::create(backends_.primary(), floats));
     }
     taps.arena = tapArena_->tensor;
     f.taps = &taps;
     f.tapPositions = &positions;
-    try {
-      result.logits = forwardLogits(f);
-    } catch (...) {
-      tapArena_.reset();
-      throw;
-    }
+    result.logits = forwardLogits(f);
     // Kept for the next call unless it is large (attention at every position of a long prompt).
-    if (tapArena_->floats > kKeptTapFloats) tapArena_.reset();
+    if (tapArena_->floats() > kKeptTapFloats) tapArena_.reset();
     result.captured = std::move(taps.captured);
   } else {
     Capture capture(req.hooks, positions);

@@ -111,6 +111,15 @@ class Engine {
   // wte · columns (n_embd × n columns, column-major) as [n, vocabPadded] floats, valid until the next
   // graph runs: the backend's own output on the CPU, else a copy in lensChunk_.
   const float* projectColumns(const float* columns, int64_t n);
+  // A small graph over one F32 [n_embd, n] input, for the lens: built by newLensGraph, completed by
+  // the caller, then computeLensGraph allocates it, uploads the columns, runs it and rests the pool.
+  struct LensGraph {
+    ContextPtr ctx;
+    ggml_cgraph* graph = nullptr;
+    ggml_tensor* input = nullptr;
+  };
+  LensGraph newLensGraph(int64_t n) const;
+  void computeLensGraph(const LensGraph& g, const float* columns);
   void prepareLensWeights();
   // The lens with ln_f, softmax and top-k on the backend (native/engine_lens_device.cpp), for rows
   // without measures, into `out` (sized by prepareTopK). Used where lensOnDevice() says.

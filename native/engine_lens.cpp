@@ -111,24 +111,33 @@ void Engine::prepareLensWeights() {
   lensBias_.assign(z, z + weights_.hp.nVocab);
 }
 
-const float* Engine::projectColumns(const float* columns, int64_t n) {
-  const HParams& hp = weights_.hp;
-  ContextPtr ctx = makeMetaContext(16, true, 16);
-  ggml_cgraph* graph = ggml_new_graph_custom(ctx.get(), 16, false);
-  ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, hp.nEmbd, n);
-  ggml_set_name(x, "lens.input");
-  ggml_set_input(x);
-  ggml_tensor* y = exactMatmul(ctx.get(), weights_.wte, x, minMatmulCols());
-  ggml_set_name(y, "lens.projection");
-  ggml_set_output(y);
-  ggml_build_forward_expand(graph, y);
+Engine::LensGraph Engine::newLensGraph(int64_t n) const {
+  constexpr size_t kNodes = 32;
+  LensGraph g;
+  g.ctx = makeMetaContext(kNodes, true, kNodes);
+  g.graph = ggml_new_graph_custom(g.ctx.get(), kNodes, false);
+  g.input = ggml_new_tensor_2d(g.ctx.get(), GGML_TYPE_F32, weights_.hp.nEmbd, n);
+  ggml_set_name(g.input, "lens.input");
+  ggml_set_input(g.input);
+  return g;
+}
 
+void Engine::computeLensGraph(const LensGraph& g, const float* columns) {
   ggml_backend_sched_reset(sched_.get());
-  if (!ggml_backend_sched_alloc_graph(sched_.get(), graph)) throw std::runtime_error("could not allocate the lens graph");
-  ggml_backend_tensor_set(x, columns, 0, size_t(n) * hp.nEmbd * sizeof(float));
-  const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
+  if (!ggml_backend_sched_alloc_graph(sched_.get(), g.graph)) throw std::runtime_error("could not allocate the lens graph");
+  ggml_backend_tensor_set(g.input, columns, 0, ggml_nbytes(g.input));
+  const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), g.graph);
   backends_.rest();
   if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
+}
+
+const float* Engine::projectColumns(const float* columns, int64_t n) {
+  const LensGraph g = newLensGraph(n);
+  ggml_tensor* y = exactMatmul(g.ctx.get(), weights_.wte, g.input, minMatmulCols());
+  ggml_set_name(y, "lens.projection");
+  ggml_set_output(y);
+  ggml_build_forward_expand(g.graph, y);
+  computeLensGraph(g, columns);
   // In host memory (the CPU backend) the result is read where it lies, until the next graph runs;
   // from a device it is copied into a host buffer grown once and kept (fresh pages cost a fault each).
   if (y->buffer && ggml_backend_buffer_is_host(y->buffer) && ggml_is_contiguous(y)) return static_cast<const float*>(y->data);

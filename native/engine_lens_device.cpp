@@ -32,29 +32,20 @@ void Engine::deviceLens(const float* x, int64_t m, int32_t k, TopK& out) {
   std::vector<int32_t> order(static_cast<size_t>(k));
   for (int64_t begin = 0; begin < m; begin += kDeviceLensChunk) {
     const int64_t n = std::min(kDeviceLensChunk, m - begin);
-    ContextPtr ctx = makeMetaContext(32, true, 32);
-    ggml_cgraph* graph = ggml_new_graph_custom(ctx.get(), 32, false);
-    ggml_tensor* input = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, d, n);
-    ggml_set_name(input, "lens.input");
-    ggml_set_input(input);
-    ggml_tensor* z = buildUnembed(ctx.get(), weights_, input, minMatmulCols());             // [vocabPadded, n]
-    ggml_tensor* rowLogits = ggml_cont(ctx.get(), ggml_view_2d(ctx.get(), z, V, n, z->nb[1], 0));  // the padding rows dropped
-    ggml_tensor* rowProbs = ggml_soft_max(ctx.get(), rowLogits);
-    ggml_tensor* top = ggml_top_k(ctx.get(), rowLogits, k);  // [k, n], in no particular order
+    const LensGraph g = newLensGraph(n);
+    ggml_context* ctx = g.ctx.get();
+    ggml_tensor* z = buildUnembed(ctx, weights_, g.input, minMatmulCols());                  // [vocabPadded, n]
+    ggml_tensor* rowLogits = ggml_cont(ctx, ggml_view_2d(ctx, z, V, n, z->nb[1], 0));  // the padding rows dropped
+    ggml_tensor* rowProbs = ggml_soft_max(ctx, rowLogits);
+    ggml_tensor* top = ggml_top_k(ctx, rowLogits, k);  // [k, n], in no particular order
     // Each row's k entries gathered from its own logits and probabilities: rows of one float.
-    ggml_tensor* topLogits = ggml_get_rows(ctx.get(), ggml_reshape_3d(ctx.get(), rowLogits, 1, V, n), top);
-    ggml_tensor* topProbs = ggml_get_rows(ctx.get(), ggml_reshape_3d(ctx.get(), rowProbs, 1, V, n), top);
+    ggml_tensor* topLogits = ggml_get_rows(ctx, ggml_reshape_3d(ctx, rowLogits, 1, V, n), top);
+    ggml_tensor* topProbs = ggml_get_rows(ctx, ggml_reshape_3d(ctx, rowProbs, 1, V, n), top);
     for (ggml_tensor* t : {top, topLogits, topProbs}) {
       ggml_set_output(t);
-      ggml_build_forward_expand(graph, t);
+      ggml_build_forward_expand(g.graph, t);
     }
-
-    ggml_backend_sched_reset(sched_.get());
-    if (!ggml_backend_sched_alloc_graph(sched_.get(), graph)) throw std::runtime_error("could not allocate the lens graph");
-    ggml_backend_tensor_set(input, x + begin * d, 0, size_t(n * d) * sizeof(float));
-    const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), graph);
-    backends_.rest();
-    if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
+    computeLensGraph(g, x + begin * d);
     const size_t count = size_t(n) * size_t(k);
     ids.resize(count);
     logits.resize(count);

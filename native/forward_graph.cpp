@@ -78,7 +78,6 @@ TapArena TapArena::create(ggml_backend_t backend, size_t floats) {
   ggml_set_name(a.tensor, "taps.arena");
   a.buffer.reset(ggml_backend_alloc_ctx_tensors(a.ctx.get(), backend));
   if (!a.buffer) throw std::runtime_error("could not allocate " + std::to_string(floats * sizeof(float) >> 20) + " MiB for the captured rows (out of memory?)");
-  a.floats = floats;
   return a;
 }
 

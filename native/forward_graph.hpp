@@ -46,8 +46,8 @@ struct TapArena {
   ContextPtr ctx;
   BufferPtr buffer;
   ggml_tensor* tensor = nullptr;
-  size_t floats = 0;
 
+  size_t floats() const { return size_t(ggml_nelements(tensor)); }
   static TapArena create(ggml_backend_t backend, size_t floats);
 };
 
