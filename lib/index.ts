@@ -1,10 +1,10 @@
 // layerlens: the logit lens for GPT-2 on ggml. Data path: prompt → tokens (tokenizer.ts) → native
 // forward with capture (model.ts, native/) → lens (lens/) → LensResult (decode.ts) → JSON/table (format.ts).
-export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './decode.js';
-export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
-export { loadModel, Model, resolvePositions, type Device, type LoadOptions, type PositionSpec, type RunOptions, type RunOutput, type LensWeights } from './model.js';
+export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './lens/decode.js';
+export { generate, type GenerateOptions, type GenerateResult } from './model/generate.js';
+export { loadModel, Model, resolvePositions, type Device, type LoadOptions, type PositionSpec, type RunOptions, type RunOutput, type LensWeights } from './model/model.js';
 export { resolveHooks, parseHookName, hookName, allHooks, isLensable, type HookRef, type HookSpec } from './hooks.js';
-export { encode, decode, tokenText, tokenBytes, unescapeTokenText, vocabSize } from './tokenizer.js';
+export { encode, decode, tokenText, tokenBytes, unescapeTokenText, vocabSize } from './tokens/tokenizer.js';
 export {
   layerNorm,
   unembed,
@@ -20,8 +20,8 @@ export {
 } from './lens/reference.js';
 export { lensTopK, lensBatch, type LensBatch, type LensImpl } from './lens/apply.js';
 export { residualSums, type BatchBlock } from './lens/sums.js';
-export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './format.js';
-export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './cli/view.js';
+export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './render/format.js';
+export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './render/view.js';
 export {
   renderReport,
   reportData,
@@ -30,12 +30,12 @@ export {
   type ReportData,
   type AttentionJSON,
   type ViewDecodeOptions,
-} from './report/index.js';
-export { startServer, type ServerOptions, type LayerlensServer } from './server.js';
-export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel, resolveModelFiles, pullModel, type ResolveOptions, type CheckpointFiles } from './resolve.js';
-export { HubError, downloadHubFiles, type HubErrorKind } from './hub.js';
-export { convertToGguf, type ConvertOptions, type GgufType } from './convert.js';
+} from './render/report/index.js';
+export { startServer, type ServerOptions, type LayerlensServer } from './server/server.js';
+export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel, resolveModelFiles, pullModel, type ResolveOptions, type CheckpointFiles } from './hub/resolve.js';
+export { HubError, downloadHubFiles, type HubErrorKind } from './hub/hub.js';
+export { convertToGguf, type ConvertOptions, type GgufType } from './model/convert.js';
 export * from './types.js';
-export { toNativeInterventions } from './interventions.js';
-export { directLogitAttribution, attributeLogit, type ResidualParts, type FinalLayerNorm, type UnembedRows, type AttributionPart, type Attribution, type AttributeOptions, type LogitAttribution } from './attribution.js';
-export { patchActivations, type PatchOptions, type PatchLayer, type PatchResult } from './patch.js';
+export { toNativeInterventions } from './interp/interventions.js';
+export { directLogitAttribution, attributeLogit, type ResidualParts, type FinalLayerNorm, type UnembedRows, type AttributionPart, type Attribution, type AttributeOptions, type LogitAttribution } from './interp/attribution.js';
+export { patchActivations, type PatchOptions, type PatchLayer, type PatchResult } from './interp/patch.js';

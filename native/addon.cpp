@@ -1,6 +1,6 @@
 // N-API surface of layerlens: loadModel() and the NativeModel class. Every heavy call runs in an
 // AsyncWorker on libuv's pool and resolves a Promise; results are copied into fresh TypedArrays in
-// OnOK (no external buffers, which Electron's sandbox forbids). See lib/native.ts for the JS types.
+// OnOK (no external buffers, which Electron's sandbox forbids). See lib/model/native.ts for the JS types.
 #include <napi.h>
 
 #include <cstring>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine.hpp"
-#include "gguf_model.hpp"
+#include "io/gguf_model.hpp"
 
 namespace layerlens {
 namespace {

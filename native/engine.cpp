@@ -1,6 +1,6 @@
 #include "engine.hpp"
 
-#include "gguf_model.hpp"
+#include "io/gguf_model.hpp"
 #include "ggml-cpu.h"
 
 #include <algorithm>

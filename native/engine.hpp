@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "backends.hpp"
-#include "capture.hpp"
-#include "forward_graph.hpp"
-#include "lens_plan.hpp"
-#include "topk.hpp"
-#include "weights.hpp"
+#include "graph/capture.hpp"
+#include "graph/forward_graph.hpp"
+#include "lens/lens_plan.hpp"
+#include "lens/topk.hpp"
+#include "io/weights.hpp"
 
 namespace layerlens {
 
@@ -102,7 +102,7 @@ class Engine {
   int64_t minMatmulCols() const;
   bool cpuKernels() const;
   void validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const;
-  // The lens of m rows (native/engine_lens.cpp): calls sink(row, logits) once per row with its
+  // The lens of m rows (native/lens/engine_lens.cpp): calls sink(row, logits) once per row with its
   // n_vocab logits, from several threads at once (distinct rows). `sums` may declare rows to be the
   // sum of two others (lens_plan.hpp); each claim is checked against the vectors, and a row whose
   // claim does not hold is projected like any other. Caller holds the mutex.
@@ -121,7 +121,7 @@ class Engine {
   LensGraph newLensGraph(int64_t n) const;
   void computeLensGraph(const LensGraph& g, const float* columns);
   void prepareLensWeights();
-  // The lens with ln_f, softmax and top-k on the backend (native/engine_lens_device.cpp), for rows
+  // The lens with ln_f, softmax and top-k on the backend (native/lens/engine_lens_device.cpp), for rows
   // without measures, into `out` (sized by prepareTopK). Used where lensOnDevice() says.
   bool lensOnDevice() const;
   void deviceLens(const float* vectors, int64_t m, int32_t k, TopK& out);

@@ -26,7 +26,7 @@ mkdir -p "$ARTIFACTS" "$WORK/corpus"
 
 echo "fuzz-safetensors: building with $CXX"
 "$CXX" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  "$ROOT/native/json.cpp" "$ROOT/native/safetensors.cpp" "$ROOT/native/fuzz/safetensors_fuzz.cpp" \
+  "$ROOT/native/io/json.cpp" "$ROOT/native/io/safetensors.cpp" "$ROOT/native/fuzz/safetensors_fuzz.cpp" \
   -o "$WORK/safetensors_fuzz"
 
 # ---- seed corpus: small valid and near-valid files ----

@@ -7,7 +7,7 @@
 // does nothing.
 //
 // Plain ESM JavaScript, Node >= 20, no dependencies. Used as a library by the tests:
-//   import { makeCheckpoint, writeSafetensors, encodeSafetensorsHeader } from '../scripts/make-checkpoint.mjs'
+//   import { makeCheckpoint, writeSafetensors, encodeSafetensorsHeader } from './make-checkpoint.mjs'
 // and as a CLI: node scripts/make-checkpoint.mjs --help
 //
 // Weights (all seeded, each tensor from its own stream keyed by (seed, unprefixed name), so the

@@ -1,5 +1,5 @@
-// `layerlens serve`: starts the web viewer (lib/server.ts) and runs until SIGINT/SIGTERM (or the
-// given AbortSignal). lib/cli.ts dispatches `layerlens serve …` here with the arguments after `serve`.
+// `layerlens serve`: starts the web viewer (lib/server/server.ts) and runs until SIGINT/SIGTERM (or the
+// given AbortSignal). lib/cli/main.ts dispatches `layerlens serve …` here with the arguments after `serve`.
 
 import { parseArgs } from 'node:util';
 
@@ -118,7 +118,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
     stdout.write(SERVE_HELP);
     return 0;
   }
-  const { startServer } = await import('../server.js');
+  const { startServer } = await import('../server/server.js');
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   let srv;

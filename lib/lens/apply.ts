@@ -2,8 +2,8 @@
 // (and, on request, per-row measures). 'native' projects on the engine's backend (one batched matmul,
 // top-k and measures in C++, only k values per row cross into JS); 'reference' is the readable
 // plain-TS path in ./reference.ts.
-import type { Model } from '../model.js';
-import type { NativeLensOptions } from '../native.js';
+import type { Model } from '../model/model.js';
+import type { NativeLensOptions } from '../model/native.js';
 import { lensMeasuresReference, type LensMeasureRows, type TopToken } from './reference.js';
 
 export type LensImpl = 'native' | 'reference';

@@ -2,7 +2,7 @@
 // resid_mid = resid_pre + attn_out and resid_post = resid_mid + mlp_out, where resid_pre is the
 // previous block's resid_post (the embeddings for block 0). The lens is affine in the centred vector,
 // so the native lens can form such a row's projection by adding its parts' projections instead of
-// running it through the unembedding matmul (native/lens_plan.hpp). The engine checks every claim.
+// running it through the unembedding matmul (native/lens/lens_plan.hpp). The engine checks every claim.
 import { hookName } from '../hooks.js';
 import type { HookKind } from '../types.js';
 

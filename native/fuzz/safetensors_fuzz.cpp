@@ -1,7 +1,7 @@
 // libFuzzer entry point for the safetensors header parser (and the JSON parser
 // under it). Build and run with scripts/fuzz-safetensors.sh, or by hand:
 //   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-//       native/json.cpp native/safetensors.cpp native/fuzz/safetensors_fuzz.cpp -o /tmp/st_fuzz
+//       native/io/json.cpp native/io/safetensors.cpp native/fuzz/safetensors_fuzz.cpp -o /tmp/st_fuzz
 //   /tmp/st_fuzz -max_total_time=120
 //
 // The input is a whole file's bytes: 8-byte little-endian header length, the
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "../json.hpp"
-#include "../safetensors.hpp"
+#include "../io/json.hpp"
+#include "../io/safetensors.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
-// Standalone self-test for native/json.cpp and native/safetensors.cpp.
+// Standalone self-test for native/io/json.cpp and native/io/safetensors.cpp.
 // Build and run (from the repository root):
 //   g++ -std=c++17 -O1 -g -fsanitize=address,undefined -Wall -Wextra
-//       native/json.cpp native/safetensors.cpp native/test/safetensors_selftest.cpp
+//       native/io/json.cpp native/io/safetensors.cpp native/test/safetensors_selftest.cpp
 //       -o /tmp/st_selftest && /tmp/st_selftest
 // (one command line).
 // Last line of output: "N passed, M failed"; exit status is non-zero on failure.
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "../json.hpp"
-#include "../safetensors.hpp"
+#include "../io/json.hpp"
+#include "../io/safetensors.hpp"
 
 using namespace layerlens;
 

@@ -1,6 +1,6 @@
 // Runs the CLI's main() in-process with captured output (no addon needed for parsing-only cases).
 import { Readable } from 'node:stream';
-import { main } from '../../lib/cli.js';
+import { main } from '../../lib/cli/main.js';
 
 export interface CliRun {
   code: number;

@@ -1,0 +1,183 @@
+// decodeLayers: prompt → tokens → one native forward with capture → lens of every captured d-wide
+// row → the typed result (see LensResult in types.ts and the JSON shape in docs/architecture.md).
+import { hookName, isLensable, resolveHooks, type HookSpec } from '../hooks.js';
+import { residualSums } from './sums.js';
+import { lensBatch, type LensImpl } from './apply.js';
+import { loadModel, Model, resolvePositions, type PositionSpec } from '../model/model.js';
+import type { NativeLensOptions } from '../model/native.js';
+import { resolveTarget, tokenLabel } from './target.js';
+import { encode, tokenText } from '../tokens/tokenizer.js';
+import type { Activation, AttentionLayer, HookLens, Intervention, LensResult, TokenInfo } from '../types.js';
+
+export interface DecodeOptions {
+  /** A loaded Model, or a path / hub id to load (loaded models are cached; see releaseModels()). Default: gpt2-medium (the local HF cache, else downloaded; see resolveModelFiles). */
+  model?: Model | string;
+  /** Entries per lens row, 1..n_vocab. Default 5. */
+  topK?: number;
+  /** Hook names, kinds, 'all' or 'default' (embed + every block's resid_mid and resid_post). */
+  hooks?: HookSpec;
+  /** Token positions to lens: 'last' (default), 'all' or a list (negative = from the end). */
+  positions?: PositionSpec;
+  /** Attach each captured row to its lens row as `vector`. */
+  vectors?: boolean;
+  /** Called once per captured tensor, in hook order, before the lens runs. */
+  onActivation?: (activation: Activation) => void;
+  /** Lens implementation; 'native' (default) or the plain-TS 'reference'. */
+  lens?: LensImpl;
+  /** Edits applied inside the graph before anything is lensed (see Intervention). */
+  interventions?: readonly Intervention[];
+  /**
+   * A token to track through the layers: its text (must encode to exactly one token, e.g. `" Warsaw"`
+   * with its leading space) or its id. Every lensed row then gets `target: { id, token, prob, logit,
+   * rank, reciprocalRank }`.
+   */
+  target?: string | number;
+  /**
+   * Add `entropy` (nats) and `kl` = KL(final ‖ row) in nats to every lensed row, where "final" is the
+   * model's own output distribution at the same position. Default false (no extra work).
+   */
+  metrics?: boolean;
+}
+
+const loaded = new Map<string, Promise<Model>>();
+
+/** Loads (once per process) the model named by a path or hub id. */
+export function sharedModel(name: string | undefined): Promise<Model> {
+  const key = name ?? '';
+  let p = loaded.get(key);
+  if (!p) {
+    p = loadModel(name);
+    loaded.set(key, p);
+    p.catch(() => loaded.delete(key));
+  }
+  return p;
+}
+
+/** Disposes the models decodeLayers()/generate() loaded by name. */
+export async function releaseModels(): Promise<void> {
+  const models = [...loaded.values()];
+  loaded.clear();
+  for (const p of models) (await p.catch(() => undefined))?.dispose();
+}
+
+export async function modelFrom(model: Model | string | undefined): Promise<Model> {
+  if (model instanceof Model) return model;
+  if (model !== undefined && typeof model !== 'string') throw new TypeError('model must be a Model (from loadModel) or a path / hub id string');
+  return sharedModel(model);
+}
+
+export { resolveTarget, tokenLabel };
+
+/**
+ * The captured attention patterns of a list of activations, one entry per `attn_pattern` hook, with
+ * `patterns[i][h]` a view of the softmax row of head h for query `positions[i]`.
+ */
+export function attentionLayers(activations: readonly Activation[]): AttentionLayer[] {
+  return activations
+    .filter((a) => a.kind === 'attn_pattern')
+    .map((a) => {
+      const [P, H, n] = a.shape;
+      const patterns = Array.from({ length: P }, (_, i) =>
+        Array.from({ length: H }, (_, h) => a.data.subarray((i * H + h) * n, (i * H + h + 1) * n)),
+      );
+      return { name: a.name, layer: a.layer as number, positions: [...a.positions], n_head: H, n_tokens: n, patterns };
+    });
+}
+
+export function tokenizePrompt(prompt: unknown, nCtx: number): number[] {
+  if (typeof prompt !== 'string') throw new TypeError(`prompt must be a string, got ${typeof prompt}`);
+  if (prompt.length === 0) throw new Error('the prompt is empty: give at least one token of text');
+  const ids = encode(prompt);
+  if (ids.length > nCtx) throw new RangeError(`the prompt is ${ids.length} tokens long; the model's context holds at most ${nCtx}`);
+  return ids;
+}
+
+export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<LensResult> {
+  const model = await modelFrom(options.model);
+  const { n_layer, n_embd, n_vocab, n_ctx } = model.info;
+  const topK = options.topK ?? 5;
+  if (!Number.isInteger(topK) || topK < 1 || topK > n_vocab) throw new RangeError(`topK must be an integer in 1..${n_vocab}, got ${topK}`);
+  const ids = tokenizePrompt(prompt, n_ctx);
+  const positions = resolvePositions(options.positions ?? 'last', ids.length);
+  const target = options.target === undefined ? undefined : resolveTarget(options.target, n_vocab);
+  const hooks = resolveHooks(options.hooks ?? 'default', n_layer);
+
+  // The final residual is always captured: its lens *is* the model's prediction at every position.
+  const finalName = hookName('resid_post', n_layer - 1);
+  const captureNames = hooks.some((h) => h.name === finalName) ? hooks.map((h) => h.name) : [...hooks.map((h) => h.name), finalName];
+  // No logits from the run: the final residual's lens row is the same prediction.
+  const { activations } = await model.run(ids, {
+    hooks: captureNames,
+    positions,
+    logits: false,
+    ...(options.interventions ? { interventions: options.interventions } : {}),
+  });
+  const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
+  for (const a of shown) options.onActivation?.(a);
+
+  // One batch: every lensable row of every shown activation, then the final residual's rows (unless
+  // they are already among the shown ones). Row of (block b, position index pi) = b·P + pi.
+  const lensed = shown.filter((a) => isLensable(a.kind));
+  const finalAct = activations.find((a) => a.name === finalName)!;
+  let finalBlock = lensed.indexOf(finalAct);
+  const blocks = finalBlock >= 0 ? lensed : [...lensed, finalAct];
+  if (finalBlock < 0) finalBlock = lensed.length;
+  const P = positions.length;
+  const count = blocks.length * P;
+  const batch = new Float32Array(count * n_embd);
+  blocks.forEach((a, i) => batch.set(a.data, i * P * n_embd));
+
+  // The residual rows are sums of the rows written into them: the native lens adds projections for those.
+  const measures: NativeLensOptions = { sums: residualSums(blocks, P) };
+  if (target) measures.targets = new Int32Array(count).fill(target.id);
+  if (options.metrics) {
+    measures.entropy = true;
+    // KL(final ‖ row): each row against the final residual's row at its position; the final rows themselves get 0.
+    measures.references = Int32Array.from({ length: count }, (_, r) => (Math.floor(r / P) === finalBlock ? -1 : finalBlock * P + (r % P)));
+  }
+  const lens = await lensBatch(model, batch, count, topK, options.lens ?? 'native', measures);
+  const rows = lens.top;
+
+  const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: tokenLabel(t.id), prob: t.prob, logit: t.logit }));
+  const hookRows: HookLens[] = [];
+  positions.forEach((position, pi) => {
+    for (const a of shown) {
+      const row: HookLens = { name: a.name, layer: a.layer, kind: a.kind, position };
+      const li = lensed.indexOf(a);
+      if (li >= 0) {
+        const r = li * P + pi;
+        row.top = top(r);
+        if (target && lens.targetRank) {
+          const rank = lens.targetRank[r];
+          row.target = { id: target.id, token: target.token, prob: lens.targetProb![r], logit: lens.targetLogit![r], rank, reciprocalRank: 1 / rank };
+        }
+        if (options.metrics) {
+          row.entropy = lens.entropy![r];
+          // KL ≥ 0; rounding can leave a tiny negative number for nearly equal distributions.
+          row.kl = li === finalBlock ? 0 : Math.max(0, lens.kl![r]);
+        }
+      }
+      if (options.vectors) {
+        const width = a.data.length / P;
+        row.vector = a.data.slice(pi * width, (pi + 1) * width);
+      }
+      hookRows.push(row);
+    }
+  });
+
+  const last = P - 1;
+  const predicted = rows[finalBlock * P + last][0];
+  const attention = attentionLayers(shown);
+  return {
+    model: { ...model.info },
+    prompt,
+    tokens: ids.map((id) => ({ id, token: tokenText(id) })),
+    position: positions[last],
+    positions,
+    prediction: { id: predicted.id, token: tokenLabel(predicted.id), prob: predicted.prob },
+    hooks: hookRows,
+    activations: shown,
+    ...(target ? { target } : {}),
+    ...(attention.length ? { attention } : {}),
+  };
+}

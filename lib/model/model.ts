@@ -1,0 +1,237 @@
+// A loaded GPT-2: the native engine plus what the TS side needs to describe it.
+import { readConfig, type GPT2Config } from './config.js';
+import { parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
+import { native, type NativeLensOptions, type NativeModel, type NativeModelInfo } from './native.js';
+import { resolveModelFiles } from '../hub/resolve.js';
+import { toNativeInterventions } from '../interp/interventions.js';
+import { resolvePositions, type PositionSpec } from './positions.js';
+import type { Activation, Intervention, ModelInfo, WeightDType } from '../types.js';
+
+export { resolvePositions, type PositionSpec } from './positions.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda' | 'metal';
+
+export interface LoadOptions {
+  /** Compute device; 'auto' (default) takes a GPU backend when the addon has one, else the CPU. */
+  device?: Device;
+  /** CPU threads; default: all the machine's cores. */
+  threads?: number;
+  /**
+   * How hooks are copied out of the graph: 'callback' (ggml's scheduler eval callback: the graph is
+   * split at each requested hook and its rows are copied as soon as it is computed), 'outputs' (the
+   * rows are gathered into extra graph outputs and read once the graph is done: no splits, no
+   * per-hook synchronisation), or 'auto' (default: callback on the CPU, outputs on a GPU).
+   */
+  capture?: 'auto' | 'callback' | 'outputs';
+  /**
+   * Storage of the big matrices (wte and each block's four): 'auto' (default: as in the file; BF16 is
+   * widened to f32), 'f32', 'f16' or 'q8_0', converted while loading. Trades memory for precision.
+   */
+  dtype?: 'auto' | 'f32' | 'f16' | 'q8_0';
+  /**
+   * Environment for the Hugging Face cache and hub (HF_HUB_CACHE, HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE,
+   * HF_TOKEN); default process.env.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Hub revision (branch, tag or commit) of a hub model; default "main". Ignored for paths. */
+  revision?: string;
+  /** No download progress bar on stderr (it is drawn only when stderr is a TTY anyway). */
+  quiet?: boolean;
+}
+
+export interface RunOptions {
+  /** Hook selection (see resolveHooks); default: none, only the logits. */
+  hooks?: HookSpec;
+  positions?: PositionSpec;
+  /** Edits applied inside the graph (see Intervention); later hooks and the logits see them. */
+  interventions?: readonly Intervention[];
+  /**
+   * Compute the next-token logits (default true). false skips the final unembedding, a product with the
+   * whole vocabulary matrix, for callers that only want activations; `logits` is then empty.
+   */
+  logits?: boolean;
+}
+
+export interface RunOutput {
+  /** Captured tensors in canonical hook order. */
+  activations: Activation[];
+  /** Next-token logits at the last position (empty when run with `logits: false`). */
+  logits: Float32Array;
+}
+
+/** Parameters of the plain-TS reference lens (copied from the engine once, then cached). */
+export interface LensWeights {
+  wte: Float32Array;
+  lnfWeight: Float32Array;
+  lnfBias: Float32Array;
+  eps: number;
+}
+
+function toTokenArray(ids: ArrayLike<number>, nVocab: number): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id) || id < 0 || id >= nVocab) throw new RangeError(`token id ${id} at index ${i} is outside the vocabulary (0..${nVocab - 1})`);
+    out[i] = id;
+  }
+  return out;
+}
+
+export class Model {
+  readonly info: ModelInfo;
+  /** Device and build facts reported by the engine. */
+  readonly runtime: NativeModelInfo;
+  readonly config: GPT2Config;
+  readonly weightsPath: string;
+  #native: NativeModel | undefined;
+  #lensWeights: Promise<LensWeights> | undefined;
+
+  /** Use loadModel(). */
+  constructor(nativeModel: NativeModel, config: GPT2Config, name: string, weightsPath: string) {
+    this.#native = nativeModel;
+    this.config = config;
+    this.weightsPath = weightsPath;
+    this.runtime = nativeModel.info();
+    const dtype = this.runtime.matrixType as WeightDType;
+    this.info = {
+      name,
+      n_layer: config.n_layer,
+      n_embd: config.n_embd,
+      n_head: config.n_head,
+      n_vocab: config.n_vocab,
+      n_ctx: config.n_ctx,
+      dtype,
+    };
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  #engine(): NativeModel {
+    if (!this.#native) throw new Error('this model has been disposed');
+    return this.#native;
+  }
+
+  #checkTokens(ids: ArrayLike<number>): Int32Array {
+    if (ids.length === 0) throw new Error('no tokens to run: the prompt is empty');
+    if (ids.length > this.info.n_ctx) {
+      throw new RangeError(`the prompt has ${ids.length} tokens, more than the model's context of ${this.info.n_ctx} tokens`);
+    }
+    return toTokenArray(ids, this.info.n_vocab);
+  }
+
+  /** One forward pass over token ids, capturing the selected hooks at the selected positions. */
+  async run(ids: ArrayLike<number>, options: RunOptions = {}): Promise<RunOutput> {
+    const tokens = this.#checkTokens(ids);
+    const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer);
+    const positions = resolvePositions(options.positions ?? 'last', tokens.length);
+    const all = positions.length === tokens.length;
+    const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
+    if (options.logits !== undefined && typeof options.logits !== 'boolean') throw new TypeError(`logits must be a boolean, got ${typeof options.logits}`);
+    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits, options.logits ?? true);
+    const activations = out.captured.map((c): Activation => {
+      const ref = parseHookName(c.name, this.info.n_layer);
+      return { name: c.name, layer: ref.layer, kind: ref.kind, positions, data: c.data, shape: c.shape };
+    });
+    return { activations, logits: out.logits };
+  }
+
+  /**
+   * Batched ln_f + unembedding + top-k on the engine's backend for `count` rows of n_embd floats,
+   * with optional per-row measures (entropy, a target token's logit/probability/rank, KL to another row)
+   * and the `sums` speed hint (see NativeLensOptions).
+   */
+  async lensNative(vectors: Float32Array, count: number, k: number, measures?: NativeLensOptions) {
+    this.#checkK(k);
+    if (!Number.isInteger(count) || count < 0 || vectors.length !== count * this.info.n_embd) {
+      throw new RangeError(`expected ${count} vectors of ${this.info.n_embd} floats, got ${vectors.length} floats`);
+    }
+    const perRow = (a: Int32Array | undefined, what: string, limit: number) => {
+      if (a === undefined) return;
+      if (!(a instanceof Int32Array) || a.length !== count) throw new RangeError(`${what} must be an Int32Array with one entry per vector (${count})`);
+      for (const x of a) if (x < -1 || x >= limit) throw new RangeError(`${what}: entry ${x} is outside -1..${limit - 1}`);
+    };
+    perRow(measures?.targets, 'targets', this.info.n_vocab);
+    perRow(measures?.references, 'references', count);
+    const sums = measures?.sums;
+    if (sums !== undefined) {
+      if (!(sums instanceof Int32Array) || sums.length % 3 !== 0) throw new RangeError('sums must be an Int32Array of [row, a, b] triples');
+      for (const x of sums) if (x < 0 || x >= count) throw new RangeError(`sums: row ${x} is outside 0..${count - 1}`);
+    }
+    return this.#engine().lens(vectors, count, k, measures);
+  }
+
+  #checkK(k: number): void {
+    if (!Number.isInteger(k) || k < 1 || k > this.info.n_vocab) {
+      throw new RangeError(`topK must be an integer in 1..${this.info.n_vocab}, got ${k}`);
+    }
+  }
+
+  /** wte and ln_f as float32, for the plain-TS reference lens (fetched once). */
+  lensWeights(): Promise<LensWeights> {
+    const engine = this.#engine();
+    this.#lensWeights ??= Promise.all([engine.weight('wte'), engine.weight('ln_f.weight'), engine.weight('ln_f.bias')]).then(
+      ([wte, lnfWeight, lnfBias]) => ({ wte, lnfWeight, lnfBias, eps: this.config.eps }),
+    );
+    return this.#lensWeights;
+  }
+
+  /** Greedy decoding with a KV cache; returns the new token ids (stops early after `stopToken`).
+   *  Interventions apply to the prompt's positions; the generated tokens see them through the cache. */
+  async generateIds(ids: ArrayLike<number>, maxNewTokens: number, stopToken = -1, interventions: readonly Intervention[] = []): Promise<number[]> {
+    const tokens = this.#checkTokens(ids);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    const edits = toNativeInterventions(interventions, this.info, tokens.length);
+    return Array.from(await this.#engine().generate(tokens, maxNewTokens, stopToken, edits));
+  }
+
+  /** Frees the weights. Calls already running finish first; later calls throw. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+    this.#lensWeights = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+}
+
+/**
+ * Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub
+ * id (default gpt2-medium) taken from the local HF cache, else downloaded from the hub into it.
+ */
+export async function loadModel(model?: string, options: LoadOptions = {}): Promise<Model> {
+  // Options are checked before anything is resolved, so a typo never costs a download.
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
+    throw new RangeError(`threads must be an integer in 1..1024, got ${options.threads}`);
+  }
+  const device = options.device ?? 'auto';
+  if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new TypeError(`device must be 'auto', 'cpu', 'cuda' or 'metal', got ${JSON.stringify(device)}`);
+  const capture = options.capture ?? 'auto';
+  if (!['auto', 'callback', 'outputs'].includes(capture)) throw new TypeError(`capture must be 'auto', 'callback' or 'outputs', got ${JSON.stringify(capture)}`);
+  const dtype = options.dtype ?? 'auto';
+  if (!['auto', 'f32', 'f16', 'q8_0'].includes(dtype)) throw new TypeError(`dtype must be 'auto', 'f32', 'f16' or 'q8_0', got ${JSON.stringify(dtype)}`);
+  const files = await resolveModelFiles(model, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.revision === undefined ? {} : { revision: options.revision }),
+    ...(options.quiet === undefined ? {} : { quiet: options.quiet }),
+  });
+  const native_ = native();
+  let config: GPT2Config;
+  let nativeModel: NativeModel;
+  if (files.config === undefined) {
+    // A .gguf file: the engine reads the hyperparameters from its metadata.
+    if (dtype !== 'auto') throw new TypeError(`dtype conversion applies to safetensors checkpoints; ${files.weights} keeps its own types`);
+    nativeModel = await native_.loadModel(files.weights, null, { device, threads: options.threads ?? 0, capture });
+    const { n_layer, n_embd, n_head, n_vocab, n_ctx, eps } = nativeModel.info();
+    config = { model_type: 'gpt2', n_layer, n_embd, n_head, n_vocab, n_ctx, eps };
+  } else {
+    config = await readConfig(files.config);
+    nativeModel = await native_.loadModel(files.weights, config, { device, threads: options.threads ?? 0, capture, dtype });
+  }
+  const m = new Model(nativeModel, config, files.name, files.weights);
+  if (m.runtime.notice) console.warn(m.runtime.notice);
+  return m;
+}

@@ -1,0 +1,373 @@
+// `layerlens serve`: a small node:http server (no framework) around one loaded model.
+//
+//   GET  /           the viewer page (lib/render/report/page.ts in server mode: prompt box, hook kind, colouring,
+//                    target; drawn by the same client code as the HTML report)
+//   GET  /api/info   the model's shape and the request limits
+//   POST /api/lens   {prompt, hooks?, topK?, target?, positions?, ablate?} → the report JSON (lib/render/report/data.ts):
+//                    toJSON(decodeLayers(...)) with metrics, every position by default, plus attention;
+//                    with `ablate` (hooks zeroed at every position): the ablated run plus `compare`, the clean one
+//
+// The model is loaded once, before the server listens; requests are run one at a time (the engine is
+// single-stream anyway) with a short queue. Bad requests get a 4xx JSON {error}. Bound to a loopback
+// address, only Host headers naming loopback are accepted (DNS-rebinding protection); POST bodies must
+// be application/json (so a cross-site HTML form cannot post to it).
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { tokenizePrompt } from '../lens/decode.js';
+import { checkHookSpec, resolveHooks, type HookSpec } from '../hooks.js';
+import { loadModel, Model, resolvePositions, type LoadOptions, type PositionSpec } from '../model/model.js';
+import { compareReportData, decodeForView, reportData } from '../render/report/data.js';
+import { renderPage } from '../render/report/page.js';
+import { resolveTarget } from '../lens/target.js';
+
+export interface ServerOptions {
+  /** A loaded Model (never disposed by the server), or a path / hub id to load (disposed on close). Default: the default model. */
+  model?: Model | string;
+  /** Options for loadModel when `model` is not a Model. */
+  load?: LoadOptions;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** A warning shown at the top of the page (e.g. "synthetic weights"). */
+  banner?: string;
+  /** Largest POST body in bytes (default 65536). */
+  maxBodyBytes?: number;
+  /** Largest topK a request may ask for (default 100). */
+  maxTopK?: number;
+  /** Requests allowed to wait behind the running one before the server answers 503 (default 8). */
+  maxQueue?: number;
+  /** Called with one line per request (method, path, status, milliseconds). */
+  log?: (line: string) => void;
+}
+
+export interface LayerlensServer {
+  /** `http://host:port/` */
+  url: string;
+  host: string;
+  port: number;
+  model: Model;
+  server: Server;
+  /** Stops listening, waits for running requests, frees the model if the server loaded it. */
+  close(): Promise<void>;
+}
+
+/** A request error: the status and a message for the JSON body. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The fields of POST /api/lens, validated. */
+export interface LensRequest {
+  prompt: string;
+  hooks: HookSpec;
+  topK: number;
+  target?: string | number;
+  positions: PositionSpec;
+  /** Hook names zeroed at every position (resolved from names, kinds or blocks.L; d-wide hooks and mlp_post). */
+  ablate?: string[];
+}
+
+const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate'];
+const DEFAULT_TOP_K = 10;
+
+/**
+ * Checks a parsed POST /api/lens body against the model: throws HttpError(400) naming the field.
+ * Defaults: hooks 'default', topK 10, positions 'all'.
+ */
+export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: number; n_vocab: number }, maxTopK = 100): LensRequest {
+  const bad = (msg: string): never => {
+    throw new HttpError(400, msg);
+  };
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) bad('the body must be a JSON object like {"prompt": "..."}');
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!LENS_FIELDS.includes(k)) bad(`unknown field ${JSON.stringify(k)}; the fields are ${LENS_FIELDS.join(', ')}`);
+
+  if (typeof b.prompt !== 'string') bad('"prompt" must be a string');
+  const prompt = b.prompt as string;
+  if (prompt.length === 0) bad('"prompt" is empty');
+  try {
+    tokenizePrompt(prompt, info.n_ctx);
+  } catch (err) {
+    bad(`"prompt": ${(err as Error).message}`);
+  }
+
+  let hooks: HookSpec = 'default';
+  if (b.hooks !== undefined) {
+    const h = b.hooks;
+    if (h !== 'all' && h !== 'default' && !(Array.isArray(h) && h.length <= 256 && h.every((x) => typeof x === 'string'))) {
+      bad('"hooks" must be "all", "default" or an array of hook names, kinds or blocks.L (at most 256)');
+    }
+    hooks = h as HookSpec;
+    try {
+      checkHookSpec(hooks);
+      resolveHooks(hooks, info.n_layer);
+    } catch (err) {
+      bad(`"hooks": ${(err as Error).message}`);
+    }
+  }
+
+  let topK = DEFAULT_TOP_K;
+  if (b.topK !== undefined) {
+    if (typeof b.topK !== 'number' || !Number.isInteger(b.topK) || b.topK < 1 || b.topK > maxTopK) bad(`"topK" must be an integer in 1..${maxTopK}`);
+    topK = b.topK as number;
+  }
+
+  let target: string | number | undefined;
+  if (b.target !== undefined && b.target !== null && b.target !== '') {
+    if (typeof b.target !== 'string' && typeof b.target !== 'number') bad('"target" must be the text of one token or a token id');
+    try {
+      resolveTarget(b.target as string | number, info.n_vocab);
+    } catch (err) {
+      bad(`"target": ${(err as Error).message}`);
+    }
+    target = b.target as string | number;
+  }
+
+  let positions: PositionSpec = 'all';
+  if (b.positions !== undefined) {
+    const p = b.positions;
+    if (p !== 'all' && p !== 'last' && !(Array.isArray(p) && p.length > 0 && p.length <= info.n_ctx)) bad('"positions" must be "all", "last" or a non-empty array of token indices');
+    positions = p as PositionSpec;
+    try {
+      resolvePositions(positions, tokenizePrompt(prompt, info.n_ctx).length);
+    } catch (err) {
+      bad(`"positions": ${(err as Error).message}`);
+    }
+  }
+  let ablate: string[] | undefined;
+  if (b.ablate !== undefined && b.ablate !== null && !(Array.isArray(b.ablate) && b.ablate.length === 0)) {
+    const a = b.ablate;
+    if (!(Array.isArray(a) && a.length <= 256 && a.every((x) => typeof x === 'string' && x.trim() !== ''))) {
+      bad('"ablate" must be an array of hook names or kinds (at most 256), such as ["blocks.1.mlp_out"]');
+    }
+    const names: string[] = [];
+    try {
+      const spec = (a as string[]).map((x) => x.trim());
+      checkHookSpec(spec);
+      for (const h of resolveHooks(spec, info.n_layer)) {
+        if (h.kind === 'attn_pattern' || h.kind === 'attn_head_out') throw new Error(`${h.name} cannot be ablated: only d-wide hooks and mlp_post can`);
+        if (!names.includes(h.name)) names.push(h.name);
+      }
+    } catch (err) {
+      bad(`"ablate": ${(err as Error).message}`);
+    }
+    if (names.length) ablate = names;
+  }
+  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }) };
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The host name of a Host header, without the port. */
+function hostName(header: string): string {
+  if (header.startsWith('[')) return header.slice(0, header.indexOf(']') + 1);
+  const i = header.lastIndexOf(':');
+  return i >= 0 ? header.slice(0, i) : header;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    ...headers,
+  });
+  res.end(body);
+}
+
+function sendJSON(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value), headers);
+}
+
+/** Reads the body up to `limit` bytes; HttpError 413 beyond it. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new HttpError(413, `the body is ${declared} bytes; the limit is ${limit}`, { connection: 'close' }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new HttpError(413, `the body is larger than the limit of ${limit} bytes`, { connection: 'close' }));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!failed) reject(err);
+    });
+  });
+}
+
+/** Starts the viewer server. Resolves once the model is loaded and the server listens. */
+export async function startServer(options: ServerOptions = {}): Promise<LayerlensServer> {
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer in 0..65535, got ${port}`);
+  const host = options.host ?? '127.0.0.1';
+  const maxBody = options.maxBodyBytes ?? 65536;
+  const maxTopK = options.maxTopK ?? 100;
+  const maxQueue = options.maxQueue ?? 8;
+
+  const owned = !(options.model instanceof Model);
+  const model = options.model instanceof Model ? options.model : await loadModel(options.model, options.load);
+  const info = model.info;
+  const page = renderPage({
+    mode: 'server',
+    title: `layerlens: ${info.name}`,
+    subtitle: `${info.name}: ${info.n_layer} layers, n_embd ${info.n_embd}, ${info.n_head} heads, context ${info.n_ctx} tokens, ${info.dtype}`,
+    ...(options.banner === undefined ? {} : { banner: options.banner }),
+  });
+
+  // One request at a time, in arrival order.
+  let chain: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
+  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (waiting > maxQueue) return Promise.reject(new HttpError(503, 'busy: too many requests are waiting; try again shortly', { 'retry-after': '1' }));
+    waiting++;
+    const run = chain.then(() => {
+      waiting--;
+      return fn();
+    });
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
+  const loopbackOnly = isLoopbackHost(host);
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    const method = req.method ?? 'GET';
+    if (loopbackOnly) {
+      const h = req.headers.host;
+      if (!h || !isLoopbackHost(hostName(h))) throw new HttpError(403, 'this server only answers requests addressed to localhost');
+    }
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      throw new HttpError(400, 'malformed request target');
+    }
+    if (path === '/' || path === '/index.html') {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not allowed on ${path}; use GET`, { allow: 'GET, HEAD' });
+      send(res, 200, 'text/html; charset=utf-8', page, { 'x-frame-options': 'DENY' });
+      return 200;
+    }
+    if (path === '/api/info') {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not allowed on ${path}; use GET`, { allow: 'GET, HEAD' });
+      sendJSON(res, 200, { model: { ...info }, limits: { maxBodyBytes: maxBody, maxTopK, maxPromptTokens: info.n_ctx } });
+      return 200;
+    }
+    if (path === '/api/lens') {
+      if (method !== 'POST') throw new HttpError(405, `${method} is not allowed on ${path}; use POST with a JSON body`, { allow: 'POST' });
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (type !== 'application/json') {
+        req.resume();
+        throw new HttpError(415, 'the body must be JSON, sent with "Content-Type: application/json"');
+      }
+      const raw = await readBody(req, maxBody);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        throw new HttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
+      }
+      const r = parseLensRequest(body, info, maxTopK);
+      const data = await serialized(async () => {
+        const common = {
+          model,
+          hooks: r.hooks,
+          topK: r.topK,
+          positions: r.positions,
+          metrics: true,
+          ...(r.target === undefined ? {} : { target: r.target }),
+        };
+        if (!r.ablate) return reportData(await decodeForView(r.prompt, common));
+        const after = await decodeForView(r.prompt, { ...common, interventions: r.ablate.map((hook) => ({ hook, op: 'zero' as const })) });
+        const before = await decodeForView(r.prompt, common);
+        return compareReportData(after, before, { label: `after (ablated: ${r.ablate.join(', ')})`, compareLabel: 'before (clean run)' });
+      });
+      sendJSON(res, 200, data);
+      return 200;
+    }
+    req.resume();
+    throw new HttpError(404, `no such page: ${path} (the viewer is at /, the API at POST /api/lens)`);
+  };
+
+  const server = createServer((req, res) => {
+    const t0 = Date.now();
+    handle(req, res)
+      .catch((err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        const message = err instanceof Error ? err.message : String(err);
+        if (!res.headersSent) sendJSON(res, status, { error: status === 500 ? `internal error: ${message}` : message }, err instanceof HttpError ? err.headers : {});
+        else res.destroy();
+        return status;
+      })
+      .then((status) => options.log?.(`${req.method} ${req.url} ${status} ${Date.now() - t0} ms`));
+  });
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    if (owned) model.dispose();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`);
+    if (e.code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${host}: no such local address`);
+    if (e.code === 'EACCES') throw new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`);
+    throw err;
+  }
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${addr.port}/`,
+    host: addr.address,
+    port: addr.port,
+    model,
+    server,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await chain;
+        if (owned) model.dispose();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// Builds the GPT-2 forward pass as a ggml graph with every hook point named (see docs/architecture.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "capture.hpp"
+#include "../ggml_handles.hpp"
+#include "../io/weights.hpp"
+
+namespace layerlens {
+
+// Keys and values of earlier tokens, for incremental decoding (generate()).
+struct KvCache {
+  ContextPtr ctx;
+  BufferPtr buffer;
+  std::vector<ggml_tensor*> k;  // per layer: [n_embd * n_ctx] f32, token-major
+  std::vector<ggml_tensor*> v;
+  int32_t capacity = 0;
+
+  static KvCache create(const HParams& hp, ggml_backend_t backend);
+};
+
+// Hooks copied out by the graph itself (instead of through the eval callback): each requested hook
+// gets a get_rows node right after it, gathering the wanted positions, and a copy of those rows
+// into one arena tensor, read back with a single transfer after the graph finishes. No sub-graph
+// splits and no synchronisation per hook, which matters on a GPU (hooks: 'all' is 145 of them).
+struct OutputTaps {
+  std::vector<std::string> names;
+  int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is copied)
+  ggml_tensor* rows = nullptr;         // input: I32 [P] positions (set by the caller after allocation)
+  ggml_tensor* rowsByHead = nullptr;   // input: I32 [P, n_head] the same positions per head, for attn_pattern
+  ggml_tensor* arena = nullptr;        // F32 [>= tapFloats(...)] on the weights' backend, outliving the graph
+  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to names; valid while its context lives
+  std::vector<size_t> offsets;         // filled by buildForwardGraph: each tap's first float in arena
+  size_t used = 0;                     // floats of arena written, offsets' padding included
+  std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to names
+};
+
+// Floats of arena the taps need for nTokens new tokens attending over nKv (each tap padded to 64
+// floats, so every copy starts 256-byte aligned).
+size_t tapFloats(const HParams& hp, const OutputTaps& taps, int64_t nTokens, int64_t nKv);
+
+// A persistent F32 tensor on a backend, for OutputTaps::arena.
+struct TapArena {
+  ContextPtr ctx;
+  BufferPtr buffer;
+  ggml_tensor* tensor = nullptr;
+
+  size_t floats() const { return size_t(ggml_nelements(tensor)); }
+  static TapArena create(ggml_backend_t backend, size_t floats);
+};
+
+// An edit of one hook inside the graph: value' = value ⊙ mul + add, with mul and add given for
+// every element ([width, n_tokens], ggml layout; either may be empty). Later nodes read value'.
+struct InterventionSpec {
+  std::string hook;
+  std::vector<float> mul;
+  std::vector<float> add;
+};
+
+// What a forward graph is built with besides the tokens.
+struct GraphExtras {
+  OutputTaps* taps = nullptr;
+  const std::vector<InterventionSpec>* interventions = nullptr;
+  std::vector<bool> headOutputs;  // per layer: build blocks.L.attn_head_out (only when asked: it costs a matmul)
+  int64_t minMatmulCols = 0;      // see exactMatmul
+  bool cpuKernels = false;        // the graph runs on the CPU backend alone: use layerlens' own CPU ops (gelu.hpp)
+  bool logits = true;             // end with the unembedding of the last position (false: end at the last resid_post)
+};
+
+struct ForwardGraph {
+  ggml_cgraph* graph = nullptr;
+  ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
+  ggml_tensor* positions = nullptr;  // input: I32 [n_tokens]
+  ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token (null without GraphExtras::logits)
+  std::vector<std::pair<ggml_tensor*, const std::vector<float>*>> interventionInputs;  // to fill after allocation
+};
+
+// Upper bound on the graph's node count, for sizing contexts and the scheduler.
+size_t forwardGraphSize(const HParams& hp);
+
+// Hook names of a model, in the order the graph computes them.
+std::vector<std::string> allHookNames(const HParams& hp);
+
+// ctx must be a metadata-only context with room for forwardGraphSize(hp) tensors and a graph.
+// With a cache, the new keys/values are written at [nPast, nPast + nTokens) and attention covers
+// all nPast + nTokens positions; without one, nPast must be 0.
+ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
+                               const GraphExtras& extras = {});
+
+// attn_pattern and attn_head_out: one row per (position, head) instead of one per position.
+bool isPerHeadHook(const std::string& name);
+
+// Row width of a hook's tensor (for attn_pattern and attn_head_out: per head).
+int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv);
+
+// ln_f followed by the tied unembedding, for x of shape [n_embd, m].
+ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x, int64_t minCols = 0);
+
+// mul_mat(w, x), with x zero-padded to at least minCols columns when it has 2..minCols-1 (then the
+// first n columns are returned). ggml's CUDA backend multiplies f32 matrices by 2..16 columns in its
+// MMF kernels on TF32 tensor cores (10-bit mantissa, ~1e-3 relative error), which neither
+// NVIDIA_TF32_OVERRIDE nor GGML_PREC_F32 switches off; 17 columns take an exact f32 path.
+ggml_tensor* exactMatmul(ggml_context* ctx, ggml_tensor* w, ggml_tensor* x, int64_t minCols);
+
+}  // namespace layerlens

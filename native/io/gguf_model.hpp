@@ -1,0 +1,32 @@
+// GPT-2 in GGUF files (llama.cpp's names, arch "gpt2"): reading hyperparameters and weights, and
+// writing a Hugging Face checkpoint out as GGUF (layerlens convert).
+#pragma once
+
+#include <string>
+
+#include "weights.hpp"
+
+namespace layerlens {
+
+// Hyperparameters from a GGUF file's metadata (gpt2.* keys; vocab from token_embd.weight).
+HParams readGgufHParams(const std::string& path);
+
+// Loads the weights of a GGUF file (F32, F16, Q8_0 or Q4_0 matrices; F32 vectors) onto `backend`.
+Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend);
+
+// The tokenizer as GGUF stores it (tokenizer.ggml.*); built in JS (lib/tokens/gguf-vocab.ts).
+struct GgufVocab {
+  std::vector<std::string> tokens;
+  std::vector<std::string> merges;
+  std::vector<int32_t> types;
+  int32_t eos = -1;
+};
+
+// Writes `w` (weights loaded on a CPU backend) and the vocabulary as a GGUF file for llama.cpp's
+// "gpt2" architecture.
+void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, const std::string& outPath);
+
+// True when `path` names a GGUF file (by its extension).
+bool isGgufPath(const std::string& path);
+
+}  // namespace layerlens

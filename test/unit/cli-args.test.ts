@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TOP_K, HELP, parseCliArgs, UsageError } from '../../lib/cli/main.js';
+import { runCli as run } from '../helpers/cli.js';
+
+
+describe('parseCliArgs', () => {
+  it('has defaults', () => {
+    expect(parseCliArgs(['hello'])).toEqual({
+      command: 'run',
+      model: undefined,
+      topK: DEFAULT_TOP_K,
+      hooks: 'default',
+      positions: 'last',
+      json: false,
+      vectors: false,
+      threads: undefined,
+      device: 'auto',
+      prompt: 'hello',
+      view: { metrics: false, grid: false, allPositions: false },
+    });
+  });
+
+  it('parses every option', () => {
+    const c = parseCliArgs(['--model', '/m', '--top-k', '10', '--hooks', 'resid_post, blocks.3.mlp_out', '--positions', '5,0,3,3', '--json', '--vectors', '--threads', '4', '--device', 'cpu', 'Q: A']);
+    expect(c).toEqual({
+      command: 'run',
+      model: '/m',
+      topK: 10,
+      hooks: ['resid_post', 'blocks.3.mlp_out'],
+      positions: [0, 3, 5],
+      json: true,
+      vectors: true,
+      threads: 4,
+      device: 'cpu',
+      prompt: 'Q: A',
+      view: { metrics: false, grid: false, allPositions: false },
+    });
+    expect(parseCliArgs(['--top-k=50257', '--hooks=all', '--positions=all', 'x'])).toMatchObject({ topK: 50257, hooks: 'all', positions: 'all' });
+    expect(parseCliArgs(['--hooks', 'default', 'x'])).toMatchObject({ hooks: 'default' });
+    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/--device must be auto, cpu, cuda or metal/);
+    expect(parseCliArgs(['--hooks', 'default,mlp_post', 'x'])).toMatchObject({ hooks: ['default', 'mlp_post'] });
+  });
+
+  it('reads the prompt from stdin with "-" and accepts prompts after --', () => {
+    expect(parseCliArgs(['-'])).toMatchObject({ prompt: null });
+    expect(parseCliArgs(['--', '-5 is'])).toMatchObject({ prompt: '-5 is' });
+  });
+
+  it('handles --help and --version before anything else', () => {
+    expect(parseCliArgs(['--help'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['-h', '--top-k', '0'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['--version'])).toEqual({ command: 'version' });
+    expect(parseCliArgs(['-V'])).toEqual({ command: 'version' });
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['--top-k', '0', 'x'], /--top-k must be an integer in 1\.\.50257, got 0/],
+    [['--top-k', '50258', 'x'], /1\.\.50257, got 50258/],
+    [['--top-k', '2.5', 'x'], /--top-k must be an integer/],
+    [['--top-k', 'five', 'x'], /got "five"/],
+    [['--top-k', '', 'x'], /--top-k must be an integer/],
+    [['--top-k=-1', 'x'], /--top-k must be an integer/],
+    [['--threads', '0', 'x'], /--threads must be an integer in 1\.\.1024/],
+    [['--hooks', 'blocks.3.foo', 'x'], /--hooks: unknown hook kind "foo"/],
+    [['--hooks', 'resid_post,,embed', 'x'], /--hooks: empty item/],
+    [['--positions', 'first', 'x'], /--positions must be "last", "all" or a list/],
+    [['--positions', '1,-2', 'x'], /--positions/],
+    [['--vectors', 'x'], /--vectors only applies to --json/],
+    [['--model', '', 'x'], /--model: empty path/],
+    [['--frobnicate', 'x'], /Unknown option '--frobnicate'/],
+    [['--json'], /missing prompt/],
+    [['two', 'prompts'], /expected one prompt, got 2 arguments/],
+    [['--top-k'], /argument missing/],
+  ];
+  for (const [argv, msg] of bad) {
+    it(`rejects ${argv.join(' ')}`, () => {
+      expect(() => parseCliArgs(argv)).toThrow(UsageError);
+      expect(() => parseCliArgs(argv)).toThrow(msg);
+    });
+  }
+});
+
+describe('main (no model needed)', () => {
+  it('--help documents every flag and the exit codes', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(HELP);
+    for (const flag of ['--model', '--top-k', '--hooks', '--positions', '--json', '--vectors', '--threads', '--device', '--help', '--version', '-h', '-V']) {
+      expect(r.out).toContain(flag);
+    }
+    expect(r.out).toMatch(/Exit codes:[\s\S]*0 +success[\s\S]*1 +runtime error[\s\S]*2 +usage error/);
+    expect(r.out).toMatch(/stdin/);
+    expect(r.err).toBe('');
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    expect(r).toEqual({ code: 0, out: pkg.version + '\n', err: '' });
+  });
+
+  it('usage errors exit 2 with "layerlens: <message>" on stderr', async () => {
+    let r = await run(['--top-k', '0', 'hi']);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('layerlens: --top-k must be an integer in 1..50257, got 0\n');
+
+    r = await run(['--bogus', 'hi']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^layerlens: Unknown option '--bogus'.*see --help/);
+
+    r = await run([]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^layerlens: missing prompt/);
+  });
+
+  it('without --model or LAYERLENS_MODEL looks for gpt2-medium in the HF cache and says how to get it', async () => {
+    const r = await run(['hi'], { env: { HF_HUB_CACHE: '/nonexistent/hub', HF_HUB_OFFLINE: '1' } });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^layerlens: model "gpt2-medium" was not found.*\/nonexistent\/hub\/models--gpt2-medium.*huggingface-cli download gpt2-medium/s);
+  });
+
+  it('checks positions against the prompt before loading a model', async () => {
+    const r = await run(['--model', '/nonexistent', '--positions', '0,7', 'A: B']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/position 7 is out of range, the prompt has 3 tokens \(0\.\.2\)/);
+  });
+
+  it('reads "-" from stdin and rejects an empty prompt', async () => {
+    let r = await run(['-'], { stdin: '\n' });
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('layerlens: the prompt is empty\n');
+    r = await run(['--positions', '5', '-'], { stdin: 'A: B\n' }); // one trailing newline removed: 3 tokens
+    expect(r.err).toMatch(/the prompt has 3 tokens/);
+    r = await run(['--positions', '5', '-'], { stdin: 'A: B\n\n' }); // only one is removed
+    expect(r.err).toMatch(/the prompt has 4 tokens/);
+  });
+});
