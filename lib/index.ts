@@ -1,5 +1,14 @@
-// layerlens: the logit lens for GPT-2 on ggml. Data path: prompt → tokens (tokenizer.ts) → native
-// forward with capture (model.ts, native/) → lens (lens/) → LensResult (decode.ts) → JSON/table (format.ts).
+/**
+ * layerlens: the logit lens for GPT-2 on ggml, from Node. Start with {@link decodeLayers}: it tokenizes
+ * a prompt, runs one forward pass that captures the selected hook points, and decodes every captured
+ * vector through the final LayerNorm and the tied unembedding. {@link loadModel} gives a {@link Model}
+ * for lower-level runs, interventions and generation.
+ *
+ * Data path: prompt → tokens (tokens/tokenizer.ts) → native forward with capture (model/model.ts,
+ * native/) → lens (lens/) → LensResult (lens/decode.ts) → JSON/table (render/format.ts).
+ *
+ * @packageDocumentation
+ */
 export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './lens/decode.js';
 export { generate, type GenerateOptions, type GenerateResult } from './model/generate.js';
 export { loadModel, Model, resolvePositions, type Device, type LoadOptions, type PositionSpec, type RunOptions, type RunOutput, type LensWeights } from './model/model.js';
