@@ -376,8 +376,8 @@ describe('layerlens pull', () => {
     for (const s of ['pull NAME', '--revision R', '--quiet', 'HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN']) expect(HELP).toContain(s);
   });
 
-  it("README's CLI section is the help text, exactly", () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  it("docs/cli.md's help section is the help text, exactly", () => {
+    const readme = readFileSync(join(repoRoot, 'docs', 'cli.md'), 'utf8');
     const block = /This is `layerlens --help`:\n\n```\n([\s\S]*?)```\n/.exec(readme);
     expect(block?.[1]).toBe(HELP);
   });
