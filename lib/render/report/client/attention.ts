@@ -44,9 +44,10 @@ export function renderAttention(s: ShownState): void {
   for (let h = 0; h < nHead; h++) {
     const fig = el('figure', { class: 'll-head', 'data-head': h });
     fig.style.margin = '0';
-    const c = el('canvas', { 'data-head': h });
+    const c = el('canvas');
     c.width = nKeys * cw;
     c.height = nL * ch;
+    c.setAttribute('data-head', String(h));
     const g = c.getContext('2d');
     if (g) {
       layers.forEach((l, li) => {

@@ -42,9 +42,10 @@ export function quote(t: string): string {
 
 /** A horizontal colour ramp, 220 × 12 pixels, coloured by `colorAt(0..1)`. */
 export function rampCanvas(colorAt: (x: number) => string): HTMLCanvasElement {
-  const c = el('canvas', { class: 'll-ramp' });
+  const c = el('canvas');
   c.width = 220;
   c.height = 12;
+  c.className = 'll-ramp';
   const g = c.getContext('2d');
   if (g) {
     for (let x = 0; x < 220; x++) {
