@@ -145,7 +145,16 @@ function pair(withTarget: boolean): { after: LensResult; before: LensResult } {
 }
 
 type Hook = ReportData['hooks'][number];
-function clientHelpers(): { diffValue(a: Hook, b: Hook): { d: number; exact: boolean; text: string }; divColor(v: number): string; METRICS: Record<string, unknown> } {
+interface ClientIndex {
+  kinds: string[];
+  rows(kind: string): { name: string; label: string }[];
+}
+function clientHelpers(): {
+  diffValue(a: Hook, b: Hook): { d: number; exact: boolean; text: string };
+  divColor(v: number): string;
+  METRICS: Record<string, unknown>;
+  indexData(data: ReportData, kinds: string[]): ClientIndex;
+} {
   const sandbox: { window: { layerlens?: ReturnType<typeof clientHelpers> } } = { window: {} };
   runInNewContext(clientScript(), sandbox);
   return sandbox.window.layerlens!;
@@ -195,6 +204,23 @@ describe('before/after (compare)', () => {
     expect(ll.divColor(0)).toBe('rgb(247, 247, 247)');
     expect(ll.divColor(-1)).toBe('rgb(103, 0, 31)');
     expect(ll.divColor(1)).toBe('rgb(5, 48, 97)');
+  });
+});
+
+describe('the client\'s index of the data (node:vm)', () => {
+  it('offers the kinds the data has in the page\'s order, embed alone only without others; rows embed first, then by layer', () => {
+    const d = reportData(evilResult());
+    const ll = clientHelpers();
+    const idx = ll.indexData(d, KIND_MENU);
+    expect(idx.kinds).toEqual(['resid_post']);
+    expect(idx.rows('resid_post').map((r) => [r.name, r.label])).toEqual([['embed', 'embed'], ['blocks.0.resid_post', 'block 0']]);
+    // more kinds and layers, listed out of order in the data
+    const hook = (name: string, layer: number, kind: string) => ({ ...d.hooks[1], name, layer, kind: kind as Hook['kind'] });
+    const many = { ...d, hooks: [hook('blocks.1.attn_out', 1, 'attn_out'), hook('blocks.0.attn_out', 0, 'attn_out'), hook('blocks.0.resid_mid', 0, 'resid_mid'), d.hooks[0]] };
+    const m = ll.indexData(many, KIND_MENU);
+    expect(m.kinds).toEqual(['resid_mid', 'attn_out']);
+    expect(m.rows('attn_out').map((r) => r.name)).toEqual(['embed', 'blocks.0.attn_out', 'blocks.1.attn_out']);
+    expect(ll.indexData({ ...d, hooks: [d.hooks[0]] }, KIND_MENU).kinds).toEqual(['embed']);
   });
 });
 
