@@ -34,9 +34,9 @@ function initialState(): State {
 function showRun(s: State): void {
   const shown = s.shown;
   if (!shown) return;
-  const before = s.which === 'before' && shown.idxB !== null && shown.main.compare !== undefined;
-  shown.data = before ? shown.main.compare! : shown.main;
-  shown.idx = before ? shown.idxB! : shown.idxA;
+  const before = s.which === 'before' && shown.idxB && shown.main.compare ? { data: shown.main.compare, idx: shown.idxB } : null;
+  shown.data = before ? before.data : shown.main;
+  shown.idx = before ? before.idx : shown.idxA;
   byId('ll-heatmap').setAttribute('data-run', shown.idxB ? s.which : 'main');
 }
 
