@@ -6,26 +6,18 @@
 // - parseViewFlags / VIEW_OPTIONS / VIEW_HELP: the flags, validated before any model is loaded;
 // - viewDecodeOptions: what the flags change in the decodeLayers options.
 
-import { ANSI, displayWidth, escapeInvisible, formatTable, probStyle } from './format.js';
-import { isLensable } from '../hooks.js';
+import { ANSI, displayWidth, formatTable, probStyle } from './format.js';
+import { DISPLAY_KINDS } from './kinds.js';
+import { compactToken } from './shared.js';
+import { HOOK_KINDS, isLensable } from '../hooks.js';
 import { resolveTarget } from '../lens/target.js';
 import { vocabSize } from '../tokens/tokenizer.js';
 import type { HookKind, HookLens, LensResult } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
-// Compact token text
+// Compact token text (the rule itself lives in lib/render/shared.ts, shared with the HTML page)
 
-/**
- * A token's text in a narrow cell: spaces become `·` (so the leading space of `" Paris"` shows as
- * `·Paris`), newline/tab/return become `\n`/`\t`/`\r`, other control and invisible characters
- * `\uXXXX`. The tokenizer's own `\xNN`/`\\` escapes are kept. (A literal `·` in a token is shown as is;
- * the table and JSON give the exact text.) The HTML viewer uses the same rule (lib/render/report/client.ts).
- */
-export function compactToken(token: string): string {
-  let out = '';
-  for (const ch of token) out += ch === ' ' ? '·' : escapeInvisible(ch);
-  return out;
-}
+export { compactToken };
 
 /** Cuts `s` to at most `width` terminal columns, ending in `…` when it was cut. */
 export function truncate(s: string, width: number): string {
@@ -63,12 +55,10 @@ export interface FormatGridOptions {
   maxCell?: number;
 }
 
-/** The block kind a grid shows by default: resid_post if present, else the first lensed block kind. */
+/** The kind a grid shows by default: the first of DISPLAY_KINDS (resid_post first) that the result lensed. */
 export function defaultGridKind(result: LensResult): HookKind | undefined {
   const kinds = new Set(result.hooks.filter((h) => h.top !== undefined).map((h) => h.kind));
-  if (kinds.has('resid_post')) return 'resid_post';
-  for (const k of ['resid_mid', 'mlp_out', 'attn_out', 'embed'] as const) if (kinds.has(k)) return k;
-  return undefined;
+  return DISPLAY_KINDS.find((k) => kinds.has(k));
 }
 
 /**
@@ -122,7 +112,7 @@ export function formatGrid(result: LensResult, options: FormatGridOptions = {}):
   const maxCell = Math.max(1, options.maxCell ?? 8);
   const kind = options.kind ?? defaultGridKind(result);
   if (kind === undefined) return '';
-  if (!isLensable(kind)) throw new Error(`the grid shows lensed hook kinds (embed, attn_out, resid_mid, mlp_out, resid_post), not ${kind}`);
+  if (!isLensable(kind)) throw new Error(`the grid shows lensed hook kinds (${HOOK_KINDS.filter(isLensable).join(', ')}), not ${kind}`);
   const paint = (s: string, ...codes: string[]) => (color && codes.length ? codes.join('') + s + ANSI.reset : s);
 
   const rowsByName = new Map<string, { label: string; layer: number; cells: Map<number, HookLens> }>();

@@ -2,10 +2,13 @@
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
-import { CLIENT_JS, compareReportData, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
+import { clientScript, compareReportData, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
 import type { AttentionLayer, LensResult } from '../../lib/types.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
+
+/** The hook kinds the page offers, in menu order: the lensable kinds (design §1), residual stream first. */
+const KIND_MENU = ['resid_post', 'resid_mid', 'mlp_out', 'attn_out', 'embed'];
 
 const EVIL = ['</script><script>alert(1)</script>', '<!--', '&amp;', '"\'', '\u2028', ' <b>', '</SCRIPT >'];
 
@@ -81,12 +84,19 @@ describe('renderReport (pure)', () => {
     expect(html).not.toContain('<!--');
     expect(html).not.toContain('\u2028');
     expect(scriptJSON(html, 'll-data')).toEqual(JSON.parse(JSON.stringify(reportData(r))));
-    expect(scriptJSON(html, 'll-config')).toEqual({ mode: 'report' });
+    expect(scriptJSON(html, 'll-config')).toEqual({ mode: 'report', kinds: KIND_MENU });
   });
 
   it('passes the initial hook kind and colouring to the client', () => {
     const html = renderReport(evilResult(), { kind: 'embed', colorBy: 'kl' });
-    expect(scriptJSON(html, 'll-config')).toEqual({ mode: 'report', kind: 'embed', colorBy: 'kl' });
+    expect(scriptJSON(html, 'll-config')).toEqual({ mode: 'report', kinds: KIND_MENU, kind: 'embed', colorBy: 'kl' });
+  });
+
+  it('offers every lensed hook kind, residual stream first; the viewer\'s menu has them without embed', () => {
+    const page = renderPage({ mode: 'server' });
+    const options = [...page.matchAll(/<option value="([a-z_]+)">\1<\/option>/g)].map((m) => m[1]);
+    expect(options.filter((k) => !['after', 'before', 'prob', 'rank', 'kl', 'entropy', 'diff'].includes(k))).toEqual(KIND_MENU.filter((k) => k !== 'embed'));
+    expect(scriptJSON(page, 'll-config')).toEqual({ mode: 'server', kinds: KIND_MENU });
   });
 
   it('escapeHtml and jsonForScript', () => {
@@ -98,8 +108,9 @@ describe('renderReport (pure)', () => {
   });
 
   it('the client script is inert text for the HTML parser and valid JavaScript', () => {
-    expect(CLIENT_JS.toLowerCase()).not.toContain('</script');
-    expect(() => new Function(CLIENT_JS)).not.toThrow();
+    const script = clientScript();
+    expect(script.toLowerCase()).not.toContain('</script');
+    expect(() => new Function(script)).not.toThrow();
     const page = renderPage({ mode: 'server', prompt: '</textarea><script>', banner: 'b' });
     expect(page).toContain('<form id="ll-form"');
     expect(page).toContain('&lt;/textarea&gt;&lt;script&gt;</textarea>');
@@ -134,9 +145,18 @@ function pair(withTarget: boolean): { after: LensResult; before: LensResult } {
 }
 
 type Hook = ReportData['hooks'][number];
-function clientHelpers(): { diffValue(a: Hook, b: Hook): { d: number; exact: boolean; text: string }; divColor(v: number): string; METRICS: Record<string, unknown> } {
+interface ClientIndex {
+  kinds: string[];
+  rows(kind: string): { name: string; label: string }[];
+}
+function clientHelpers(): {
+  diffValue(a: Hook, b: Hook): { d: number; exact: boolean; text: string };
+  divColor(v: number): string;
+  METRICS: Record<string, unknown>;
+  indexData(data: ReportData, kinds: string[]): ClientIndex;
+} {
   const sandbox: { window: { layerlens?: ReturnType<typeof clientHelpers> } } = { window: {} };
-  runInNewContext(CLIENT_JS, sandbox);
+  runInNewContext(clientScript(), sandbox);
   return sandbox.window.layerlens!;
 }
 
@@ -184,6 +204,23 @@ describe('before/after (compare)', () => {
     expect(ll.divColor(0)).toBe('rgb(247, 247, 247)');
     expect(ll.divColor(-1)).toBe('rgb(103, 0, 31)');
     expect(ll.divColor(1)).toBe('rgb(5, 48, 97)');
+  });
+});
+
+describe('the client\'s index of the data (node:vm)', () => {
+  it('offers the kinds the data has in the page\'s order, embed alone only without others; rows embed first, then by layer', () => {
+    const d = reportData(evilResult());
+    const ll = clientHelpers();
+    const idx = ll.indexData(d, KIND_MENU);
+    expect(idx.kinds).toEqual(['resid_post']);
+    expect(idx.rows('resid_post').map((r) => [r.name, r.label])).toEqual([['embed', 'embed'], ['blocks.0.resid_post', 'block 0']]);
+    // more kinds and layers, listed out of order in the data
+    const hook = (name: string, layer: number, kind: string) => ({ ...d.hooks[1], name, layer, kind: kind as Hook['kind'] });
+    const many = { ...d, hooks: [hook('blocks.1.attn_out', 1, 'attn_out'), hook('blocks.0.attn_out', 0, 'attn_out'), hook('blocks.0.resid_mid', 0, 'resid_mid'), d.hooks[0]] };
+    const m = ll.indexData(many, KIND_MENU);
+    expect(m.kinds).toEqual(['resid_mid', 'attn_out']);
+    expect(m.rows('attn_out').map((r) => r.name)).toEqual(['embed', 'blocks.0.attn_out', 'blocks.1.attn_out']);
+    expect(ll.indexData({ ...d, hooks: [d.hooks[0]] }, KIND_MENU).kinds).toEqual(['embed']);
   });
 });
 

@@ -13,7 +13,7 @@ import {
   viewDecodeOptions,
 } from '../../lib/render/view.js';
 import { displayWidth, formatProb, formatTable, toJSON } from '../../lib/render/format.js';
-import { CLIENT_JS } from '../../lib/render/report/client.js';
+import { clientScript } from '../../lib/render/report/client-script.js';
 import type { HookLens, LensResult } from '../../lib/types.js';
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -79,7 +79,7 @@ describe('compactToken and truncate', () => {
 
   it('the browser client uses the same token and probability rules (node:vm, no DOM)', () => {
     const sandbox: { window: { layerlens?: { compactToken(t: string): string; formatProb(p: number): string } } } = { window: {} };
-    runInNewContext(CLIENT_JS, sandbox);
+    runInNewContext(clientScript(), sandbox);
     const ll = sandbox.window.layerlens!;
     for (const t of [' Paris', '\n', 'a\tb', '\u00a0', '\u2028', '</script>', ' \\xE6', '日本', '\u0007']) expect(ll.compactToken(t)).toBe(compactToken(t));
     for (const p of [0, 1, 0.5, 0.0004, 3e-7, 0.01234]) expect(ll.formatProb(p)).toBe(formatProb(p));

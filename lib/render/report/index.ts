@@ -5,7 +5,8 @@ import type { HookKind, LensResult } from '../../types.js';
 import { compareReportData, reportData, type ReportDataOptions } from './data.js';
 import { renderPage, type ColorBy } from './page.js';
 
-export { CLIENT_CSS, CLIENT_JS } from './client.js';
+export { CLIENT_CSS } from './style.js';
+export { clientScript } from './client-script.js';
 export { escapeHtml, jsonForScript, renderPage, type ColorBy, type PageOptions } from './page.js';
 export {
   compareReportData,

@@ -1,8 +1,15 @@
 // The one HTML page behind both pictures: the static report (data embedded) and the web viewer (data
-// fetched from POST /api/lens). Inline CSS and JS only (lib/render/report/client.ts), a Content-Security-Policy
-// that allows no network at all for the report and only the page's own origin for the viewer.
+// fetched from POST /api/lens). Inline CSS (style.ts) and JS (the bundled client, client-script.ts) only,
+// a Content-Security-Policy that allows no network at all for the report and only the page's own origin
+// for the viewer.
 
-import { CLIENT_CSS, CLIENT_JS } from './client.js';
+import type { HookKind } from '../../types.js';
+import { DISPLAY_KINDS } from '../kinds.js';
+import { clientScript } from './client-script.js';
+import type { ColorBy, PageConfig, PageData } from './page-data.js';
+import { CLIENT_CSS } from './style.js';
+
+export type { ColorBy, PageConfig, PageData } from './page-data.js';
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function escapeHtml(s: string): string {
@@ -23,14 +30,11 @@ export function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-/** What the heatmap's cells are coloured by ('diff': after − before, on a before/after page). */
-export type ColorBy = 'prob' | 'rank' | 'kl' | 'entropy' | 'diff';
-
 export interface PageOptions {
   /** 'report': data embedded, no network. 'server': prompt form, data from POST api/lens. */
   mode: 'report' | 'server';
   /** The page's data (report mode): the JSON of lib/render/report/data.ts reportData(). */
-  data?: unknown;
+  data?: PageData;
   /** <title> and heading. */
   title?: string;
   /** A warning shown in a red box at the top (e.g. "synthetic checkpoint with random weights"). */
@@ -40,23 +44,22 @@ export interface PageOptions {
   /** Server mode: prompt pre-filled in the form. */
   prompt?: string;
   /** Hook kind shown first. */
-  kind?: string;
+  kind?: HookKind;
   /** Initial colouring of the cells. */
   colorBy?: ColorBy;
 }
 
-const KIND_OPTIONS = ['resid_post', 'resid_mid', 'mlp_out', 'attn_out'];
-
 /** The complete page. */
 export function renderPage(options: PageOptions): string {
-  if (CLIENT_JS.toLowerCase().includes('</script') || CLIENT_CSS.toLowerCase().includes('</style')) {
+  const script = clientScript();
+  if (script.toLowerCase().includes('</script') || CLIENT_CSS.toLowerCase().includes('</style')) {
     throw new Error('internal: the client script or style contains a closing tag');
   }
   const title = options.title ?? 'layerlens';
   const server = options.mode === 'server';
   // default-src 'none': no fetch, image, font or frame from anywhere; the viewer may call its own origin.
   const csp = `default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src ${server ? "'self'" : "'none'"}; base-uri 'none'; form-action 'none'`;
-  const config = { mode: options.mode, kind: options.kind, colorBy: options.colorBy };
+  const config: PageConfig = { mode: options.mode, kinds: DISPLAY_KINDS, kind: options.kind, colorBy: options.colorBy };
   const form = server
     ? `<form id="ll-form" autocomplete="off">
   <label class="ll-muted" for="ll-prompt" style="grid-column: 1 / -1">Prompt (used exactly as typed: no BOS token is added)</label>
@@ -69,7 +72,9 @@ export function renderPage(options: PageOptions): string {
   </div>
 </form>`
     : '';
-  const kindOptions = (server ? KIND_OPTIONS : []).map((k) => `<option value="${k}">${k}</option>`).join('');
+  // the viewer asks the server for any lensed kind (embed is every picture's first row); the report's
+  // client fills the menu with the kinds its data has
+  const kindOptions = (server ? DISPLAY_KINDS.filter((k) => k !== 'embed') : []).map((k) => `<option value="${k}">${k}</option>`).join('');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -114,7 +119,7 @@ ${form}
 <div id="ll-tip" role="tooltip" hidden></div>
 <script type="application/json" id="ll-config">${jsonForScript(config)}</script>
 <script type="application/json" id="ll-data">${options.data === undefined ? '' : jsonForScript(options.data)}</script>
-<script>${CLIENT_JS}</script>
+<script>${script}</script>
 </body>
 </html>
 `;
