@@ -30,7 +30,7 @@ describe('prompt and option errors', () => {
     await expect(decodeLayers('Hi', { model, hooks: ['blocks.2.resid_post'] })).rejects.toThrow(/block|layer|range/i);
   });
   it('rejects topK <= 0 and > vocab', async () => {
-    await expect(decodeLayers('Hi', { model, topK: 0 })).rejects.toThrow(/topK must be an integer in 1\.\.50257/);
+    await expect(decodeLayers('Hi', { model, topK: 0 })).rejects.toThrow(/^Expected an integer in 1\.\.50257 for topK but received 0 of type number$/);
     await expect(decodeLayers('Hi', { model, topK: 50258 })).rejects.toThrow(/topK/);
     await expect(decodeLayers('Hi', { model, topK: 2.5 })).rejects.toThrow(/topK/);
   });
