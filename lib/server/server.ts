@@ -321,9 +321,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
   } catch (err) {
     if (owned) model.dispose();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`);
-    if (e.code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${host}: no such local address`);
-    if (e.code === 'EACCES') throw new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`);
+    if (e.code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`, { cause: err });
+    if (e.code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${host}: no such local address`, { cause: err });
+    if (e.code === 'EACCES') throw new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: err });
     throw err;
   }
   const addr = server.address() as AddressInfo;

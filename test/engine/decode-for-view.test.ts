@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Intervention, type Model } from '../../lib/index.js';
 import { decodeForView } from '../../lib/render/report/data.js';
+import { ablation, compareRuns, CLEAN_LABEL } from '../../lib/interp/compare.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
 import { forwardReference, loadReference, relativeL2Error, type RefActivations, type RefModel } from '../reference/gpt2-f64.js';
@@ -70,4 +71,11 @@ describe('decodeForView with interventions', () => {
       expect(relativeL2Error(act.data.subarray((n - 1) * w, n * w), expected.row('blocks.1.resid_post', n - 1))).toBeLessThan(TOL);
     });
   }
+
+  it("compareRuns (the CLI's and the server's before/after): after is the ablated run, before the clean one, also in the fallback", async () => {
+    const c = await compareRuns(NOTEBOOK_PROMPT, { model, positions: 'all', hooks: ['resid_post'], maxAttentionFloats: small }, ablation(['blocks.0.mlp_out']), 'after (ablated)');
+    expect([c.label, c.compareLabel]).toEqual(['after (ablated)', CLEAN_LABEL]);
+    expect(worstAttentionError(c.after.attention!, forwardReference(ref, NOTEBOOK_IDS, { interventions: ablate }))).toBeLessThan(TOL);
+    expect(worstAttentionError(c.before.attention!, forwardReference(ref, NOTEBOOK_IDS))).toBeLessThan(TOL);
+  });
 });
