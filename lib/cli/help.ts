@@ -35,9 +35,9 @@ Options:
                         instead of the table
   --vectors             with --json: include each hook's captured activation row as "vector"
 ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside the graph before lensing (an
-                        intervention): comma-separated hook names, kinds or blocks.L, as for --hooks,
-                        naming d-wide hooks (embed, attn_out, resid_mid, mlp_out, resid_post) and
-                        mlp_post (attn_pattern and attn_head_out cannot be ablated); with
+                        intervention): comma-separated hook names or kinds, as for --hooks, of
+                        d-wide hooks (embed, attn_out, resid_mid, mlp_out, resid_post) and mlp_post
+                        (attn_pattern and attn_head_out cannot be ablated); with
                         --html the report shows the ablated run and the clean run (before/after)
   --patch-from PROMPT   activation patching: run PROMPT, take --patch-hook HOOK (one hook name such
   --patch-hook HOOK     as blocks.3.resid_post or blocks.3.mlp_post) at its last token, put it into

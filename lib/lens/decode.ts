@@ -100,6 +100,9 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const topK = options.topK ?? 5;
   if (!is.integerIn(topK, 1, n_vocab)) throw invalidParameterError('topK', `an integer in 1..${n_vocab}`, topK);
   if (options.onActivation !== undefined && typeof options.onActivation !== 'function') throw invalidParameterError('onActivation', 'a function', options.onActivation);
+  for (const flag of ['vectors', 'metrics'] as const) {
+    if (options[flag] !== undefined && !is.bool(options[flag])) throw invalidParameterError(flag, 'a boolean', options[flag]);
+  }
   const ids = tokenizePrompt(prompt, n_ctx);
   const positions = resolvePositions(options.positions ?? 'last', ids.length);
   const target = options.target === undefined ? undefined : resolveTarget(options.target, n_vocab);
