@@ -6,7 +6,7 @@ import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
 import { DEVICES, MAX_THREADS, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
-import { invalidParameterError, is, oneOf } from '../is.js';
+import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 
 export { resolvePositions, type PositionSpec } from './positions.js';
 
@@ -129,7 +129,7 @@ export class Model {
     const positions = resolvePositions(options.positions ?? 'last', tokens.length);
     const all = positions.length === tokens.length;
     const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
-    if (options.logits !== undefined && !is.bool(options.logits)) throw invalidParameterError('logits', 'a boolean', options.logits);
+    if (options.logits !== undefined && !is.bool(options.logits)) throw new InvalidParameterError(`logits must be a boolean, got ${typeof options.logits}`);
     const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits, options.logits ?? true);
     const activations = out.captured.map((c): Activation => {
       const ref = parseHookName(c.name, this.info.n_layer);
