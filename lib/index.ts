@@ -45,6 +45,7 @@ export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel, resolveModelFi
 export { HubError, downloadHubFiles, type HubErrorKind } from './hub/hub.js';
 export { convertToGguf, type ConvertOptions, type GgufType } from './model/convert.js';
 export * from './types.js';
+export { InvalidParameterError } from './is.js';
 export { toNativeInterventions } from './interp/interventions.js';
 export { directLogitAttribution, attributeLogit, type ResidualParts, type FinalLayerNorm, type UnembedRows, type AttributionPart, type Attribution, type AttributeOptions, type LogitAttribution } from './interp/attribution.js';
 export { patchActivations, type PatchOptions, type PatchLayer, type PatchResult } from './interp/patch.js';

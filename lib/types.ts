@@ -11,8 +11,18 @@ export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', '
 /** Kinds whose vectors are d_model wide and can therefore be pushed through ln_f and the unembedding. */
 export const LENSABLE_KINDS: readonly HookKind[] = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
 
+/** Weight storage types: of a loaded model, of `LoadOptions.dtype` conversions and of `convert --type`
+ *  (convert's default, f16, first). */
+export const DTYPES = ['f16', 'q8_0', 'f32'] as const;
 /** Weight storage type of a loaded model. */
-export type WeightDType = 'f32' | 'f16' | 'q8_0';
+export type WeightDType = (typeof DTYPES)[number];
+
+/** Compute devices of `LoadOptions.device` and --device ('auto': a GPU backend when the build has one). */
+export const DEVICES = ['auto', 'cpu', 'cuda', 'metal'] as const;
+export type Device = (typeof DEVICES)[number];
+
+/** Most CPU threads a model may be given (`LoadOptions.threads`, --threads). */
+export const MAX_THREADS = 1024;
 
 export interface ModelInfo {
   /** Directory name or hub id the model was loaded from. */

@@ -1,7 +1,10 @@
 // `layerlens serve`: starts the web viewer (lib/server/server.ts) and runs until SIGINT/SIGTERM (or the
 // given AbortSignal). lib/cli/main.ts dispatches `layerlens serve …` here with the arguments after `serve`.
 
-import { parseArgs } from 'node:util';
+import { DEVICES, MAX_THREADS, type Device } from '../types.js';
+import { InvalidParameterError } from '../is.js';
+import { choiceFlag, integerFlag, modelFlag, parseFlags } from './flags.js';
+import { reportError, withDefaults, EXIT_OK, type CliIO } from './io.js';
 
 export const SERVE_HELP = `Usage: layerlens serve [options]
 
@@ -15,8 +18,8 @@ Options:
                         lets every machine that can reach it run the model
   --model PATH|NAME     model directory, .safetensors file or hub name; default: $LAYERLENS_MODEL,
                         else gpt2-medium
-  --threads N           CPU threads for the forward pass (default: all cores)
-  --device D            auto (default), cpu, cuda or metal
+  --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
+  --device D            ${DEVICES.join(', ')} (default auto)
   --banner TEXT         a notice shown at the top of the page
   -h, --help            print this help and exit
 
@@ -32,67 +35,41 @@ export interface ServeArgs {
   host: string;
   model?: string;
   threads?: number;
-  device: 'auto' | 'cpu' | 'cuda' | 'metal';
+  device: Device;
   banner?: string;
 }
 
-/** A mistake on the `serve` command line (exit code 2). */
-export class ServeUsageError extends Error {
-  override name = 'UsageError';
-}
-
-function intIn(value: string, flag: string, min: number, max: number): number {
-  const s = value.trim();
-  if (!/^[0-9]+$/.test(s) || Number(s) < min || Number(s) > max) throw new ServeUsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
-  return Number(s);
-}
-
-/** Parses the arguments after `serve`. Throws ServeUsageError. */
+/** Parses the arguments after `serve`. Throws InvalidParameterError. No I/O. */
 export function parseServeArgs(argv: readonly string[]): ServeArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        model: { type: 'string' },
-        threads: { type: 'string' },
-        device: { type: 'string' },
-        banner: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new ServeUsageError(`serve: ${(err as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '')} (see layerlens serve --help)`);
-  }
-  const v = parsed.values;
-  const device = (v.device ?? 'auto').trim();
-  if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new ServeUsageError(`--device must be auto, cpu, cuda or metal; got ${JSON.stringify(v.device)}`);
+  const { values: v } = parseFlags(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      model: { type: 'string' },
+      threads: { type: 'string' },
+      device: { type: 'string' },
+      banner: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    { command: 'serve', positionals: false },
+  );
+  const device = choiceFlag('--device', v.device ?? 'auto', DEVICES);
   const host = (v.host ?? '127.0.0.1').trim();
-  if (host === '') throw new ServeUsageError('--host: empty address');
-  if (v.model !== undefined && v.model.trim() === '') throw new ServeUsageError('--model: empty path');
+  if (host === '') throw new InvalidParameterError('--host: empty address');
+  const model = modelFlag(v.model);
   return {
     help: v.help === true,
-    port: v.port === undefined ? 8080 : intIn(v.port, '--port', 0, 65535),
+    port: v.port === undefined ? 8080 : integerFlag('--port', v.port, 0, 65535),
     host,
-    ...(v.model === undefined ? {} : { model: v.model }),
-    ...(v.threads === undefined ? {} : { threads: intIn(v.threads, '--threads', 1, 1024) }),
-    device: device as ServeArgs['device'],
+    ...(model === undefined ? {} : { model }),
+    ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
+    device,
     ...(v.banner === undefined ? {} : { banner: v.banner }),
   };
 }
 
-interface Writer {
-  write(chunk: string): unknown;
-}
-
-export interface ServeIO {
-  stdout?: Writer;
-  stderr?: Writer;
-  env?: Record<string, string | undefined>;
+export interface ServeIO extends Omit<CliIO, 'stdin'> {
   /** Stops the server when aborted; default: the first SIGINT or SIGTERM. */
   signal?: AbortSignal;
   /** Called once the server listens (tests use it to learn the port). */
@@ -104,19 +81,16 @@ export interface ServeIO {
  * --help (0), a usage error (2) or a failed start (1). Never throws.
  */
 export async function serveCommand(argv: readonly string[], io: ServeIO = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const env = io.env ?? process.env;
+  const { stdout, stderr, env } = withDefaults(io);
   let args: ServeArgs;
   try {
     args = parseServeArgs(argv);
   } catch (err) {
-    stderr.write(`layerlens: ${(err as Error).message}\n`);
-    return 2;
+    return reportError(stderr, err);
   }
   if (args.help) {
     stdout.write(SERVE_HELP);
-    return 0;
+    return EXIT_OK;
   }
   const { startServer } = await import('../server/server.js');
   let stop: () => void = () => undefined;
@@ -132,8 +106,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
       log: (line) => stderr.write(`layerlens serve: ${line}\n`),
     });
   } catch (err) {
-    stderr.write(`layerlens: ${(err as Error).message}\n`);
-    return 1;
+    return reportError(stderr, err);
   }
   const m = srv.model.info;
   stdout.write(`layerlens: serving ${m.name} (${m.n_layer} layers, ${srv.model.runtime.device}) at ${srv.url}  (Ctrl-C to stop)\n`);
@@ -155,5 +128,5 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
   process.off('SIGTERM', onSignal);
   stdout.write('layerlens: stopping\n');
   await srv.close();
-  return 0;
+  return EXIT_OK;
 }

@@ -13,6 +13,9 @@ import { hookWidth, parseHookName, type HookSpec } from '../hooks.js';
 import type { Model } from '../model/model.js';
 import { resolveTarget } from '../lens/target.js';
 import type { Intervention, LensResult, TokenInfo } from '../types.js';
+import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
+
+const PATCH_MODES = ['set', 'add'] as const;
 
 export interface PatchOptions {
   /** A loaded Model, or a path / hub id (loaded once and cached, as in decodeLayers). */
@@ -74,10 +77,10 @@ export interface PatchResult {
 
 function resolveList(spec: 'last' | readonly number[] | undefined, n: number, what: string): number[] {
   const list = spec === undefined || spec === 'last' ? [-1] : spec;
-  if (!Array.isArray(list) || list.length === 0) throw new TypeError(`${what} must be 'last' or a non-empty array of token positions`);
+  if (!Array.isArray(list) || list.length === 0) throw invalidParameterError(what, "'last' or a non-empty array of token positions", spec);
   return list.map((p: number) => {
-    if (!Number.isInteger(p)) throw new TypeError(`${what}: position ${JSON.stringify(p)} is not an integer`);
-    if (p < -n || p >= n) throw new RangeError(`${what}: position ${p} is outside the prompt's ${n} tokens (0..${n - 1}, or -1..-${n})`);
+    if (!is.integer(p)) throw invalidParameterError(`${what} entries`, 'integers', p);
+    if (p < -n || p >= n) throw new InvalidParameterError(`${what}: position ${p} is outside the prompt's ${n} tokens (0..${n - 1}, or -1..-${n})`);
     return p < 0 ? n + p : p;
   });
 }
@@ -89,11 +92,12 @@ function resolveList(spec: 'last' | readonly number[] | undefined, n: number, wh
  * target (both with the lens).
  */
 export async function patchActivations(options: PatchOptions): Promise<PatchResult> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('patchActivations needs an options object');
+  if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
+  const mode = options.mode ?? 'set';
+  if (!is.inArray(mode, PATCH_MODES)) throw invalidParameterError('mode', oneOf(PATCH_MODES), mode);
+  if (!is.string(options.hook)) throw invalidParameterError('hook', 'a hook name string', options.hook);
   const model = await modelFrom(options.model);
   const { n_layer, n_ctx, n_vocab } = model.info;
-  const mode = options.mode ?? 'set';
-  if (mode !== 'set' && mode !== 'add') throw new TypeError(`mode must be 'set' or 'add', got ${JSON.stringify(mode)}`);
   const ref = parseHookName(options.hook, n_layer);
   if (ref.kind === 'attn_pattern' || ref.kind === 'attn_head_out') throw new Error(`${options.hook} cannot be patched: only d-wide hooks and mlp_post take interventions`);
   if (options.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`neurons apply to mlp_post hooks only, not ${options.hook}`);

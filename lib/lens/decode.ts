@@ -7,6 +7,7 @@ import { loadModel, Model, resolvePositions, type PositionSpec } from '../model/
 import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from '../tokens/tokenizer.js';
+import { invalidParameterError, is } from '../is.js';
 import type { Activation, AttentionLayer, HookLens, Intervention, LensResult, TokenInfo } from '../types.js';
 
 export interface DecodeOptions {
@@ -62,7 +63,7 @@ export async function releaseModels(): Promise<void> {
 
 export async function modelFrom(model: Model | string | undefined): Promise<Model> {
   if (model instanceof Model) return model;
-  if (model !== undefined && typeof model !== 'string') throw new TypeError('model must be a Model (from loadModel) or a path / hub id string');
+  if (model !== undefined && !is.string(model)) throw invalidParameterError('model', 'a Model (from loadModel) or a path / hub id string', model);
   return sharedModel(model);
 }
 
@@ -85,7 +86,7 @@ export function attentionLayers(activations: readonly Activation[]): AttentionLa
 }
 
 export function tokenizePrompt(prompt: unknown, nCtx: number): number[] {
-  if (typeof prompt !== 'string') throw new TypeError(`prompt must be a string, got ${typeof prompt}`);
+  if (!is.string(prompt)) throw invalidParameterError('prompt', 'a string', prompt);
   if (prompt.length === 0) throw new Error('the prompt is empty: give at least one token of text');
   const ids = encode(prompt);
   if (ids.length > nCtx) throw new RangeError(`the prompt is ${ids.length} tokens long; the model's context holds at most ${nCtx}`);
@@ -93,10 +94,15 @@ export function tokenizePrompt(prompt: unknown, nCtx: number): number[] {
 }
 
 export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<LensResult> {
+  if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
   const model = await modelFrom(options.model);
   const { n_layer, n_embd, n_vocab, n_ctx } = model.info;
   const topK = options.topK ?? 5;
-  if (!Number.isInteger(topK) || topK < 1 || topK > n_vocab) throw new RangeError(`topK must be an integer in 1..${n_vocab}, got ${topK}`);
+  if (!is.integerIn(topK, 1, n_vocab)) throw invalidParameterError('topK', `an integer in 1..${n_vocab}`, topK);
+  if (options.onActivation !== undefined && typeof options.onActivation !== 'function') throw invalidParameterError('onActivation', 'a function', options.onActivation);
+  for (const flag of ['vectors', 'metrics'] as const) {
+    if (options[flag] !== undefined && !is.bool(options[flag])) throw invalidParameterError(flag, 'a boolean', options[flag]);
+  }
   const ids = tokenizePrompt(prompt, n_ctx);
   const positions = resolvePositions(options.positions ?? 'last', ids.length);
   const target = options.target === undefined ? undefined : resolveTarget(options.target, n_vocab);

@@ -5,11 +5,12 @@ import { native, type NativeLensOptions, type NativeModel, type NativeModelInfo 
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
-import type { Activation, Intervention, ModelInfo, WeightDType } from '../types.js';
+import { DEVICES, MAX_THREADS, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
+import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 
 export { resolvePositions, type PositionSpec } from './positions.js';
 
-export type Device = 'auto' | 'cpu' | 'cuda' | 'metal';
+export type { Device } from '../types.js';
 
 export interface LoadOptions {
   /** Compute device; 'auto' (default) takes a GPU backend when the addon has one, else the CPU. */
@@ -128,7 +129,7 @@ export class Model {
     const positions = resolvePositions(options.positions ?? 'last', tokens.length);
     const all = positions.length === tokens.length;
     const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
-    if (options.logits !== undefined && typeof options.logits !== 'boolean') throw new TypeError(`logits must be a boolean, got ${typeof options.logits}`);
+    if (options.logits !== undefined && !is.bool(options.logits)) throw new InvalidParameterError(`logits must be a boolean, got ${typeof options.logits}`);
     const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits, options.logits ?? true);
     const activations = out.captured.map((c): Activation => {
       const ref = parseHookName(c.name, this.info.n_layer);
@@ -163,9 +164,7 @@ export class Model {
   }
 
   #checkK(k: number): void {
-    if (!Number.isInteger(k) || k < 1 || k > this.info.n_vocab) {
-      throw new RangeError(`topK must be an integer in 1..${this.info.n_vocab}, got ${k}`);
-    }
+    if (!is.integerIn(k, 1, this.info.n_vocab)) throw invalidParameterError('topK', `an integer in 1..${this.info.n_vocab}`, k);
   }
 
   /** wte and ln_f as float32, for the plain-TS reference lens (fetched once). */
@@ -181,7 +180,7 @@ export class Model {
    *  Interventions apply to the prompt's positions; the generated tokens see them through the cache. */
   async generateIds(ids: ArrayLike<number>, maxNewTokens: number, stopToken = -1, interventions: readonly Intervention[] = []): Promise<number[]> {
     const tokens = this.#checkTokens(ids);
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    if (!is.integer(maxNewTokens) || maxNewTokens < 0) throw invalidParameterError('maxNewTokens', 'a non-negative integer', maxNewTokens);
     const edits = toNativeInterventions(interventions, this.info, tokens.length);
     return Array.from(await this.#engine().generate(tokens, maxNewTokens, stopToken, edits));
   }
@@ -198,19 +197,21 @@ export class Model {
   }
 }
 
+const CAPTURES = ['auto', 'callback', 'outputs'] as const;
+
 /**
  * Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub
  * id (default gpt2-medium) taken from the local HF cache, else downloaded from the hub into it.
  */
 export async function loadModel(model?: string, options: LoadOptions = {}): Promise<Model> {
+  if (model !== undefined && !is.string(model)) throw invalidParameterError('model', 'a path or hub id string', model);
   // Options are checked before anything is resolved, so a typo never costs a download.
-  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
-    throw new RangeError(`threads must be an integer in 1..1024, got ${options.threads}`);
-  }
+  if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
+  if (options.threads !== undefined && !is.integerIn(options.threads, 1, MAX_THREADS)) throw invalidParameterError('threads', `an integer in 1..${MAX_THREADS}`, options.threads);
   const device = options.device ?? 'auto';
-  if (!['auto', 'cpu', 'cuda', 'metal'].includes(device)) throw new TypeError(`device must be 'auto', 'cpu', 'cuda' or 'metal', got ${JSON.stringify(device)}`);
+  if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', oneOf(DEVICES), device);
   const capture = options.capture ?? 'auto';
-  if (!['auto', 'callback', 'outputs'].includes(capture)) throw new TypeError(`capture must be 'auto', 'callback' or 'outputs', got ${JSON.stringify(capture)}`);
+  if (!is.inArray(capture, CAPTURES)) throw invalidParameterError('capture', oneOf(CAPTURES), capture);
   const dtype = options.dtype ?? 'auto';
   if (!['auto', 'f32', 'f16', 'q8_0'].includes(dtype)) throw new TypeError(`dtype must be 'auto', 'f32', 'f16' or 'q8_0', got ${JSON.stringify(dtype)}`);
   const files = await resolveModelFiles(model, {

@@ -19,6 +19,8 @@ import { tokenizePrompt } from '../lens/decode.js';
 import { checkHookSpec, resolveHooks, type HookSpec } from '../hooks.js';
 import { loadModel, Model, resolvePositions, type LoadOptions, type PositionSpec } from '../model/model.js';
 import { compareReportData, decodeForView, reportData } from '../render/report/data.js';
+import { ablatedLabel, ablation, compareRuns, resolveAblation } from '../interp/compare.js';
+import { checkParameter, InvalidParameterError, invalidParameterError, is } from '../is.js';
 import { renderPage } from '../render/report/page.js';
 import { resolveTarget } from '../lens/target.js';
 
@@ -54,7 +56,7 @@ export interface LayerlensServer {
   close(): Promise<void>;
 }
 
-/** A request error: the status and a message for the JSON body. */
+/** A request error other than a bad parameter (those are InvalidParameterErrors, answered with 400): the status and a message for the JSON body. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -78,88 +80,69 @@ export interface LensRequest {
 
 const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate'];
 const DEFAULT_TOP_K = 10;
+/** Most entries a request's "hooks" or "ablate" list may have. */
+const MAX_LIST = 256;
+
+/** A field's name as messages show it: the JSON key, quoted. */
+const field = (name: string): string => JSON.stringify(name);
 
 /**
- * Checks a parsed POST /api/lens body against the model: throws HttpError(400) naming the field.
- * Defaults: hooks 'default', topK 10, positions 'all'.
+ * Checks a parsed POST /api/lens body against the model: throws InvalidParameterError naming the field
+ * (the server answers it with 400). Defaults: hooks 'default', topK 10, positions 'all'.
  */
 export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: number; n_vocab: number }, maxTopK = 100): LensRequest {
-  const bad = (msg: string): never => {
-    throw new HttpError(400, msg);
-  };
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) bad('the body must be a JSON object like {"prompt": "..."}');
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!LENS_FIELDS.includes(k)) bad(`unknown field ${JSON.stringify(k)}; the fields are ${LENS_FIELDS.join(', ')}`);
+  if (!is.plainObject(body)) throw invalidParameterError('the body', 'a JSON object like {"prompt": "..."}', body);
+  for (const k of Object.keys(body)) if (!LENS_FIELDS.includes(k)) throw new InvalidParameterError(`unknown field ${field(k)}; the fields are ${LENS_FIELDS.join(', ')}`);
 
-  if (typeof b.prompt !== 'string') bad('"prompt" must be a string');
-  const prompt = b.prompt as string;
-  if (prompt.length === 0) bad('"prompt" is empty');
-  try {
-    tokenizePrompt(prompt, info.n_ctx);
-  } catch (err) {
-    bad(`"prompt": ${(err as Error).message}`);
-  }
+  const prompt = body.prompt;
+  if (!is.string(prompt)) throw invalidParameterError(field('prompt'), 'a string', prompt);
+  if (prompt.length === 0) throw new InvalidParameterError(`${field('prompt')} is empty`);
+  const nTokens = checkParameter(field('prompt'), () => tokenizePrompt(prompt, info.n_ctx).length);
 
   let hooks: HookSpec = 'default';
-  if (b.hooks !== undefined) {
-    const h = b.hooks;
-    if (h !== 'all' && h !== 'default' && !(Array.isArray(h) && h.length <= 256 && h.every((x) => typeof x === 'string'))) {
-      bad('"hooks" must be "all", "default" or an array of hook names, kinds or blocks.L (at most 256)');
+  if (body.hooks !== undefined) {
+    const h = body.hooks;
+    if (h !== 'all' && h !== 'default' && !(is.stringArray(h) && h.length <= MAX_LIST)) {
+      throw invalidParameterError(field('hooks'), `"all", "default" or an array of hook names, kinds or blocks.L (at most ${MAX_LIST})`, h);
     }
-    hooks = h as HookSpec;
-    try {
+    hooks = h;
+    checkParameter(field('hooks'), () => {
       checkHookSpec(hooks);
       resolveHooks(hooks, info.n_layer);
-    } catch (err) {
-      bad(`"hooks": ${(err as Error).message}`);
-    }
+    });
   }
 
   let topK = DEFAULT_TOP_K;
-  if (b.topK !== undefined) {
-    if (typeof b.topK !== 'number' || !Number.isInteger(b.topK) || b.topK < 1 || b.topK > maxTopK) bad(`"topK" must be an integer in 1..${maxTopK}`);
-    topK = b.topK as number;
+  if (body.topK !== undefined) {
+    if (!is.integerIn(body.topK, 1, maxTopK)) throw invalidParameterError(field('topK'), `an integer in 1..${maxTopK}`, body.topK);
+    topK = body.topK;
   }
 
   let target: string | number | undefined;
-  if (b.target !== undefined && b.target !== null && b.target !== '') {
-    if (typeof b.target !== 'string' && typeof b.target !== 'number') bad('"target" must be the text of one token or a token id');
-    try {
-      resolveTarget(b.target as string | number, info.n_vocab);
-    } catch (err) {
-      bad(`"target": ${(err as Error).message}`);
-    }
-    target = b.target as string | number;
+  const t = body.target;
+  if (is.defined(t) && t !== '') {
+    if (!is.string(t) && typeof t !== 'number') throw invalidParameterError(field('target'), 'the text of one token or a token id', t);
+    checkParameter(field('target'), () => resolveTarget(t, info.n_vocab));
+    target = t;
   }
 
   let positions: PositionSpec = 'all';
-  if (b.positions !== undefined) {
-    const p = b.positions;
-    if (p !== 'all' && p !== 'last' && !(Array.isArray(p) && p.length > 0 && p.length <= info.n_ctx)) bad('"positions" must be "all", "last" or a non-empty array of token indices');
+  if (body.positions !== undefined) {
+    const p = body.positions;
+    if (p !== 'all' && p !== 'last' && !(Array.isArray(p) && p.length > 0 && p.length <= info.n_ctx)) {
+      throw invalidParameterError(field('positions'), '"all", "last" or a non-empty array of token indices', p);
+    }
     positions = p as PositionSpec;
-    try {
-      resolvePositions(positions, tokenizePrompt(prompt, info.n_ctx).length);
-    } catch (err) {
-      bad(`"positions": ${(err as Error).message}`);
-    }
+    checkParameter(field('positions'), () => resolvePositions(positions, nTokens));
   }
+
   let ablate: string[] | undefined;
-  if (b.ablate !== undefined && b.ablate !== null && !(Array.isArray(b.ablate) && b.ablate.length === 0)) {
-    const a = b.ablate;
-    if (!(Array.isArray(a) && a.length <= 256 && a.every((x) => typeof x === 'string' && x.trim() !== ''))) {
-      bad('"ablate" must be an array of hook names or kinds (at most 256), such as ["blocks.1.mlp_out"]');
+  const a = body.ablate;
+  if (is.defined(a) && !(Array.isArray(a) && a.length === 0)) {
+    if (!(is.stringArray(a) && a.length <= MAX_LIST && a.every(is.nonEmptyString))) {
+      throw invalidParameterError(field('ablate'), `an array of hook names or kinds (at most ${MAX_LIST}), such as ["blocks.1.mlp_out"]`, a);
     }
-    const names: string[] = [];
-    try {
-      const spec = (a as string[]).map((x) => x.trim());
-      checkHookSpec(spec);
-      for (const h of resolveHooks(spec, info.n_layer)) {
-        if (h.kind === 'attn_pattern' || h.kind === 'attn_head_out') throw new Error(`${h.name} cannot be ablated: only d-wide hooks and mlp_post can`);
-        if (!names.includes(h.name)) names.push(h.name);
-      }
-    } catch (err) {
-      bad(`"ablate": ${(err as Error).message}`);
-    }
+    const names = resolveAblation(a, info.n_layer, field('ablate'));
     if (names.length) ablate = names;
   }
   return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }) };
@@ -229,7 +212,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Starts the viewer server. Resolves once the model is loaded and the server listens. */
 export async function startServer(options: ServerOptions = {}): Promise<LayerlensServer> {
   const port = options.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer in 0..65535, got ${port}`);
+  if (!is.integerIn(port, 0, 65535)) throw invalidParameterError('port', 'an integer in 0..65535', port);
   const host = options.host ?? '127.0.0.1';
   const maxBody = options.maxBodyBytes ?? 65536;
   const maxTopK = options.maxTopK ?? 100;
@@ -290,12 +273,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
         throw new HttpError(415, 'the body must be JSON, sent with "Content-Type: application/json"');
       }
       const raw = await readBody(req, maxBody);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch (err) {
-        throw new HttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
-      }
+      const body = checkParameter('the body is not valid JSON', () => JSON.parse(raw.toString('utf8')) as unknown);
       const r = parseLensRequest(body, info, maxTopK);
       const data = await serialized(async () => {
         const common = {
@@ -307,9 +285,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
           ...(r.target === undefined ? {} : { target: r.target }),
         };
         if (!r.ablate) return reportData(await decodeForView(r.prompt, common));
-        const after = await decodeForView(r.prompt, { ...common, interventions: r.ablate.map((hook) => ({ hook, op: 'zero' as const })) });
-        const before = await decodeForView(r.prompt, common);
-        return compareReportData(after, before, { label: `after (ablated: ${r.ablate.join(', ')})`, compareLabel: 'before (clean run)' });
+        const c = await compareRuns(r.prompt, common, ablation(r.ablate), ablatedLabel(r.ablate));
+        return compareReportData(c.after, c.before, { label: c.label, compareLabel: c.compareLabel });
       });
       sendJSON(res, 200, data);
       return 200;
@@ -322,7 +299,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
     const t0 = Date.now();
     handle(req, res)
       .catch((err: unknown) => {
-        const status = err instanceof HttpError ? err.status : 500;
+        const status = err instanceof HttpError ? err.status : err instanceof InvalidParameterError ? 400 : 500;
         const message = err instanceof Error ? err.message : String(err);
         if (!res.headersSent) sendJSON(res, status, { error: status === 500 ? `internal error: ${message}` : message }, err instanceof HttpError ? err.headers : {});
         else res.destroy();
@@ -344,9 +321,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
   } catch (err) {
     if (owned) model.dispose();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`);
-    if (e.code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${host}: no such local address`);
-    if (e.code === 'EACCES') throw new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`);
+    if (e.code === 'EADDRINUSE') throw new Error(`port ${port} on ${host} is already in use; choose another with --port (0 picks a free one)`, { cause: err });
+    if (e.code === 'EADDRNOTAVAIL') throw new Error(`cannot listen on ${host}: no such local address`, { cause: err });
+    if (e.code === 'EACCES') throw new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`, { cause: err });
     throw err;
   }
   const addr = server.address() as AddressInfo;

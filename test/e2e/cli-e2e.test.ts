@@ -46,6 +46,12 @@ describe('layerlens CLI on a checkpoint', () => {
     expect(ablated.hooks[1].top![0].prob).not.toBe(clean.hooks[1].top![0].prob);
     const bad = await run(['--model', dir, '--ablate', 'blocks.0.attn_pattern', 'Hi']);
     expect(bad.code).not.toBe(0);
+    expect(bad).toMatchObject({ code: 2, err: 'layerlens: --ablate: blocks.0.attn_pattern cannot be ablated: only d-wide hooks and mlp_post can\n' });
+    expect(await run(['--model', dir, '--ablate', 'blocks.2.mlp_out', 'Hi'])).toMatchObject({ code: 2, err: expect.stringMatching(/^layerlens: --ablate: .*block 2 is out of range/) });
+    expect(await run(['--model', dir, '--target', ' Paris', '--patch-from', 'a', '--patch-hook', 'resid_post', 'Hi'])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^layerlens: --patch-hook: "resid_post" is a hook kind, not a hook name/),
+    });
   });
 
   it('--patch-from/--patch-hook print what patchActivations computes', async () => {

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
 import { parseLensRequest, startServer, type LayerlensServer } from '../../lib/server/server.js';
+import { InvalidParameterError } from '../../lib/is.js';
 import { parseServeArgs, SERVE_HELP, serveCommand } from '../../lib/cli/serve.js';
 import type { ReportData } from '../../lib/render/report/data.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
@@ -82,27 +83,28 @@ describe('startServer', () => {
   it('rejects bad requests with a 4xx JSON error that says what is wrong', async () => {
     await expectError(await post('{"prompt": '), 400, /not valid JSON/);
     await expectError(await post('[1]'), 400, /JSON object/);
-    await expectError(await post({}), 400, /"prompt" must be a string/);
+    await expectError(await post({}), 400, /^Expected a string for "prompt" but received undefined of type undefined$/);
+    await expectError(await post({ prompt: 3 }), 400, /^Expected a string for "prompt" but received 3 of type number$/);
     await expectError(await post({ prompt: '' }), 400, /"prompt" is empty/);
     await expectError(await post({ prompt: 'x', top_k: 3 }), 400, /unknown field "top_k"/);
     await expectError(await post({ prompt: 'word '.repeat(70) }), 400, /71 tokens long.*at most 64/);
-    await expectError(await post({ prompt: 'x', topK: 0 }), 400, /"topK" must be an integer in 1\.\.100/);
+    await expectError(await post({ prompt: 'x', topK: 0 }), 400, /^Expected an integer in 1\.\.100 for "topK" but received 0 of type number$/);
     await expectError(await post({ prompt: 'x', topK: 101 }), 400, /1\.\.100/);
     await expectError(await post({ prompt: 'x', topK: 2.5 }), 400, /topK/);
     await expectError(await post({ prompt: 'x', target: 'Warsaw' }), 400, /"target": target "Warsaw" is 2 tokens/);
     await expectError(await post({ prompt: 'x', target: 50257 }), 400, /"target": target id 50257/);
-    await expectError(await post({ prompt: 'x', target: {} }), 400, /"target" must be/);
+    await expectError(await post({ prompt: 'x', target: {} }), 400, /^Expected the text of one token or a token id for "target" but received \{\} of type object$/);
     await expectError(await post({ prompt: 'x y', positions: [5] }), 400, /"positions": position 5 is outside the prompt's 2 tokens/);
-    await expectError(await post({ prompt: 'x', positions: 'first' }), 400, /"positions" must be/);
+    await expectError(await post({ prompt: 'x', positions: 'first' }), 400, /Expected .* for "positions" but received "first" of type string/);
     await expectError(await post({ prompt: 'x', hooks: ['blocks.9.resid_post'] }), 400, /"hooks":.*block 9 is out of range/);
-    await expectError(await post({ prompt: 'x', hooks: 'some' }), 400, /"hooks" must be/);
+    await expectError(await post({ prompt: 'x', hooks: 'some' }), 400, /Expected .* for "hooks" but received "some" of type string/);
     await expectError(await post({ prompt: 'x' }, { 'content-type': 'text/plain' }), 415, /application\/json/);
     await expectError(await post({ prompt: 'x'.repeat(70_000) }), 413, /limit is 65536/);
   });
 
   it('"ablate": the ablated run plus the clean one as "compare"; bad hooks are 400', async () => {
-    await expectError(await post({ prompt: 'x', ablate: 'blocks.1.mlp_out' }), 400, /"ablate" must be an array/);
-    await expectError(await post({ prompt: 'x', ablate: [3] }), 400, /"ablate" must be an array/);
+    await expectError(await post({ prompt: 'x', ablate: 'blocks.1.mlp_out' }), 400, /Expected an array of hook names .* for "ablate" but received "blocks\.1\.mlp_out" of type string/);
+    await expectError(await post({ prompt: 'x', ablate: [3] }), 400, /Expected an array of hook names .* for "ablate" but received \[3\] of type array/);
     await expectError(await post({ prompt: 'x', ablate: ['blocks.7.mlp_out'] }), 400, /"ablate":.*block 7 is out of range/);
     await expectError(await post({ prompt: 'x', ablate: ['blocks.0.attn_pattern'] }), 400, /"ablate": blocks\.0\.attn_pattern cannot be ablated/);
     await expectError(await post({ prompt: 'x', ablate: ['blocks.1'] }), 400, /"ablate": blocks\.1\.attn_pattern cannot be ablated/);
@@ -189,6 +191,12 @@ describe('parseLensRequest', () => {
     expect(parseLensRequest({ prompt: 'a', target: '' }, info).target).toBeUndefined();
     expect(parseLensRequest({ prompt: 'a', ablate: ['mlp_out', 'embed', 'blocks.0.mlp_out'] }, info).ablate).toEqual(['embed', 'blocks.0.mlp_out', 'blocks.1.mlp_out']);
   });
+  it('throws InvalidParameterError (answered with 400) naming the field', () => {
+    for (const body of [null, [], { prompt: 1 }, { prompt: 'a', topK: '3' }, { prompt: 'a', hooks: ['blocks.5.embed'] }, { prompt: 'a', ablate: ['blocks.0.attn_head_out'] }]) {
+      expect(() => parseLensRequest(body, info), JSON.stringify(body)).toThrow(InvalidParameterError);
+    }
+    expect(() => parseLensRequest(null, info)).toThrow('Expected a JSON object like {"prompt": "..."} for the body but received null of type null');
+  });
 });
 
 describe('layerlens serve', () => {
@@ -203,7 +211,7 @@ describe('layerlens serve', () => {
       device: 'cpu',
       banner: 'b',
     });
-    expect(() => parseServeArgs(['--port', '70000'])).toThrow(/--port must be an integer in 0\.\.65535/);
+    expect(() => parseServeArgs(['--port', '70000'])).toThrow(/^Expected an integer in 0\.\.65535 for --port but received "70000" of type string$/);
     expect(() => parseServeArgs(['--device', 'tpu'])).toThrow(/--device/);
     expect(() => parseServeArgs(['--nope'])).toThrow(/serve: Unknown option '--nope'/);
     expect(() => parseServeArgs(['prompt'])).toThrow(/serve:/);
@@ -217,7 +225,7 @@ describe('layerlens serve', () => {
     expect(await serveCommand(['--help'], io)).toBe(0);
     expect(out.join('')).toBe(SERVE_HELP);
     expect(await serveCommand(['--port', 'x'], io)).toBe(2);
-    expect(err.join('')).toMatch(/layerlens: --port must be/);
+    expect(err.join('')).toMatch(/layerlens: Expected an integer in 0\.\.65535 for --port/);
     expect(await serveCommand(['--port', '0', '--model', '/nonexistent/model/dir'], io)).toBe(1);
   });
 

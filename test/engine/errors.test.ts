@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, generate, loadModel, type Model } from '../../lib/index.js';
+import { InvalidParameterError } from '../../lib/is.js';
 import { encodeSafetensorsHeader } from '../../scripts/make-checkpoint.mjs';
 import { testDevice } from '../helpers/device.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
@@ -30,9 +31,18 @@ describe('prompt and option errors', () => {
     await expect(decodeLayers('Hi', { model, hooks: ['blocks.2.resid_post'] })).rejects.toThrow(/block|layer|range/i);
   });
   it('rejects topK <= 0 and > vocab', async () => {
-    await expect(decodeLayers('Hi', { model, topK: 0 })).rejects.toThrow(/topK must be an integer in 1\.\.50257/);
+    await expect(decodeLayers('Hi', { model, topK: 0 })).rejects.toThrow(/^Expected an integer in 1\.\.50257 for topK but received 0 of type number$/);
     await expect(decodeLayers('Hi', { model, topK: 50258 })).rejects.toThrow(/topK/);
     await expect(decodeLayers('Hi', { model, topK: 2.5 })).rejects.toThrow(/topK/);
+  });
+  it('names the option, what it takes and what it got', async () => {
+    await expect(decodeLayers('Hi', { model, metrics: 'yes' as unknown as boolean })).rejects.toThrow(/^Expected a boolean for metrics but received "yes" of type string$/);
+    await expect(decodeLayers('Hi', { model, onActivation: 3 as unknown as () => void })).rejects.toThrow(/^Expected a function for onActivation but received 3 of type number$/);
+    await expect(decodeLayers(7 as unknown as string, { model })).rejects.toThrow(/^Expected a string for prompt but received 7 of type number$/);
+    await expect(loadModel(good, { threads: 0 })).rejects.toThrow(/^Expected an integer in 1\.\.1024 for threads but received 0 of type number$/);
+    await expect(loadModel(good, { device: 'tpu' as 'cpu' })).rejects.toThrow(/^Expected one of 'auto', 'cpu', 'cuda' or 'metal' for device but received "tpu" of type string$/);
+    await expect(generate('Hi', { model, maxNewTokens: -1 })).rejects.toThrow(/^Expected a non-negative integer for maxNewTokens but received -1 of type number$/);
+    await expect(decodeLayers('Hi', { model, topK: 0 })).rejects.toBeInstanceOf(InvalidParameterError);
   });
   it('rejects positions outside the prompt', async () => {
     await expect(decodeLayers('Hi there', { model, positions: [5] })).rejects.toThrow(/outside the prompt's 2 tokens/);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TOP_K, HELP, parseCliArgs, UsageError } from '../../lib/cli/main.js';
+import { DEVICES, DTYPES, MAX_THREADS } from '../../lib/types.js';
 import { runCli as run } from '../helpers/cli.js';
 
 
@@ -38,7 +39,7 @@ describe('parseCliArgs', () => {
     });
     expect(parseCliArgs(['--top-k=50257', '--hooks=all', '--positions=all', 'x'])).toMatchObject({ topK: 50257, hooks: 'all', positions: 'all' });
     expect(parseCliArgs(['--hooks', 'default', 'x'])).toMatchObject({ hooks: 'default' });
-    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/--device must be auto, cpu, cuda or metal/);
+    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/^Expected one of 'auto', 'cpu', 'cuda' or 'metal' for --device but received "tpu" of type string$/);
     expect(parseCliArgs(['--hooks', 'default,mlp_post', 'x'])).toMatchObject({ hooks: ['default', 'mlp_post'] });
   });
 
@@ -55,19 +56,23 @@ describe('parseCliArgs', () => {
   });
 
   const bad: [string[], RegExp][] = [
-    [['--top-k', '0', 'x'], /--top-k must be an integer in 1\.\.50257, got 0/],
-    [['--top-k', '50258', 'x'], /1\.\.50257, got 50258/],
-    [['--top-k', '2.5', 'x'], /--top-k must be an integer/],
-    [['--top-k', 'five', 'x'], /got "five"/],
-    [['--top-k', '', 'x'], /--top-k must be an integer/],
-    [['--top-k=-1', 'x'], /--top-k must be an integer/],
-    [['--threads', '0', 'x'], /--threads must be an integer in 1\.\.1024/],
+    [['--top-k', '0', 'x'], /^Expected an integer in 1\.\.50257 for --top-k but received "0" of type string$/],
+    [['--top-k', '50258', 'x'], /1\.\.50257 for --top-k but received "50258"/],
+    [['--top-k', '2.5', 'x'], /Expected an integer .* for --top-k/],
+    [['--top-k', 'five', 'x'], /received "five"/],
+    [['--top-k', '', 'x'], /Expected an integer .* for --top-k/],
+    [['--top-k=-1', 'x'], /Expected an integer .* for --top-k/],
+    [['--threads', '0', 'x'], /Expected an integer in 1\.\.1024 for --threads/],
+    [['--threads', '1025', 'x'], /Expected an integer in 1\.\.1024 for --threads/],
     [['--hooks', 'blocks.3.foo', 'x'], /--hooks: unknown hook kind "foo"/],
-    [['--hooks', 'resid_post,,embed', 'x'], /--hooks: empty item/],
-    [['--positions', 'first', 'x'], /--positions must be "last", "all" or a list/],
+    [['--hooks', 'resid_post,,embed', 'x'], /Expected a comma-separated list without empty items for --hooks but received "resid_post,,embed"/],
+    [['--ablate', 'blocks.0.nope', 'x'], /--ablate: unknown hook kind "nope"/],
+    [['--patch-from', 'a', '--patch-hook', 'embed', '--target', ' Paris', '--patch-mode', 'swap', 'x'], /Expected one of 'set' or 'add' for --patch-mode but received "swap"/],
+    [['--positions', 'first', 'x'], /Expected "last", "all" or a comma-separated list of 0-based positions .* for --positions/],
     [['--positions', '1,-2', 'x'], /--positions/],
     [['--vectors', 'x'], /--vectors only applies to --json/],
-    [['--model', '', 'x'], /--model: empty path/],
+    [['--model', '', 'x'], /Expected a model path or hub name for --model but received "" of type string/],
+    [['--revision', '../x', 'x'], /^--revision: revision "\.\.\/x" is not a valid/],
     [['--frobnicate', 'x'], /Unknown option '--frobnicate'/],
     [['--json'], /missing prompt/],
     [['two', 'prompts'], /expected one prompt, got 2 arguments/],
@@ -94,6 +99,18 @@ describe('main (no model needed)', () => {
     expect(r.err).toBe('');
   });
 
+  it('--help lists the choices and limits the checks use', () => {
+    expect(HELP).toContain(`--device D            ${DEVICES.join(', ')};`);
+    expect(HELP).toContain(`1..${MAX_THREADS} (default: all cores)`);
+    expect(HELP).toContain(`[--type ${DTYPES.join('|')}]`);
+    // every long flag the parser knows is in the help, and no flag in the help is unknown to it
+    const helpFlags = new Set(HELP.match(/--[a-z][a-z-]+/g));
+    for (const flag of helpFlags) {
+      if (['--to', '--type', '--out', '--port', '--host'].includes(flag)) continue; // convert's and serve's
+      expect(() => parseCliArgs([flag, ...(['--help', '--version', '--json', '--vectors', '--quiet', '--metrics', '--grid'].includes(flag) ? [] : ['v'])]), flag).not.toThrow(/Unknown option/);
+    }
+  });
+
   it('--version prints the package version', async () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const r = await run(['--version']);
@@ -104,7 +121,7 @@ describe('main (no model needed)', () => {
     let r = await run(['--top-k', '0', 'hi']);
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
-    expect(r.err).toBe('layerlens: --top-k must be an integer in 1..50257, got 0\n');
+    expect(r.err).toBe('layerlens: Expected an integer in 1..50257 for --top-k but received "0" of type string\n');
 
     r = await run(['--bogus', 'hi']);
     expect(r.code).toBe(2);

@@ -107,7 +107,8 @@ export interface ViewDecodeOptions extends DecodeOptions {
 /**
  * decodeLayers plus every block's attention, for the pictures. When attention at every lensed position
  * would exceed `maxAttentionFloats` (long prompts), the lens runs without it and a second forward captures
- * the attention of the last positions that fit; `result.attention` then covers only those.
+ * the attention of the last positions that fit; `result.attention` then covers only those. Both forwards
+ * apply `interventions`, so the attention is always that of the run the lens describes.
  */
 export async function decodeForView(prompt: string, options: ViewDecodeOptions = {}): Promise<LensResult> {
   const { attention = true, maxAttentionFloats = DEFAULT_MAX_ATTENTION_FLOATS, ...decodeOptions } = options;
@@ -126,7 +127,12 @@ export async function decodeForView(prompt: string, options: ViewDecodeOptions =
   // (only attn_pattern selected: lens the default hooks, the pictures need lensed rows)
   const result = await decodeLayers(prompt, { ...decodeOptions, model, hooks: names.length ? names : 'default' });
   const fit = Math.max(1, Math.floor(maxAttentionFloats / perPosition));
-  const { activations } = await model.run(ids, { hooks: ['attn_pattern'], positions: positions.slice(-fit) });
+  const { activations } = await model.run(ids, {
+    hooks: ['attn_pattern'],
+    positions: positions.slice(-fit),
+    logits: false,
+    ...(decodeOptions.interventions ? { interventions: decodeOptions.interventions } : {}),
+  });
   for (const a of activations) options.onActivation?.(a);
   result.activations.push(...activations);
   result.attention = attentionLayers(activations);

@@ -1,0 +1,59 @@
+// Flag parsing shared by the commands: node:util parseArgs with its errors as InvalidParameterErrors,
+// and the checks of one flag's text (integers, lists, choices), all with the uniform message.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkParameter, InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
+import { checkRevision } from '../hub/hub.js';
+
+export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: boolean; options: T }>>;
+
+/**
+ * node:util parseArgs (strict). `command` prefixes its messages ("serve: …") and names the help to
+ * read; positionals are allowed unless `positionals` is false.
+ */
+export function parseFlags<const T extends FlagOptions>(
+  argv: readonly string[],
+  options: T,
+  context: { command?: string; positionals?: boolean } = {},
+): ParsedFlags<T> {
+  const help = context.command ? `layerlens ${context.command} --help` : '--help';
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: context.positionals ?? true, options });
+  } catch (err) {
+    // node:util's messages name the flag; its advice about `--` is for positionals, not options.
+    const message = (err as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
+    throw new InvalidParameterError(`${context.command ? `${context.command}: ` : ''}${message} (see ${help})`, { cause: err });
+  }
+}
+
+/** An integer flag in min..max (digits only: no sign, no decimals). */
+export function integerFlag(name: string, text: string, min: number, max: number): number {
+  const s = text.trim();
+  const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
+  if (!is.integerIn(n, min, max)) throw invalidParameterError(name, `an integer in ${min}..${max}`, text);
+  return n;
+}
+
+/** A comma-separated list without empty items. */
+export function listFlag(name: string, text: string): string[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw invalidParameterError(name, 'a comma-separated list without empty items', text);
+  return items;
+}
+
+/** One of `choices` (surrounding space ignored). */
+export function choiceFlag<const T extends string>(name: string, text: string, choices: readonly T[]): T {
+  const s = text.trim();
+  if (!is.inArray(s, choices)) throw invalidParameterError(name, oneOf(choices), text);
+  return s;
+}
+
+export function revisionFlag(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : checkParameter('--revision', () => checkRevision(text.trim()));
+}
+
+/** --model: a path or hub id, not empty. */
+export function modelFlag(text: string | undefined): string | undefined {
+  if (text !== undefined && !is.nonEmptyString(text)) throw invalidParameterError('--model', 'a model path or hub name', text);
+  return text;
+}

@@ -1,0 +1,82 @@
+// The text of `layerlens --help`. Lists of choices come from the constants the checks use, so the
+// help cannot drift from them.
+import { DEVICES, DTYPES, MAX_THREADS } from '../types.js';
+import { vocabSize } from '../tokens/tokenizer.js';
+import { VIEW_HELP } from '../render/view.js';
+import { DEFAULT_CONVERT_TYPE } from './convert.js';
+import { DEFAULT_TOP_K } from './lens.js';
+
+export const HELP = `Usage: layerlens [options] "prompt"
+       layerlens [options] -          (read the prompt from stdin)
+       layerlens pull NAME [--revision R] [--quiet]
+       layerlens convert PATH --to gguf [--type ${DTYPES.join('|')}] [--out FILE]
+       layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
+
+Runs GPT-2 on the prompt and decodes every hook point through the final LayerNorm and the
+unembedding (the "logit lens"): what the model would predict after each layer.
+
+Options:
+  --model PATH|NAME     model directory (config.json + model.safetensors), a .safetensors file
+                        with config.json beside it, a .gguf file, or a hub name (gpt2, gpt2-medium, gpt2-large,
+                        gpt2-xl, distilgpt2, org/name): taken from the local Hugging Face cache,
+                        else downloaded into it; default: $LAYERLENS_MODEL, else gpt2-medium
+  --revision R          branch, tag or commit of a hub model (default main)
+  --quiet               no download progress bar (it is only drawn when stderr is a terminal)
+  --top-k N             tokens shown per hook, an integer in 1..${vocabSize} (default ${DEFAULT_TOP_K})
+  --hooks LIST          which hook points: "default" (embed + every block's resid_mid and
+                        resid_post), "all" (every hook but attn_head_out), or a
+                        comma-separated list of hook names (embed, blocks.3.mlp_out), kinds (resid_post
+                        = that kind in every block: attn_out, resid_mid, mlp_post, mlp_out,
+                        resid_post, attn_pattern, attn_head_out), blocks.L (every hook of block L),
+                        all, default
+  --positions WHICH     token positions to lens: "last" (default), "all", or a comma-separated
+                        list of 0-based positions such as 0,3,5
+  --json                print JSON (model, prompt, tokens, position, positions, prediction, hooks)
+                        instead of the table
+  --vectors             with --json: include each hook's captured activation row as "vector"
+${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside the graph before lensing (an
+                        intervention): comma-separated hook names or kinds, as for --hooks, of
+                        d-wide hooks (embed, attn_out, resid_mid, mlp_out, resid_post) and mlp_post
+                        (attn_pattern and attn_head_out cannot be ablated); with
+                        --html the report shows the ablated run and the clean run (before/after)
+  --patch-from PROMPT   activation patching: run PROMPT, take --patch-hook HOOK (one hook name such
+  --patch-hook HOOK     as blocks.3.resid_post or blocks.3.mlp_post) at its last token, put it into
+                        the prompt's last token (--patch-mode set, the default, or add),
+  --patch-mode M        and show the patched lens plus the --target token's probability and rank per
+                        layer, clean vs patched (--target is required; --json prints both runs;
+                        --html FILE also writes a before/after report: patched vs clean; not with
+                        --grid)
+  --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
+  --device D            ${DEVICES.join(', ')}; auto (the default) takes a GPU backend when the build
+                        has one, else the CPU
+  -h, --help            print this help and exit
+  -V, --version         print the version and exit
+
+Commands:
+  serve                 start the web viewer on http://127.0.0.1:8080/ (see layerlens serve --help)
+  pull NAME             download the hub model NAME (config.json and model.safetensors) into the
+                        Hugging Face cache unless it is already there, and print its snapshot
+                        directory; takes --revision, --quiet and --help
+  convert PATH          write the checkpoint at PATH (directory or .safetensors with config.json)
+                        as a GGUF file with llama.cpp's gpt2 tensor names: --to gguf (required),
+                        --type ${DTYPES.slice(0, -1).join(', ')} or ${DTYPES[DTYPES.length - 1]} (default ${DEFAULT_CONVERT_TYPE}), --out FILE (default:
+                        PATH's directory name + "-TYPE.gguf" in the current directory); loadable
+                        with --model FILE
+
+A hub name is looked up in the Hugging Face cache (the one Python's huggingface_hub uses) before
+anything is downloaded. Environment: HF_ENDPOINT (hub URL, default https://huggingface.co),
+HF_HUB_CACHE or HF_HOME (cache location, default ~/.cache/huggingface/hub), HF_HUB_OFFLINE=1 (never
+download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL (default --model).
+
+The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
+becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
+is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert" or "serve".
+
+Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
+literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).
+
+Exit codes:
+  0  success
+  1  runtime error (model cannot be found, downloaded or loaded, inference failed)
+  2  usage error (bad option or value, missing prompt)
+`;

@@ -1,0 +1,238 @@
+// `layerlens [options] PROMPT`, the default command: the logit lens of a prompt as a table, a grid,
+// JSON or an HTML report, optionally with an ablation (--ablate) or activation patching (--patch-from).
+// Parsing is pure; the model modules (and with them the native addon) are imported only to run.
+import { checkHookSpec, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
+import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';
+import type { Model } from '../model/model.js';
+import type { PositionSpec } from '../model/positions.js';
+import { stringifyJSON, toJSON } from '../render/format.js';
+import { formatView, parseViewFlags, VIEW_OPTIONS, viewDecodeOptions, type ViewFlags } from '../render/view.js';
+import { encode, vocabSize } from '../tokens/tokenizer.js';
+import { DEVICES, MAX_THREADS, type Device, type LensResult } from '../types.js';
+import { choiceFlag, integerFlag, listFlag, modelFlag, parseFlags, revisionFlag } from './flags.js';
+import { readAll, useColor, writeReport, type CommandIO } from './io.js';
+
+export const DEFAULT_TOP_K = 5;
+const PATCH_MODES = ['set', 'add'] as const;
+
+export interface CliRunOptions {
+  /** --model, else $LAYERLENS_MODEL (resolved when run, not here). */
+  model?: string;
+  /** --target, --metrics, --grid, --html (lib/render/view.ts). */
+  view: ViewFlags;
+  /** --ablate: hooks zeroed at every position (interventions). */
+  ablate?: string[];
+  /** --patch-from PROMPT with --patch-hook HOOK [--patch-mode set|add]: activation patching (needs --target). */
+  patch?: { from: string; hook: string; mode: 'set' | 'add' };
+  topK: number;
+  hooks: 'all' | 'default' | string[];
+  positions: 'last' | 'all' | number[];
+  json: boolean;
+  vectors: boolean;
+  threads?: number;
+  device: Device;
+  /** The prompt text, or null when it is read from stdin (`-`). */
+  prompt: string | null;
+  /** --revision: hub branch, tag or commit (default main); absent when not given. */
+  revision?: string;
+  /** --quiet: no download progress bar; absent when not given. */
+  quiet?: boolean;
+}
+
+export type LensCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
+
+const LENS_FLAGS = {
+  model: { type: 'string' },
+  'top-k': { type: 'string' },
+  hooks: { type: 'string' },
+  positions: { type: 'string' },
+  json: { type: 'boolean' },
+  vectors: { type: 'boolean' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  revision: { type: 'string' },
+  quiet: { type: 'boolean' },
+  ...VIEW_OPTIONS,
+  ablate: { type: 'string' },
+  'patch-from': { type: 'string' },
+  'patch-hook': { type: 'string' },
+  'patch-mode': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+/** A hook list flag: 'all' / 'default' alone, else the list, checked for known names and kinds. */
+function hookListFlag(name: string, text: string): CliRunOptions['hooks'] {
+  const items = listFlag(name, text);
+  const spec = items.length === 1 && (items[0] === 'all' || items[0] === 'default') ? (items[0] as 'all' | 'default') : items;
+  checkParameter(name, () => checkHookSpec(spec));
+  return spec;
+}
+
+function positionsFlag(text: string): CliRunOptions['positions'] {
+  const p = text.trim();
+  if (p === 'last' || p === 'all') return p;
+  const list = p.split(',').map((s) => s.trim());
+  if (!list.every((s) => /^[0-9]+$/.test(s))) throw invalidParameterError('--positions', '"last", "all" or a comma-separated list of 0-based positions such as 0,3,5', text);
+  return [...new Set(list.map(Number))].sort((a, b) => a - b);
+}
+
+function patchFlags(v: { 'patch-from'?: string; 'patch-hook'?: string; 'patch-mode'?: string; grid?: boolean }, view: ViewFlags): CliRunOptions['patch'] {
+  if (v['patch-from'] === undefined && v['patch-hook'] === undefined && v['patch-mode'] === undefined) return undefined;
+  if (v['patch-from'] === undefined || v['patch-hook'] === undefined) throw new InvalidParameterError('--patch-from and --patch-hook go together');
+  if (view.target === undefined) throw new InvalidParameterError('--patch-from needs --target TOKEN (the token followed clean vs patched)');
+  const mode = choiceFlag('--patch-mode', v['patch-mode'] ?? 'set', PATCH_MODES);
+  if (v.grid) throw new InvalidParameterError('--patch-from prints the table or --json (and --html); it does not combine with --grid');
+  const hook = v['patch-hook'].trim();
+  checkParameter('--patch-hook', () => checkHookSpec([hook]));
+  return { from: v['patch-from'], hook, mode };
+}
+
+/** Parses the default command's arguments. Throws InvalidParameterError. No I/O. */
+export function parseLensArgs(argv: readonly string[]): LensCommand {
+  const parsed = parseFlags(argv, LENS_FLAGS);
+  const v = parsed.values;
+  if (v.help) return { command: 'help' };
+  if (v.version) return { command: 'version' };
+
+  const topK = v['top-k'] === undefined ? DEFAULT_TOP_K : integerFlag('--top-k', v['top-k'], 1, vocabSize);
+  const threads = v.threads === undefined ? undefined : integerFlag('--threads', v.threads, 1, MAX_THREADS);
+  const device = choiceFlag('--device', v.device ?? 'auto', DEVICES);
+  const hooks = v.hooks === undefined ? 'default' : hookListFlag('--hooks', v.hooks);
+  let positions = v.positions === undefined ? 'last' : positionsFlag(v.positions);
+  // view.ts's messages name their flags already
+  const view = checkParameter(null, () => parseViewFlags(v));
+  if (view.allPositions) positions = 'all';
+  const ablate = v.ablate === undefined ? undefined : listFlag('--ablate', v.ablate);
+  if (ablate) checkParameter('--ablate', () => checkHookSpec(ablate));
+  const patch = patchFlags(v, view);
+  const model = modelFlag(v.model);
+  const revision = revisionFlag(v.revision);
+  if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
+
+  const pos = parsed.positionals;
+  if (pos.length === 0) throw new InvalidParameterError('missing prompt (give it as the last argument, or "-" to read stdin; see --help)');
+  if (pos.length > 1) throw new InvalidParameterError(`expected one prompt, got ${pos.length} arguments; quote the prompt: layerlens "${pos.join(' ')}"`);
+
+  return {
+    command: 'run',
+    model,
+    topK,
+    hooks,
+    positions,
+    json: v.json === true,
+    vectors: v.vectors === true,
+    threads,
+    device,
+    prompt: pos[0] === '-' ? null : pos[0],
+    view,
+    ...(ablate ? { ablate } : {}),
+    ...(patch ? { patch } : {}),
+    revision,
+    quiet: v.quiet === true ? true : undefined,
+  };
+}
+
+/** The prompt, from the argument or stdin (one trailing newline removed), checked against --positions. */
+async function readPrompt(cmd: CliRunOptions, io: CommandIO): Promise<string> {
+  const prompt = cmd.prompt ?? (await readAll(io.stdin)).replace(/\r?\n$/, '');
+  if (prompt.length === 0) throw new InvalidParameterError('the prompt is empty');
+  if (Array.isArray(cmd.positions)) {
+    // before loading a model: a typo should not cost a download
+    const nTokens = encode(prompt).length;
+    const bad = cmd.positions.find((p) => p >= nTokens);
+    if (bad !== undefined) throw new InvalidParameterError(`--positions: position ${bad} is out of range, the prompt has ${nTokens} tokens (0..${nTokens - 1})`);
+  }
+  return prompt;
+}
+
+/** What every lens run of one command line shares. */
+interface LensOptions {
+  model: Model;
+  topK: number;
+  hooks: HookSpec;
+  positions: PositionSpec;
+  vectors: boolean;
+  target?: string | number;
+  metrics: boolean;
+}
+
+/** Runs the default command; throws on failure (the dispatcher reports it). */
+export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<void> {
+  const prompt = await readPrompt(cmd, io);
+  const { loadModel } = await import('../model/model.js');
+  const model = await loadModel(cmd.model ?? (io.env.LAYERLENS_MODEL || undefined), {
+    env: io.env,
+    device: cmd.device,
+    ...(cmd.threads === undefined ? {} : { threads: cmd.threads }),
+    ...(cmd.revision === undefined ? {} : { revision: cmd.revision }),
+    ...(cmd.quiet === undefined ? {} : { quiet: cmd.quiet }),
+  });
+  try {
+    const { n_layer } = model.info;
+    // Named hooks are checked against the model's depth (block numbers) once it is known.
+    const hooks: HookSpec = typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer).map((h) => h.name));
+    const options: LensOptions = { model, topK: cmd.topK, hooks, positions: cmd.positions, vectors: cmd.vectors, ...viewDecodeOptions(cmd.view) };
+    if (cmd.patch) return await runPatch(prompt, cmd, cmd.patch, options, io);
+    const { resolveAblation, ablation } = await import('../interp/compare.js');
+    const ablated = cmd.ablate ? resolveAblation(cmd.ablate, n_layer, '--ablate') : [];
+    let result: LensResult;
+    if (cmd.view.html !== undefined) {
+      const { compareRuns, ablatedLabel } = await import('../interp/compare.js');
+      const { decodeForView, renderReport } = await import('../render/report/index.js');
+      let html: string;
+      if (ablated.length) {
+        const c = await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
+        result = c.after;
+        html = renderReport(c.after, { label: c.label, compare: { result: c.before, label: c.compareLabel } });
+      } else {
+        result = await decodeForView(prompt, options);
+        html = renderReport(result);
+      }
+      await writeReport(html, cmd.view.html, io);
+      if (cmd.view.html === '-') return;
+    } else {
+      const { decodeLayers } = await import('../lens/decode.js');
+      result = await decodeLayers(prompt, { ...options, ...(ablated.length ? { interventions: ablation(ablated) } : {}) });
+    }
+    if (cmd.json) io.stdout.write(stringifyJSON(toJSON(result, { vectors: cmd.vectors })) + '\n');
+    else {
+      const width = io.stdout.isTTY ? io.stdout.columns : undefined;
+      io.stdout.write(formatView(result, { color: useColor(io.stdout, io.env), grid: cmd.view.grid, ...(width ? { width } : {}) }));
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+/** --patch-from: the patched lens and the tracked token clean → patched; with --html, the before/after report. */
+async function runPatch(
+  prompt: string,
+  cmd: CliRunOptions,
+  patch: NonNullable<CliRunOptions['patch']>,
+  options: LensOptions,
+  io: CommandIO,
+): Promise<void> {
+  const { model } = options;
+  const ref = checkParameter('--patch-hook', () => parseHookName(patch.hook, model.info.n_layer));
+  if (ref.kind === 'attn_pattern' || ref.kind === 'attn_head_out') throw invalidParameterError('--patch-hook', 'a d-wide hook or blocks.L.mlp_post', patch.hook);
+  const { patchActivations } = await import('../interp/patch.js');
+  const r = await patchActivations({ model, source: patch.from, target: prompt, hook: patch.hook, mode: patch.mode, track: cmd.view.target!, hooks: options.hooks, topK: options.topK });
+  if (cmd.view.html !== undefined) {
+    // The report lenses what --html lenses (every position, metrics, attention), clean and patched.
+    const { compareRuns, patchedLabel } = await import('../interp/compare.js');
+    const { renderReport } = await import('../render/report/index.js');
+    const c = await compareRuns(prompt, { ...options, target: r.track.id }, r.interventions, patchedLabel(patch.hook, patch.mode, patch.from));
+    await writeReport(renderReport(c.after, { label: c.label, compare: { result: c.before, label: c.compareLabel } }), cmd.view.html, io);
+    if (cmd.view.html === '-') return;
+  }
+  if (cmd.json) {
+    io.stdout.write(stringifyJSON({ clean: toJSON(r.clean), patched: toJSON(r.patched), track: r.track, byLayer: r.byLayer }) + '\n');
+    return;
+  }
+  io.stdout.write(formatView(r.patched, { color: useColor(io.stdout, io.env) }));
+  io.stdout.write(`\n${JSON.stringify(r.track.token)} clean → patched (${patch.hook} ${patch.mode} from ${JSON.stringify(patch.from)}):\n`);
+  for (const l of r.byLayer) {
+    io.stdout.write(`  ${l.name.padEnd(22)} p ${l.cleanProb.toFixed(4)} → ${l.patchedProb.toFixed(4)}   rank ${String(l.cleanRank).padStart(6)} → ${l.patchedRank}\n`);
+  }
+}
