@@ -4,7 +4,7 @@
 //
 // Canonical names follow TransformerLens without `hook_`: `embed`, `blocks.L.attn_out`, `blocks.L.resid_mid`,
 // `blocks.L.mlp_post`, `blocks.L.mlp_out`, `blocks.L.resid_post`, `blocks.L.attn_pattern`,
-// `blocks.L.attn_head_out`. TransformerLens's own names are accepted wherever a name is (see TL_ALIASES).
+// `blocks.L.attn_head_out`. TransformerLens's own names are accepted wherever a name is (see TL_BLOCK_ALIASES).
 // This module does not load the addon, so the browser report can use it.
 
 /** One kind of hook point, as the engine defines it. */
@@ -93,14 +93,18 @@ function checkLayerCount(nLayer: number): void {
 /** Name of a hook point: `hookName('embed', null)` = `embed`, `hookName('resid_post', 3)` = `blocks.3.resid_post`. */
 export function hookName(kind: HookKind, layer: number | null): string {
   if (!isHookKind(kind)) throw new Error(`unknown hook kind ${JSON.stringify(kind)}; expected one of ${HOOK_KINDS.join(', ')}`);
-  if (kind === 'embed') {
-    if (layer !== null && layer !== undefined) throw new Error(`hook kind "embed" has no layer (got ${layer})`);
-    return 'embed';
+  if (!hookKindInfo(kind).inBlock) {
+    if (layer !== null && layer !== undefined) throw new Error(`hook kind "${kind}" has no layer (got ${layer})`);
+    return kind;
   }
   if (typeof layer !== 'number' || !Number.isInteger(layer) || layer < 0) {
     throw new Error(`hook kind "${kind}" needs a block index (a non-negative integer), got ${layer}`);
   }
   return `blocks.${layer}.${kind}`;
+}
+
+function hookRef(kind: HookKind, layer: number | null): HookRef {
+  return { name: hookName(kind, layer), kind, layer };
 }
 
 const BLOCK_NAME = /^blocks\.(\d+)\.([a-z_]+)$/;
@@ -165,13 +169,13 @@ function parseTransformerLensName(name: string, nLayer: number | undefined): Hoo
   }
   const layer = parseLayer(m[1], name, nLayer);
   if (m[2] === 'hook_resid_pre') {
-    return layer === 0 ? { name: 'embed', kind: 'embed', layer: null } : { name: `blocks.${layer - 1}.resid_post`, kind: 'resid_post', layer: layer - 1 };
+    return layer === 0 ? hookRef('embed', null) : hookRef('resid_post', layer - 1);
   }
   const kind = TL_BLOCK_ALIASES[m[2]];
   if (kind === undefined) {
     throw new Error(`TransformerLens hook ${JSON.stringify(name)} has no layerlens equivalent; the TransformerLens names layerlens accepts: ${TL_ACCEPTED}`);
   }
-  return { name: `blocks.${layer}.${kind}`, kind, layer };
+  return hookRef(kind, layer);
 }
 
 /** The one parser of hook names: canonical names and TransformerLens aliases, to a canonical HookRef. */
@@ -190,7 +194,7 @@ function parseName(name: string, nLayer: number | undefined): HookRef {
     );
   }
   const kind = m[2];
-  if (!isHookKind(kind) || kind === 'embed') {
+  if (!isHookKind(kind) || !hookKindInfo(kind).inBlock) {
     throw new Error(`unknown hook kind ${JSON.stringify(kind)} in ${JSON.stringify(name)}; block kinds are ${BLOCK_HOOK_KINDS.join(', ')}`);
   }
   const layer = parseLayer(m[1], name, nLayer);
@@ -201,7 +205,7 @@ function parseName(name: string, nLayer: number | undefined): HookRef {
 export function allHooks(nLayer: number): HookRef[] {
   checkLayerCount(nLayer);
   const out: HookRef[] = [{ name: 'embed', kind: 'embed', layer: null }];
-  for (let l = 0; l < nLayer; l++) for (const kind of BLOCK_HOOK_KINDS) out.push({ name: `blocks.${l}.${kind}`, kind, layer: l });
+  for (let l = 0; l < nLayer; l++) for (const kind of BLOCK_HOOK_KINDS) out.push(hookRef(kind, l));
   return out;
 }
 
