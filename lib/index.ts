@@ -12,7 +12,23 @@
 export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './lens/decode.js';
 export { generate, type GenerateOptions, type GenerateResult } from './model/generate.js';
 export { loadModel, Model, resolvePositions, type Device, type LoadOptions, type PositionSpec, type RunOptions, type RunOutput, type LensWeights } from './model/model.js';
-export { resolveHooks, parseHookName, hookName, allHooks, isLensable, type HookRef, type HookSpec } from './hooks.js';
+export {
+  resolveHooks,
+  parseHookName,
+  hookName,
+  allHooks,
+  isLensable,
+  isIntervenable,
+  hookKindInfo,
+  hookRowWidth,
+  hookPositionWidth,
+  HOOK_KINDS,
+  HOOK_KIND_TABLE,
+  TL_BLOCK_ALIASES,
+  type HookKindInfo,
+  type HookRef,
+  type HookSpec,
+} from './hooks.js';
 export { encode, decode, tokenText, tokenBytes, unescapeTokenText, vocabSize } from './tokens/tokenizer.js';
 export {
   layerNorm,

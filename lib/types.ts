@@ -1,15 +1,8 @@
 // Public types of layerlens. Shapes follow ../docs/architecture.md and the JSON of the CLI's --json.
 
-/** What a hook point holds (TransformerLens names without the `hook_` prefix). */
-export type HookKind = 'embed' | 'attn_out' | 'resid_mid' | 'mlp_post' | 'mlp_out' | 'resid_post' | 'attn_pattern' | 'attn_head_out';
-
-/** Kinds that live inside a block, in the order the block computes them. */
-/** attn_head_out (each head's share of attn_out, [n_head, n_embd] per position) is computed only when
- *  asked for by name or kind: it costs one extra matmul per block, so 'all' leaves it out. */
-export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post', 'attn_pattern', 'attn_head_out'];
-
-/** Kinds whose vectors are d_model wide and can therefore be pushed through ln_f and the unembedding. */
-export const LENSABLE_KINDS: readonly HookKind[] = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
+// The hook kinds are defined once, in the registry (lib/hooks.ts mirrors the engine's table).
+import type { HookKind } from './hooks.js';
+export { BLOCK_HOOK_KINDS, LENSABLE_KINDS, type HookKind } from './hooks.js';
 
 /** Weight storage types: of a loaded model, of `LoadOptions.dtype` conversions and of `convert --type`
  *  (convert's default, f16, first). */
@@ -165,3 +158,25 @@ export interface Intervention {
   /** mlp_post only: the neuron indices the op touches (default: all). */
   neurons?: readonly number[];
 }
+
+/**
+ * Lookups by hook on a decodeLayers result, like TransformerLens's `cache["resid_post", 19]`. `hook` is a
+ * kind (`'resid_post'`, or TL's short names `'resid_pre'`, `'pattern'`, `'result'`, `'post'`) with a
+ * `layer` (negative counts from the last block: -1 = the last), or a full hook name alone (canonical or a
+ * TransformerLens alias). `position` is a prompt position (negative counts from the end of the prompt) among
+ * the lensed ones; default: the result's `position`. A hook that was not captured throws, naming the
+ * captured ones. The methods are non-enumerable: JSON.stringify and toJSON output is unchanged.
+ */
+export interface LensResultAccessors {
+  /** The lens row of a hook at one position. */
+  get(hook: string, layer?: number, position?: number): HookLens;
+  /** The lens rows of a hook at every lensed position, ascending. */
+  rows(hook: string, layer?: number): HookLens[];
+  /** The captured tensor of a hook. */
+  activation(hook: string, layer?: number): Activation;
+  /** The captured values of a hook at one position (a view into the activation's data; per-head kinds: [n_head, width] flattened). */
+  vector(hook: string, layer?: number, position?: number): Float32Array;
+}
+
+/** What decodeLayers returns: the plain result plus its non-enumerable accessors. */
+export type DecodedLens = LensResult & LensResultAccessors;

@@ -3,7 +3,9 @@
 // OnOK (no external buffers, which Electron's sandbox forbids). See lib/model/native.ts for the JS types.
 #include <napi.h>
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,55 +19,136 @@ namespace {
 
 // ---- argument helpers: turn bad JS input into TypeErrors before anything native runs ----
 
-int32_t intProp(const Napi::Object& o, const char* key, int32_t fallback, bool required = false) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (required) throw Napi::TypeError::New(o.Env(), std::string("missing numeric option '") + key + "'");
-    return fallback;
+// One options object of a call, mirroring a C++ request struct. Fields are read with Has/Get; a
+// missing required field, a field of the wrong type or an unknown field (a typo would otherwise be
+// ignored silently) becomes a TypeError naming the call and the field.
+class Options {
+ public:
+  Options(const Napi::Value& v, std::string call) : call_(std::move(call)) {
+    if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction()) {
+      throw Napi::TypeError::New(v.Env(), call_ + ": expected an options object");
+    }
+    obj_ = v.As<Napi::Object>();
   }
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int32_t(d))) throw Napi::TypeError::New(o.Env(), std::string("option '") + key + "' must be a 32-bit integer");
-  return int32_t(d);
-}
 
-bool isInt(const Napi::Value& v) {
-  if (!v.IsNumber()) return false;
-  const double d = v.As<Napi::Number>().DoubleValue();
-  return d == double(int32_t(d));
-}
-
-std::vector<int32_t> int32Vector(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
+  // Throws for a field not in `known`.
+  void onlyKnown(std::initializer_list<const char*> known) const {
+    Napi::Array keys = obj_.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const std::string key = keys.Get(i).ToString().Utf8Value();
+      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
+        std::string list;
+        for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+        throw Napi::TypeError::New(obj_.Env(), call_ + ": unknown option '" + key + "' (expected " + list + ")");
+      }
+    }
   }
-  Napi::Int32Array a = v.As<Napi::Int32Array>();
-  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-}
 
-std::vector<float> float32Vector(const Napi::Value& v, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
+  // Present and neither undefined nor null.
+  bool has(const char* key) const {
+    if (!obj_.Has(key)) return false;
+    Napi::Value v = obj_.Get(key);
+    return !v.IsUndefined() && !v.IsNull();
   }
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+
+  Napi::Value get(const char* key) const { return obj_.Get(key); }
+  std::string field(const char* key) const { return call_ + ": '" + key + "'"; }
+
+  Napi::Value required(const char* key) const {
+    if (!has(key)) throw Napi::TypeError::New(obj_.Env(), field(key) + " is required");
+    return obj_.Get(key);
+  }
+
+  int32_t int32(const char* key) const {
+    Napi::Value v = required(key);
+    if (!isInt(v)) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a 32-bit integer");
+    return v.As<Napi::Number>().Int32Value();
+  }
+  int32_t int32(const char* key, int32_t fallback) const { return has(key) ? int32(key) : fallback; }
+
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    Napi::Value v = obj_.Get(key);
+    if (!v.IsBoolean()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  std::string string(const char* key) const {
+    Napi::Value v = required(key);
+    if (!v.IsString()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a string");
+    return v.As<Napi::String>().Utf8Value();
+  }
+  std::string string(const char* key, const std::string& fallback) const { return has(key) ? string(key) : fallback; }
+
+  std::vector<int32_t> int32Array(const char* key) const { return int32Vector(required(key), field(key).c_str()); }
+  std::vector<float> float32Array(const char* key) const { return float32Vector(required(key), field(key).c_str()); }
+
+  std::vector<std::string> strings(const char* key) const {
+    Napi::Value v = required(key);
+    const std::string what = field(key) + " must be an array of strings";
+    if (!v.IsArray()) throw Napi::TypeError::New(obj_.Env(), what);
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<std::string> out;
+    out.reserve(a.Length());
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value x = a.Get(i);
+      if (!x.IsString()) throw Napi::TypeError::New(obj_.Env(), what);
+      out.push_back(x.As<Napi::String>().Utf8Value());
+    }
+    return out;
+  }
+
+  const std::string& call() const { return call_; }
+
+ private:
+  static bool isInt(const Napi::Value& v) {
+    if (!v.IsNumber()) return false;
+    const double d = v.As<Napi::Number>().DoubleValue();
+    return d == double(int32_t(d));
+  }
+  static std::vector<int32_t> int32Vector(const Napi::Value& v, const char* what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
+    }
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  static std::vector<float> float32Vector(const Napi::Value& v, const char* what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
+    }
+    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+  }
+
+  Napi::Object obj_;
+  std::string call_;
+};
+
+// A hook name from JS, parsed once here: the engine works with {kind, layer}.
+HookRef hookFrom(Napi::Env env, const std::string& name, int32_t nLayer, const std::string& field) {
+  try {
+    return parseHookName(name, nLayer);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::Error::New(env, field + ": " + e.what());
+  }
 }
 
 // [{hook: string, mul?: Float32Array, add?: Float32Array}] (sizes are checked by the engine).
-std::vector<InterventionSpec> interventionsFrom(const Napi::Value& v) {
+std::vector<InterventionSpec> interventionsFrom(const Options& options, int32_t nLayer) {
   std::vector<InterventionSpec> out;
-  if (v.IsUndefined() || v.IsNull()) return out;
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "interventions must be an array");
+  if (!options.has("interventions")) return out;
+  Napi::Value v = options.get("interventions");
+  Napi::Env env = v.Env();
+  if (!v.IsArray()) throw Napi::TypeError::New(env, options.field("interventions") + " must be an array");
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsObject()) throw Napi::TypeError::New(v.Env(), "each intervention must be an object");
-    Napi::Object o = e.As<Napi::Object>();
-    if (!o.Get("hook").IsString()) throw Napi::TypeError::New(v.Env(), "intervention.hook must be a string");
+    const Options iv(a.Get(i), options.call() + ": interventions[" + std::to_string(i) + "]");
+    iv.onlyKnown({"hook", "mul", "add"});
     InterventionSpec spec;
-    spec.hook = o.Get("hook").As<Napi::String>().Utf8Value();
-    if (!o.Get("mul").IsUndefined()) spec.mul = float32Vector(o.Get("mul"), "intervention.mul");
-    if (!o.Get("add").IsUndefined()) spec.add = float32Vector(o.Get("add"), "intervention.add");
+    spec.hook = hookFrom(env, iv.string("hook"), nLayer, iv.field("hook"));
+    if (iv.has("mul")) spec.mul = iv.float32Array("mul");
+    if (iv.has("add")) spec.add = iv.float32Array("add");
     out.push_back(std::move(spec));
   }
   return out;
@@ -157,26 +240,23 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return engine_;
   }
 
-  // run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: [{hook, mul?, add?}],
-  //     logits?: boolean = true)
+  // run({tokens: Int32Array, hooks?: string[], positions?: Int32Array, interventions?: [{hook, mul?, add?}],
+  //      logits?: boolean = true}) — RunRequest. Hook names are parsed here, once.
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
+    const int32_t nLayer = eng->hparams().nLayer;
+    const Options o(info[0], "run");
+    o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
     RunRequest req;
-    req.tokens = int32Vector(info[0], "tokens");
-    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "hooks must be an array of strings");
-    Napi::Array hooks = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < hooks.Length(); ++i) {
-      Napi::Value h = hooks.Get(i);
-      if (!h.IsString()) throw Napi::TypeError::New(env, "hooks must be an array of strings");
-      req.hooks.push_back(h.As<Napi::String>().Utf8Value());
+    req.tokens = o.int32Array("tokens");
+    if (o.has("hooks")) {
+      const std::vector<std::string> names = o.strings("hooks");
+      for (size_t i = 0; i < names.size(); ++i) req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
     }
-    if (!info[2].IsNull() && !info[2].IsUndefined()) req.positions = int32Vector(info[2], "positions");
-    req.interventions = interventionsFrom(info[3]);
-    if (info.Length() > 4 && !info[4].IsUndefined()) {
-      if (!info[4].IsBoolean()) throw Napi::TypeError::New(env, "logits must be a boolean");
-      req.logits = info[4].As<Napi::Boolean>().Value();
-    }
+    if (o.has("positions")) req.positions = o.int32Array("positions");
+    req.interventions = interventionsFrom(o, nLayer);
+    req.logits = o.boolean("logits", true);
     return queue<RunResult>(
         env, [eng, req]() { return eng->run(req); },
         [](Napi::Env env, RunResult& r) -> Napi::Value {
@@ -185,7 +265,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
           for (size_t i = 0; i < r.captured.size(); ++i) {
             const CapturedTensor& t = r.captured[i];
             Napi::Object o = Napi::Object::New(env);
-            o.Set("name", t.name);
+            o.Set("name", hookName(t.hook));
+            o.Set("kind", hookKindInfo(t.hook.kind).name);
+            o.Set("layer", t.hook.layer < 0 ? env.Null() : Napi::Number::New(env, t.hook.layer));
             Napi::Array shape = Napi::Array::New(env, t.shape.size());
             for (size_t j = 0; j < t.shape.size(); ++j) shape.Set(uint32_t(j), Napi::Number::New(env, double(t.shape[j])));
             o.Set("shape", shape);
@@ -198,30 +280,24 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         });
   }
 
-  // lens(vectors: Float32Array, count: number, k: number,
-  //      options?: {entropy?: boolean, targets?: Int32Array, references?: Int32Array, sums?: Int32Array})
+  // lens({vectors: Float32Array, count: number, k: number, entropy?: boolean, targets?: Int32Array,
+  //       references?: Int32Array, sums?: Int32Array}) — LensRequest
   Napi::Value Lens(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
-    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw Napi::TypeError::New(env, "vectors must be a Float32Array");
-    }
-    if (!isInt(info[1]) || !isInt(info[2])) throw Napi::TypeError::New(env, "count and k must be integers");
-    Napi::Float32Array a = info[0].As<Napi::Float32Array>();
+    const Options o(info[0], "lens");
+    o.onlyKnown({"vectors", "count", "k", "entropy", "targets", "references", "sums"});
     LensRequest req;
-    req.vectors.assign(a.Data(), a.Data() + a.ElementLength());
-    req.m = info[1].As<Napi::Number>().Int64Value();
-    req.k = info[2].As<Napi::Number>().Int32Value();
-    if (info[3].IsObject()) {
-      Napi::Object o = info[3].As<Napi::Object>();
-      req.entropy = o.Get("entropy").ToBoolean().Value();
-      if (!o.Get("targets").IsUndefined()) req.targets = int32Vector(o.Get("targets"), "targets");
-      if (!o.Get("references").IsUndefined()) req.references = int32Vector(o.Get("references"), "references");
-      if (!o.Get("sums").IsUndefined()) {
-        const std::vector<int32_t> flat = int32Vector(o.Get("sums"), "sums");
-        if (flat.size() % 3 != 0) throw Napi::RangeError::New(env, "sums must hold [row, a, b] triples (a length divisible by 3)");
-        for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
-      }
+    req.vectors = o.float32Array("vectors");
+    req.m = o.int32("count");
+    req.k = o.int32("k");
+    req.entropy = o.boolean("entropy", false);
+    if (o.has("targets")) req.targets = o.int32Array("targets");
+    if (o.has("references")) req.references = o.int32Array("references");
+    if (o.has("sums")) {
+      const std::vector<int32_t> flat = o.int32Array("sums");
+      if (flat.size() % 3 != 0) throw Napi::RangeError::New(env, "lens: 'sums' must hold [row, a, b] triples (a length divisible by 3)");
+      for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
     }
     return queue<LensOutput>(
         env, [eng, req = std::move(req)]() { return eng->lens(req); },
@@ -245,15 +321,17 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         });
   }
 
-  // generate(prompt: Int32Array, maxNewTokens: number, stopToken: number, interventions?: [{hook, mul?, add?}])
+  // generate({tokens: Int32Array, maxNewTokens: number, stopToken?: number = -1,
+  //           interventions?: [{hook, mul?, add?}]})
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
-    std::vector<int32_t> prompt = int32Vector(info[0], "tokens");
-    if (!isInt(info[1]) || !isInt(info[2])) throw Napi::TypeError::New(env, "maxNewTokens and stopToken must be integers");
-    const int32_t maxNew = info[1].As<Napi::Number>().Int32Value();
-    const int32_t stop = info[2].As<Napi::Number>().Int32Value();
-    std::vector<InterventionSpec> interventions = interventionsFrom(info[3]);
+    const Options o(info[0], "generate");
+    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions"});
+    std::vector<int32_t> prompt = o.int32Array("tokens");
+    const int32_t maxNew = o.int32("maxNewTokens");
+    const int32_t stop = o.int32("stopToken", -1);
+    std::vector<InterventionSpec> interventions = interventionsFrom(o, eng->hparams().nLayer);
     return queue<std::vector<int32_t>>(
         env,
         [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions)]() {
@@ -307,64 +385,44 @@ struct AddonData {
   Napi::FunctionReference modelClass;
 };
 
-HParams hparamsFrom(const Napi::Object& h) {
-  Napi::Env env = h.Env();
+// {n_layer, n_embd, n_head, n_vocab, n_ctx, eps}; other fields (a config's model_type) are ignored.
+HParams hparamsFrom(const Options& h) {
   HParams hp;
-  hp.nLayer = intProp(h, "n_layer", 0, true);
-  hp.nEmbd = intProp(h, "n_embd", 0, true);
-  hp.nHead = intProp(h, "n_head", 0, true);
-  hp.nVocab = intProp(h, "n_vocab", 0, true);
-  hp.nCtx = intProp(h, "n_ctx", 0, true);
-  Napi::Value eps = h.Get("eps");
-  if (!eps.IsNumber()) throw Napi::TypeError::New(env, "hparams.eps must be a number");
+  hp.nLayer = h.int32("n_layer");
+  hp.nEmbd = h.int32("n_embd");
+  hp.nHead = h.int32("n_head");
+  hp.nVocab = h.int32("n_vocab");
+  hp.nCtx = h.int32("n_ctx");
+  Napi::Value eps = h.required("eps");
+  if (!eps.IsNumber()) throw Napi::TypeError::New(eps.Env(), h.field("eps") + " must be a number");
   hp.eps = eps.As<Napi::Number>().FloatValue();
   try {
     hp.validate();
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw Napi::Error::New(eps.Env(), e.what());
   }
   return hp;
 }
 
-bool dtypeIsAuto(const Napi::Value& options) {
-  if (!options.IsObject()) return true;
-  Napi::Value d = options.As<Napi::Object>().Get("dtype");
-  return d.IsUndefined() || (d.IsString() && d.As<Napi::String>().Utf8Value() == "auto");
-}
-
-// convertToGguf(src: string, hparams, dst: string, dtype: 'f32'|'f16'|'q8_0', name: string, threads: number,
-//               vocab?: {tokens: string[], merges: string[], types: Int32Array, eosId: number})
+// convertToGguf({src: string, hparams, dst: string, type: 'f32'|'f16'|'q8_0', name: string, threads?: number,
+//                vocab?: {tokens: string[], merges: string[], types: Int32Array, eosId?: number}})
 Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString() || !info[2].IsString() || !info[3].IsString() || !info[4].IsString()) {
-    throw Napi::TypeError::New(env, "convertToGguf(src, hparams, dst, dtype, name, threads)");
-  }
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "hparams must be an object");
-  const HParams hp = hparamsFrom(info[1].As<Napi::Object>());
-  const std::string src = info[0].As<Napi::String>().Utf8Value(), dst = info[2].As<Napi::String>().Utf8Value();
-  const std::string dtype = info[3].As<Napi::String>().Utf8Value(), name = info[4].As<Napi::String>().Utf8Value();
-  const int threads = isInt(info[5]) ? info[5].As<Napi::Number>().Int32Value() : 0;
+  const Options o(info[0], "convertToGguf");
+  o.onlyKnown({"src", "hparams", "dst", "type", "name", "threads", "vocab"});
+  const std::string src = o.string("src"), dst = o.string("dst"), dtype = o.string("type"), name = o.string("name");
+  const HParams hp = hparamsFrom(Options(o.required("hparams"), "convertToGguf: hparams"));
+  const int threads = o.int32("threads", 0);
   GgufVocab vocab;
-  if (info[6].IsObject()) {
-    Napi::Object v = info[6].As<Napi::Object>();
-    auto strings = [&](const char* key) {
-      std::vector<std::string> out;
-      Napi::Value a = v.Get(key);
-      if (!a.IsArray()) throw Napi::TypeError::New(env, std::string("vocab.") + key + " must be an array of strings");
-      Napi::Array arr = a.As<Napi::Array>();
-      for (uint32_t i = 0; i < arr.Length(); ++i) {
-        Napi::Value x = arr.Get(i);
-        if (!x.IsString()) throw Napi::TypeError::New(env, std::string("vocab.") + key + " must be an array of strings");
-        out.push_back(x.As<Napi::String>().Utf8Value());
-      }
-      return out;
-    };
-    vocab.tokens = strings("tokens");
-    vocab.merges = strings("merges");
-    vocab.types = int32Vector(v.Get("types"), "vocab.types");
-    vocab.eos = isInt(v.Get("eosId")) ? v.Get("eosId").As<Napi::Number>().Int32Value() : -1;
+  if (o.has("vocab")) {
+    const Options v(o.get("vocab"), "convertToGguf: vocab");
+    v.onlyKnown({"tokens", "merges", "types", "eosId"});
+    vocab.tokens = v.strings("tokens");
+    vocab.merges = v.strings("merges");
+    vocab.types = v.int32Array("types");
+    vocab.eos = v.int32("eosId", -1);
   }
-  if (dtype != "f32" && dtype != "f16" && dtype != "q8_0") throw Napi::TypeError::New(env, "type must be f32, f16 or q8_0");
+  if (dtype != "f32" && dtype != "f16" && dtype != "q8_0") throw Napi::TypeError::New(env, "convertToGguf: 'type' must be f32, f16 or q8_0");
   return queue<bool>(
       env,
       [src, hp, dst, dtype, name, threads, vocab = std::move(vocab)]() {
@@ -376,40 +434,30 @@ Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
 }
 
-// loadModel(path: string, hparams: {n_layer, n_embd, n_head, n_vocab, n_ctx, eps}, options: {device, threads})
+// loadModel({path: string, hparams?: {n_layer, n_embd, n_head, n_vocab, n_ctx, eps}, device?, threads?,
+//            capture?: 'auto'|'callback'|'outputs', dtype?}) — EngineOptions. hparams is required for
+// safetensors checkpoints (from config.json) and absent for a GGUF file, which carries its own.
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "path must be a string");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  // GGUF files carry their hyperparameters; safetensors checkpoints get them from config.json (JS).
+  const Options o(info[0], "loadModel");
+  o.onlyKnown({"path", "hparams", "device", "threads", "capture", "dtype"});
+  const std::string path = o.string("path");
   const bool gguf = isGgufPath(path);
-  HParams hp;
-  if (!gguf) {
-    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "hparams must be an object");
-    hp = hparamsFrom(info[1].As<Napi::Object>());
-  } else if (!dtypeIsAuto(info[2])) {
-    throw Napi::TypeError::New(env, "dtype conversion at load applies to safetensors checkpoints; a GGUF file keeps its own types");
-  }
   EngineOptions opts;
-  if (info[2].IsObject()) {
-    Napi::Object o = info[2].As<Napi::Object>();
-    opts.threads = intProp(o, "threads", 0);
-    Napi::Value dtype = o.Get("dtype");
-    if (dtype.IsString()) opts.dtype = dtype.As<Napi::String>().Utf8Value();
-    else if (!dtype.IsUndefined()) throw Napi::TypeError::New(env, "dtype must be a string");
-    Napi::Value cap = o.Get("capture");
-    if (cap.IsString()) {
-      const std::string c = cap.As<Napi::String>().Utf8Value();
-      if (c == "auto") opts.capture = CaptureMode::Auto;
-      else if (c == "callback") opts.capture = CaptureMode::Callback;
-      else if (c == "outputs") opts.capture = CaptureMode::Outputs;
-      else throw Napi::TypeError::New(env, "capture must be 'auto', 'callback' or 'outputs'");
-    } else if (!cap.IsUndefined()) {
-      throw Napi::TypeError::New(env, "capture must be a string");
-    }
-    Napi::Value dev = o.Get("device");
-    if (dev.IsString()) opts.device = dev.As<Napi::String>().Utf8Value();
-    else if (!dev.IsUndefined()) throw Napi::TypeError::New(env, "device must be a string");
+  opts.threads = o.int32("threads", 0);
+  opts.dtype = o.string("dtype", "auto");
+  opts.device = o.string("device", "auto");
+  const std::string capture = o.string("capture", "auto");
+  if (capture == "auto") opts.capture = CaptureMode::Auto;
+  else if (capture == "callback") opts.capture = CaptureMode::Callback;
+  else if (capture == "outputs") opts.capture = CaptureMode::Outputs;
+  else throw Napi::TypeError::New(env, "loadModel: 'capture' must be 'auto', 'callback' or 'outputs'");
+  HParams hp;
+  if (gguf) {
+    if (o.has("hparams")) throw Napi::TypeError::New(env, "loadModel: 'hparams' must be absent for a GGUF file, which carries its own");
+    if (opts.dtype != "auto") throw Napi::TypeError::New(env, "dtype conversion at load applies to safetensors checkpoints; a GGUF file keeps its own types");
+  } else {
+    hp = hparamsFrom(Options(o.required("hparams"), "loadModel: hparams"));
   }
   auto* data = env.GetInstanceData<AddonData>();
   return queue<std::shared_ptr<Engine>>(
@@ -419,6 +467,28 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
         NativeModel::Unwrap(obj)->attach(std::move(engine));
         return obj;
       });
+}
+
+// The hook registry (hook_kinds.hpp), in result order, for lib/hooks.ts.
+Napi::Array HookKinds(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env, kHookKinds.size());
+  for (size_t i = 0; i < kHookKinds.size(); ++i) {
+    const HookKindInfo& k = kHookKinds[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", k.name);
+    Napi::Object width = Napi::Object::New(env);
+    width.Set("n_embd", k.embdFactor);
+    width.Set("n_tokens", k.tokensFactor);
+    o.Set("rowWidth", width);
+    o.Set("perHead", k.perHead);
+    o.Set("inBlock", k.inBlock);
+    o.Set("lensable", k.lensable);
+    o.Set("intervenable", k.intervenable);
+    o.Set("inAll", k.inAll);
+    o.Set("inDefault", k.inDefault);
+    out.Set(uint32_t(i), o);
+  }
+  return out;
 }
 
 Napi::Value GpuBackends(const Napi::CallbackInfo& info) {
@@ -435,6 +505,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("gpuBackends", Napi::Function::New(env, GpuBackends));
   exports.Set("convertToGguf", Napi::Function::New(env, ConvertToGguf));
+  exports.Set("hookKinds", HookKinds(env));
   exports.Set("ggmlVersion", Napi::String::New(env, "0.15.1"));
   return exports;
 }

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
-#include <unordered_set>
 
 namespace layerlens {
 Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
@@ -15,12 +14,7 @@ Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& 
                                 : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
       sched_(backends_.makeScheduler(forwardGraphSize(hp))),
       capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)
-                                                     : options.capture) {
-  const std::vector<std::string> names = allHookNames(hp);
-  for (const std::string& name : names) {
-    hookLayer_.emplace(name, name == "embed" ? -1 : std::stoi(name.substr(7)));  // "blocks.L.kind"
-  }
-}
+                                                     : options.capture) {}
 
 void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
   const HParams& hp = weights_.hp;
@@ -51,14 +45,23 @@ bool Engine::cpuKernels() const {
   return ggml_backend_is_cpu(backends_.primary()) && !debugGpuGraph();
 }
 
+void Engine::validateHook(const HookRef& ref) const {
+  const bool inBlock = hookKindInfo(ref.kind).inBlock;
+  if (inBlock ? (ref.layer < 0 || ref.layer >= weights_.hp.nLayer) : ref.layer != -1) {
+    throw std::invalid_argument("hook " + std::string(hookKindInfo(ref.kind).name) + " at layer " + std::to_string(ref.layer) +
+                                " does not exist in this model (blocks 0.." + std::to_string(weights_.hp.nLayer - 1) + ")");
+  }
+}
+
 void Engine::validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const {
   for (const InterventionSpec& iv : interventions) {
-    if (!hookLayer_.count(iv.hook)) throw std::invalid_argument("unknown hook '" + iv.hook + "' in an intervention");
-    if (isPerHeadHook(iv.hook)) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + iv.hook);
-    const size_t expected = size_t(hookWidth(weights_.hp, iv.hook, nTokens)) * size_t(nTokens);
+    validateHook(iv.hook);
+    const std::string name = hookName(iv.hook);
+    if (!hookKindInfo(iv.hook.kind).intervenable) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + name);
+    const size_t expected = size_t(hookPositionWidth(iv.hook.kind, weights_.hp, nTokens)) * size_t(nTokens);
     for (const auto* v : {&iv.mul, &iv.add}) {
       if (!v->empty() && v->size() != expected) {
-        throw std::invalid_argument("intervention on " + iv.hook + ": expected " + std::to_string(expected) + " values (width x tokens), got " +
+        throw std::invalid_argument("intervention on " + name + ": expected " + std::to_string(expected) + " values (width x tokens), got " +
                                     std::to_string(v->size()));
       }
     }
@@ -71,7 +74,7 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   OutputTaps* taps = f.taps;
   const std::vector<int32_t>* tapPositions = f.tapPositions;
   Capture* capture = f.capture;
-  const size_t graphSize = forwardGraphSize(weights_.hp) + (taps ? taps->names.size() + 2 : 0) +
+  const size_t graphSize = forwardGraphSize(weights_.hp) + (taps ? taps->hooks.size() + 2 : 0) +
                            (f.interventions ? 4 * f.interventions->size() : 0);
   ContextPtr ctx = makeMetaContext(graphSize, true, graphSize, &graphMeta_);
   GraphExtras extras;
@@ -136,10 +139,11 @@ RunResult Engine::run(const RunRequest& req) {
     }
     if (i > 0 && positions[i] <= positions[i - 1]) throw std::invalid_argument("positions must be ascending and unique");
   }
-  std::unordered_set<std::string> asked;
-  for (const std::string& h : req.hooks) {
-    if (!hookLayer_.count(h)) throw std::invalid_argument("unknown hook '" + h + "'");
-    if (!asked.insert(h).second) throw std::invalid_argument("hook '" + h + "' requested twice");
+  for (size_t i = 0; i < req.hooks.size(); ++i) {
+    validateHook(req.hooks[i]);
+    if (std::find(req.hooks.begin(), req.hooks.begin() + i, req.hooks[i]) != req.hooks.begin() + i) {
+      throw std::invalid_argument("hook '" + hookName(req.hooks[i]) + "' requested twice");
+    }
   }
 
   validateInterventions(req.interventions, n);
@@ -148,8 +152,8 @@ RunResult Engine::run(const RunRequest& req) {
   f.interventions = &req.interventions;
   f.logits = req.logits;
   f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
-  for (const std::string& h : req.hooks) {
-    if (h.find(".attn_head_out") != std::string::npos) f.headOutputs[size_t(hookLayer_.at(h))] = true;
+  for (const HookRef& h : req.hooks) {
+    if (h.kind == HookKind::AttnHeadOut) f.headOutputs[size_t(h.layer)] = true;
   }
   if (std::find(f.headOutputs.begin(), f.headOutputs.end(), true) != f.headOutputs.end() && ggml_is_quantized(weights_.matrixType)) {
     throw std::invalid_argument("attn_head_out needs f32 or f16 weights (this model's are " + std::string(ggml_type_name(weights_.matrixType)) + ")");
@@ -161,7 +165,7 @@ RunResult Engine::run(const RunRequest& req) {
     result.logits = forwardLogits(f);
   } else if (capture_ == CaptureMode::Outputs) {
     OutputTaps taps;
-    taps.names = req.hooks;
+    taps.hooks = req.hooks;
     taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
     const size_t floats = tapFloats(weights_.hp, taps, n, n);
     if (!tapArena_ || tapArena_->floats() < floats) {
@@ -187,12 +191,12 @@ RunResult Engine::run(const RunRequest& req) {
 std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
   std::vector<float> all(taps.used);
   ggml_backend_tensor_get(taps.arena, all.data(), 0, all.size() * sizeof(float));
-  std::vector<CapturedTensor> out(taps.names.size());
-  for (size_t i = 0; i < taps.names.size(); ++i) {
+  std::vector<CapturedTensor> out(taps.hooks.size());
+  for (size_t i = 0; i < taps.hooks.size(); ++i) {
     const ggml_tensor* t = taps.tensors[i];
-    if (!t) throw std::logic_error("hook " + taps.names[i] + " was not built into the graph");
+    if (!t) throw std::logic_error("hook " + hookName(taps.hooks[i]) + " was not built into the graph");
     CapturedTensor& c = out[i];
-    c.name = taps.names[i];
+    c.hook = taps.hooks[i];
     const int64_t width = t->ne[0], heads = t->ne[2];
     const float* tap = all.data() + taps.offsets[i];
     c.data.resize(size_t(ggml_nelements(t)));

@@ -9,7 +9,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "backends.hpp"
@@ -36,7 +35,7 @@ struct EngineOptions {
 
 struct RunRequest {
   std::vector<int32_t> tokens;
-  std::vector<std::string> hooks;   // hook names to capture (may be empty)
+  std::vector<HookRef> hooks;       // hooks to capture (may be empty), parsed by the caller
   std::vector<int32_t> positions;   // rows to capture, ascending unique; empty = every position
   std::vector<InterventionSpec> interventions;  // edits applied inside the graph, in order
   bool logits = true;                           // false: skip the final unembedding (RunResult::logits stays empty)
@@ -101,6 +100,7 @@ class Engine {
   std::vector<float> forwardLogits(const Forward& f);
   int64_t minMatmulCols() const;
   bool cpuKernels() const;
+  void validateHook(const HookRef& ref) const;  // the layer exists in this model (names are parsed by the caller)
   void validateInterventions(const std::vector<InterventionSpec>& interventions, int32_t nTokens) const;
   // The lens of m rows (native/lens/engine_lens.cpp): calls sink(row, logits) once per row with its
   // n_vocab logits, from several threads at once (distinct rows). `sums` may declare rows to be the
@@ -136,7 +136,6 @@ class Engine {
   static constexpr size_t kKeptTapFloats = size_t(16) << 20;  // a larger arena is freed after its call
   MetaArena graphMeta_;             // the forward graph's metadata, at the same addresses every call
   CaptureMode capture_;
-  std::unordered_map<std::string, int32_t> hookLayer_;  // every hook name → its block (-1 for embed), built once
   std::vector<float> lensChunk_;    // host copy of one lens step's projections from a device, reused across calls
   std::vector<float> lnfGamma_;     // ln_f.weight as float, for the lens's host-side centring and scaling
   std::vector<float> lensBias_;     // wte · ln_f.bias [n_vocab]: the lens's constant term

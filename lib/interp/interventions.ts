@@ -1,7 +1,7 @@
 // Interventions → the engine's element-wise edit of a hook: value' = value ⊙ mul + add, with mul and
 // add laid out [n_tokens, width] (row = token position). Every op is one of these two arrays or both,
 // so the graph gains at most two nodes per intervention and a run without any gains none.
-import { hookWidth, parseHookName } from '../hooks.js';
+import { hookPositionWidth, isIntervenable, parseHookName } from '../hooks.js';
 import { resolvePositions } from '../model/positions.js';
 import type { Intervention } from '../types.js';
 
@@ -24,11 +24,11 @@ export function toNativeInterventions(
     const where = `interventions[${i}]`;
     if (typeof iv !== 'object' || iv === null) throw new TypeError(`${where} must be an object`);
     const ref = parseHookName(iv.hook, dims.n_layer);
-    if (ref.kind === 'attn_pattern' || ref.kind === 'attn_head_out') {
+    if (!isIntervenable(ref.kind)) {
       throw new Error(`${where}: interventions apply to d-wide hooks and mlp_post, not to ${ref.name}`);
     }
     if (!OPS.includes(iv.op)) throw new TypeError(`${where}.op must be one of ${OPS.join(', ')}, got ${JSON.stringify(iv.op)}`);
-    const width = hookWidth(ref.kind, dims, nTokens);
+    const width = hookPositionWidth(ref.kind, dims, nTokens);
     if (iv.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`${where}.neurons applies to mlp_post only`);
     const cols: number[] | null = iv.neurons === undefined ? null : [...new Set<number>(iv.neurons)];
     for (const c of cols ?? []) {

@@ -9,7 +9,7 @@
 // Both lens runs describe the target's LAST position (where its next token is predicted). Positions pair
 // up in order: positions[i] of the target receives the source's row at sourcePositions[i].
 import { decodeLayers, modelFrom, tokenizePrompt } from '../lens/decode.js';
-import { hookWidth, parseHookName, type HookSpec } from '../hooks.js';
+import { hookPositionWidth, parseHookName, type HookSpec } from '../hooks.js';
 import type { Model } from '../model/model.js';
 import { resolveTarget } from '../lens/target.js';
 import type { Intervention, LensResult, TokenInfo } from '../types.js';
@@ -125,7 +125,7 @@ export async function patchActivations(options: PatchOptions): Promise<PatchResu
   const { activations } = await model.run(srcIds, { hooks: [ref.name], positions: uniqueSrc });
   const act = activations.find((a) => a.name === ref.name);
   if (!act) throw new Error(`patchActivations: the engine returned no ${ref.name}`);
-  const width = hookWidth(ref.kind, model.info, srcIds.length);
+  const width = hookPositionWidth(ref.kind, model.info, srcIds.length);
   const interventions: Intervention[] = tgtPos.map((tp, i) => {
     const r = uniqueSrc.indexOf(srcPos[i]);
     const iv: Intervention = { hook: ref.name, positions: [tp], op: mode, vector: act.data.slice(r * width, (r + 1) * width) };

@@ -2,13 +2,14 @@
 // row → the typed result (see LensResult in types.ts and the JSON shape in docs/architecture.md).
 import { hookName, isLensable, resolveHooks, type HookSpec } from '../hooks.js';
 import { residualSums } from './sums.js';
+import { withAccessors } from './result-access.js';
 import { lensBatch, type LensImpl } from './apply.js';
 import { loadModel, Model, resolvePositions, type PositionSpec } from '../model/model.js';
 import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from '../tokens/tokenizer.js';
 import { invalidParameterError, is } from '../is.js';
-import type { Activation, AttentionLayer, HookLens, Intervention, LensResult, TokenInfo } from '../types.js';
+import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention, TokenInfo } from '../types.js';
 
 export interface DecodeOptions {
   /** A loaded Model, or a path / hub id to load (loaded models are cached; see releaseModels()). Default: gpt2-medium (the local HF cache, else downloaded; see resolveModelFiles). */
@@ -93,7 +94,8 @@ export function tokenizePrompt(prompt: unknown, nCtx: number): number[] {
   return ids;
 }
 
-export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<LensResult> {
+/** The logit lens of a prompt; the result has accessors by hook (`result.get('resid_post', -1)`, see LensResultAccessors). */
+export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<DecodedLens> {
   if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
   const model = await modelFrom(options.model);
   const { n_layer, n_embd, n_vocab, n_ctx } = model.info;
@@ -174,7 +176,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const last = P - 1;
   const predicted = rows[finalBlock * P + last][0];
   const attention = attentionLayers(shown);
-  return {
+  return withAccessors({
     model: { ...model.info },
     prompt,
     tokens: ids.map((id) => ({ id, token: tokenText(id) })),
@@ -185,5 +187,5 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     activations: shown,
     ...(target ? { target } : {}),
     ...(attention.length ? { attention } : {}),
-  };
+  });
 }

@@ -28,6 +28,13 @@ export async function convertToGguf(checkpoint: string, outFile: string, options
   const config = await readConfig(files.config);
   // GPT-2's tokenizer goes into the file too (tokenizer.ggml.*), as llama.cpp expects for "gpt2".
   const vocab = config.n_vocab === vocabSize ? gpt2GgufVocab() : undefined;
-  await native().convertToGguf(files.weights, config, outFile, type, options.name ?? basename(files.name), options.threads ?? 0,
-    vocab && { tokens: vocab.tokens, merges: vocab.merges, types: Int32Array.from(vocab.types), eosId: vocab.eosId });
+  await native().convertToGguf({
+    src: files.weights,
+    hparams: config,
+    dst: outFile,
+    type,
+    name: options.name ?? basename(files.name),
+    threads: options.threads ?? 0,
+    ...(vocab ? { vocab: { tokens: vocab.tokens, merges: vocab.merges, types: Int32Array.from(vocab.types), eosId: vocab.eosId } } : {}),
+  });
 }

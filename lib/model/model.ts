@@ -1,6 +1,6 @@
 // A loaded GPT-2: the native engine plus what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
-import { parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
+import { resolveHooks, type HookSpec } from '../hooks.js';
 import { native, type NativeLensOptions, type NativeModel, type NativeModelInfo } from './native.js';
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
@@ -130,11 +130,14 @@ export class Model {
     const all = positions.length === tokens.length;
     const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
     if (options.logits !== undefined && !is.bool(options.logits)) throw new InvalidParameterError(`logits must be a boolean, got ${typeof options.logits}`);
-    const out = await this.#engine().run(tokens, hooks.map((h) => h.name), all ? null : Int32Array.from(positions), edits, options.logits ?? true);
-    const activations = out.captured.map((c): Activation => {
-      const ref = parseHookName(c.name, this.info.n_layer);
-      return { name: c.name, layer: ref.layer, kind: ref.kind, positions, data: c.data, shape: c.shape };
+    const out = await this.#engine().run({
+      tokens,
+      hooks: hooks.map((h) => h.name),
+      ...(all ? {} : { positions: Int32Array.from(positions) }),
+      interventions: edits,
+      logits: options.logits ?? true,
     });
+    const activations = out.captured.map((c): Activation => ({ name: c.name, layer: c.layer, kind: c.kind, positions, data: c.data, shape: c.shape }));
     return { activations, logits: out.logits };
   }
 
@@ -160,7 +163,7 @@ export class Model {
       if (!(sums instanceof Int32Array) || sums.length % 3 !== 0) throw new RangeError('sums must be an Int32Array of [row, a, b] triples');
       for (const x of sums) if (x < 0 || x >= count) throw new RangeError(`sums: row ${x} is outside 0..${count - 1}`);
     }
-    return this.#engine().lens(vectors, count, k, measures);
+    return this.#engine().lens({ ...measures, vectors, count, k });
   }
 
   #checkK(k: number): void {
@@ -182,7 +185,7 @@ export class Model {
     const tokens = this.#checkTokens(ids);
     if (!is.integer(maxNewTokens) || maxNewTokens < 0) throw invalidParameterError('maxNewTokens', 'a non-negative integer', maxNewTokens);
     const edits = toNativeInterventions(interventions, this.info, tokens.length);
-    return Array.from(await this.#engine().generate(tokens, maxNewTokens, stopToken, edits));
+    return Array.from(await this.#engine().generate({ tokens, maxNewTokens, stopToken, interventions: edits }));
   }
 
   /** Frees the weights. Calls already running finish first; later calls throw. */
@@ -225,12 +228,12 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (files.config === undefined) {
     // A .gguf file: the engine reads the hyperparameters from its metadata.
     if (dtype !== 'auto') throw new TypeError(`dtype conversion applies to safetensors checkpoints; ${files.weights} keeps its own types`);
-    nativeModel = await native_.loadModel(files.weights, null, { device, threads: options.threads ?? 0, capture });
+    nativeModel = await native_.loadModel({ path: files.weights, device, threads: options.threads ?? 0, capture });
     const { n_layer, n_embd, n_head, n_vocab, n_ctx, eps } = nativeModel.info();
     config = { model_type: 'gpt2', n_layer, n_embd, n_head, n_vocab, n_ctx, eps };
   } else {
     config = await readConfig(files.config);
-    nativeModel = await native_.loadModel(files.weights, config, { device, threads: options.threads ?? 0, capture, dtype });
+    nativeModel = await native_.loadModel({ path: files.weights, hparams: config, device, threads: options.threads ?? 0, capture, dtype });
   }
   const m = new Model(nativeModel, config, files.name, files.weights);
   if (m.runtime.notice) console.warn(m.runtime.notice);

@@ -1,6 +1,7 @@
 // Loads the compiled addon (a prebuild under prebuilds/ or build/Release) and types its surface.
 // Everything here is a thin mirror of native/addon.cpp; validation for users happens in model.ts.
 import { createRequire } from 'node:module';
+import type { HookKind, HookKindInfo } from '../hooks.js';
 import type { NativeIntervention } from '../interp/interventions.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,11 @@ export interface NativeHParams {
 }
 
 export interface NativeCaptured {
+  /** Canonical hook name, formatted by the engine from kind and layer. */
   name: string;
+  kind: HookKind;
+  /** Block index; null for embed. */
+  layer: number | null;
   /** [positions, width] or, for attn_pattern, [positions, n_head, n_tokens] */
   shape: number[];
   data: Float32Array;
@@ -76,28 +81,73 @@ export interface NativeModelInfo {
   capture: 'callback' | 'outputs';
 }
 
+/** run()'s request (the engine's RunRequest). */
+export interface NativeRunRequest {
+  tokens: Int32Array;
+  /** Canonical hook names (`embed`, `blocks.L.KIND`); the addon parses them once into {kind, layer}. */
+  hooks?: string[];
+  /** Rows to capture, ascending and unique; absent = every position. */
+  positions?: Int32Array;
+  interventions?: NativeIntervention[];
+  /** Compute the next-token logits (default true). */
+  logits?: boolean;
+}
+
+/** lens()'s request (the engine's LensRequest): `count` rows of n_embd floats in `vectors`. */
+export interface NativeLensRequest extends NativeLensOptions {
+  vectors: Float32Array;
+  count: number;
+  k: number;
+}
+
+/** generate()'s request. */
+export interface NativeGenerateRequest {
+  tokens: Int32Array;
+  maxNewTokens: number;
+  /** Stop after emitting this token; -1 (default) = never. */
+  stopToken?: number;
+  interventions?: NativeIntervention[];
+}
+
+/** loadModel()'s request (the engine's EngineOptions plus what to load). */
+export interface NativeLoadRequest {
+  path: string;
+  /** Required for safetensors checkpoints; absent for a .gguf file, which carries its own. */
+  hparams?: NativeHParams;
+  device?: string;
+  threads?: number;
+  capture?: 'auto' | 'callback' | 'outputs';
+  dtype?: string;
+}
+
+/** convertToGguf()'s request. */
+export interface NativeConvertRequest {
+  src: string;
+  hparams: NativeHParams;
+  dst: string;
+  type: 'f32' | 'f16' | 'q8_0';
+  /** general.name in the metadata */
+  name: string;
+  threads?: number;
+  vocab?: { tokens: string[]; merges: string[]; types: Int32Array; eosId?: number };
+}
+
+/** Every method takes one options object; an unknown or mistyped field is a TypeError naming it. */
 export interface NativeModel {
-  run(tokens: Int32Array, hooks: string[], positions: Int32Array | null, interventions?: NativeIntervention[], logits?: boolean): Promise<NativeRunResult>;
-  lens(vectors: Float32Array, count: number, k: number, options?: NativeLensOptions): Promise<NativeTopK>;
-  generate(tokens: Int32Array, maxNewTokens: number, stopToken: number, interventions?: NativeIntervention[]): Promise<Int32Array>;
+  run(request: NativeRunRequest): Promise<NativeRunResult>;
+  lens(request: NativeLensRequest): Promise<NativeTopK>;
+  generate(request: NativeGenerateRequest): Promise<Int32Array>;
   weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;
   info(): NativeModelInfo;
   dispose(): void;
 }
 
 export interface NativeAddon {
-  /** hparams may be null for a .gguf file, which carries its own. */
-  loadModel(path: string, hparams: NativeHParams | null, options: { device?: string; threads?: number; capture?: string; dtype?: string }): Promise<NativeModel>;
+  loadModel(request: NativeLoadRequest): Promise<NativeModel>;
   gpuBackends(): string[];
-  convertToGguf(
-    src: string,
-    hparams: NativeHParams,
-    dst: string,
-    type: string,
-    name: string,
-    threads: number,
-    vocab?: { tokens: string[]; merges: string[]; types: Int32Array; eosId: number },
-  ): Promise<void>;
+  convertToGguf(request: NativeConvertRequest): Promise<void>;
+  /** The engine's hook registry (native/graph/hook_kinds.hpp), in result order; lib/hooks.ts mirrors it. */
+  hookKinds: HookKindInfo[];
   ggmlVersion: string;
 }
 

@@ -7,11 +7,11 @@
 
 namespace layerlens {
 
-Capture::Capture(const std::vector<std::string>& names, std::vector<int32_t> positions)
-    : positions_(std::move(positions)), tensors_(names.size()), seen_(names.size(), false) {
-  for (size_t i = 0; i < names.size(); ++i) {
-    tensors_[i].name = names[i];
-    index_.emplace(names[i], i);
+Capture::Capture(const std::vector<HookRef>& hooks, std::vector<int32_t> positions)
+    : positions_(std::move(positions)), tensors_(hooks.size()), seen_(hooks.size(), false) {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    tensors_[i].hook = hooks[i];
+    index_.emplace(hookName(hooks[i]), i);  // the name buildForwardGraph gives the hook's node
   }
 }
 
@@ -59,7 +59,7 @@ void Capture::copyRows(const ggml_tensor* t, CapturedTensor& out) {
 std::vector<CapturedTensor> Capture::take() {
   if (!error_.empty()) throw std::runtime_error("capture failed: " + error_);
   for (size_t i = 0; i < tensors_.size(); ++i) {
-    if (!seen_[i]) throw std::runtime_error("hook " + tensors_[i].name + " was not computed by the graph");
+    if (!seen_[i]) throw std::runtime_error("hook " + hookName(tensors_[i].hook) + " was not computed by the graph");
   }
   return std::move(tensors_);
 }

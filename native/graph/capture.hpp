@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "ggml.h"
+#include "hook_kinds.hpp"
 
 namespace layerlens {
 
 struct CapturedTensor {
-  std::string name;
+  HookRef hook;
   std::vector<int64_t> shape;  // [positions, width] or, for attn_pattern, [positions, n_head, n_kv]
   std::vector<float> data;
 };
@@ -21,12 +22,12 @@ struct CapturedTensor {
 class Capture {
  public:
   // positions: token positions (query rows) to copy, ascending and unique, each < nTokens.
-  Capture(const std::vector<std::string>& names, std::vector<int32_t> positions);
+  Capture(const std::vector<HookRef>& hooks, std::vector<int32_t> positions);
 
   // The ggml_backend_sched_eval_callback.
   static bool evalCallback(ggml_tensor* t, bool ask, void* self);
 
-  // Captured tensors in the order of the requested names. Throws if a name was never computed.
+  // Captured tensors in the order of the requested hooks. Throws if a hook was never computed.
   std::vector<CapturedTensor> take();
 
  private:
@@ -35,8 +36,8 @@ class Capture {
   std::vector<int32_t> positions_;
   std::vector<CapturedTensor> tensors_;
   std::vector<bool> seen_;
-  // Looked up with the node's C string for every node the scheduler runs: a transparent comparator
-  // finds it without building a std::string each time.
+  // Node name (formatHookName) → index. Looked up with the node's C string for every node the
+  // scheduler runs: a transparent comparator finds it without building a std::string each time.
   std::map<std::string, size_t, std::less<>> index_;
   std::string error_;
 };

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 namespace layerlens {
@@ -58,16 +57,10 @@ constexpr size_t kTapAlign = 64;  // floats
 size_t padTap(size_t floats) { return (floats + kTapAlign - 1) / kTapAlign * kTapAlign; }
 }  // namespace
 
-bool isPerHeadHook(const std::string& name) {
-  return name.find(".attn_pattern") != std::string::npos || name.find(".attn_head_out") != std::string::npos;
-}
-
 size_t tapFloats(const HParams& hp, const OutputTaps& taps, int64_t nTokens, int64_t nKv) {
   const size_t rows = size_t(taps.nPositions > 0 ? taps.nPositions : nTokens);
   size_t total = 0;
-  for (const std::string& name : taps.names) {
-    total += padTap(size_t(hookWidth(hp, name, nKv)) * rows * size_t(isPerHeadHook(name) ? hp.nHead : 1));
-  }
+  for (const HookRef& ref : taps.hooks) total += padTap(size_t(hookPositionWidth(ref.kind, hp, nKv)) * rows);
   return total;
 }
 
@@ -83,29 +76,8 @@ TapArena TapArena::create(ggml_backend_t backend, size_t floats) {
 
 size_t forwardGraphSize(const HParams& hp) { return size_t(hp.nLayer) * 100 + 512; }
 
-std::vector<std::string> allHookNames(const HParams& hp) {
-  std::vector<std::string> names{"embed"};
-  for (int l = 0; l < hp.nLayer; ++l) {
-    const std::string p = "blocks." + std::to_string(l) + ".";
-    for (const char* kind : {"attn_pattern", "attn_head_out", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post"}) {
-      names.push_back(p + kind);
-    }
-  }
-  return names;
-}
-
 ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x, int64_t minCols) {
   return exactMatmul(ctx, w.wte, layerNorm(ctx, x, w.lnfWeight, w.lnfBias, w.hp.eps), minCols);
-}
-
-int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv) {
-  auto endsWith = [&](const char* s) {
-    const size_t k = std::strlen(s);
-    return name.size() >= k && name.compare(name.size() - k, k, s) == 0;
-  };
-  if (endsWith(".attn_pattern")) return nKv;
-  if (endsWith(".mlp_post")) return 4 * int64_t(hp.nEmbd);
-  return hp.nEmbd;
 }
 
 ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
@@ -125,8 +97,8 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
 
   if (taps) {
     if (!taps->arena) throw std::logic_error("buildForwardGraph: output taps without an arena");
-    taps->tensors.assign(taps->names.size(), nullptr);
-    taps->offsets.assign(taps->names.size(), 0);
+    taps->tensors.assign(taps->hooks.size(), nullptr);
+    taps->offsets.assign(taps->hooks.size(), 0);
     taps->used = 0;
   }
   // The row indices are created on first use: an input no node reads would get no buffer.
@@ -140,11 +112,14 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     return t;
   };
   // Names a hook node and, when it is tapped, gathers its wanted rows into an output right away,
-  // so the allocator can reuse the hook's memory as soon as the graph moves on.
-  auto hook = [&](ggml_tensor* t, const std::string& name) {
+  // so the allocator can reuse the hook's memory as soon as the graph moves on. The hook is
+  // matched by {kind, layer}; its name is made only for ggml (node names, the eval callback).
+  auto hook = [&](ggml_tensor* t, HookKind kind, int32_t layer) {
+    const HookRef ref{kind, layer};
+    const std::string name = hookName(ref);
     if (extras.interventions) {
       for (const InterventionSpec& iv : *extras.interventions) {
-        if (iv.hook != name) continue;
+        if (iv.hook != ref) continue;
         auto input = [&](const std::vector<float>& values, const char* what) {
           ggml_tensor* in = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, t->ne[0], t->ne[1]), "intervention." + name + what);
           ggml_set_input(in);
@@ -157,10 +132,10 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     }
     named(t, name);
     if (!taps) return t;
-    auto it = std::find(taps->names.begin(), taps->names.end(), name);
-    if (it == taps->names.end()) return t;
+    auto it = std::find(taps->hooks.begin(), taps->hooks.end(), ref);
+    if (it == taps->hooks.end()) return t;
     ggml_tensor* rows = taps->nPositions > 0 ? ggml_get_rows(ctx, t, tapRows(t->ne[2] > 1)) : t;
-    const size_t count = size_t(ggml_nelements(rows)), i = size_t(it - taps->names.begin());
+    const size_t count = size_t(ggml_nelements(rows)), i = size_t(it - taps->hooks.begin());
     if (taps->used + count > size_t(ggml_nelements(taps->arena))) throw std::logic_error("buildForwardGraph: the tap arena is too small");
     ggml_tensor* dst = ggml_view_1d(ctx, taps->arena, int64_t(count), taps->used * sizeof(float));
     ggml_build_forward_expand(fg.graph, named(ggml_cpy(ctx, rows, dst), "tap." + name));
@@ -171,11 +146,10 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   };
 
   // Every hook is its own node (never an in-place op), so the eval callback sees its final value.
-  ggml_tensor* resid = hook(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), "embed");
+  ggml_tensor* resid = hook(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), HookKind::Embed, -1);
 
   for (int l = 0; l < hp.nLayer; ++l) {
     const BlockWeights& b = w.blocks[l];
-    const std::string p = "blocks." + std::to_string(l) + ".";
 
     // Attention. qkv: [3d, n] with Q, K, V stacked along ne0.
     ggml_tensor* qkv = linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias, mc);
@@ -200,7 +174,7 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_tensor* merged;         // [d, n]: the heads' outputs side by side, c_proj's input
     ggml_tensor* kqv = nullptr;  // [hd, n, nh]: the same per head, only for attn_head_out
     if (extras.cpuKernels) {
-      pattern = hook(buildAttnPattern(ctx, q, k, int(nh)), p + "attn_pattern");
+      pattern = hook(buildAttnPattern(ctx, q, k, int(nh)), HookKind::AttnPattern, l);
       merged = buildAttnMix(ctx, pattern, v);
       if (headOutputs) kqv = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, merged, hd, nh, n), 0, 2, 1, 3));
     } else {
@@ -208,7 +182,7 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
       ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, k), hd, nh, nKv), 0, 2, 1, 3);                 // [hd, nKv, nh]
       ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, v), hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
       ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                                       // [nKv, n, nh]
-      pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f), p + "attn_pattern");
+      pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f), HookKind::AttnPattern, l);
       kqv = exactMatmul(ctx, Vt, pattern, mc);                                                                                 // [hd, n, nh]
       merged = ggml_cont_2d(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3), d, n);
     }
@@ -216,16 +190,16 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
       // Each head through its own rows of c_proj: W_O viewed as [hd, nh, d], one [hd, d] matrix per head.
       ggml_tensor* wo = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, b.attnProjWeight, hd, nh, d), 0, 2, 1, 3));
       // Nothing downstream reads it, so it joins the graph explicitly (right here, in block order).
-      ggml_build_forward_expand(fg.graph, hook(exactMatmul(ctx, wo, kqv, mc), p + "attn_head_out"));  // [d, n, nh]
+      ggml_build_forward_expand(fg.graph, hook(exactMatmul(ctx, wo, kqv, mc), HookKind::AttnHeadOut, l));  // [d, n, nh]
     }
-    ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias, mc), p + "attn_out");
-    ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), p + "resid_mid");
+    ggml_tensor* attnOut = hook(linear(ctx, merged, b.attnProjWeight, b.attnProjBias, mc), HookKind::AttnOut, l);
+    ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), HookKind::ResidMid, l);
 
     // MLP.
     ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias, mc);
-    ggml_tensor* mlpPost = hook(buildGeluNew(ctx, fc, extras.cpuKernels), p + "mlp_post");
-    ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias, mc), p + "mlp_out");
-    resid = hook(ggml_add(ctx, residMid, mlpOut), p + "resid_post");
+    ggml_tensor* mlpPost = hook(buildGeluNew(ctx, fc, extras.cpuKernels), HookKind::MlpPost, l);
+    ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias, mc), HookKind::MlpOut, l);
+    resid = hook(ggml_add(ctx, residMid, mlpOut), HookKind::ResidPost, l);
   }
 
   if (!extras.logits) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "capture.hpp"
+#include "hook_kinds.hpp"
 #include "../ggml_handles.hpp"
 #include "../io/weights.hpp"
 
@@ -26,15 +27,15 @@ struct KvCache {
 // into one arena tensor, read back with a single transfer after the graph finishes. No sub-graph
 // splits and no synchronisation per hook, which matters on a GPU (hooks: 'all' is 145 of them).
 struct OutputTaps {
-  std::vector<std::string> names;
+  std::vector<HookRef> hooks;
   int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is copied)
   ggml_tensor* rows = nullptr;         // input: I32 [P] positions (set by the caller after allocation)
   ggml_tensor* rowsByHead = nullptr;   // input: I32 [P, n_head] the same positions per head, for attn_pattern
   ggml_tensor* arena = nullptr;        // F32 [>= tapFloats(...)] on the weights' backend, outliving the graph
-  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to names; valid while its context lives
+  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to hooks; valid while its context lives
   std::vector<size_t> offsets;         // filled by buildForwardGraph: each tap's first float in arena
   size_t used = 0;                     // floats of arena written, offsets' padding included
-  std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to names
+  std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to hooks
 };
 
 // Floats of arena the taps need for nTokens new tokens attending over nKv (each tap padded to 64
@@ -54,7 +55,7 @@ struct TapArena {
 // An edit of one hook inside the graph: value' = value ⊙ mul + add, with mul and add given for
 // every element ([width, n_tokens], ggml layout; either may be empty). Later nodes read value'.
 struct InterventionSpec {
-  std::string hook;
+  HookRef hook;
   std::vector<float> mul;
   std::vector<float> add;
 };
@@ -80,20 +81,11 @@ struct ForwardGraph {
 // Upper bound on the graph's node count, for sizing contexts and the scheduler.
 size_t forwardGraphSize(const HParams& hp);
 
-// Hook names of a model, in the order the graph computes them.
-std::vector<std::string> allHookNames(const HParams& hp);
-
 // ctx must be a metadata-only context with room for forwardGraphSize(hp) tensors and a graph.
 // With a cache, the new keys/values are written at [nPast, nPast + nTokens) and attention covers
 // all nPast + nTokens positions; without one, nPast must be 0.
 ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTokens, int32_t nPast, KvCache* cache,
                                const GraphExtras& extras = {});
-
-// attn_pattern and attn_head_out: one row per (position, head) instead of one per position.
-bool isPerHeadHook(const std::string& name);
-
-// Row width of a hook's tensor (for attn_pattern and attn_head_out: per head).
-int64_t hookWidth(const HParams& hp, const std::string& name, int64_t nKv);
 
 // ln_f followed by the tied unembedding, for x of shape [n_embd, m].
 ggml_tensor* buildUnembed(ggml_context* ctx, const Weights& w, ggml_tensor* x, int64_t minCols = 0);

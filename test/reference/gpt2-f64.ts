@@ -67,13 +67,13 @@ export interface RefModel {
 }
 
 /** d-wide and 4d-wide hook kinds of one block, in the output order of design.md §2. */
-export const BLOCK_HOOK_KINDS = ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post'] as const;
-export type BlockHookKind = (typeof BLOCK_HOOK_KINDS)[number];
+export const VECTOR_BLOCK_KINDS = ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post'] as const;
+export type VectorBlockKind = (typeof VECTOR_BLOCK_KINDS)[number];
 
 /** Vector hook names in design.md §2 order: embed, then per block attn_out … resid_post. */
 export function vectorHookNames(nLayer: number): string[] {
   const names = ['embed'];
-  for (let l = 0; l < nLayer; l++) for (const k of BLOCK_HOOK_KINDS) names.push(`blocks.${l}.${k}`);
+  for (let l = 0; l < nLayer; l++) for (const k of VECTOR_BLOCK_KINDS) names.push(`blocks.${l}.${k}`);
   return names;
 }
 

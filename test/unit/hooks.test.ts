@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { allHooks, checkHookSpec, hookName, hookOrder, hookWidth, isLensable, parseHookName, resolveHooks } from '../../lib/hooks.js';
+import {
+  allHooks,
+  BLOCK_HOOK_KINDS,
+  checkHookSpec,
+  HOOK_KINDS,
+  hookName,
+  hookOrder,
+  hookPositionWidth,
+  hookRowWidth,
+  isIntervenable,
+  isLensable,
+  LENSABLE_KINDS,
+  parseHookName,
+  resolveHooks,
+} from '../../lib/hooks.js';
 
 const names = (spec: Parameters<typeof resolveHooks>[0], n: number) => resolveHooks(spec, n).map((h) => h.name);
 
@@ -30,7 +44,8 @@ describe('hookName / parseHookName', () => {
     expect(() => parseHookName('blocks.3.embed', 24)).toThrow(/unknown hook kind "embed"/);
     expect(() => parseHookName('blocks.x.resid_post', 24)).toThrow(/malformed hook name/);
     expect(() => parseHookName('blocks.03.resid_post', 24)).toThrow(/leading zero/);
-    expect(() => parseHookName('hook_embed', 24)).toThrow(/malformed/);
+    // TransformerLens's token embedding alone has no layerlens hook (ours is token + position).
+    expect(() => parseHookName('hook_embed', 24)).toThrow(/token embedding alone.*"embed" is hook_embed \+ hook_pos_embed.*blocks\.0\.hook_resid_pre/);
     expect(() => parseHookName('blocks.-1.resid_post', 24)).toThrow(/malformed/);
     expect(() => parseHookName('resid_post', 24)).toThrow(/is a hook kind, not a hook name; use blocks\.L\.resid_post/);
     expect(() => parseHookName('embed', 0)).toThrow(/n_layer/);
@@ -102,18 +117,71 @@ describe('resolveHooks', () => {
   });
 });
 
-describe('isLensable / hookWidth', () => {
+describe('isLensable / hookPositionWidth / hookRowWidth', () => {
   it('lenses only d-wide kinds', () => {
     expect(['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'].every((k) => isLensable(k as never))).toBe(true);
     expect(isLensable('mlp_post')).toBe(false);
     expect(isLensable('attn_pattern')).toBe(false);
   });
 
-  it('knows row widths', () => {
+  it('knows widths per position', () => {
     const dims = { n_embd: 1024, n_head: 16 };
-    expect(hookWidth('embed', dims, 26)).toBe(1024);
-    expect(hookWidth('resid_post', dims, 26)).toBe(1024);
-    expect(hookWidth('mlp_post', dims, 26)).toBe(4096);
-    expect(hookWidth('attn_pattern', dims, 26)).toBe(16 * 26);
+    expect(hookPositionWidth('embed', dims, 26)).toBe(1024);
+    expect(hookPositionWidth('resid_post', dims, 26)).toBe(1024);
+    expect(hookPositionWidth('mlp_post', dims, 26)).toBe(4096);
+    expect(hookPositionWidth('attn_pattern', dims, 26)).toBe(16 * 26);
+    expect(hookPositionWidth('attn_head_out', dims, 26)).toBe(16 * 1024);
+  });
+
+  it('knows row widths (one head per row for the per-head kinds)', () => {
+    const dims = { n_embd: 1024 };
+    expect(hookRowWidth('attn_out', dims, 26)).toBe(1024);
+    expect(hookRowWidth('mlp_post', dims, 26)).toBe(4096);
+    expect(hookRowWidth('attn_pattern', dims, 26)).toBe(26);
+    expect(hookRowWidth('attn_head_out', dims, 26)).toBe(1024);
+  });
+
+  it('the registry keeps the documented order and sets', () => {
+    expect(HOOK_KINDS).toEqual(['embed', 'attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post', 'attn_pattern', 'attn_head_out']);
+    expect(BLOCK_HOOK_KINDS).toEqual(HOOK_KINDS.slice(1));
+    expect(LENSABLE_KINDS).toEqual(['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post']);
+    expect(HOOK_KINDS.filter(isIntervenable)).toEqual(['embed', 'attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post']);
+  });
+});
+
+describe('TransformerLens aliases', () => {
+  const canonical = (name: string, n = 24) => parseHookName(name, n);
+
+  it('map TL block hook names to canonical refs', () => {
+    expect(canonical('blocks.19.hook_resid_post')).toEqual({ name: 'blocks.19.resid_post', kind: 'resid_post', layer: 19 });
+    expect(canonical('blocks.0.hook_resid_mid')).toEqual({ name: 'blocks.0.resid_mid', kind: 'resid_mid', layer: 0 });
+    expect(canonical('blocks.3.hook_attn_out')).toEqual({ name: 'blocks.3.attn_out', kind: 'attn_out', layer: 3 });
+    expect(canonical('blocks.3.hook_mlp_out')).toEqual({ name: 'blocks.3.mlp_out', kind: 'mlp_out', layer: 3 });
+    expect(canonical('blocks.3.mlp.hook_post')).toEqual({ name: 'blocks.3.mlp_post', kind: 'mlp_post', layer: 3 });
+    expect(canonical('blocks.23.attn.hook_pattern')).toEqual({ name: 'blocks.23.attn_pattern', kind: 'attn_pattern', layer: 23 });
+    expect(canonical('blocks.5.attn.hook_result')).toEqual({ name: 'blocks.5.attn_head_out', kind: 'attn_head_out', layer: 5 });
+  });
+
+  it('hook_resid_pre is the previous block\'s resid_post, and embed before block 0', () => {
+    expect(canonical('blocks.0.hook_resid_pre')).toEqual({ name: 'embed', kind: 'embed', layer: null });
+    expect(canonical('blocks.1.hook_resid_pre')).toEqual({ name: 'blocks.0.resid_post', kind: 'resid_post', layer: 0 });
+    expect(canonical('blocks.23.hook_resid_pre')).toEqual({ name: 'blocks.22.resid_post', kind: 'resid_post', layer: 22 });
+    expect(() => canonical('blocks.24.hook_resid_pre')).toThrow(/block 24 is out of range, the model has blocks 0\.\.23/);
+  });
+
+  it('bound the layer and reject TL hooks layerlens does not have', () => {
+    expect(() => canonical('blocks.24.hook_resid_post')).toThrow(/block 24 is out of range/);
+    expect(() => canonical('blocks.03.hook_resid_post')).toThrow(/leading zero/);
+    expect(() => canonical('hook_pos_embed')).toThrow(/position embedding alone.*"embed"/);
+    expect(() => canonical('blocks.2.attn.hook_z')).toThrow(/"blocks\.2\.attn\.hook_z" has no layerlens equivalent.*blocks\.L\.hook_resid_pre/);
+    expect(() => canonical('blocks.2.ln1.hook_normalized')).toThrow(/no layerlens equivalent/);
+    expect(() => canonical('ln_final.hook_normalized')).toThrow(/no layerlens equivalent/);
+  });
+
+  it('work in selections and de-duplicate with canonical names', () => {
+    expect(names(['blocks.1.hook_resid_pre', 'blocks.0.resid_post', 'blocks.1.attn.hook_pattern'], 2)).toEqual(['blocks.0.resid_post', 'blocks.1.attn_pattern']);
+    expect(names(['blocks.0.hook_resid_pre'], 2)).toEqual(['embed']);
+    expect(() => checkHookSpec(['blocks.99.mlp.hook_post'])).not.toThrow();
+    expect(() => checkHookSpec(['hook_embed'])).toThrow(/hook_embed/);
   });
 });
