@@ -1,7 +1,7 @@
 // `layerlens [options] PROMPT`, the default command: the logit lens of a prompt as a table, a grid,
 // JSON or an HTML report, optionally with an ablation (--ablate) or activation patching (--patch-from).
 // Parsing is pure; the model modules (and with them the native addon) are imported only to run.
-import { checkHookSpec, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
+import { checkHookSpec, isIntervenable, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
 import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';
 import type { Model } from '../model/model.js';
 import type { PositionSpec } from '../model/positions.js';
@@ -215,7 +215,7 @@ async function runPatch(
 ): Promise<void> {
   const { model } = options;
   const ref = checkParameter('--patch-hook', () => parseHookName(patch.hook, model.info.n_layer));
-  if (ref.kind === 'attn_pattern' || ref.kind === 'attn_head_out') throw invalidParameterError('--patch-hook', 'a d-wide hook or blocks.L.mlp_post', patch.hook);
+  if (!isIntervenable(ref.kind)) throw invalidParameterError('--patch-hook', 'a d-wide hook or blocks.L.mlp_post', patch.hook);
   const { patchActivations } = await import('../interp/patch.js');
   const r = await patchActivations({ model, source: patch.from, target: prompt, hook: patch.hook, mode: patch.mode, track: cmd.view.target!, hooks: options.hooks, topK: options.topK });
   if (cmd.view.html !== undefined) {

@@ -22,6 +22,7 @@
 // difference of two tokens, w_t is replaced by w_t − w_versus everywhere. A part's value therefore
 // depends on every other part through σ: it says how much c moves the logit *given the rest of this
 // forward pass*, not what c would do on its own.
+import { hookName } from '../hooks.js';
 import { tokenizePrompt } from '../lens/decode.js';
 import type { Model } from '../model/model.js';
 import { resolveTarget } from '../lens/target.js';
@@ -203,9 +204,9 @@ export async function attributeLogit(model: Model, prompt: string | readonly num
   }
   const position = p < 0 ? ids.length + p : p;
 
-  const finalName = `blocks.${n_layer - 1}.resid_post`;
+  const finalName = hookName('resid_post', n_layer - 1);
   const hooks = ['embed', finalName];
-  for (let l = 0; l < n_layer; l++) hooks.push(`blocks.${l}.attn_head_out`, `blocks.${l}.attn_out`, `blocks.${l}.mlp_out`);
+  for (let l = 0; l < n_layer; l++) hooks.push(hookName('attn_head_out', l), hookName('attn_out', l), hookName('mlp_out', l));
   const [{ activations }, lw] = await Promise.all([
     model.run(ids, { hooks, positions: [position], ...(options.interventions ? { interventions: options.interventions } : {}) }),
     model.lensWeights(),
@@ -221,13 +222,13 @@ export async function attributeLogit(model: Model, prompt: string | readonly num
   const attnBias: Float64Array[] = [];
   const mlpOut: Float32Array[] = [];
   for (let l = 0; l < n_layer; l++) {
-    const heads = get(`blocks.${l}.attn_head_out`);
-    const attnOut = get(`blocks.${l}.attn_out`);
+    const heads = get(hookName('attn_head_out', l));
+    const attnOut = get(hookName('attn_out', l));
     const bias = Float64Array.from(attnOut);
     for (let o = 0; o < heads.length; o += d) for (let i = 0; i < d; i++) bias[i] -= heads[o + i];
     attnHeadOut.push(heads);
     attnBias.push(bias);
-    mlpOut.push(get(`blocks.${l}.mlp_out`));
+    mlpOut.push(get(hookName('mlp_out', l)));
   }
   const row = (id: number) => lw.wte.subarray(id * d, (id + 1) * d);
   const result = directLogitAttribution(

@@ -3,7 +3,7 @@
 // --html --ablate and --patch-from --html and the server's POST /api/lens with "ablate" all go through
 // here, so the two runs are always made the same way.
 import { checkParameter } from '../is.js';
-import { resolveHooks, type HookSpec } from '../hooks.js';
+import { isIntervenable, resolveHooks, type HookSpec } from '../hooks.js';
 import { decodeForView, type ViewDecodeOptions } from '../render/report/data.js';
 import type { Intervention, LensResult } from '../types.js';
 
@@ -41,7 +41,7 @@ export function resolveAblation(spec: readonly string[], nLayer: number, name: s
   return checkParameter(name, () => {
     const names: string[] = [];
     for (const h of resolveHooks(spec.map((s) => s.trim()) as HookSpec, nLayer)) {
-      if (h.kind === 'attn_pattern' || h.kind === 'attn_head_out') throw new Error(`${h.name} cannot be ablated: only d-wide hooks and mlp_post can`);
+      if (!isIntervenable(h.kind)) throw new Error(`${h.name} cannot be ablated: only d-wide hooks and mlp_post can`);
       if (!names.includes(h.name)) names.push(h.name);
     }
     return names;

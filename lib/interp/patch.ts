@@ -9,7 +9,7 @@
 // Both lens runs describe the target's LAST position (where its next token is predicted). Positions pair
 // up in order: positions[i] of the target receives the source's row at sourcePositions[i].
 import { decodeLayers, modelFrom, tokenizePrompt } from '../lens/decode.js';
-import { hookPositionWidth, parseHookName, type HookSpec } from '../hooks.js';
+import { hookPositionWidth, isIntervenable, parseHookName, type HookSpec } from '../hooks.js';
 import type { Model } from '../model/model.js';
 import { resolveTarget } from '../lens/target.js';
 import type { Intervention, LensResult, TokenInfo } from '../types.js';
@@ -99,7 +99,7 @@ export async function patchActivations(options: PatchOptions): Promise<PatchResu
   const model = await modelFrom(options.model);
   const { n_layer, n_ctx, n_vocab } = model.info;
   const ref = parseHookName(options.hook, n_layer);
-  if (ref.kind === 'attn_pattern' || ref.kind === 'attn_head_out') throw new Error(`${options.hook} cannot be patched: only d-wide hooks and mlp_post take interventions`);
+  if (!isIntervenable(ref.kind)) throw new Error(`${options.hook} cannot be patched: only d-wide hooks and mlp_post take interventions`);
   if (options.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`neurons apply to mlp_post hooks only, not ${options.hook}`);
   const track = resolveTarget(options.track, n_vocab);
 
