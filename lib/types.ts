@@ -11,8 +11,8 @@ export const BLOCK_HOOK_KINDS: readonly HookKind[] = ['attn_out', 'resid_mid', '
 /** Kinds whose vectors are d_model wide and can therefore be pushed through ln_f and the unembedding. */
 export const LENSABLE_KINDS: readonly HookKind[] = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
 
-/** Weight storage type of a loaded model. */
-export type WeightDType = 'f32' | 'f16' | 'q8_0';
+/** Type a loaded model's matrices are stored and multiplied in (q4_0 comes only from GGUF files). */
+export type WeightDType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 export interface ModelInfo {
   /** Directory name or hub id the model was loaded from. */
@@ -22,9 +22,10 @@ export interface ModelInfo {
   n_head: number;
   n_vocab: number;
   n_ctx: number;
-  /** Storage type of the matrices as loaded: by default F16 files stay f16, F32 and BF16 (widened exactly)
-   *  are f32; `LoadOptions.dtype` converts to f32, f16 or q8_0.
-   *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own dtype. */
+  /** Type the blocks' matrices are computed in (the least precise one if they differ). By default F32, F16
+   *  and BF16 files are all f32 (F16/BF16 widened exactly, as Hugging Face computes them) and a quantized
+   *  GGUF keeps its type (q8_0, q4_0); `LoadOptions.dtype` asks for f32, f16 or q8_0 instead.
+   *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own types. */
   dtype: WeightDType;
 }
 

@@ -326,12 +326,6 @@ HParams hparamsFrom(const Napi::Object& h) {
   return hp;
 }
 
-bool dtypeIsAuto(const Napi::Value& options) {
-  if (!options.IsObject()) return true;
-  Napi::Value d = options.As<Napi::Object>().Get("dtype");
-  return d.IsUndefined() || (d.IsString() && d.As<Napi::String>().Utf8Value() == "auto");
-}
-
 // convertToGguf(src: string, hparams, dst: string, dtype: 'f32'|'f16'|'q8_0', name: string, threads: number,
 //               vocab?: {tokens: string[], merges: string[], types: Int32Array, eosId: number})
 Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
@@ -387,8 +381,6 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (!gguf) {
     if (!info[1].IsObject()) throw Napi::TypeError::New(env, "hparams must be an object");
     hp = hparamsFrom(info[1].As<Napi::Object>());
-  } else if (!dtypeIsAuto(info[2])) {
-    throw Napi::TypeError::New(env, "dtype conversion at load applies to safetensors checkpoints; a GGUF file keeps its own types");
   }
   EngineOptions opts;
   if (info[2].IsObject()) {
