@@ -7,8 +7,8 @@ export { BLOCK_HOOK_KINDS, LENSABLE_KINDS, type HookKind } from './hooks.js';
 /** Weight storage types: of a loaded model, of `LoadOptions.dtype` conversions and of `convert --type`
  *  (convert's default, f16, first). */
 export const DTYPES = ['f16', 'q8_0', 'f32'] as const;
-/** Weight storage type of a loaded model. */
-export type WeightDType = (typeof DTYPES)[number];
+/** Type a loaded model's matrices are stored and multiplied in (q4_0 comes only from GGUF files). */
+export type WeightDType = (typeof DTYPES)[number] | 'q4_0';
 
 /** Compute devices of `LoadOptions.device` and --device ('auto': a GPU backend when the build has one). */
 export const DEVICES = ['auto', 'cpu', 'cuda', 'metal'] as const;
@@ -25,9 +25,10 @@ export interface ModelInfo {
   n_head: number;
   n_vocab: number;
   n_ctx: number;
-  /** Storage type of the matrices as loaded: by default F16 files stay f16, F32 and BF16 (widened exactly)
-   *  are f32; `LoadOptions.dtype` converts to f32, f16 or q8_0.
-   *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own dtype. */
+  /** Type the blocks' matrices are computed in (the least precise one if they differ). By default F32, F16
+   *  and BF16 files are all f32 (F16/BF16 widened exactly, as Hugging Face computes them) and a quantized
+   *  GGUF keeps its type (q8_0, q4_0); `LoadOptions.dtype` asks for f32, f16 or q8_0 instead.
+   *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own types. */
   dtype: WeightDType;
 }
 

@@ -455,7 +455,6 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   HParams hp;
   if (gguf) {
     if (o.has("hparams")) throw Napi::TypeError::New(env, "loadModel: 'hparams' must be absent for a GGUF file, which carries its own");
-    if (opts.dtype != "auto") throw Napi::TypeError::New(env, "dtype conversion at load applies to safetensors checkpoints; a GGUF file keeps its own types");
   } else {
     hp = hparamsFrom(Options(o.required("hparams"), "loadModel: hparams"));
   }

@@ -10,7 +10,7 @@
 namespace layerlens {
 Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
     : backends_(Backends::create(options.device, options.threads)),
-      weights_(isGgufPath(path) ? loadGgufWeights(path, hp, backends_.primary())
+      weights_(isGgufPath(path) ? loadGgufWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)
                                 : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
       sched_(backends_.makeScheduler(forwardGraphSize(hp))),
       capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)

@@ -30,7 +30,7 @@ struct EngineOptions {
   std::string device = "auto";
   int threads = 0;
   CaptureMode capture = CaptureMode::Auto;
-  std::string dtype = "auto";  // storage of the big matrices: auto (as in the file), f32, f16, q8_0
+  std::string dtype = "auto";  // storage of the big matrices: auto (F16/BF16 widened to f32; quantized kept), f32, f16, q8_0
 };
 
 struct RunRequest {

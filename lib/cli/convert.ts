@@ -1,14 +1,15 @@
 // `layerlens convert PATH --to gguf [--type T] [--out FILE]`: a Hugging Face checkpoint written as GGUF.
 import { InvalidParameterError, invalidParameterError, is } from '../is.js';
-import { DTYPES, type WeightDType } from '../types.js';
+import { DTYPES } from '../types.js';
+import type { GgufType } from '../model/convert.js';
 import { parseFlags } from './flags.js';
 import type { CommandIO } from './io.js';
 
-export const DEFAULT_CONVERT_TYPE: WeightDType = 'f16';
+export const DEFAULT_CONVERT_TYPE: GgufType = 'f16';
 
 export interface CliConvertOptions {
   path: string;
-  type: WeightDType;
+  type: GgufType;
   out: string;
 }
 

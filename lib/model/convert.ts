@@ -6,8 +6,10 @@ import { native } from './native.js';
 import { resolveCheckpointPath } from '../hub/resolve.js';
 import { gpt2GgufVocab } from '../tokens/gguf-vocab.js';
 import { vocabSize } from '../tokens/tokenizer.js';
+import type { DTYPES } from '../types.js';
 
-export type GgufType = 'f32' | 'f16' | 'q8_0';
+/** Types `convertToGguf` writes the matrices in. */
+export type GgufType = (typeof DTYPES)[number];
 
 export interface ConvertOptions {
   /** Storage of the big matrices in the GGUF file; default 'f16'. */

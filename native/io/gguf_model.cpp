@@ -87,7 +87,11 @@ HParams readGgufHParams(const std::string& path) {
   return hp;
 }
 
-Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend) {
+Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads, const std::string& dtype) {
+  if (dtype != "auto" && dtype != "f32" && dtype != "f16") {
+    throw std::invalid_argument("dtype for a GGUF file must be 'auto', 'f32' or 'f16', got '" + dtype +
+                                "' (quantize from the safetensors checkpoint instead: layerlens convert --type q8_0)");
+  }
   hp.validate();
   ContextPtr meta;
   GgufPtr ctx = openGguf(path, meta);
@@ -98,8 +102,8 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
   w.hp = hp;
   w.blocks.resize(hp.nLayer);
   const std::vector<WeightSlot> slots = weightSlots(w);
-  std::vector<const ggml_tensor*> found;
-  std::vector<ggml_type> types;
+  std::vector<ggml_type> fileTypes, types, blockTypes;
+  std::vector<std::string> blockTypeNames;
   for (const WeightSlot& s : slots) {
     const ggml_tensor* t = ggml_get_tensor(meta.get(), s.ggufName.c_str());
     if (!t) throw std::runtime_error(path + ": GGUF file has no tensor '" + s.ggufName + "'");
@@ -114,11 +118,23 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
       throw std::runtime_error(path + ": tensor '" + s.ggufName + "' has type " + ggml_type_name(t->type) +
                                (s.matrix ? "; layerlens reads f32, f16, q8_0 and q4_0 matrices" : "; vectors must be f32"));
     }
-    found.push_back(t);
-    types.push_back(t->type);
+    // F16 is computed in F32 unless asked otherwise (as Hugging Face computes F16 checkpoints);
+    // quantized types stay unless 'f32' asks for everything in F32.
+    ggml_type type = t->type;
+    if (s.matrix && dtype == "f32") type = GGML_TYPE_F32;
+    else if (s.matrix && dtype == "f16" && !ggml_is_quantized(type)) type = GGML_TYPE_F16;
+    else if (type == GGML_TYPE_F16) type = GGML_TYPE_F32;
+    fileTypes.push_back(t->type);
+    types.push_back(type);
+    if (s.matrix && s.slot != &w.wte) {
+      blockTypes.push_back(type);
+      blockTypeNames.push_back(ggml_type_name(t->type));
+    }
   }
-  w.matrixType = types[0];
-  w.fileDtype = std::string("GGUF ") + ggml_type_name(types[0]);
+  // The blocks' matrices decide what attn_head_out may use and what ModelInfo.dtype says; token_embd
+  // may legitimately differ (llama.cpp's quantizer often keeps it at a higher precision).
+  w.matrixType = leastPreciseType(blockTypes);
+  w.fileDtype = "GGUF " + describeMatrixTypes(ggml_type_name(fileTypes[0]), blockTypeNames);
   allocateWeights(w, slots, types, backend);
 
   std::ifstream file(path, std::ios::binary);
@@ -126,19 +142,41 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
   file.seekg(0, std::ios::end);
   const uint64_t fileSize = uint64_t(file.tellg());
   const size_t dataOffset = gguf_get_data_offset(ctx.get());
-  PageBuffer staging;
+  const bool hostBuffer = ggml_backend_buffer_is_host(w.buffer.get());
+  PageBuffer staging, converted;
   for (size_t i = 0; i < slots.size(); ++i) {
     ggml_tensor* tensor = *slots[i].slot;
     const int64_t id = gguf_find_tensor(ctx.get(), slots[i].ggufName.c_str());
     const uint64_t begin = dataOffset + gguf_get_tensor_offset(ctx.get(), id);
-    const size_t bytes = weightBytes(w, tensor);
+    const int64_t rows = weightRows(w, tensor), perRow = tensor->ne[0];
+    const size_t fileRowBytes = ggml_row_size(fileTypes[i], perRow), bytes = fileRowBytes * size_t(rows);
     if (begin > fileSize || bytes > fileSize - begin) {
       throw std::runtime_error(path + ": tensor '" + slots[i].ggufName + "' lies past the end of the file (truncated?)");
     }
     file.seekg(std::streamoff(begin));
     file.read(reinterpret_cast<char*>(staging.ensure(bytes)), std::streamsize(bytes));
     if (!file) throw std::runtime_error(path + ": read failed for tensor '" + slots[i].ggufName + "'");
-    ggml_backend_tensor_set(tensor, staging.data(), 0, bytes);
+    if (fileTypes[i] == tensor->type) {
+      ggml_backend_tensor_set(tensor, staging.data(), 0, bytes);
+      continue;
+    }
+    // A changed type: F16 widened or quantized types dequantized (both exact) to F32, or F32 narrowed to F16.
+    const size_t outBytes = weightBytes(w, tensor);
+    uint8_t* dst = hostBuffer ? static_cast<uint8_t*>(tensor->data) : converted.ensure(outBytes);
+    const uint8_t* src = staging.data();
+    const size_t outRowBytes = ggml_row_size(tensor->type, perRow);
+    parallelFor(size_t(rows), nThreads, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) {
+        const uint8_t* in = src + r * fileRowBytes;
+        uint8_t* out = dst + r * outRowBytes;
+        if (tensor->type == GGML_TYPE_F32) {
+          ggml_get_type_traits(fileTypes[i])->to_float(in, reinterpret_cast<float*>(out), perRow);
+        } else {
+          ggml_fp32_to_fp16_row(reinterpret_cast<const float*>(in), reinterpret_cast<ggml_fp16_t*>(out), perRow);
+        }
+      }
+    }, 64);
+    if (!hostBuffer) ggml_backend_tensor_set(tensor, dst, 0, outBytes);
   }
   return w;
 }

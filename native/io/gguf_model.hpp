@@ -12,7 +12,11 @@ namespace layerlens {
 HParams readGgufHParams(const std::string& path);
 
 // Loads the weights of a GGUF file (F32, F16, Q8_0 or Q4_0 matrices; F32 vectors) onto `backend`.
-Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend);
+// dtype of the big matrices: "auto" (F16 widened to F32, exactly, as Hugging Face computes F16
+// weights; F32 and quantized matrices as stored), "f32" (every matrix in F32, quantized ones
+// dequantized) or "f16" (F32 and F16 matrices in F16, quantized ones as stored).
+Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads = 1,
+                        const std::string& dtype = "auto");
 
 // The tokenizer as GGUF stores it (tokenizer.ggml.*); built in JS (lib/tokens/gguf-vocab.ts).
 struct GgufVocab {

@@ -56,23 +56,6 @@ float bf16ToF32(uint16_t v) {
   return f;
 }
 
-// Runs fn(begin, end) over [0, n) split across up to nThreads threads; `grain` is the least
-// amount of work worth a thread.
-void parallelFor(size_t n, int nThreads, const std::function<void(size_t, size_t)>& fn, size_t grain = 65536) {
-  int t = std::max(1, std::min<int>(nThreads, int(n / grain) + 1));
-  if (t == 1) {
-    fn(0, n);
-    return;
-  }
-  std::vector<std::thread> pool;
-  size_t chunk = (n + t - 1) / t;
-  for (int i = 0; i < t; ++i) {
-    size_t b = i * chunk, e = std::min(n, b + chunk);
-    if (b < e) pool.emplace_back(fn, b, e);
-  }
-  for (auto& th : pool) th.join();
-}
-
 // Converts `src` (dtype `from`, logical HF shape [rows, cols] or a vector) into the
 // destination layout: dtype `to`, transposed when `transpose` is set.
 void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, uint64_t rows, uint64_t cols,
@@ -91,6 +74,12 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
   if (!transpose) {
     if (sameBits) {
       std::memcpy(dst, src, n * elt);
+      return;
+    }
+    if (from == DType::F16 && to == GGML_TYPE_F32) {  // the default load of F16 files: ggml's vectorised widening
+      parallelFor(n, nThreads, [&](size_t b, size_t e) {
+        ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t*>(src) + b, reinterpret_cast<float*>(dst) + b, int64_t(e - b));
+      });
       return;
     }
     parallelFor(n, nThreads, [&](size_t b, size_t e) {
@@ -126,6 +115,13 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
     const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
     uint16_t* d = reinterpret_cast<uint16_t*>(dst);
     transposeTiles([&](uint64_t di, uint64_t si) { d[di] = s[si]; });
+  } else if (from == DType::F16 && to == GGML_TYPE_F32) {
+    // Every F16 value widened once into a table (exact); the transpose then only looks values up.
+    std::vector<float> widened(1 << 16);
+    for (uint32_t h = 0; h < widened.size(); ++h) widened[h] = ggml_fp16_to_fp32(ggml_fp16_t(h));
+    const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
+    float* d = reinterpret_cast<float*>(dst);
+    transposeTiles([&](uint64_t di, uint64_t si) { d[di] = widened[s[si]]; });
   } else if (to == GGML_TYPE_F32) {
     float* d = reinterpret_cast<float*>(dst);
     transposeTiles([&](uint64_t di, uint64_t si) { d[di] = loadF32(si); });
@@ -136,6 +132,42 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
 }
 
 }  // namespace
+
+void parallelFor(size_t n, int nThreads, const std::function<void(size_t, size_t)>& fn, size_t grain) {
+  int t = std::max(1, std::min<int>(nThreads, int(n / grain) + 1));
+  if (t == 1) {
+    fn(0, n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  size_t chunk = (n + t - 1) / t;
+  for (int i = 0; i < t; ++i) {
+    size_t b = i * chunk, e = std::min(n, b + chunk);
+    if (b < e) pool.emplace_back(fn, b, e);
+  }
+  for (auto& th : pool) th.join();
+}
+
+ggml_type leastPreciseType(const std::vector<ggml_type>& types) {
+  if (types.empty()) throw std::logic_error("leastPreciseType of no types");
+  auto bitsPerWeight = [](ggml_type t) { return double(ggml_type_size(t)) * 8.0 / double(ggml_blck_size(t)); };
+  ggml_type least = types[0];
+  for (ggml_type t : types) {
+    if (bitsPerWeight(t) < bitsPerWeight(least)) least = t;
+  }
+  return least;
+}
+
+std::string describeMatrixTypes(const std::string& embedding, const std::vector<std::string>& blocks) {
+  std::vector<std::string> distinct;
+  for (const std::string& b : blocks) {
+    if (std::find(distinct.begin(), distinct.end(), b) == distinct.end()) distinct.push_back(b);
+  }
+  if (distinct.empty() || (distinct.size() == 1 && distinct[0] == embedding)) return embedding;
+  std::string out;
+  for (const std::string& d : distinct) out += (out.empty() ? "" : "/") + d;
+  return out + " (token embedding " + embedding + ")";
+}
 
 std::vector<WeightSlot> weightSlots(Weights& w) {
   const uint64_t d = w.hp.nEmbd, V = w.hp.nVocab, C = w.hp.nCtx;
@@ -252,21 +284,17 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
                              " expected tensor(s) missing (" + missing + (nMissing > 5 ? ", ..." : "") + ")");
   }
 
-  const DType fileMatrixType = infos[0]->dtype;
-  w.fileDtype = dtypeName(fileMatrixType);
-  // 'auto' keeps the file's precision (F16 stays F16; BF16 is widened to F32, exactly); the other
-  // choices convert the big matrices while loading. Vectors (wpe, LayerNorm, biases) stay F32.
-  if (dtype == "f32") w.matrixType = GGML_TYPE_F32;
-  else if (dtype == "f16") w.matrixType = GGML_TYPE_F16;
-  else if (dtype == "q8_0") w.matrixType = GGML_TYPE_Q8_0;
-  else w.matrixType = fileMatrixType == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
-
+  // Hugging Face loads F16 and BF16 weights into float32 and computes in float32: 'auto' (and 'f32')
+  // do the same (the widening is exact). 'f16' and 'q8_0' convert the big matrices while loading,
+  // trading precision for memory. Vectors (wpe, LayerNorm, biases) are always F32.
+  w.matrixType = dtype == "f16" ? GGML_TYPE_F16 : dtype == "q8_0" ? GGML_TYPE_Q8_0 : GGML_TYPE_F32;
   std::vector<ggml_type> types;
+  std::vector<std::string> blockDtypes;
   for (size_t i = 0; i < expected.size(); ++i) {
-    types.push_back(!expected[i].matrix ? GGML_TYPE_F32
-                    : dtype == "auto"   ? (infos[i]->dtype == DType::F16 ? GGML_TYPE_F16 : GGML_TYPE_F32)
-                                        : w.matrixType);
+    types.push_back(expected[i].matrix ? w.matrixType : GGML_TYPE_F32);
+    if (expected[i].matrix && expected[i].slot != &w.wte) blockDtypes.push_back(dtypeName(infos[i]->dtype));
   }
+  w.fileDtype = describeMatrixTypes(dtypeName(infos[0]->dtype), blockDtypes);
   allocateWeights(w, expected, types, backend);
 
   std::ifstream file(path, std::ios::binary);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,12 @@ struct Weights {
   ggml_tensor* lnfWeight = nullptr;
   ggml_tensor* lnfBias = nullptr;
   std::vector<BlockWeights> blocks;
-  ggml_type matrixType = GGML_TYPE_F32;  // storage type of the big matrices
-  std::string fileDtype;                 // dtype of the matrices in the file ("F32", "F16", "BF16")
+  // The type the blocks' matrices are stored and multiplied in (the least precise of them when they
+  // differ): what the attn_head_out guard and ModelInfo.dtype go by.
+  ggml_type matrixType = GGML_TYPE_F32;
+  // The file's own types of the big matrices: "F32", "F16", "BF16" (safetensors), "GGUF q8_0" ...;
+  // when they differ, the blocks' types and then the token embedding's, e.g. "GGUF q8_0 (token_embd f16)".
+  std::string fileDtype;
   size_t bytes = 0;                      // size of the weight buffer
 
   ContextPtr ctx;
@@ -71,9 +76,20 @@ void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std
 int64_t weightRows(const Weights& w, const ggml_tensor* t);
 size_t weightBytes(const Weights& w, const ggml_tensor* t);
 
-// dtype: "auto" (the file's precision), "f32", "f16" or "q8_0" for the big matrices.
+// dtype of the big matrices: "auto" or "f32" (F16 and BF16 widened to F32, exactly: Hugging Face's
+// numerics), "f16" or "q8_0" (converted while loading, for memory).
 Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
                                const std::string& dtype = "auto");
+
+// The least precise of `types` (fewest bits per weight).
+ggml_type leastPreciseType(const std::vector<ggml_type>& types);
+
+// fileDtype's text from the token embedding's type name and each block matrix's.
+std::string describeMatrixTypes(const std::string& embedding, const std::vector<std::string>& blocks);
+
+// Runs fn(begin, end) over [0, n) split across up to nThreads threads; `grain` is the least
+// amount of work worth a thread.
+void parallelFor(size_t n, int nThreads, const std::function<void(size_t, size_t)>& fn, size_t grain = 65536);
 
 // Copies a weight tensor back to the host as float32 (row-major in ggml's ne order).
 std::vector<float> weightToFloat32(const ggml_tensor* t);

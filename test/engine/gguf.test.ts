@@ -4,16 +4,35 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertToGguf, decodeLayers, loadModel, type Model } from '../../lib/index.js';
+import { convertToGguf, decodeLayers, loadModel, type LoadOptions, type Model, type WeightDType } from '../../lib/index.js';
 import { runCli } from '../helpers/cli.js';
-import { forwardReference, loadReference, relativeL2Error } from '../reference/gpt2-f64.js';
+import { forwardReference, loadReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
+import { writeGpt2Gguf, type GgufTensorType } from '../helpers/gguf-writer.js';
 
 const dir = checkpoint('tiny-f32');
 const work = mkdtempSync(join(tmpdir(), 'layerlens-gguf-'));
 const file = (t: string) => join(work, `tiny-${t}.gguf`);
 let safetensors: Model;
+// dtype 'f16' compute: its measured bound with margin (see engine-parity.test.ts).
+const F16_COMPUTE_TOL = 6e-3;
+const ALL = { hooks: ['all', 'attn_head_out'], positions: 'all' } as const;
+
+/** Worst relative L2 error of a run (every captured hook, every position, and the logits if any) against `ref`. */
+function worstError(out: Awaited<ReturnType<Model['run']>>, ref: RefModel): number {
+  const ids = NOTEBOOK_IDS;
+  const expected = forwardReference(ref, ids);
+  let worst = 0;
+  for (const a of out.activations) {
+    const w = a.data.length / a.positions.length;
+    a.positions.forEach((pos, i) => {
+      worst = Math.max(worst, relativeL2Error(a.data.subarray(i * w, (i + 1) * w), expected.row(a.name, pos)));
+    });
+  }
+  if (out.logits.length > 0) worst = Math.max(worst, relativeL2Error(out.logits.subarray(0, ref.config.n_vocab), expected.row('logits', ids.length - 1)));
+  return worst;
+}
 beforeAll(async () => {
   for (const t of ['f32', 'f16', 'q8_0'] as const) await convertToGguf(dir, file(t), { type: t });
   safetensors = await loadModel(dir, { device: testDevice() });
@@ -61,6 +80,24 @@ describe('GGUF round trip', () => {
     }
   });
 
+  it('F16 GGUF: computed in f32 by default, every hook at every position within 1e-4; f16 on request', async () => {
+    const half = checkpoint('tiny-f16', { dtype: 'f16' });
+    const target = join(work, 'from-f16.gguf');
+    await convertToGguf(half, target, { type: 'f16' });
+    const ref = loadReference(half);
+    const m = await loadModel(target, { device: testDevice() });
+    const kept = await loadModel(target, { device: testDevice(), dtype: 'f16' });
+    try {
+      expect([m.info.dtype, m.runtime.fileDtype]).toEqual(['f32', 'GGUF f16']);
+      expect([kept.info.dtype, kept.runtime.fileDtype]).toEqual(['f16', 'GGUF f16']);
+      expect(worstError(await m.run(NOTEBOOK_IDS, ALL), ref)).toBeLessThan(1e-4);
+      expect(worstError(await kept.run(NOTEBOOK_IDS, ALL), ref)).toBeLessThan(F16_COMPUTE_TOL);
+    } finally {
+      m.dispose();
+      kept.dispose();
+    }
+  });
+
   it('Q8_0 GGUF keeps the lens top-1 on the notebook prompt (error measured)', async () => {
     const m = await loadModel(file('q8_0'), { device: testDevice() });
     try {
@@ -74,6 +111,69 @@ describe('GGUF round trip', () => {
     } finally {
       m.dispose();
     }
+  });
+});
+
+// Files with per-tensor types, as llama.cpp's tools write them, from the tests' own GGUF writer.
+describe('GGUF files with mixed and quantized matrix types', () => {
+  const mixed = async (name: string, typeOf: (tensor: string) => GgufTensorType, options: LoadOptions = {}) => {
+    const target = join(work, `${name}.gguf`);
+    const ref = writeGpt2Gguf(loadReference(dir), target, typeOf);
+    return { ref, model: await loadModel(target, { device: testDevice(), ...options }) };
+  };
+  const embedding = (embd: GgufTensorType, blocks: GgufTensorType) => (t: string) => (t === 'token_embd.weight' ? embd : blocks);
+
+  it('f16 token embedding with q8_0 blocks: q8_0 is what the blocks compute in, and attn_head_out is refused', async () => {
+    const { ref, model } = await mixed('f16-embd-q8-blocks', embedding('f16', 'q8_0'));
+    try {
+      expect([model.info.dtype, model.runtime.fileDtype]).toEqual(['q8_0', 'GGUF q8_0 (token embedding f16)']);
+      await expect(model.run(NOTEBOOK_IDS, { hooks: ['blocks.0.attn_head_out'] })).rejects.toThrow(/attn_head_out needs f32 or f16 weights.*q8_0/);
+      const err = worstError(await model.run(NOTEBOOK_IDS, { hooks: 'all', positions: 'all' }), ref);
+      console.log(`q8_0 blocks (f16 token embedding): worst relative L2 error vs float64 on the stored values: ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(0.1); // measured 4.2e-2 (q8_0) and 4.9e-2 (q4_0): ggml quantizes the activations too
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("q8_0 token embedding with f16 blocks: f32 compute, attn_head_out allowed, within 1e-4 bar the embedding's own values", async () => {
+    const { ref, model } = await mixed('q8-embd-f16-blocks', embedding('q8_0', 'f16'));
+    try {
+      expect([model.info.dtype, model.runtime.fileDtype]).toEqual(['f32', 'GGUF f16 (token embedding q8_0)']);
+      // The unembedding multiplies by the q8_0 token embedding (activations quantized too): logits are left out.
+      expect(worstError(await model.run(NOTEBOOK_IDS, { ...ALL, logits: false }), ref)).toBeLessThan(1e-4);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("q4_0 GGUF loads as q4_0; dtype 'f32' dequantizes it exactly (every hook within 1e-4)", async () => {
+    const { ref, model } = await mixed('q4', () => 'q4_0');
+    const exact = await loadModel(join(work, 'q4.gguf'), { device: testDevice(), dtype: 'f32' });
+    try {
+      const dtype: WeightDType = model.info.dtype;
+      expect([dtype, model.runtime.fileDtype]).toEqual(['q4_0', 'GGUF q4_0']);
+      const err = worstError(await model.run(NOTEBOOK_IDS, { hooks: 'all', positions: 'all' }), ref);
+      console.log(`q4_0 GGUF: worst relative L2 error vs float64 on the stored values: ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(0.1); // measured 4.2e-2 (q8_0) and 4.9e-2 (q4_0): ggml quantizes the activations too
+      expect([exact.info.dtype, exact.runtime.fileDtype]).toEqual(['f32', 'GGUF q4_0']);
+      expect(exact.runtime.weightBytes).toBeGreaterThan(5 * model.runtime.weightBytes);
+      expect(worstError(await exact.run(NOTEBOOK_IDS, ALL), ref)).toBeLessThan(1e-4);
+    } finally {
+      model.dispose();
+      exact.dispose();
+    }
+  });
+
+  it("dtype 'f16' narrows an F32 GGUF; 'q8_0' is refused for GGUF files", async () => {
+    const { ref, model } = await mixed('all-f32', () => 'f32', { dtype: 'f16' });
+    try {
+      expect([model.info.dtype, model.runtime.fileDtype]).toEqual(['f16', 'GGUF f32']);
+      expect(worstError(await model.run(NOTEBOOK_IDS, ALL), ref)).toBeLessThan(F16_COMPUTE_TOL);
+    } finally {
+      model.dispose();
+    }
+    await expect(loadModel(join(work, 'all-f32.gguf'), { device: testDevice(), dtype: 'q8_0' })).rejects.toThrow(/q8_0.*GGUF/);
   });
 });
 
