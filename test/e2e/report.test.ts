@@ -1,11 +1,11 @@
 // The HTML report's structure and escaping (pure), and decodeForView/reportData on the tiny checkpoint.
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeLayers, type Model } from '../../lib/index.js';
 import { CLIENT_JS, compareReportData, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
 import type { AttentionLayer, LensResult } from '../../lib/types.js';
-import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
 const EVIL = ['</script><script>alert(1)</script>', '<!--', '&amp;', '"\'', '\u2028', ' <b>', '</SCRIPT >'];
 
@@ -212,11 +212,11 @@ describe('reportData', () => {
 });
 
 describe('decodeForView on the tiny checkpoint', () => {
+  const tiny = useTinyModel({ threads: 2 });
   let model: Model;
-  beforeAll(async () => {
-    model = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), threads: 2 });
+  beforeAll(() => {
+    model = tiny.model;
   });
-  afterAll(() => model?.dispose());
 
   it('adds every block\'s attention to the lens result', async () => {
     const r = await decodeForView(NOTEBOOK_PROMPT, { model, positions: 'all', metrics: true });

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../lib/index.js';
 import { forwardReference, lensReference as lensReferenceF64, loadReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
-import { testDevice } from '../helpers/device.js';
 import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
+import { useTestModel } from '../helpers/fixtures.js';
 
 const cases = [
   { label: 'F32, 2 layers', tol: 1e-4, dir: () => checkpoint('tiny-f32') },
@@ -21,14 +21,12 @@ afterAll(() => {
 
 for (const c of cases) {
   describe(`parity with the float64 reference: ${c.label}`, () => {
+    const fixture = useTestModel(c.dir);
     let model: Model;
     let ref: RefModel;
-    beforeAll(async () => {
-      const dir = c.dir();
-      model = await loadModel(dir, { device: testDevice() });
-      ref = loadReference(dir);
+    beforeAll(() => {
+      ({ model, ref } = fixture);
     });
-    afterAll(() => model?.dispose());
 
     for (const prompt of [{ name: 'the notebook prompt', ids: NOTEBOOK_IDS }, { name: 'one token', ids: [32955] }]) {
       it(`every hook at every position matches on ${prompt.name}`, async () => {

@@ -9,17 +9,18 @@ import { runCli } from '../helpers/cli.js';
 import { forwardReference, loadReference, relativeL2Error } from '../reference/gpt2-f64.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
+import { useTestModel } from '../helpers/fixtures.js';
 
 const dir = checkpoint('tiny-f32');
 const work = mkdtempSync(join(tmpdir(), 'layerlens-gguf-'));
 const file = (t: string) => join(work, `tiny-${t}.gguf`);
+const safetensorsModel = useTestModel(dir);
 let safetensors: Model;
 beforeAll(async () => {
   for (const t of ['f32', 'f16', 'q8_0'] as const) await convertToGguf(dir, file(t), { type: t });
-  safetensors = await loadModel(dir, { device: testDevice() });
+  safetensors = safetensorsModel.model;
 });
 afterAll(() => {
-  safetensors?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
 
