@@ -8,6 +8,9 @@ import { defineConfig } from 'vitest/config';
 //   machine only oversubscribes the CPU and multiplies memory; sequential files are as fast and
 //   their timings are meaningful.
 // - generous timeouts: the float64 reference forward and model loads are slow on small machines.
+// - sequence.hooks 'stack' (vitest's default, pinned because test/helpers/fixtures.ts relies on it):
+//   beforeAll hooks run one after another in registration order and afterAll hooks in reverse, so a
+//   hook registered after useTestModel sees the loaded model and finishes with it before the dispose.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -16,5 +19,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     teardownTimeout: 60_000,
+    sequence: { hooks: 'stack' },
   },
 });

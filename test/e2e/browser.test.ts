@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../lib/index.js';
+import type { Model } from '../../lib/index.js';
 import { compactToken } from '../../lib/render/view.js';
 import { formatProb } from '../../lib/render/format.js';
 import { compareReportData, decodeForView, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
 import { startServer, type LayerlensServer } from '../../lib/server/server.js';
-import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
 const CHROMIUM = process.env.LAYERLENS_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -25,6 +25,7 @@ const BANNER = 'Synthetic test checkpoint with RANDOM weights (2 layers, 64 wide
 const OUT = join(repoRoot, 'test-output');
 
 describe.skipIf(!haveChromium)('in headless Chromium', () => {
+  const tiny = useTinyModel({ threads: 2 });
   let model: Model;
   let srv: LayerlensServer;
   let context: BrowserContext;
@@ -32,7 +33,7 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(OUT, { recursive: true });
-    model = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), threads: 2 });
+    model = tiny.model;
     srv = await startServer({ model, port: 0, host: '127.0.0.1', banner: BANNER });
     profile = mkdtempSync(join(tmpdir(), 'layerlens-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -47,7 +48,6 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
   afterAll(async () => {
     await context?.close();
     await srv?.close();
-    model?.dispose();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 

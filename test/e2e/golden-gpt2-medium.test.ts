@@ -2,10 +2,11 @@
 // gpt2-medium weights are present: LAYERLENS_GPT2_MEDIUM=/path/to/checkpoint, or a gpt2-medium
 // snapshot in the local Hugging Face cache. Otherwise every test reports "skipped: no weights".
 // Synthetic weights are never used here: these numbers are GPT-2's own.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeLayers, findInHubCache, generate, loadModel, type LensResult, type Model } from '../../lib/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeLayers, findInHubCache, generate, type LensResult, type Model } from '../../lib/index.js';
 import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
+import { useTestModel } from '../helpers/fixtures.js';
 
 const weights = process.env.LAYERLENS_GPT2_MEDIUM || findInHubCache('gpt2-medium');
 if (!weights) console.log('golden gpt2-medium checks: skipped: no weights (set LAYERLENS_GPT2_MEDIUM or put gpt2-medium in the HF cache)');
@@ -21,13 +22,13 @@ const NOTEBOOK_TOP5: Record<string, [string, number][]> = {
 };
 
 describe.skipIf(!weights)(weights ? 'gpt2-medium golden facts (real weights)' : 'gpt2-medium golden facts: skipped: no weights', () => {
+  const gpt2Medium = useTestModel(() => weights!, { load: { device: process.env.LAYERLENS_TEST_DEVICE ? testDevice() : 'auto' }, timeout: 600_000 });
   let model: Model;
   let result: LensResult;
   beforeAll(async () => {
-    model = await loadModel(weights!, { device: process.env.LAYERLENS_TEST_DEVICE ? testDevice() : 'auto' });
+    model = gpt2Medium.model;
     result = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all' });
   }, 600_000);
-  afterAll(() => model?.dispose());
 
   it("matches the notebook's top-5 table for embed and blocks 0-4", () => {
     for (const [name, expected] of Object.entries(NOTEBOOK_TOP5)) {

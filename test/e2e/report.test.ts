@@ -1,11 +1,11 @@
 // The HTML report's structure and escaping (pure), and decodeForView/reportData on the tiny checkpoint.
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeLayers, type Model } from '../../lib/index.js';
 import { clientScript, compareReportData, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
 import type { AttentionLayer, LensResult } from '../../lib/types.js';
-import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
 /** The hook kinds the page offers, in menu order: the lensable kinds (design §1), residual stream first. */
 const KIND_MENU = ['resid_post', 'resid_mid', 'mlp_out', 'attn_out', 'embed'];
@@ -249,11 +249,11 @@ describe('reportData', () => {
 });
 
 describe('decodeForView on the tiny checkpoint', () => {
+  const tiny = useTinyModel({ threads: 2 });
   let model: Model;
-  beforeAll(async () => {
-    model = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), threads: 2 });
+  beforeAll(() => {
+    model = tiny.model;
   });
-  afterAll(() => model?.dispose());
 
   it('adds every block\'s attention to the lens result', async () => {
     const r = await decodeForView(NOTEBOOK_PROMPT, { model, positions: 'all', metrics: true });

@@ -1,23 +1,24 @@
 // The viewer's HTTP server (lib/server/server.ts) and `layerlens serve` (lib/cli/serve.ts) on the tiny checkpoint.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
+import { decodeLayers, type Model } from '../../lib/index.js';
 import { parseLensRequest, startServer, type LayerlensServer } from '../../lib/server/server.js';
 import { InvalidParameterError } from '../../lib/is.js';
 import { parseServeArgs, SERVE_HELP, serveCommand } from '../../lib/cli/serve.js';
 import type { ReportData } from '../../lib/render/report/data.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
+const tiny = useTinyModel({ threads: 2 });
 let model: Model;
 let srv: LayerlensServer;
 beforeAll(async () => {
-  model = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), threads: 2 });
+  model = tiny.model;
   srv = await startServer({ model, port: 0 });
 });
 afterAll(async () => {
   await srv?.close();
-  model?.dispose();
 });
 
 const post = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>

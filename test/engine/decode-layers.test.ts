@@ -1,19 +1,18 @@
 // decodeLayers, the lens implementations, capture positions and generation, checked against the
 // float64 reference and against each other.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, generate, loadModel, lensTopK, tokenText, type Activation, type Model } from '../../lib/index.js';
-import { argmax, forwardReference, greedyReference, lensReference, loadReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
+import { argmax, forwardReference, greedyReference, lensReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
 import { testDevice } from '../helpers/device.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
+const tiny = useTinyModel({ threads: 2 });
 let model: Model;
 let ref: RefModel;
-beforeAll(async () => {
-  const dir = checkpoint('tiny-f32');
-  model = await loadModel(dir, { device: testDevice(), threads: 2 });
-  ref = loadReference(dir);
+beforeAll(() => {
+  ({ model, ref } = tiny);
 });
-afterAll(() => model?.dispose());
 
 describe('decodeLayers', () => {
   it('returns the notebook view by default: embed + resid_mid/resid_post of every block, last token', async () => {

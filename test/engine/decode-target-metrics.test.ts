@@ -1,23 +1,21 @@
 // decodeLayers' target tracking, per-hook metrics (entropy, KL(final ‖ hook)) and attention, checked
 // against the float64 reference forward and lens in test/reference/.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decodeLayers, encode, loadModel, tokenText, type Model } from '../../lib/index.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeLayers, encode, tokenText, type Model } from '../../lib/index.js';
 import { resolveTarget } from '../../lib/lens/decode.js';
 import { entropyFromLogProbs, klFromLogProbs, lensMeasuresReference, rankOf } from '../../lib/lens/reference.js';
-import { forwardReference, lensLogitsReference, loadReference, type RefActivations, type RefModel } from '../reference/gpt2-f64.js';
-import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { forwardReference, lensLogitsReference, type RefActivations, type RefModel } from '../reference/gpt2-f64.js';
+import { NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
+const tiny = useTinyModel({ threads: 2 });
 let model: Model;
 let ref: RefModel;
 let acts: RefActivations;
-beforeAll(async () => {
-  const dir = checkpoint('tiny-f32');
-  model = await loadModel(dir, { device: testDevice(), threads: 2 });
-  ref = loadReference(dir);
+beforeAll(() => {
+  ({ model, ref } = tiny);
   acts = forwardReference(ref, NOTEBOOK_IDS, { logits: 'none' });
 });
-afterAll(() => model?.dispose());
 
 /** Float64 reference: log-probabilities of the lens of hook `name` at `pos`, and its raw logits. */
 function refLens(name: string, pos: number): { logits: Float64Array; logp: Float64Array } {

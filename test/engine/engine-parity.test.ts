@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadOptions, type Model } from '../../lib/index.js';
 import { forwardReference, lensReference as lensReferenceF64, loadReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
-import { testDevice } from '../helpers/device.js';
 import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
+import { useTestModel } from '../helpers/fixtures.js';
 
 const F16_COMPUTE_TOL = 6e-3;
 const seeded = (dtype: 'f16' | 'bf16', seed: number) => () => checkpoint(seed === 0 ? `tiny-${dtype}` : `tiny-${dtype}-s${seed}`, { dtype, seed });
@@ -30,14 +30,12 @@ afterAll(() => {
 
 for (const c of cases) {
   describe(`parity with the float64 reference: ${c.label}`, () => {
+    const fixture = useTestModel(c.dir, { load: c.load });
     let model: Model;
     let ref: RefModel;
-    beforeAll(async () => {
-      const dir = c.dir();
-      model = await loadModel(dir, { device: testDevice(), ...c.load });
-      ref = loadReference(dir);
+    beforeAll(() => {
+      ({ model, ref } = fixture);
     });
-    afterAll(() => model?.dispose());
 
     it(`computes in ${c.dtype} and says so`, () => {
       expect(model.info.dtype).toBe(c.dtype);

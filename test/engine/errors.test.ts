@@ -8,16 +8,17 @@ import { InvalidParameterError } from '../../lib/is.js';
 import { encodeSafetensorsHeader } from '../../scripts/make-checkpoint.mjs';
 import { testDevice } from '../helpers/device.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { useTestModel } from '../helpers/fixtures.js';
 
 const good = checkpoint('tiny-f32');
 const work = mkdtempSync(join(tmpdir(), 'layerlens-errors-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+const goodModel = useTestModel(good);
 let model: Model;
-beforeAll(async () => {
-  model = await loadModel(good, { device: testDevice() });
+beforeAll(() => {
+  model = goodModel.model;
 });
-afterAll(() => model?.dispose());
 
 describe('prompt and option errors', () => {
   it('rejects an empty prompt', async () => {

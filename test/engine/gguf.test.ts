@@ -10,10 +10,12 @@ import { forwardReference, loadReference, relativeL2Error, type RefModel } from 
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
 import { writeGpt2Gguf, type GgufTensorType } from '../helpers/gguf-writer.js';
+import { useTestModel } from '../helpers/fixtures.js';
 
 const dir = checkpoint('tiny-f32');
 const work = mkdtempSync(join(tmpdir(), 'layerlens-gguf-'));
 const file = (t: string) => join(work, `tiny-${t}.gguf`);
+const safetensorsModel = useTestModel(dir);
 let safetensors: Model;
 // dtype 'f16' compute: its measured bound with margin (see engine-parity.test.ts).
 const F16_COMPUTE_TOL = 6e-3;
@@ -35,10 +37,9 @@ function worstError(out: Awaited<ReturnType<Model['run']>>, ref: RefModel): numb
 }
 beforeAll(async () => {
   for (const t of ['f32', 'f16', 'q8_0'] as const) await convertToGguf(dir, file(t), { type: t });
-  safetensors = await loadModel(dir, { device: testDevice() });
+  safetensors = safetensorsModel.model;
 });
 afterAll(() => {
-  safetensors?.dispose();
   rmSync(work, { recursive: true, force: true });
 });
 

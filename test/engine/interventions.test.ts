@@ -7,16 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attributeLogit, directLogitAttribution } from '../../lib/interp/attribution.js';
-import { loadModel, type Activation, type Intervention, type Model } from '../../lib/index.js';
+import type { Activation, Intervention, Model } from '../../lib/index.js';
 import { patchActivations } from '../../lib/interp/patch.js';
 import { encode } from '../../lib/tokens/tokenizer.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { useTestModel } from '../helpers/fixtures.js';
 import {
   argmax,
   forwardReference,
   layerNorm,
-  loadReference,
   relativeL2Error,
   softmax64,
   type RefActivations,
@@ -74,20 +73,19 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 const tinyDir = checkpoint('tiny-f32');
 const wideDir = checkpoint('l4-d128-prefix', { layers: 4, embd: 128, heads: 8, ctx: 64, prefix: true, seed: 7 });
 
+const tinyModel = useTestModel(tinyDir);
+const wideModel = useTestModel(wideDir);
 let tiny: Model;
 let tinyRef: RefModel;
 let wide: Model;
 let wideRef: RefModel;
 const worst = new Map<string, number>();
 
-beforeAll(async () => {
-  [tiny, wide] = await Promise.all([loadModel(tinyDir, { device: testDevice() }), loadModel(wideDir, { device: testDevice() })]);
-  tinyRef = loadReference(tinyDir);
-  wideRef = loadReference(wideDir);
+beforeAll(() => {
+  ({ model: tiny, ref: tinyRef } = tinyModel);
+  ({ model: wide, ref: wideRef } = wideModel);
 });
 afterAll(() => {
-  tiny?.dispose();
-  wide?.dispose();
   console.log('max relative L2 error under interventions:', Object.fromEntries([...worst].map(([k, v]) => [k, v.toExponential(2)])));
 });
 

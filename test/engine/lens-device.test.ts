@@ -1,10 +1,11 @@
 // The lens as a GPU runs it (ln_f, unembedding, softmax and top-k as ggml ops on the backend,
 // native/lens/engine_lens_device.cpp), built on the CPU with LAYERLENS_DEBUG_GPU_GRAPH=1: against the
 // float64 reference lens, and against the host path that the CPU uses.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../lib/index.js';
-import { lensReference, loadReference, type RefModel } from '../reference/gpt2-f64.js';
-import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Model } from '../../lib/index.js';
+import { lensReference, type RefModel } from '../reference/gpt2-f64.js';
+import { NOTEBOOK_IDS } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
 /** Every lensable row of a run at every position, plus `extra` rows of scaled noise: more than one device step (256 rows). */
 async function lensRows(model: Model, extra: number): Promise<{ batch: Float32Array; count: number }> {
@@ -33,14 +34,12 @@ async function onDevice<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 describe('the lens on the backend (the GPU path), on the CPU', () => {
+  const tiny = useTinyModel({ device: 'cpu' });
   let model: Model;
   let ref: RefModel;
-  beforeAll(async () => {
-    const dir = checkpoint('tiny-f32');
-    model = await loadModel(dir, { device: 'cpu' });
-    ref = loadReference(dir);
+  beforeAll(() => {
+    ({ model, ref } = tiny);
   });
-  afterAll(() => model?.dispose());
 
   it('matches the float64 reference lens and the host path, over more rows than one step', async () => {
     const k = 7;

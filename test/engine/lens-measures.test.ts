@@ -1,19 +1,17 @@
 // Entropy, target rank/probability and KL(final ‖ hook) computed by the native lens, against the
 // float64 reference distributions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../lib/index.js';
-import { forwardReference, lensReference, loadReference, type RefModel } from '../reference/gpt2-f64.js';
-import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Model } from '../../lib/index.js';
+import { forwardReference, lensReference, type RefModel } from '../reference/gpt2-f64.js';
+import { NOTEBOOK_IDS } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
+const tiny = useTinyModel();
 let model: Model;
 let ref: RefModel;
-beforeAll(async () => {
-  const dir = checkpoint('tiny-f32');
-  model = await loadModel(dir, { device: testDevice() });
-  ref = loadReference(dir);
+beforeAll(() => {
+  ({ model, ref } = tiny);
 });
-afterAll(() => model?.dispose());
 
 describe('native lens measures', () => {
   it('match entropy, target rank/probability and KL computed from the float64 reference', async () => {

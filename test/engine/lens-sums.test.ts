@@ -1,20 +1,18 @@
 // The lens of residual rows formed as sums of their parts' projections (native/lens/lens_plan.hpp,
 // lib/lens/sums.ts), against the float64 reference lens of each row's own vector.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeLayers, type Model } from '../../lib/index.js';
 import { residualSums } from '../../lib/lens/sums.js';
-import { lensReference, loadReference, type RefModel } from '../reference/gpt2-f64.js';
-import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
-import { testDevice } from '../helpers/device.js';
+import { lensReference, type RefModel } from '../reference/gpt2-f64.js';
+import { NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { useTinyModel } from '../helpers/fixtures.js';
 
+const tiny = useTinyModel();
 let model: Model;
 let ref: RefModel;
-beforeAll(async () => {
-  const dir = checkpoint('tiny-f32');
-  model = await loadModel(dir, { device: testDevice() });
-  ref = loadReference(dir);
+beforeAll(() => {
+  ({ model, ref } = tiny);
 });
-afterAll(() => model?.dispose());
 
 // Every row's top-k against the reference distribution of that row's own vector.
 function expectMatchesReference(vectors: Float32Array, rows: number, r: { ids: Int32Array; probs: Float32Array; k: number }) {
