@@ -77,17 +77,19 @@ async function time(fn, n = runs) {
 }
 
 // Cold load needs the page cache dropped, which only root on Linux can do.
-let coldLoad = null;
+// --dtype f16 measures f16 compute (f16 matrices); without dtype: 'f16' the loader would widen the F16 file
+// to f32, as Hugging Face does, and the row would repeat the f32 one.
+const loadOptions = { device: args.device, threads: args.threads ? Number(args.threads) : undefined, ...(args.dtype === 'f16' ? { dtype: 'f16' } : {}) };
+let coldLoad;
 try {
   execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
   const t = performance.now();
-  const m = await loadModel(dir, { device: args.device, threads: args.threads ? Number(args.threads) : undefined });
+  const m = await loadModel(dir, loadOptions);
   coldLoad = performance.now() - t;
   m.dispose();
 } catch {
   coldLoad = null;
 }
-const loadOptions = { device: args.device, threads: args.threads ? Number(args.threads) : undefined };
 const load = await time(async () => (await loadModel(dir, loadOptions)).dispose(), 3);
 const model = await loadModel(dir, loadOptions);
 const ids = encode(PROMPT);
