@@ -1,6 +1,10 @@
-// GPT-2's byte-level BPE tokenizer (r50k_base), on top of gpt-tokenizer.
+// GPT-2's byte-level BPE tokenizer (r50k_base): our pre-tokenizer, gpt-tokenizer's BPE ranks and merges.
 //
 // Decisions (also in docs/architecture.md):
+//
+// * Pre-tokenization is ours, not gpt-tokenizer's: GPT-2's pattern with Python's (Unicode) notion of
+//   white space, which JavaScript's `\s` does not have (see WHITE_SPACE). Ids match tiktoken's `gpt2`
+//   and Hugging Face's GPT2Tokenizer, checked on an adversarial corpus by test/unit/tokenizer-oracle.
 //
 // * No BOS token is prepended (Hugging Face and the notebook do not; TransformerLens does by default).
 //
@@ -26,8 +30,8 @@
 //   decoded as UTF-8 (invalid sequences become U+FFFD, as in every GPT-2 decoder). Use `tokenText`
 //   for lossless per-token display.
 
+import { BytePairEncodingCore } from 'gpt-tokenizer/BytePairEncodingCore';
 import bpeRanks from 'gpt-tokenizer/bpeRanks/r50k_base';
-import { encode as bpeEncode } from 'gpt-tokenizer/encoding/r50k_base';
 
 /** Number of token ids of GPT-2 (50,000 merges + 256 bytes + `<|endoftext|>`). */
 export const vocabSize = 50257;
@@ -41,18 +45,46 @@ export interface EncodeOptions {
   allowSpecial?: boolean;
 }
 
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+// Python `regex`'s `\s` on str patterns, which GPT-2's pre-tokenizer was trained with, is exactly the
+// Unicode White_Space property: U+0009-000D, U+0020, U+0085, U+00A0, U+1680, U+2000-200A, U+2028,
+// U+2029, U+202F, U+205F, U+3000 (25 code points). JavaScript's `\s` differs in two: it lacks U+0085
+// (NEXT LINE) and adds U+FEFF (BOM / ZERO WIDTH NO-BREAK SPACE), so gpt-tokenizer's JS pattern splits
+// text containing either differently from OpenAI's encoder, Hugging Face and tiktoken. U+001C-001F
+// (`\s` in Python's `re` and `str.isspace`) and U+180E, U+200B-200D, U+2060, U+FEFF are NOT in it.
+const WHITE_SPACE = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+
+/**
+ * GPT-2's pre-tokenizer, `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
+ * with `\s` spelled out as WHITE_SPACE and `\S` as its complement. The `u` flag makes it match code
+ * points (as Python does on str) and gives `\p{L}` / `\p{N}` their Unicode general-category meaning.
+ * Contractions are case-sensitive, as in GPT-2 (`'S` is `'` then `S`).
+ */
+const GPT2_PIECE = new RegExp(
+  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WHITE_SPACE}\\p{L}\\p{N}]+` +
+    `|[${WHITE_SPACE}]+(?![^${WHITE_SPACE}])|[${WHITE_SPACE}]+`,
+  'gu',
+);
+
+/** The pieces GPT-2 byte-pair-encodes independently (`<|endoftext|>` is not special here). */
+export function preTokenize(text: string): string[] {
+  return Array.from(text.matchAll(GPT2_PIECE), (m) => m[0]);
+}
+
+// gpt-tokenizer's BPE (GPT-2's ranks and merges, with its merge cache) driven by our pre-tokenizer.
+// No special tokens are registered: `<|endoftext|>` is split off in `encode`, so everything the core
+// sees is ordinary text.
+const bpe = new BytePairEncodingCore({ bytePairRankDecoder: bpeRanks, tokenSplitRegex: GPT2_PIECE });
 
 /** Token ids of `text` (no BOS). */
 export function encode(text: string, options: EncodeOptions = {}): number[] {
   if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${typeof text}`);
   const allowSpecial = options.allowSpecial ?? true;
-  if (!allowSpecial || !text.includes(END_OF_TEXT)) return bpeEncode(text, PLAIN_TEXT);
+  if (!allowSpecial || !text.includes(END_OF_TEXT)) return bpe.encodeNative(text);
   const out: number[] = [];
   const parts = text.split(END_OF_TEXT);
   parts.forEach((part, i) => {
     if (i > 0) out.push(END_OF_TEXT_ID);
-    if (part.length > 0) for (const id of bpeEncode(part, PLAIN_TEXT)) out.push(id);
+    if (part.length > 0) for (const id of bpe.encodeNative(part)) out.push(id);
   });
   return out;
 }
@@ -74,7 +106,9 @@ function describe(v: unknown): string {
 }
 
 const textEncoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8'); // non-fatal: whole-sequence decode, like every GPT-2 decoder
+// Non-fatal (invalid UTF-8 becomes U+FFFD, like every GPT-2 decoder) and ignoreBOM: by default a
+// TextDecoder drops a leading U+FEFF, but here it is text the user encoded (or a token's own bytes).
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Raw bytes of one token (`<|endoftext|>` gives the bytes of its literal text). Do not mutate. */
 export function tokenBytes(id: number): Uint8Array {
