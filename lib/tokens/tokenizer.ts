@@ -1,9 +1,10 @@
-// GPT-2's byte-level BPE tokenizer (r50k_base): our pre-tokenizer, gpt-tokenizer's BPE ranks and merges.
+// GPT-2's byte-level BPE tokenizer (r50k_base): our pre-tokenizer (pretokenize.ts) and byte-pair
+// merge (bpe.ts) over gpt-tokenizer's ranks.
 //
 // Decisions (also in docs/architecture.md):
 //
 // * Pre-tokenization is ours, not gpt-tokenizer's: GPT-2's pattern with Python's (Unicode) notion of
-//   white space, which JavaScript's `\s` does not have (see WHITE_SPACE). Ids match tiktoken's `gpt2`
+//   white space, which JavaScript's `\s` does not have (see pretokenize.ts). Ids match tiktoken's `gpt2`
 //   and Hugging Face's GPT2Tokenizer, checked on an adversarial corpus by test/unit/tokenizer-oracle.
 //
 // * No BOS token is prepended (Hugging Face and the notebook do not; TransformerLens does by default).
@@ -11,10 +12,9 @@
 // * Special tokens. GPT-2 has exactly one: `<|endoftext|>` = 50256. By default `encode` turns every
 //   occurrence of that literal string in the text into token 50256, which is what Hugging Face's GPT-2
 //   tokenizer (the notebook's) does. Pass `{ allowSpecial: false }` to encode it as ordinary text
-//   (`<`, `|`, `end`, `of`, `text`, `|`, `>`). We split on the special token ourselves instead of using
-//   gpt-tokenizer's `allowedSpecial`: in gpt-tokenizer 3.4 that option only recognises a special token
-//   at the very start of the text (sticky-regex bug), while the text between special tokens is
-//   pre-tokenized independently in HF and tiktoken alike.
+//   (`<`, `|`, `end`, `of`, `text`, `|`, `>`). The text between special tokens is pre-tokenized
+//   independently, as in HF and tiktoken. (gpt-tokenizer 3.4's own `allowedSpecial` only recognises a
+//   special token at the very start of the text, a sticky-regex bug; we do not use its encoder.)
 //
 // * Token text. `tokenText(id)` is the exact text of ONE token. GPT-2 tokens are byte strings and some
 //   are not valid UTF-8 on their own (a multi-byte character split across tokens). Every byte that is
@@ -30,8 +30,9 @@
 //   decoded as UTF-8 (invalid sequences become U+FFFD, as in every GPT-2 decoder). Use `tokenText`
 //   for lossless per-token display.
 
-import { BytePairEncodingCore } from 'gpt-tokenizer/BytePairEncodingCore';
 import bpeRanks from 'gpt-tokenizer/bpeRanks/r50k_base';
+import { encodePiece } from './bpe.js';
+import { GPT2_PIECE } from './pretokenize.js';
 
 /** Number of token ids of GPT-2 (50,000 merges + 256 bytes + `<|endoftext|>`). */
 export const vocabSize = 50257;
@@ -45,46 +46,23 @@ export interface EncodeOptions {
   allowSpecial?: boolean;
 }
 
-// Python `regex`'s `\s` on str patterns, which GPT-2's pre-tokenizer was trained with, is exactly the
-// Unicode White_Space property: U+0009-000D, U+0020, U+0085, U+00A0, U+1680, U+2000-200A, U+2028,
-// U+2029, U+202F, U+205F, U+3000 (25 code points). JavaScript's `\s` differs in two: it lacks U+0085
-// (NEXT LINE) and adds U+FEFF (BOM / ZERO WIDTH NO-BREAK SPACE), so gpt-tokenizer's JS pattern splits
-// text containing either differently from OpenAI's encoder, Hugging Face and tiktoken. U+001C-001F
-// (`\s` in Python's `re` and `str.isspace`) and U+180E, U+200B-200D, U+2060, U+FEFF are NOT in it.
-const WHITE_SPACE = '\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-
-/**
- * GPT-2's pre-tokenizer, `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
- * with `\s` spelled out as WHITE_SPACE and `\S` as its complement. The `u` flag makes it match code
- * points (as Python does on str) and gives `\p{L}` / `\p{N}` their Unicode general-category meaning.
- * Contractions are case-sensitive, as in GPT-2 (`'S` is `'` then `S`).
- */
-const GPT2_PIECE = new RegExp(
-  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WHITE_SPACE}\\p{L}\\p{N}]+` +
-    `|[${WHITE_SPACE}]+(?![^${WHITE_SPACE}])|[${WHITE_SPACE}]+`,
-  'gu',
-);
-
-/** The pieces GPT-2 byte-pair-encodes independently (`<|endoftext|>` is not special here). */
-export function preTokenize(text: string): string[] {
-  return Array.from(text.matchAll(GPT2_PIECE), (m) => m[0]);
+/** Appends the ids of ordinary text (no special tokens) to `out`. */
+function encodeOrdinary(text: string, out: number[]): void {
+  for (const m of text.matchAll(GPT2_PIECE)) for (const id of encodePiece(m[0])) out.push(id);
 }
-
-// gpt-tokenizer's BPE (GPT-2's ranks and merges, with its merge cache) driven by our pre-tokenizer.
-// No special tokens are registered: `<|endoftext|>` is split off in `encode`, so everything the core
-// sees is ordinary text.
-const bpe = new BytePairEncodingCore({ bytePairRankDecoder: bpeRanks, tokenSplitRegex: GPT2_PIECE });
 
 /** Token ids of `text` (no BOS). */
 export function encode(text: string, options: EncodeOptions = {}): number[] {
   if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${typeof text}`);
   const allowSpecial = options.allowSpecial ?? true;
-  if (!allowSpecial || !text.includes(END_OF_TEXT)) return bpe.encodeNative(text);
   const out: number[] = [];
-  const parts = text.split(END_OF_TEXT);
-  parts.forEach((part, i) => {
+  if (!allowSpecial || !text.includes(END_OF_TEXT)) {
+    encodeOrdinary(text, out);
+    return out;
+  }
+  text.split(END_OF_TEXT).forEach((part, i) => {
     if (i > 0) out.push(END_OF_TEXT_ID);
-    if (part.length > 0) for (const id of bpe.encodeNative(part)) out.push(id);
+    encodeOrdinary(part, out);
   });
   return out;
 }

@@ -4,12 +4,12 @@ import {
   encode,
   END_OF_TEXT_ID,
   escapeBytes,
-  preTokenize,
   tokenBytes,
   tokenText,
   unescapeTokenText,
   vocabSize,
 } from '../../lib/tokens/tokenizer.js';
+import { preTokenize } from '../../lib/tokens/pretokenize.js';
 
 const NOTEBOOK_PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
 const NOTEBOOK_IDS = [48, 25, 1867, 318, 262, 3139, 286, 4881, 30, 198, 32, 25, 6342, 198, 48, 25, 1867, 318, 262, 3139, 286, 12873, 30, 198, 32, 25];
