@@ -32,6 +32,25 @@ const rankOf = new Map<string, number>();
 function mergeBytes(b: string): number[] {
   const whole = rankOf.get(b);
   if (whole !== undefined) return [whole];
+  return b.length < LONG_PIECE ? mergeShort(b) : mergeLong(b);
+}
+
+// Above this many bytes the quadratic scan loses to a heap (a long run of one letter, minified code).
+const LONG_PIECE = 128;
+
+function idsOfParts(b: string, starts: ArrayLike<number>, count: number): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const end = i + 1 < count ? starts[i + 1] : b.length;
+    const id = rankOf.get(b.slice(starts[i], end));
+    if (id === undefined) throw new Error(`tokenizer data has no token for bytes ${JSON.stringify(b)}`);
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** The textbook merge: rescan all pairs for the lowest rank after every merge (fast for short pieces). */
+function mergeShort(b: string): number[] {
   // Part i is b.slice(starts[i], starts[i + 1]); ranks[i] is the rank of parts i and i+1 joined.
   const starts: number[] = [];
   for (let i = 0; i <= b.length; i++) starts.push(i);
@@ -54,13 +73,76 @@ function mergeBytes(b: string): number[] {
     ranks[at] = pairRank(at);
     if (at > 0) ranks[at - 1] = pairRank(at - 1);
   }
-  const ids: number[] = [];
-  for (let i = 0; i + 1 < starts.length; i++) {
-    const id = rankOf.get(b.slice(starts[i], starts[i + 1]));
-    if (id === undefined) throw new Error(`tokenizer data has no token for bytes ${JSON.stringify(b)}`);
-    ids.push(id);
+  return idsOfParts(b, starts, starts.length - 1);
+}
+
+/**
+ * The same merges in O(n log n): parts are a linked list named by their first byte offset, candidate
+ * pairs sit in a min-heap keyed rank * 2^32 + offset, so ties go to the leftmost pair as in the scan.
+ * Entries made stale by a merge are skipped when popped (pairRank[i] no longer equals their rank: a
+ * rank names one byte string, so the pair starting at i changes rank whenever it changes).
+ */
+function mergeLong(b: string): number[] {
+  const n = b.length;
+  const next = new Int32Array(n + 1); // offset of the part after part i (n: none)
+  const prev = new Int32Array(n + 1); // offset of the part before part i (-1: none)
+  const pairRank = new Float64Array(n).fill(Infinity); // rank of part i joined with its successor
+  for (let i = 0; i <= n; i++) {
+    next[i] = Math.min(i + 1, n);
+    prev[i] = i - 1;
   }
-  return ids;
+  const heap: number[] = [];
+  const rankPairAt = (i: number): void => {
+    const j = next[i];
+    const rank = j < n ? rankOf.get(b.slice(i, next[j])) : undefined;
+    pairRank[i] = rank ?? Infinity;
+    if (rank !== undefined) heapPush(heap, rank * 2 ** 32 + i);
+  };
+  for (let i = 0; i + 1 < n; i++) rankPairAt(i);
+  while (heap.length > 0) {
+    const key = heapPop(heap);
+    const i = key % 2 ** 32;
+    if (pairRank[i] !== (key - i) / 2 ** 32) continue;
+    const j = next[i]; // absorbed into part i
+    next[i] = next[j];
+    if (next[j] < n) prev[next[j]] = i;
+    pairRank[j] = Infinity;
+    rankPairAt(i);
+    if (prev[i] >= 0) rankPairAt(prev[i]);
+  }
+  const starts: number[] = [];
+  for (let i = 0; i < n; i = next[i]) starts.push(i);
+  return idsOfParts(b, starts, starts.length);
+}
+
+function heapPush(heap: number[], key: number): void {
+  let i = heap.length;
+  heap.push(key);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent] <= key) break;
+    heap[i] = heap[parent];
+    i = parent;
+  }
+  heap[i] = key;
+}
+
+function heapPop(heap: number[]): number {
+  const top = heap[0];
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= heap.length) break;
+      if (child + 1 < heap.length && heap[child + 1] < heap[child]) child++;
+      if (heap[child] >= last) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = last;
+  }
+  return top;
 }
 
 // Text repeats its words, so pieces are memoized; the cache is emptied when full to bound memory.

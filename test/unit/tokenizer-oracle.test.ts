@@ -4,6 +4,8 @@
 // White_Space character and its lookalikes with contractions, letters, digits and punctuation, plus
 // seeded random mixes of many scripts. Lone surrogates are not in the corpus: tiktoken only sees
 // well-formed UTF-8 (its JS binding turns them into U+FFFD first), so they get their own test below.
+// Nor are letters first assigned in Unicode 16-17 (e.g. U+323B0, CJK extension J): Node's `\p{L}` and
+// current Python `regex` know them, tiktoken 1.0.22's older tables do not, so they split differently.
 import { afterAll, describe, expect, it } from 'vitest';
 import { get_encoding } from 'tiktoken';
 import { decode, encode } from '../../lib/tokens/tokenizer.js';
@@ -175,6 +177,23 @@ function randomStrings(count: number, seed: number): string[] {
   return out;
 }
 
+// Single pieces of 128 bytes and more (one run of letters, digits, punctuation or white space), which
+// take the tokenizer's long-piece merge path; skewed alphabets so that many different merges fire.
+const LONG_ALPHABETS = ['etaoinshrdlu', 'abcdefghijklmnopqrstuvwxyzAEIOU', 'ąęółżźćńaeoyz', '日本語中文字漢', '0123456789', '=-_*#!.', ' \t\n'];
+
+function longPieces(count: number, seed: number): string[] {
+  const rand = mulberry32(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const alphabet = [...LONG_ALPHABETS[i % LONG_ALPHABETS.length]];
+    const length = 128 + Math.floor(rand() * 1400);
+    let s = i % 2 === 0 ? ' ' : '';
+    for (let j = 0; j < length; j++) s += alphabet[Math.floor(rand() * rand() * alphabet.length)];
+    out.push(s);
+  }
+  return out;
+}
+
 function caseVariants(s: string): string[] {
   if (s.length === 0) return [''];
   const rest = caseVariants(s.slice(1));
@@ -192,6 +211,7 @@ const CORPUS: Record<string, string[]> = {
   'hand-written (scripts, emoji, digits, code, controls)': HAND_WRITTEN,
   '<|endoftext|>': END_OF_TEXT_CASES,
   'seeded random mixes': randomStrings(300, 0x6c6c),
+  'long pieces': [...longPieces(42, 0x10e6), 'x'.repeat(5000), 'ab'.repeat(2000), ' ' + 'é'.repeat(700)],
 };
 
 /** Strings where `encode(s, options)` differs from tiktoken, shown with both id lists. */
