@@ -1,16 +1,20 @@
-// GPT-2's byte-level BPE tokenizer (r50k_base), on top of gpt-tokenizer.
+// GPT-2's byte-level BPE tokenizer (r50k_base): our pre-tokenizer (pretokenize.ts) and byte-pair
+// merge (bpe.ts) over gpt-tokenizer's ranks.
 //
 // Decisions (also in docs/architecture.md):
+//
+// * Pre-tokenization is ours, not gpt-tokenizer's: GPT-2's pattern with Python's (Unicode) notion of
+//   white space, which JavaScript's `\s` does not have (see pretokenize.ts). Ids match tiktoken's `gpt2`
+//   and Hugging Face's GPT2Tokenizer, checked on an adversarial corpus by test/unit/tokenizer-oracle.
 //
 // * No BOS token is prepended (Hugging Face and the notebook do not; TransformerLens does by default).
 //
 // * Special tokens. GPT-2 has exactly one: `<|endoftext|>` = 50256. By default `encode` turns every
 //   occurrence of that literal string in the text into token 50256, which is what Hugging Face's GPT-2
 //   tokenizer (the notebook's) does. Pass `{ allowSpecial: false }` to encode it as ordinary text
-//   (`<`, `|`, `end`, `of`, `text`, `|`, `>`). We split on the special token ourselves instead of using
-//   gpt-tokenizer's `allowedSpecial`: in gpt-tokenizer 3.4 that option only recognises a special token
-//   at the very start of the text (sticky-regex bug), while the text between special tokens is
-//   pre-tokenized independently in HF and tiktoken alike.
+//   (`<`, `|`, `end`, `of`, `text`, `|`, `>`). The text between special tokens is pre-tokenized
+//   independently, as in HF and tiktoken. (gpt-tokenizer 3.4's own `allowedSpecial` only recognises a
+//   special token at the very start of the text, a sticky-regex bug; we do not use its encoder.)
 //
 // * Token text. `tokenText(id)` is the exact text of ONE token. GPT-2 tokens are byte strings and some
 //   are not valid UTF-8 on their own (a multi-byte character split across tokens). Every byte that is
@@ -27,7 +31,8 @@
 //   for lossless per-token display.
 
 import bpeRanks from 'gpt-tokenizer/bpeRanks/r50k_base';
-import { encode as bpeEncode } from 'gpt-tokenizer/encoding/r50k_base';
+import { encodePiece } from './bpe.js';
+import { GPT2_PIECE } from './pretokenize.js';
 
 /** Number of token ids of GPT-2 (50,000 merges + 256 bytes + `<|endoftext|>`). */
 export const vocabSize = 50257;
@@ -41,18 +46,23 @@ export interface EncodeOptions {
   allowSpecial?: boolean;
 }
 
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+/** Appends the ids of ordinary text (no special tokens) to `out`. */
+function encodeOrdinary(text: string, out: number[]): void {
+  for (const m of text.matchAll(GPT2_PIECE)) for (const id of encodePiece(m[0])) out.push(id);
+}
 
 /** Token ids of `text` (no BOS). */
 export function encode(text: string, options: EncodeOptions = {}): number[] {
   if (typeof text !== 'string') throw new TypeError(`encode: text must be a string, got ${typeof text}`);
   const allowSpecial = options.allowSpecial ?? true;
-  if (!allowSpecial || !text.includes(END_OF_TEXT)) return bpeEncode(text, PLAIN_TEXT);
   const out: number[] = [];
-  const parts = text.split(END_OF_TEXT);
-  parts.forEach((part, i) => {
+  if (!allowSpecial || !text.includes(END_OF_TEXT)) {
+    encodeOrdinary(text, out);
+    return out;
+  }
+  text.split(END_OF_TEXT).forEach((part, i) => {
     if (i > 0) out.push(END_OF_TEXT_ID);
-    if (part.length > 0) for (const id of bpeEncode(part, PLAIN_TEXT)) out.push(id);
+    encodeOrdinary(part, out);
   });
   return out;
 }
@@ -74,7 +84,9 @@ function describe(v: unknown): string {
 }
 
 const textEncoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8'); // non-fatal: whole-sequence decode, like every GPT-2 decoder
+// Non-fatal (invalid UTF-8 becomes U+FFFD, like every GPT-2 decoder) and ignoreBOM: by default a
+// TextDecoder drops a leading U+FEFF, but here it is text the user encoded (or a token's own bytes).
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Raw bytes of one token (`<|endoftext|>` gives the bytes of its literal text). Do not mutate. */
 export function tokenBytes(id: number): Uint8Array {

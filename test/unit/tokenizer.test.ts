@@ -9,6 +9,7 @@ import {
   unescapeTokenText,
   vocabSize,
 } from '../../lib/tokens/tokenizer.js';
+import { preTokenize } from '../../lib/tokens/pretokenize.js';
 
 const NOTEBOOK_PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
 const NOTEBOOK_IDS = [48, 25, 1867, 318, 262, 3139, 286, 4881, 30, 198, 32, 25, 6342, 198, 48, 25, 1867, 318, 262, 3139, 286, 12873, 30, 198, 32, 25];
@@ -42,6 +43,24 @@ describe('encode', () => {
   it('rejects non-strings', () => {
     expect(() => encode(42 as unknown as string)).toThrow(/string/);
   });
+
+  it('splits on Unicode White_Space like GPT-2 (U+0085 is white space, U+FEFF is not)', () => {
+    // ids from tiktoken / Hugging Face GPT2Tokenizer, where JavaScript's `\s` would give the other split
+    expect(encode("x\u0085's")).toEqual([87, 126, 227, 338]);
+    expect(encode("x\ufeff's")).toEqual([87, 171, 119, 123, 6, 82]);
+  });
+});
+
+describe('preTokenize', () => {
+  it("gives the pieces of GPT-2's pattern under Python `regex` (findall output)", () => {
+    expect(preTokenize("x\u0085's")).toEqual(['x', '\x85', "'s"]);
+    expect(preTokenize("x\ufeff's")).toEqual(['x', "\ufeff'", 's']);
+    expect(preTokenize('a\u0085\u0085b')).toEqual(['a', '\x85', '\x85', 'b']);
+    expect(preTokenize('  \u3000hi\ufeff\ufeff')).toEqual(['  ', '\u3000', 'hi', '\ufeff\ufeff']);
+    expect(preTokenize("It'S 12\u00a0\u00a0\u00a0x")).toEqual(['It', "'", 'S', ' 12', '\xa0\xa0', '\xa0', 'x']);
+    expect(preTokenize('end\u0085')).toEqual(['end', '\x85']);
+    expect(preTokenize('')).toEqual([]);
+  });
 });
 
 describe('decode round-trips', () => {
@@ -60,6 +79,9 @@ describe('decode round-trips', () => {
     'code: function f(x) { return x ** 2; }',
     '\u0000\u0001 control \u007f chars',
     '�',
+    '\ufeffhello', // a leading BOM is text, not a byte-order mark to drop
+    '\ufeff\ufeff',
+    'a\ufeffb \u0085 \u2028',
   ];
   for (const s of samples) {
     it(`round-trips ${JSON.stringify(s).slice(0, 40)}`, () => {
