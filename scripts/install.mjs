@@ -81,8 +81,9 @@ function findNodeGyp() {
 }
 
 // Node's own headers, when they are installed next to this node binary and match its version:
-// node-gyp then needs no download from nodejs.org (it does not look there by itself for most builds).
-export function localNodeDir() {
+// node-gyp then needs no download from nodejs.org (it looks there by itself only when node was
+// built with use_prefix_to_find_headers).
+function localNodeDir() {
   const prefix = join(dirname(process.execPath), '..');
   try {
     const h = readFileSync(join(prefix, 'include', 'node', 'node_version.h'), 'utf8');
