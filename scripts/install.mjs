@@ -53,8 +53,8 @@ function chooseBuild() {
   if (requested === 'cmake') return { tool: 'cmake', why: 'LAYERLENS_BUILD=cmake' };
   if (requested === 'gyp') return { tool: 'gyp', why: 'LAYERLENS_BUILD=gyp' };
   if (onPath('cmake')) return { tool: 'cmake', why: 'cmake found on PATH' };
-  const noMetal = process.platform === 'darwin' ? ', so without the Metal backend' : '';
-  return { tool: 'gyp', why: `cmake not found on PATH: building the CPU addon with node-gyp instead${noMetal}` };
+  const onMac = process.platform === 'darwin';
+  return { tool: 'gyp', why: `cmake not found on PATH; install cmake for the CMake build${onMac ? ' with Metal' : ''}` };
 }
 
 function buildWithCmake() {
