@@ -75,9 +75,13 @@ export function installGgml({ force = false, log = console.error } = {}) {
   }
 }
 
+// CLI: `node scripts/install-ggml.mjs [--force] [--print-version]`. binding.gyp runs it with
+// --print-version, so a bare `node-gyp rebuild` fetches ggml first and defines GGML_VERSION from
+// the pinned source; stdout then carries only the version (the log goes to stderr).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     installGgml({ force: process.argv.includes('--force') });
+    if (process.argv.includes('--print-version')) process.stdout.write(GGML_SOURCE.ggmlVersion + '\n');
   } catch (err) {
     console.error(err.message);
     process.exit(1);

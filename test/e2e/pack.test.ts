@@ -1,9 +1,10 @@
-// The published package: build the portable prebuild with prebuildify, `npm pack`, install the
-// tarball into an empty project with no compiler on PATH, and run decodeLayers there.
-// Slow (a full portable build of ggml, ~2-4 min on 2 cores); set LAYERLENS_SKIP_PACK_TEST=1 to skip.
+// The published package: build the portable prebuild with prebuildify (which runs node-gyp on
+// binding.gyp), `npm pack`, install the tarball into an empty project with no compiler on PATH, and
+// run decodeLayers there.
+// Slow (a full portable build of ggml, ~3 min of CPU); set LAYERLENS_SKIP_PACK_TEST=1 to skip.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,20 @@ import { checkpoint, repoRoot } from '../helpers/checkpoints.js';
 const skip = !!process.env.LAYERLENS_SKIP_PACK_TEST || !existsSync(join(repoRoot, 'vendor', 'ggml', 'CMakeLists.txt'));
 const work = mkdtempSync(join(tmpdir(), 'layerlens-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+// node-gyp downloads Node's headers unless told where they are: use the ones installed next to this
+// node when their version matches, so the test also runs offline.
+function localNodeDir(): string | undefined {
+  const prefix = join(dirname(process.execPath), '..');
+  try {
+    const h = readFileSync(join(prefix, 'include', 'node', 'node_version.h'), 'utf8');
+    const part = (name: string) => h.match(new RegExp(`#define ${name} (\\d+)`))?.[1];
+    const version = `v${part('NODE_MAJOR_VERSION')}.${part('NODE_MINOR_VERSION')}.${part('NODE_PATCH_VERSION')}`;
+    return version === process.version ? prefix : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 // Asynchronous, so the test worker keeps answering vitest while the build runs for minutes.
 async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
@@ -33,8 +48,13 @@ describe.skipIf(skip)('npm pack + install from the prebuild, without compilers',
     cpSync(join(repoRoot, 'dist'), join(src, 'dist'), { recursive: true });
     symlinkSync(join(repoRoot, 'node_modules'), join(src, 'node_modules'), 'dir');
 
-    // 2. The prebuild (portable CPU addon) and the tarball.
-    await run(process.execPath, [join(src, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip', '--node-gyp', './scripts/prebuild-gyp.mjs'], src);
+    // 2. The prebuild (portable CPU addon, `npm run prebuild`: node-gyp through prebuildify) and the tarball.
+    expect(JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')).scripts.prebuild).toBe('prebuildify --napi --strip');
+    const nodedir = process.env.npm_config_nodedir ?? localNodeDir();
+    // prebuildify runs node-gyp without -j; JOBS=max lets make use every core.
+    const buildEnv = { ...process.env, GYP_DEFINES: '', JOBS: 'max', ...(nodedir ? { npm_config_nodedir: nodedir } : {}) };
+    await run(process.execPath, [join(src, 'node_modules', 'prebuildify', 'bin.js'), '--napi', '--strip'], src, buildEnv);
+    expect(existsSync(join(src, 'build', 'Makefile')) || existsSync(join(src, 'build', 'binding.sln'))).toBe(true); // node-gyp's output
     const prebuilt = readdirSync(join(src, 'prebuilds', `${process.platform}-${process.arch}`));
     expect(prebuilt.some((f) => f.endsWith('.node'))).toBe(true);
     const tgzName = (await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], src)).trim().split('\n').pop()!;
@@ -43,6 +63,12 @@ describe.skipIf(skip)('npm pack + install from the prebuild, without compilers',
     expect(listing).toMatch(/package\/prebuilds\/.*\.node/);
     expect(listing).toMatch(/package\/dist\/index\.js/);
     expect(listing).not.toMatch(/package\/(build|vendor)\//);
+    // What a user's machine needs to compile when no prebuild fits, and no test tooling.
+    expect(listing).toMatch(/package\/binding\.gyp/);
+    expect(listing).toMatch(/package\/CMakeLists\.txt/);
+    expect(listing).toMatch(/package\/native\/lens\/topk\.cpp/);
+    expect(listing).toMatch(/package\/scripts\/install-ggml\.mjs/);
+    expect(listing).not.toMatch(/package\/native\/(test|fuzz)\//);
 
     // 3. An empty project; PATH holds node, npm and sh only, so no compiler, cmake or make can be found.
     const app = join(work, 'app');
