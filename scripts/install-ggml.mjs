@@ -48,7 +48,7 @@ export function installGgml({ force = false, log = console.error } = {}) {
         ['pack', spec, '--silent', '--pack-destination', work],
         { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], shell: process.platform === 'win32' });
     } catch (err) {
-      throw new Error(`layerlens: could not download ${spec} from the npm registry (needed for the ggml sources): ${err.message}`);
+      throw new Error(`layerlens: could not download ${spec} from the npm registry (needed for the ggml sources): ${err.message}`, { cause: err });
     }
     const tarball = join(work, out.trim().split('\n').pop());
     const got = integrityOf(tarball);

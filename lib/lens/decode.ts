@@ -9,7 +9,7 @@ import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from '../tokens/tokenizer.js';
 import { invalidParameterError, is } from '../is.js';
-import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention, TokenInfo } from '../types.js';
+import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
 
 export interface DecodeOptions {
   /** A loaded Model, or a path / hub id to load (loaded models are cached; see releaseModels()). Default: gpt2-medium (the local HF cache, else downloaded; see resolveModelFiles). */

@@ -164,6 +164,7 @@ export function native(): NativeAddon {
       `layerlens: the native addon is not built for ${process.platform}-${process.arch} (Node ${process.version}). ` +
         `Run \`npm rebuild layerlens\` (or \`npm run build:native\` in a clone); it needs CMake and a C++17 compiler.\n` +
         `Cause: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   return addon;

@@ -15,7 +15,7 @@ function byteString(bytes: ArrayLike<number>): string {
   return s;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /\P{ASCII}/u;
 
 /** Byte string of the UTF-8 of `text`; ASCII text (most of it) is its own byte string. */
 function utf8ByteString(text: string): string {

@@ -7,7 +7,7 @@ import { decodeLayers, generate, loadModel, type Model } from '../../lib/index.j
 import { InvalidParameterError } from '../../lib/is.js';
 import { encodeSafetensorsHeader } from '../../scripts/make-checkpoint.mjs';
 import { testDevice } from '../helpers/device.js';
-import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { checkpoint } from '../helpers/checkpoints.js';
 import { useTestModel } from '../helpers/fixtures.js';
 
 const good = checkpoint('tiny-f32');

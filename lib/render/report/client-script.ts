@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type * as esbuildModule from 'esbuild';
 
 /** The bundled client's file name, next to this module in dist/render/report/. */
 export const CLIENT_BUNDLE_NAME = 'client.bundle.js';
@@ -20,7 +21,7 @@ const SOURCE_ENTRY = new URL('./client/main.ts', import.meta.url);
  * Needs the esbuild package.
  */
 export function bundleClient(entry: string = fileURLToPath(SOURCE_ENTRY)): string {
-  const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  const esbuild = createRequire(import.meta.url)('esbuild') as typeof esbuildModule;
   const result = esbuild.buildSync({
     entryPoints: [entry],
     bundle: true,
