@@ -138,7 +138,8 @@ try {
 let status = 0;
 try {
   const { n_layer, n_embd, n_head, name } = model.info;
-  if (layer < 0 || layer >= n_layer) usage(`--layer ${layer} is not a block of this model (it has blocks 0..${n_layer - 1}; the paper's layer 19 is gpt2-medium's)`);
+  if (layer < 0 || layer >= n_layer)
+    usage(`--layer ${layer} is not a block of this model (it has blocks 0..${n_layer - 1}; the paper's layer 19 is gpt2-medium's)`);
   if (!Number.isInteger(topK) || topK < 1 || topK > 100) usage(`--top-k must be in 1..100, got ${topK}`);
   const track = resolveTarget(args.track, model.info.n_vocab);
   const argument = resolveTarget(args.argument, model.info.n_vocab);
@@ -151,7 +152,9 @@ try {
       ? ''
       : `*** ${name} (${n_layer} blocks, ${n_embd} wide) IS NOT gpt2-medium: the paper's layer and the Poland/Warsaw pattern are gpt2-medium's; these numbers are this model's own ***`;
   if (banner) console.log(loud(banner) + '\n');
-  console.log(`model ${name}: ${n_layer} blocks, n_embd ${n_embd}, ${n_head} heads, ${model.info.dtype}, ${model.runtime.device}; o-vector = blocks.${layer}.mlp_out at the last token\n`);
+  console.log(
+    `model ${name}: ${n_layer} blocks, n_embd ${n_embd}, ${n_head} heads, ${model.info.dtype}, ${model.runtime.device}; o-vector = blocks.${layer}.mlp_out at the last token\n`,
+  );
 
   // The o-vector: block L's MLP output at the last token of the notebook prompt.
   const { activations } = await model.run(api.encode(NOTEBOOK_PROMPT), { hooks: [`blocks.${layer}.mlp_out`], positions: 'last' });
@@ -191,8 +194,7 @@ try {
   console.log(`    context: ${JSON.stringify(args.context)}; tracked token: ${JSON.stringify(track.token)} (reciprocal rank 1 = top-1)`);
   console.log(`    intervention: { hook: 'blocks.j.resid_post', positions: [-1], op: 'add', vector: o }\n`);
   const all = Array.from({ length: n_layer }, (_, l) => `blocks.${l}.resid_post`);
-  const runB = (interventions) =>
-    decodeLayers(args.context, { model, hooks: all, topK: 1, target: track.id, ...(interventions ? { interventions } : {}) });
+  const runB = (interventions) => decodeLayers(args.context, { model, hooks: all, topK: 1, target: track.id, ...(interventions ? { interventions } : {}) });
   const base = await runB();
   const outRow = (r) => r.hooks[n_layer - 1];
   const rowsB = [['injected at', 'reciprocal rank (lens of that block)', 'reciprocal rank (output)', 'output top-1']];

@@ -34,8 +34,26 @@ export const HOOK_KIND_TABLE = [
   { kind: 'mlp_post', rowWidth: { n_embd: 4, n_tokens: 0 }, perHead: false, inBlock: true, lensable: false, intervenable: true, inAll: true, inDefault: false },
   { kind: 'mlp_out', rowWidth: { n_embd: 1, n_tokens: 0 }, perHead: false, inBlock: true, lensable: true, intervenable: true, inAll: true, inDefault: false },
   { kind: 'resid_post', rowWidth: { n_embd: 1, n_tokens: 0 }, perHead: false, inBlock: true, lensable: true, intervenable: true, inAll: true, inDefault: true },
-  { kind: 'attn_pattern', rowWidth: { n_embd: 0, n_tokens: 1 }, perHead: true, inBlock: true, lensable: false, intervenable: false, inAll: true, inDefault: false },
-  { kind: 'attn_head_out', rowWidth: { n_embd: 1, n_tokens: 0 }, perHead: true, inBlock: true, lensable: false, intervenable: false, inAll: false, inDefault: false },
+  {
+    kind: 'attn_pattern',
+    rowWidth: { n_embd: 0, n_tokens: 1 },
+    perHead: true,
+    inBlock: true,
+    lensable: false,
+    intervenable: false,
+    inAll: true,
+    inDefault: false,
+  },
+  {
+    kind: 'attn_head_out',
+    rowWidth: { n_embd: 1, n_tokens: 0 },
+    perHead: true,
+    inBlock: true,
+    lensable: false,
+    intervenable: false,
+    inAll: false,
+    inDefault: false,
+  },
 ] as const satisfies readonly HookKindInfo[];
 
 /** What a hook point holds (TransformerLens names without the `hook_` prefix). */
@@ -189,9 +207,7 @@ function parseName(name: string, nLayer: number | undefined): HookRef {
     if (isHookKind(name)) {
       throw new Error(`"${name}" is a hook kind, not a hook name; use blocks.L.${name} for one block`);
     }
-    throw new Error(
-      `malformed hook name ${JSON.stringify(name)}: expected "embed" or "blocks.L.KIND" with KIND one of ${BLOCK_HOOK_KINDS.join(', ')}`,
-    );
+    throw new Error(`malformed hook name ${JSON.stringify(name)}: expected "embed" or "blocks.L.KIND" with KIND one of ${BLOCK_HOOK_KINDS.join(', ')}`);
   }
   const kind = m[2];
   if (!isHookKind(kind) || !hookKindInfo(kind).inBlock) {

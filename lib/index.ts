@@ -11,7 +11,17 @@
  */
 export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './lens/decode.js';
 export { generate, type GenerateOptions, type GenerateResult } from './model/generate.js';
-export { loadModel, Model, resolvePositions, type Device, type LoadOptions, type PositionSpec, type RunOptions, type RunOutput, type LensWeights } from './model/model.js';
+export {
+  loadModel,
+  Model,
+  resolvePositions,
+  type Device,
+  type LoadOptions,
+  type PositionSpec,
+  type RunOptions,
+  type RunOutput,
+  type LensWeights,
+} from './model/model.js';
 export {
   resolveHooks,
   parseHookName,
@@ -57,11 +67,30 @@ export {
   type ViewDecodeOptions,
 } from './render/report/index.js';
 export { startServer, type ServerOptions, type LayerlensServer } from './server/server.js';
-export { DEFAULT_MODEL, findInHubCache, hfHubCache, resolveModel, resolveModelFiles, pullModel, type ResolveOptions, type CheckpointFiles } from './hub/resolve.js';
+export {
+  DEFAULT_MODEL,
+  findInHubCache,
+  hfHubCache,
+  resolveModel,
+  resolveModelFiles,
+  pullModel,
+  type ResolveOptions,
+  type CheckpointFiles,
+} from './hub/resolve.js';
 export { HubError, downloadHubFiles, type HubErrorKind } from './hub/hub.js';
 export { convertToGguf, type ConvertOptions, type GgufType } from './model/convert.js';
 export * from './types.js';
 export { InvalidParameterError } from './is.js';
 export { toNativeInterventions } from './interp/interventions.js';
-export { directLogitAttribution, attributeLogit, type ResidualParts, type FinalLayerNorm, type UnembedRows, type AttributionPart, type Attribution, type AttributeOptions, type LogitAttribution } from './interp/attribution.js';
+export {
+  directLogitAttribution,
+  attributeLogit,
+  type ResidualParts,
+  type FinalLayerNorm,
+  type UnembedRows,
+  type AttributionPart,
+  type Attribution,
+  type AttributeOptions,
+  type LogitAttribution,
+} from './interp/attribution.js';
 export { patchActivations, type PatchOptions, type PatchLayer, type PatchResult } from './interp/patch.js';

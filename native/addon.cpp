@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <initializer_list>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -181,7 +181,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Work = std::function<Result()>;
   using Done = std::function<Napi::Value(Napi::Env, Result&)>;
   PromiseWorker(Napi::Env env, Work work, Done done)
-      : Napi::AsyncWorker(env, "layerlens"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
+      : Napi::AsyncWorker(env, "layerlens"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        done_(std::move(done)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -211,7 +214,8 @@ class PromiseWorker : public Napi::AsyncWorker {
 };
 
 template <typename Result>
-Napi::Promise queue(Napi::Env env, typename PromiseWorker<Result>::Work work, typename PromiseWorker<Result>::Done done) {
+Napi::Promise queue(Napi::Env env, typename PromiseWorker<Result>::Work work,
+                    typename PromiseWorker<Result>::Done done) {
   auto* worker = new PromiseWorker<Result>(env, std::move(work), std::move(done));  // owned by libuv until it completes
   Napi::Promise p = worker->Promise();
   worker->Queue();
@@ -223,10 +227,11 @@ Napi::Promise queue(Napi::Env env, typename PromiseWorker<Result>::Work work, ty
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeModel",
-                       {InstanceMethod("run", &NativeModel::Run), InstanceMethod("lens", &NativeModel::Lens),
-                        InstanceMethod("generate", &NativeModel::Generate), InstanceMethod("weight", &NativeModel::Weight),
-                        InstanceMethod("info", &NativeModel::Info), InstanceMethod("dispose", &NativeModel::Dispose)});
+    return DefineClass(
+        env, "NativeModel",
+        {InstanceMethod("run", &NativeModel::Run), InstanceMethod("lens", &NativeModel::Lens),
+         InstanceMethod("generate", &NativeModel::Generate), InstanceMethod("weight", &NativeModel::Weight),
+         InstanceMethod("info", &NativeModel::Info), InstanceMethod("dispose", &NativeModel::Dispose)});
   }
 
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
@@ -252,7 +257,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     req.tokens = o.int32Array("tokens");
     if (o.has("hooks")) {
       const std::vector<std::string> names = o.strings("hooks");
-      for (size_t i = 0; i < names.size(); ++i) req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
+      for (size_t i = 0; i < names.size(); ++i)
+        req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
     }
     if (o.has("positions")) req.positions = o.int32Array("positions");
     req.interventions = interventionsFrom(o, nLayer);
@@ -269,7 +275,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
             o.Set("kind", hookKindInfo(t.hook.kind).name);
             o.Set("layer", t.hook.layer < 0 ? env.Null() : Napi::Number::New(env, t.hook.layer));
             Napi::Array shape = Napi::Array::New(env, t.shape.size());
-            for (size_t j = 0; j < t.shape.size(); ++j) shape.Set(uint32_t(j), Napi::Number::New(env, double(t.shape[j])));
+            for (size_t j = 0; j < t.shape.size(); ++j)
+              shape.Set(uint32_t(j), Napi::Number::New(env, double(t.shape[j])));
             o.Set("shape", shape);
             o.Set("data", toFloat32Array(env, t.data.data(), t.data.size()));
             captured.Set(uint32_t(i), o);
@@ -296,7 +303,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     if (o.has("references")) req.references = o.int32Array("references");
     if (o.has("sums")) {
       const std::vector<int32_t> flat = o.int32Array("sums");
-      if (flat.size() % 3 != 0) throw Napi::RangeError::New(env, "lens: 'sums' must hold [row, a, b] triples (a length divisible by 3)");
+      if (flat.size() % 3 != 0)
+        throw Napi::RangeError::New(env, "lens: 'sums' must hold [row, a, b] triples (a length divisible by 3)");
       for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
     }
     return queue<LensOutput>(
@@ -337,7 +345,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions)]() {
           return eng->generate(prompt, maxNew, stop, interventions);
         },
-        [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value { return toInt32Array(env, ids.data(), ids.size()); });
+        [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
+          return toInt32Array(env, ids.data(), ids.size());
+        });
   }
 
   // weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias') -> Promise<Float32Array>
@@ -422,7 +432,8 @@ Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
     vocab.types = v.int32Array("types");
     vocab.eos = v.int32("eosId", -1);
   }
-  if (dtype != "f32" && dtype != "f16" && dtype != "q8_0") throw Napi::TypeError::New(env, "convertToGguf: 'type' must be f32, f16 or q8_0");
+  if (dtype != "f32" && dtype != "f16" && dtype != "q8_0")
+    throw Napi::TypeError::New(env, "convertToGguf: 'type' must be f32, f16 or q8_0");
   return queue<bool>(
       env,
       [src, hp, dst, dtype, name, threads, vocab = std::move(vocab)]() {
@@ -454,7 +465,8 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   else throw Napi::TypeError::New(env, "loadModel: 'capture' must be 'auto', 'callback' or 'outputs'");
   HParams hp;
   if (gguf) {
-    if (o.has("hparams")) throw Napi::TypeError::New(env, "loadModel: 'hparams' must be absent for a GGUF file, which carries its own");
+    if (o.has("hparams"))
+      throw Napi::TypeError::New(env, "loadModel: 'hparams' must be absent for a GGUF file, which carries its own");
   } else {
     hp = hparamsFrom(Options(o.required("hparams"), "loadModel: hparams"));
   }

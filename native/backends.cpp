@@ -88,7 +88,9 @@ Backends Backends::create(const std::string& device, int threads) {
                                  (dev ? "its backend failed to initialise"
                                       : "this build of layerlens has no such backend or no such device is present"));
       }
-      if (dev) b.notice = std::string("layerlens: GPU backend ") + ggml_backend_dev_name(dev) + " failed to initialise; using the CPU";
+      if (dev)
+        b.notice = std::string("layerlens: GPU backend ") + ggml_backend_dev_name(dev) +
+                   " failed to initialise; using the CPU";
     }
   }
   ggml_backend_dev_t used = ggml_backend_get_device(b.primary());

@@ -1,7 +1,7 @@
 #include "engine.hpp"
 
-#include "io/gguf_model.hpp"
 #include "ggml-cpu.h"
+#include "io/gguf_model.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -10,11 +10,12 @@
 namespace layerlens {
 Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& options)
     : backends_(Backends::create(options.device, options.threads)),
-      weights_(isGgufPath(path) ? loadGgufWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)
-                                : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
+      weights_(isGgufPath(path)
+                   ? loadGgufWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)
+                   : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
       sched_(backends_.makeScheduler(forwardGraphSize(hp))),
       capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)
-                                                     : options.capture) {}
+                                                    : options.capture) {}
 
 void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
   const HParams& hp = weights_.hp;
@@ -48,8 +49,9 @@ bool Engine::cpuKernels() const {
 void Engine::validateHook(const HookRef& ref) const {
   const bool inBlock = hookKindInfo(ref.kind).inBlock;
   if (inBlock ? (ref.layer < 0 || ref.layer >= weights_.hp.nLayer) : ref.layer != -1) {
-    throw std::invalid_argument("hook " + std::string(hookKindInfo(ref.kind).name) + " at layer " + std::to_string(ref.layer) +
-                                " does not exist in this model (blocks 0.." + std::to_string(weights_.hp.nLayer - 1) + ")");
+    throw std::invalid_argument("hook " + std::string(hookKindInfo(ref.kind).name) + " at layer " +
+                                std::to_string(ref.layer) + " does not exist in this model (blocks 0.." +
+                                std::to_string(weights_.hp.nLayer - 1) + ")");
   }
 }
 
@@ -57,12 +59,13 @@ void Engine::validateInterventions(const std::vector<InterventionSpec>& interven
   for (const InterventionSpec& iv : interventions) {
     validateHook(iv.hook);
     const std::string name = hookName(iv.hook);
-    if (!hookKindInfo(iv.hook.kind).intervenable) throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + name);
+    if (!hookKindInfo(iv.hook.kind).intervenable)
+      throw std::invalid_argument("interventions apply to d-wide hooks and mlp_post, not to " + name);
     const size_t expected = size_t(hookPositionWidth(iv.hook.kind, weights_.hp, nTokens)) * size_t(nTokens);
     for (const auto* v : {&iv.mul, &iv.add}) {
       if (!v->empty() && v->size() != expected) {
-        throw std::invalid_argument("intervention on " + name + ": expected " + std::to_string(expected) + " values (width x tokens), got " +
-                                    std::to_string(v->size()));
+        throw std::invalid_argument("intervention on " + name + ": expected " + std::to_string(expected) +
+                                    " values (width x tokens), got " + std::to_string(v->size()));
       }
     }
   }
@@ -88,14 +91,17 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
 
   ggml_backend_sched_reset(sched_.get());
   ggml_backend_sched_set_eval_callback(sched_.get(), capture ? &Capture::evalCallback : nullptr, capture);
-  if (!ggml_backend_sched_alloc_graph(sched_.get(), fg.graph)) throw std::runtime_error("could not allocate the forward graph");
+  if (!ggml_backend_sched_alloc_graph(sched_.get(), fg.graph))
+    throw std::runtime_error("could not allocate the forward graph");
 
   std::vector<int32_t> positions(n);
   for (int32_t i = 0; i < n; ++i) positions[i] = nPast + i;
   ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
   ggml_backend_tensor_set(fg.positions, positions.data(), 0, n * sizeof(int32_t));
-  for (const auto& [tensor, values] : fg.interventionInputs) ggml_backend_tensor_set(tensor, values->data(), 0, values->size() * sizeof(float));
-  if (taps && taps->rows) ggml_backend_tensor_set(taps->rows, tapPositions->data(), 0, tapPositions->size() * sizeof(int32_t));
+  for (const auto& [tensor, values] : fg.interventionInputs)
+    ggml_backend_tensor_set(tensor, values->data(), 0, values->size() * sizeof(float));
+  if (taps && taps->rows)
+    ggml_backend_tensor_set(taps->rows, tapPositions->data(), 0, tapPositions->size() * sizeof(int32_t));
   if (taps && taps->rowsByHead) {
     const size_t P = tapPositions->size(), nh = size_t(weights_.hp.nHead);
     std::vector<int32_t> byHead(P * nh);
@@ -137,7 +143,8 @@ RunResult Engine::run(const RunRequest& req) {
       throw std::invalid_argument("position " + std::to_string(positions[i]) + " is outside the prompt's " +
                                   std::to_string(n) + " tokens (0.." + std::to_string(n - 1) + ")");
     }
-    if (i > 0 && positions[i] <= positions[i - 1]) throw std::invalid_argument("positions must be ascending and unique");
+    if (i > 0 && positions[i] <= positions[i - 1])
+      throw std::invalid_argument("positions must be ascending and unique");
   }
   for (size_t i = 0; i < req.hooks.size(); ++i) {
     validateHook(req.hooks[i]);
@@ -155,8 +162,10 @@ RunResult Engine::run(const RunRequest& req) {
   for (const HookRef& h : req.hooks) {
     if (h.kind == HookKind::AttnHeadOut) f.headOutputs[size_t(h.layer)] = true;
   }
-  if (std::find(f.headOutputs.begin(), f.headOutputs.end(), true) != f.headOutputs.end() && ggml_is_quantized(weights_.matrixType)) {
-    throw std::invalid_argument("attn_head_out needs f32 or f16 weights (this model's are " + std::string(ggml_type_name(weights_.matrixType)) + ")");
+  if (std::find(f.headOutputs.begin(), f.headOutputs.end(), true) != f.headOutputs.end() &&
+      ggml_is_quantized(weights_.matrixType)) {
+    throw std::invalid_argument("attn_head_out needs f32 or f16 weights (this model's are " +
+                                std::string(ggml_type_name(weights_.matrixType)) + ")");
   }
 
   std::lock_guard<std::mutex> lock(mutex_);

@@ -14,9 +14,9 @@
 #include "backends.hpp"
 #include "graph/capture.hpp"
 #include "graph/forward_graph.hpp"
+#include "io/weights.hpp"
 #include "lens/lens_plan.hpp"
 #include "lens/topk.hpp"
-#include "io/weights.hpp"
 
 namespace layerlens {
 
@@ -30,13 +30,14 @@ struct EngineOptions {
   std::string device = "auto";
   int threads = 0;
   CaptureMode capture = CaptureMode::Auto;
-  std::string dtype = "auto";  // storage of the big matrices: auto (F16/BF16 widened to f32; quantized kept), f32, f16, q8_0
+  std::string dtype =
+      "auto";  // storage of the big matrices: auto (F16/BF16 widened to f32; quantized kept), f32, f16, q8_0
 };
 
 struct RunRequest {
   std::vector<int32_t> tokens;
-  std::vector<HookRef> hooks;       // hooks to capture (may be empty), parsed by the caller
-  std::vector<int32_t> positions;   // rows to capture, ascending unique; empty = every position
+  std::vector<HookRef> hooks;                   // hooks to capture (may be empty), parsed by the caller
+  std::vector<int32_t> positions;               // rows to capture, ascending unique; empty = every position
   std::vector<InterventionSpec> interventions;  // edits applied inside the graph, in order
   bool logits = true;                           // false: skip the final unembedding (RunResult::logits stays empty)
 };
@@ -47,13 +48,14 @@ struct RunResult {
 };
 
 struct LensRequest {
-  std::vector<float> vectors;        // [m, n_embd] row-major
+  std::vector<float> vectors;  // [m, n_embd] row-major
   int64_t m = 0;
   int32_t k = 5;
   bool entropy = false;
-  std::vector<int32_t> targets;      // per row: token id or -1; empty = none
-  std::vector<int32_t> references;   // per row: index of another row whose distribution is KL's reference, or -1; empty = none
-  std::vector<RowSum> sums;          // rows claimed to be the sum of two others (a speed hint; checked, see runLens)
+  std::vector<int32_t> targets;  // per row: token id or -1; empty = none
+  std::vector<int32_t>
+      references;            // per row: index of another row whose distribution is KL's reference, or -1; empty = none
+  std::vector<RowSum> sums;  // rows claimed to be the sum of two others (a speed hint; checked, see runLens)
 };
 
 struct LensOutput {
@@ -90,8 +92,8 @@ class Engine {
     const std::vector<int32_t>* tokens = nullptr;
     int32_t nPast = 0;
     KvCache* cache = nullptr;
-    Capture* capture = nullptr;            // eval-callback capture, or
-    OutputTaps* taps = nullptr;            // capture through graph outputs
+    Capture* capture = nullptr;  // eval-callback capture, or
+    OutputTaps* taps = nullptr;  // capture through graph outputs
     const std::vector<int32_t>* tapPositions = nullptr;
     const std::vector<InterventionSpec>* interventions = nullptr;
     std::vector<bool> headOutputs;
@@ -131,18 +133,18 @@ class Engine {
   Backends backends_;
   Weights weights_;
   SchedPtr sched_;
-  std::optional<KvCache> kvCache_;  // allocated on the first generate()
+  std::optional<KvCache> kvCache_;    // allocated on the first generate()
   std::optional<TapArena> tapArena_;  // where capture through outputs copies the rows; grown on demand
   static constexpr size_t kKeptTapFloats = size_t(16) << 20;  // a larger arena is freed after its call
-  MetaArena graphMeta_;             // the forward graph's metadata, at the same addresses every call
+  MetaArena graphMeta_;  // the forward graph's metadata, at the same addresses every call
   CaptureMode capture_;
-  std::vector<float> lensChunk_;    // host copy of one lens step's projections from a device, reused across calls
-  std::vector<float> lnfGamma_;     // ln_f.weight as float, for the lens's host-side centring and scaling
-  std::vector<float> lensBias_;     // wte · ln_f.bias [n_vocab]: the lens's constant term
+  std::vector<float> lensChunk_;  // host copy of one lens step's projections from a device, reused across calls
+  std::vector<float> lnfGamma_;   // ln_f.weight as float, for the lens's host-side centring and scaling
+  std::vector<float> lensBias_;   // wte · ln_f.bias [n_vocab]: the lens's constant term
   // Lens work buffers kept across calls: fresh pages cost a page fault each (see engine_lens.cpp).
-  std::vector<float> lensColumns_;                   // one step's centred, scaled inputs
-  std::vector<std::vector<float>> lensRows_;         // projections held past their step, and sums
-  std::vector<std::vector<float>> lensThreadRows_;   // one logits row per host thread
+  std::vector<float> lensColumns_;                  // one step's centred, scaled inputs
+  std::vector<std::vector<float>> lensRows_;        // projections held past their step, and sums
+  std::vector<std::vector<float>> lensThreadRows_;  // one logits row per host thread
 };
 
 }  // namespace layerlens

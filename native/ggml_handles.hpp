@@ -5,18 +5,28 @@
 #include <memory>
 #include <vector>
 
-#include "ggml.h"
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
+#include "ggml.h"
 
 namespace layerlens {
 
-struct GgmlContextFree { void operator()(ggml_context* c) const { ggml_free(c); } };
-struct GgmlBackendFree { void operator()(ggml_backend* b) const { ggml_backend_free(b); } };
-struct GgmlBufferFree { void operator()(ggml_backend_buffer* b) const { ggml_backend_buffer_free(b); } };
-struct GgmlThreadpoolFree { void operator()(ggml_threadpool* p) const { ggml_threadpool_free(p); } };
-struct GgmlSchedFree { void operator()(ggml_backend_sched* s) const { ggml_backend_sched_free(s); } };
+struct GgmlContextFree {
+  void operator()(ggml_context* c) const { ggml_free(c); }
+};
+struct GgmlBackendFree {
+  void operator()(ggml_backend* b) const { ggml_backend_free(b); }
+};
+struct GgmlBufferFree {
+  void operator()(ggml_backend_buffer* b) const { ggml_backend_buffer_free(b); }
+};
+struct GgmlThreadpoolFree {
+  void operator()(ggml_threadpool* p) const { ggml_threadpool_free(p); }
+};
+struct GgmlSchedFree {
+  void operator()(ggml_backend_sched* s) const { ggml_backend_sched_free(s); }
+};
 
 using ContextPtr = std::unique_ptr<ggml_context, GgmlContextFree>;
 using BackendPtr = std::unique_ptr<ggml_backend, GgmlBackendFree>;
@@ -31,9 +41,11 @@ using MetaArena = std::vector<std::max_align_t>;
 
 // A metadata-only context: tensors are described here and allocated in backend buffers. With an
 // arena, the context lives in it (grown when too small) instead of in memory of its own.
-inline ContextPtr makeMetaContext(size_t nTensors, bool withGraph = false, size_t graphSize = 0, MetaArena* arena = nullptr) {
+inline ContextPtr makeMetaContext(size_t nTensors, bool withGraph = false, size_t graphSize = 0,
+                                  MetaArena* arena = nullptr) {
   ggml_init_params params{};
-  params.mem_size = ggml_tensor_overhead() * nTensors + (withGraph ? ggml_graph_overhead_custom(graphSize, false) : 0) + 1024;
+  params.mem_size =
+      ggml_tensor_overhead() * nTensors + (withGraph ? ggml_graph_overhead_custom(graphSize, false) : 0) + 1024;
   params.mem_buffer = nullptr;
   if (arena) {
     const size_t units = (params.mem_size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);

@@ -17,7 +17,8 @@ inline float expF32(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);
   // Round to nearest by the 1.5·2^23 trick: vectorizes everywhere, unlike nearbyint without -ffast-math.
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln2 = 0.693359375 - 2.12194440e-4, first part exact in n·
+  const float r =
+      (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln2 = 0.693359375 - 2.12194440e-4, first part exact in n·
   const float r2 = r * r;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;

@@ -26,7 +26,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json] [--no-ts-baseline]');
+  console.log(
+    'usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json] [--no-ts-baseline]',
+  );
   process.exit(0);
 }
 const runs = Number(args.runs);
@@ -122,7 +124,6 @@ if (!args['no-ts-baseline']) {
     console.error(`TS baseline skipped: ${err.message}`);
   }
 }
-
 
 const result = {
   device: `${model.runtime.device} (${model.runtime.deviceDescription})`,

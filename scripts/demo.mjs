@@ -42,11 +42,7 @@ try {
       `${ck.skipped ? 'reused' : `written in ${ck.seconds.toFixed(1)} s`})\n`,
   );
 
-  console.log(
-    loud(
-      '*** RANDOM SYNTHETIC WEIGHTS, NOT GPT-2: the tokens below are meaningless; this only shows that the pipeline works ***',
-    ) + '\n',
-  );
+  console.log(loud('*** RANDOM SYNTHETIC WEIGHTS, NOT GPT-2: the tokens below are meaningless; this only shows that the pipeline works ***') + '\n');
 
   console.log(bold('decodeLayers(prompt, { hooks: "default" })') + `  prompt = ${JSON.stringify(PROMPT)}\n`);
   const t0 = performance.now();

@@ -44,9 +44,12 @@ export function installGgml({ force = false, log = console.error } = {}) {
     log(`layerlens: fetching ggml ${GGML_SOURCE.ggmlVersion} from the npm package ${spec}`);
     let out;
     try {
-      out = execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm',
-        ['pack', spec, '--silent', '--pack-destination', work],
-        { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], shell: process.platform === 'win32' });
+      out = execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['pack', spec, '--silent', '--pack-destination', work], {
+        cwd: work,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        shell: process.platform === 'win32',
+      });
     } catch (err) {
       throw new Error(`layerlens: could not download ${spec} from the npm registry (needed for the ggml sources): ${err.message}`, { cause: err });
     }

@@ -118,7 +118,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     build = chooseBuild();
     installGgml();
     const what = flag('LAYERLENS_CUDA') ? 'CPU + CUDA' : 'CPU';
-    console.error(`layerlens: building the native addon (${what}) with ${build.tool === 'gyp' ? 'node-gyp' : 'CMake'} (${build.why}); this takes a few minutes`);
+    console.error(
+      `layerlens: building the native addon (${what}) with ${build.tool === 'gyp' ? 'node-gyp' : 'CMake'} (${build.why}); this takes a few minutes`,
+    );
     if (build.tool === 'gyp') buildWithGyp();
     else buildWithCmake();
   } catch (err) {

@@ -258,7 +258,10 @@ class NormalStream {
   }
 
   fill(out, mean, std) {
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    let s0 = this.s0,
+      s1 = this.s1,
+      s2 = this.s2,
+      s3 = this.s3;
     let i = 0;
     const n = out.length;
     if (n > 0 && this.spare === this.spare) {
@@ -272,12 +275,22 @@ class NormalStream {
       let r = Math.imul(s1, 5);
       r = Math.imul((r << 7) | (r >>> 25), 9);
       let t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
       const u1 = ((r >>> 0) + 0.5) * INV32;
       r = Math.imul(s1, 5);
       r = Math.imul((r << 7) | (r >>> 25), 9);
       t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
       const u2 = ((r >>> 0) + 0.5) * INV32;
       const rad = Math.sqrt(-2 * Math.log(u1));
       const th = TWO_PI * u2;
@@ -286,7 +299,10 @@ class NormalStream {
       if (i < n) out[i++] = mean + std * z2;
       else this.spare = z2;
     }
-    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
   }
 }
 
@@ -379,7 +395,17 @@ function tensorSpecs(o) {
     const p = `h.${i}.`;
     specs.push({ name: `${p}ln_1.weight`, shape: [d], init: N(0.05, 1) });
     specs.push({ name: `${p}ln_1.bias`, shape: [d], init: N(0.02) });
-    specs.push({ name: `${p}attn.c_attn.weight`, shape: [d, 3 * d], init: { ...N(0), colStd: [[2 * d, QK_STD / Math.sqrt(d)], [d, 1 / Math.sqrt(d)]] } });
+    specs.push({
+      name: `${p}attn.c_attn.weight`,
+      shape: [d, 3 * d],
+      init: {
+        ...N(0),
+        colStd: [
+          [2 * d, QK_STD / Math.sqrt(d)],
+          [d, 1 / Math.sqrt(d)],
+        ],
+      },
+    });
     specs.push({ name: `${p}attn.c_attn.bias`, shape: [3 * d], init: N(0.05) });
     specs.push({ name: `${p}attn.c_proj.weight`, shape: [d, d], init: N((ATTN_PROJ * contrib) / d) });
     specs.push({ name: `${p}attn.c_proj.bias`, shape: [d], init: N(0.02) });
@@ -478,8 +504,14 @@ export function makeCheckpoint(outDir, opts = {}) {
   const recipe = fnv1a(JSON.stringify(specs)).toString(16).padStart(8, '0');
 
   const stamp = readStamp(dir);
-  if (!opts.force && stamp && stamp.version === GENERATOR_VERSION &&
-      stamp.recipe === recipe && JSON.stringify(stamp.options) === JSON.stringify(stampOptions) && stamp.bytes === totalBytes) {
+  if (
+    !opts.force &&
+    stamp &&
+    stamp.version === GENERATOR_VERSION &&
+    stamp.recipe === recipe &&
+    JSON.stringify(stamp.options) === JSON.stringify(stampOptions) &&
+    stamp.bytes === totalBytes
+  ) {
     try {
       if (fs.statSync(modelPath).size === totalBytes && fs.statSync(configPath).isFile()) {
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -533,8 +565,11 @@ export function makeCheckpoint(outDir, opts = {}) {
   writeFileAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
   writeFileAtomic(
     path.join(dir, STAMP_FILE),
-    JSON.stringify({ generator: 'layerlens scripts/make-checkpoint.mjs', version: GENERATOR_VERSION,
-      recipe, options: stampOptions, bytes: totalBytes }, null, 2) + '\n',
+    JSON.stringify(
+      { generator: 'layerlens scripts/make-checkpoint.mjs', version: GENERATOR_VERSION, recipe, options: stampOptions, bytes: totalBytes },
+      null,
+      2,
+    ) + '\n',
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   log(`${dir}: wrote ${(totalBytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s`);
@@ -622,8 +657,10 @@ function main() {
     const r = makeCheckpoint(out, { ...opts, log: quiet ? undefined : (s) => process.stdout.write(s + '\n') });
     if (!quiet && !r.skipped) {
       const o = r.options;
-      process.stdout.write(`  n_layer=${o.layers} n_embd=${o.embd} n_head=${o.heads} n_ctx=${o.ctx} ` +
-        `vocab=${o.vocab} dtype=${o.dtype} seed=${o.seed}${o.prefix ? ' prefix=transformer.' : ''}\n`);
+      process.stdout.write(
+        `  n_layer=${o.layers} n_embd=${o.embd} n_head=${o.heads} n_ctx=${o.ctx} ` +
+          `vocab=${o.vocab} dtype=${o.dtype} seed=${o.seed}${o.prefix ? ' prefix=transformer.' : ''}\n`,
+      );
     }
   } catch (err) {
     process.stderr.write(`make-checkpoint: ${err.message}\n`);

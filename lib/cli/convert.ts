@@ -18,13 +18,19 @@ export function parseConvertArgs(argv: readonly string[]): { command: 'help' } |
   const parsed = parseFlags(argv, { to: { type: 'string' }, type: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   const v = parsed.values;
   if (v.help) return { command: 'help' };
-  if (v.to !== 'gguf') throw new InvalidParameterError(`convert: --to gguf is required (the only target format)${v.to === undefined ? '' : `, got ${JSON.stringify(v.to)}`}`);
+  if (v.to !== 'gguf')
+    throw new InvalidParameterError(`convert: --to gguf is required (the only target format)${v.to === undefined ? '' : `, got ${JSON.stringify(v.to)}`}`);
   const type = v.type ?? DEFAULT_CONVERT_TYPE;
-  if (!is.inArray(type, DTYPES)) throw new InvalidParameterError(`convert: --type must be ${DTYPES.slice(0, -1).join(', ')} or ${DTYPES[DTYPES.length - 1]}, got ${JSON.stringify(type)}`);
+  if (!is.inArray(type, DTYPES))
+    throw new InvalidParameterError(`convert: --type must be ${DTYPES.slice(0, -1).join(', ')} or ${DTYPES[DTYPES.length - 1]}, got ${JSON.stringify(type)}`);
   const pos = parsed.positionals;
   if (pos.length !== 1) throw new InvalidParameterError('convert: give exactly one checkpoint path (a directory or a .safetensors file)');
   const path = pos[0];
-  const base = path.replace(/[\\/]+$/, '').split(/[\\/]/).pop()!.replace(/\.safetensors$/, '');
+  const base = path
+    .replace(/[\\/]+$/, '')
+    .split(/[\\/]/)
+    .pop()!
+    .replace(/\.safetensors$/, '');
   // a directory's model.safetensors says nothing; name the file after the architecture instead
   const out = v.out ?? `${base === 'model' ? 'gpt2' : base}-${type}.gguf`;
   if (!out.endsWith('.gguf')) throw invalidParameterError('convert --out', 'a file name ending in .gguf', out);

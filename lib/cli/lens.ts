@@ -73,7 +73,8 @@ function positionsFlag(text: string): CliRunOptions['positions'] {
   const p = text.trim();
   if (p === 'last' || p === 'all') return p;
   const list = p.split(',').map((s) => s.trim());
-  if (!list.every((s) => /^[0-9]+$/.test(s))) throw invalidParameterError('--positions', '"last", "all" or a comma-separated list of 0-based positions such as 0,3,5', text);
+  if (!list.every((s) => /^[0-9]+$/.test(s)))
+    throw invalidParameterError('--positions', '"last", "all" or a comma-separated list of 0-based positions such as 0,3,5', text);
   return [...new Set(list.map(Number))].sort((a, b) => a - b);
 }
 
@@ -141,7 +142,8 @@ async function readPrompt(cmd: CliRunOptions, io: CommandIO): Promise<string> {
     // before loading a model: a typo should not cost a download
     const nTokens = encode(prompt).length;
     const bad = cmd.positions.find((p) => p >= nTokens);
-    if (bad !== undefined) throw new InvalidParameterError(`--positions: position ${bad} is out of range, the prompt has ${nTokens} tokens (0..${nTokens - 1})`);
+    if (bad !== undefined)
+      throw new InvalidParameterError(`--positions: position ${bad} is out of range, the prompt has ${nTokens} tokens (0..${nTokens - 1})`);
   }
   return prompt;
 }
@@ -206,18 +208,21 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
 }
 
 /** --patch-from: the patched lens and the tracked token clean → patched; with --html, the before/after report. */
-async function runPatch(
-  prompt: string,
-  cmd: CliRunOptions,
-  patch: NonNullable<CliRunOptions['patch']>,
-  options: LensOptions,
-  io: CommandIO,
-): Promise<void> {
+async function runPatch(prompt: string, cmd: CliRunOptions, patch: NonNullable<CliRunOptions['patch']>, options: LensOptions, io: CommandIO): Promise<void> {
   const { model } = options;
   const ref = checkParameter('--patch-hook', () => parseHookName(patch.hook, model.info.n_layer));
   if (!isIntervenable(ref.kind)) throw invalidParameterError('--patch-hook', 'a d-wide hook or blocks.L.mlp_post', patch.hook);
   const { patchActivations } = await import('../interp/patch.js');
-  const r = await patchActivations({ model, source: patch.from, target: prompt, hook: patch.hook, mode: patch.mode, track: cmd.view.target!, hooks: options.hooks, topK: options.topK });
+  const r = await patchActivations({
+    model,
+    source: patch.from,
+    target: prompt,
+    hook: patch.hook,
+    mode: patch.mode,
+    track: cmd.view.target!,
+    hooks: options.hooks,
+    topK: options.topK,
+  });
   if (cmd.view.html !== undefined) {
     // The report lenses what --html lenses (every position, metrics, attention), clean and patched.
     const { compareRuns, patchedLabel } = await import('../interp/compare.js');
@@ -233,6 +238,8 @@ async function runPatch(
   io.stdout.write(formatView(r.patched, { color: useColor(io.stdout, io.env) }));
   io.stdout.write(`\n${JSON.stringify(r.track.token)} clean → patched (${patch.hook} ${patch.mode} from ${JSON.stringify(patch.from)}):\n`);
   for (const l of r.byLayer) {
-    io.stdout.write(`  ${l.name.padEnd(22)} p ${l.cleanProb.toFixed(4)} → ${l.patchedProb.toFixed(4)}   rank ${String(l.cleanRank).padStart(6)} → ${l.patchedRank}\n`);
+    io.stdout.write(
+      `  ${l.name.padEnd(22)} p ${l.cleanProb.toFixed(4)} → ${l.patchedProb.toFixed(4)}   rank ${String(l.cleanRank).padStart(6)} → ${l.patchedRank}\n`,
+    );
   }
 }

@@ -22,7 +22,8 @@ export function parsePullArgs(argv: readonly string[]): { command: 'help' } | ({
   if (pos.length > 1) throw new InvalidParameterError(`pull: expected one model name, got ${pos.length}: ${pos.join(' ')}`);
   const name = pos[0].trim();
   // pull only downloads from the hub: a path here is a mistake, not something to look up
-  if (!isHubId(name)) throw new InvalidParameterError(`pull: ${JSON.stringify(pos[0])} is not a hub model name (expected gpt2-medium, distilgpt2, org/name, …)`);
+  if (!isHubId(name))
+    throw new InvalidParameterError(`pull: ${JSON.stringify(pos[0])} is not a hub model name (expected gpt2-medium, distilgpt2, org/name, …)`);
   return { command: 'pull', name, revision, quiet: v.quiet === true ? true : undefined };
 }
 

@@ -308,7 +308,11 @@ async function fetchInto(o: TransferOptions, offset: number, bar: ProgressBar): 
     const range = parseContentRange(res.headers['content-range']);
     if (!range || range.start !== offset) {
       res.destroy();
-      throw new NetworkError(`${url.host} answered the range request bytes=${offset}- with ${res.headers['content-range'] ?? 'no Content-Range'}`, 'EPROTO', url.href);
+      throw new NetworkError(
+        `${url.host} answered the range request bytes=${offset}- with ${res.headers['content-range'] ?? 'no Content-Range'}`,
+        'EPROTO',
+        url.href,
+      );
     }
     total = range.total;
   } else if (status === 200) {
@@ -345,7 +349,13 @@ async function fetchInto(o: TransferOptions, offset: number, bar: ProgressBar): 
         ws.once('drain', () => res.resume());
       }
     });
-    res.on('end', () => settle(bodyLength !== undefined && received < bodyLength ? new NetworkError(`the body ended after ${received} of ${bodyLength} bytes`, 'ECONNRESET', url.href) : undefined));
+    res.on('end', () =>
+      settle(
+        bodyLength !== undefined && received < bodyLength
+          ? new NetworkError(`the body ended after ${received} of ${bodyLength} bytes`, 'ECONNRESET', url.href)
+          : undefined,
+      ),
+    );
     res.on('error', (err) => settle(toNetworkError(err, url, o.timeoutMs)));
     res.on('close', () => {
       if (!res.complete) settle(new NetworkError(describeNetworkError('ECONNRESET', url.host), 'ECONNRESET', url.href));
@@ -435,7 +445,9 @@ export async function transferToFile(o: TransferOptions): Promise<{ size: number
       sha = await sha256File(o.incomplete);
       if (o.sha256 !== undefined && sha !== o.sha256.toLowerCase()) {
         await rm(o.incomplete, { force: true });
-        throw new IntegrityError(`${o.label}: the SHA-256 of the downloaded file is ${sha}, but the server announced ${o.sha256}; the download was deleted and nothing was cached`);
+        throw new IntegrityError(
+          `${o.label}: the SHA-256 of the downloaded file is ${sha}, but the server announced ${o.sha256}; the download was deleted and nothing was cached`,
+        );
       }
     }
     return { size, ...(sha === undefined ? {} : { sha256: sha }) };

@@ -13,15 +13,7 @@ import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:
 import type { IncomingHttpHeaders } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import {
-  IntegrityError,
-  NetworkError,
-  TransferInterruptedError,
-  isRedirect,
-  requestFollowing,
-  transferToFile,
-  type ProgressStream,
-} from './download.js';
+import { IntegrityError, NetworkError, TransferInterruptedError, isRedirect, requestFollowing, transferToFile, type ProgressStream } from './download.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_REVISION = 'main';
@@ -69,7 +61,8 @@ export function isHubId(s: string): boolean {
 
 /** Checks a revision (branch, tag or commit; `refs/pr/1` style names allowed) and returns it. */
 export function checkRevision(revision: unknown): string {
-  if (typeof revision !== 'string' || revision.length === 0) throw new TypeError(`revision must be a non-empty string (a branch, tag or commit), got ${JSON.stringify(revision)}`);
+  if (typeof revision !== 'string' || revision.length === 0)
+    throw new TypeError(`revision must be a non-empty string (a branch, tag or commit), got ${JSON.stringify(revision)}`);
   const ok = revision.split('/').every((seg) => /^[\w.-]+$/.test(seg) && seg !== '.' && seg !== '..');
   if (!ok) throw new TypeError(`revision ${JSON.stringify(revision)} is not a valid branch, tag or commit name`);
   return revision;
@@ -140,7 +133,12 @@ export function hubCacheCandidates(repoId: string, env: Env = process.env): stri
  * The snapshot directory of `repoId` at `revision` in the local cache (via refs/<revision>, or the
  * revision itself when it is a commit), when it holds every file in `files`; else undefined.
  */
-export function findInHubCache(repoId: string, revision = DEFAULT_REVISION, env: Env = process.env, files: readonly string[] = MODEL_FILES): string | undefined {
+export function findInHubCache(
+  repoId: string,
+  revision = DEFAULT_REVISION,
+  env: Env = process.env,
+  files: readonly string[] = MODEL_FILES,
+): string | undefined {
   for (const repoDir of hubCacheCandidates(repoId, env)) {
     const commit = readRef(repoDir, revision) ?? (COMMIT_RE.test(revision) ? revision : undefined);
     if (!commit) continue;
@@ -195,7 +193,10 @@ function header(h: IncomingHttpHeaders, name: string): string | undefined {
 /** huggingface_hub's etag normalisation: drop a weak `W/` prefix and the quotes. */
 function normalizeEtag(v: string | undefined): string | undefined {
   if (!v) return undefined;
-  const e = v.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  const e = v
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
   // It becomes a file name: only accept what cannot escape the blobs directory.
   return /^[\w.-]+$/.test(e) && e !== '.' && e !== '..' && !e.endsWith('.incomplete') ? e : undefined;
 }
@@ -228,27 +229,42 @@ function httpError(ctx: Ctx, file: string, status: number, h: IncomingHttpHeader
     return new HubError('unauthorized', `"${ctx.repoId}" is a gated model: access to ${file} was denied (${status} from ${where}). ${token}${said}`);
   }
   if (status === 401 || status === 403) {
-    const what = code === 'RepoNotFound' ? `the hub has no repository "${ctx.repoId}" that these credentials can see` : `access to ${file} of "${ctx.repoId}" was denied`;
+    const what =
+      code === 'RepoNotFound' ? `the hub has no repository "${ctx.repoId}" that these credentials can see` : `access to ${file} of "${ctx.repoId}" was denied`;
     return new HubError('unauthorized', `${what} (${status} from ${where}). Check the name; ${token}${said}`);
   }
   if (status === 404) {
     if (code === 'EntryNotFound') {
-      return new HubError('file-not-found', `the hub repository "${ctx.repoId}" has no file ${file} at revision ${ctx.revision} (404 from ${where}); layerlens needs config.json and model.safetensors (pytorch_model.bin and .h5 weights are not read)${said}`);
+      return new HubError(
+        'file-not-found',
+        `the hub repository "${ctx.repoId}" has no file ${file} at revision ${ctx.revision} (404 from ${where}); layerlens needs config.json and model.safetensors (pytorch_model.bin and .h5 weights are not read)${said}`,
+      );
     }
     if (code === 'RevisionNotFound') {
-      return new HubError('revision-not-found', `the hub repository "${ctx.repoId}" has no revision ${JSON.stringify(ctx.revision)} (404 from ${where}); give a branch, tag or commit that exists${said}`);
+      return new HubError(
+        'revision-not-found',
+        `the hub repository "${ctx.repoId}" has no revision ${JSON.stringify(ctx.revision)} (404 from ${where}); give a branch, tag or commit that exists${said}`,
+      );
     }
     if (code === 'RepoNotFound') {
-      return new HubError('repo-not-found', `the hub has no repository "${ctx.repoId}" (404 from ${where}). Check the name (org/name); if it is private or gated, set HF_TOKEN.${said}`);
+      return new HubError(
+        'repo-not-found',
+        `the hub has no repository "${ctx.repoId}" (404 from ${where}). Check the name (org/name); if it is private or gated, set HF_TOKEN.${said}`,
+      );
     }
-    return new HubError('repo-not-found', `the hub has no repository "${ctx.repoId}" with a file ${file} at revision ${ctx.revision} (404 from ${where}). Check the name (org/name); if it is private or gated, set HF_TOKEN.${said}`);
+    return new HubError(
+      'repo-not-found',
+      `the hub has no repository "${ctx.repoId}" with a file ${file} at revision ${ctx.revision} (404 from ${where}). Check the name (org/name); if it is private or gated, set HF_TOKEN.${said}`,
+    );
   }
   return new HubError('http', `the hub answered ${status} for ${file} of "${ctx.repoId}" (${where}); try again later${said}`);
 }
 
 function networkError(ctx: Ctx, file: string, err: NetworkError | Error): HubError {
   if (err instanceof NetworkError) {
-    return new HubError('network', `could not reach the Hugging Face hub at ${ctx.endpoint} to fetch ${file} of "${ctx.repoId}": ${err.message}`, { cause: err });
+    return new HubError('network', `could not reach the Hugging Face hub at ${ctx.endpoint} to fetch ${file} of "${ctx.repoId}": ${err.message}`, {
+      cause: err,
+    });
   }
   return new HubError('http', `fetching ${file} of "${ctx.repoId}" from ${ctx.endpoint} failed: ${err.message}`, { cause: err });
 }
@@ -333,7 +349,11 @@ const inFlight = new Map<string, Promise<void>>();
 function cacheError(dir: string, err: unknown): HubError {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOSPC') return new HubError('cache', `not enough disk space in the Hugging Face cache at ${dir} (ENOSPC)`, { cause: err });
-  return new HubError('cache', `cannot write the Hugging Face cache at ${dir} (${e?.code ?? e?.message}); set HF_HUB_CACHE (or HF_HOME) to a writable directory`, { cause: err });
+  return new HubError(
+    'cache',
+    `cannot write the Hugging Face cache at ${dir} (${e?.code ?? e?.message}); set HF_HUB_CACHE (or HF_HOME) to a writable directory`,
+    { cause: err },
+  );
 }
 
 /** snapshots/<commit>/<file> → relative symlink to the blob (written under a temp name, then renamed); a copy where symlinks fail. */
@@ -373,7 +393,10 @@ export async function downloadHubFiles(repoId: string, files: readonly string[] 
   if (!isHubId(repoId)) throw new TypeError(`${JSON.stringify(repoId)} is not a hub repo id (expected name or org/name)`);
   if (files.length === 0) throw new TypeError('no files to download');
   if (isHubOffline(env)) {
-    throw new HubError('offline', `HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading ${files.join(' and ')} of "${repoId}" (${describeCacheMiss(repoId, revision, env, files)})`);
+    throw new HubError(
+      'offline',
+      `HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading ${files.join(' and ')} of "${repoId}" (${describeCacheMiss(repoId, revision, env, files)})`,
+    );
   }
   const endpoint = hubEndpoint(env);
   const token = hubToken(env);
@@ -430,7 +453,13 @@ export async function downloadHubFiles(repoId: string, files: readonly string[] 
 }
 
 /** blobs/<etag>, downloading it through blobs/<etag>.incomplete when absent. */
-async function fetchBlob(ctx: Ctx, m: FileMeta, blobs: string, progress: ProgressStream | undefined, options: HubDownloadOptions): Promise<{ path: string; transferred: boolean }> {
+async function fetchBlob(
+  ctx: Ctx,
+  m: FileMeta,
+  blobs: string,
+  progress: ProgressStream | undefined,
+  options: HubDownloadOptions,
+): Promise<{ path: string; transferred: boolean }> {
   if (m.etag) {
     const path = join(blobs, m.etag);
     if (existsSync(path)) return { path, transferred: false };
@@ -490,7 +519,8 @@ async function transfer(
     });
   } catch (err) {
     if (err instanceof HubError) throw err;
-    if (err instanceof IntegrityError) throw new HubError('integrity', `downloading ${m.file} of "${ctx.repoId}" from ${m.url.origin} failed its check: ${err.message}`, { cause: err });
+    if (err instanceof IntegrityError)
+      throw new HubError('integrity', `downloading ${m.file} of "${ctx.repoId}" from ${m.url.origin} failed its check: ${err.message}`, { cause: err });
     if (err instanceof TransferInterruptedError) {
       const of = err.expectedSize === undefined ? '' : ` of ${err.expectedSize}`;
       throw new HubError(

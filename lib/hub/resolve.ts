@@ -107,7 +107,8 @@ export async function resolveModelFiles(model: string = DEFAULT_MODEL, options: 
  * is missing) and returns their paths and the snapshot directory. Never treats `name` as a path.
  */
 export async function pullModel(name: string, options: Omit<ResolveOptions, 'download'> = {}): Promise<CheckpointFiles & { snapshot: string }> {
-  if (typeof name !== 'string' || !isHubId(name)) throw new TypeError(`${JSON.stringify(name)} is not a hub model name (expected gpt2-medium, distilgpt2, org/name, …)`);
+  if (typeof name !== 'string' || !isHubId(name))
+    throw new TypeError(`${JSON.stringify(name)} is not a hub model name (expected gpt2-medium, distilgpt2, org/name, …)`);
   return (await hubModelFiles(name, options)) as CheckpointFiles & { snapshot: string };
 }
 
@@ -121,7 +122,10 @@ async function hubModelFiles(model: string, options: ResolveOptions): Promise<Ch
     throw new HubError('offline', `${notFoundPrefix(model, revision, env)}, and downloading was turned off (download: false). ${howToProvide(model)}`);
   }
   if (isHubOffline(env)) {
-    throw new HubError('offline', `${notFoundPrefix(model, revision, env)}, and HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading it. Unset HF_HUB_OFFLINE to let layerlens download it. ${howToProvide(model)}`);
+    throw new HubError(
+      'offline',
+      `${notFoundPrefix(model, revision, env)}, and HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading it. Unset HF_HUB_OFFLINE to let layerlens download it. ${howToProvide(model)}`,
+    );
   }
   try {
     const snap = await downloadHubFiles(model, MODEL_FILES, {
@@ -136,7 +140,11 @@ async function hubModelFiles(model: string, options: ResolveOptions): Promise<Ch
     if (!(err instanceof HubError)) throw err;
     switch (err.kind) {
       case 'network':
-        throw new HubError(err.kind, `${notFoundPrefix(model, revision, env)}, and downloading it failed: ${err.message}. Check the connection (or HF_ENDPOINT, or a proxy). ${howToProvide(model)}`, { cause: err });
+        throw new HubError(
+          err.kind,
+          `${notFoundPrefix(model, revision, env)}, and downloading it failed: ${err.message}. Check the connection (or HF_ENDPOINT, or a proxy). ${howToProvide(model)}`,
+          { cause: err },
+        );
       case 'offline':
       case 'repo-not-found':
       case 'revision-not-found':

@@ -146,7 +146,8 @@ export function directLogitAttribution(parts: ResidualParts, finalResidual: Arra
   const out: AttributionPart[] = [{ name: 'embed', layer: null, value: contribution(parts.embed, 0) }];
   for (let l = 0; l < nLayer; l++) {
     const heads = parts.attnHeadOut[l];
-    if (heads.length === 0 || heads.length % d !== 0) throw new RangeError(`attnHeadOut[${l}] must hold n_head rows of ${d} values, got ${heads.length} values`);
+    if (heads.length === 0 || heads.length % d !== 0)
+      throw new RangeError(`attnHeadOut[${l}] must hold n_head rows of ${d} values, got ${heads.length} values`);
     for (let h = 0; h < heads.length / d; h++) out.push({ name: `blocks.${l}.head.${h}`, layer: l, head: h, value: contribution(heads, h * d) });
     checkWidth(parts.attnBias[l], d, `attnBias[${l}]`);
     out.push({ name: `blocks.${l}.attn_bias`, layer: l, value: contribution(parts.attnBias[l], 0) });

@@ -79,9 +79,7 @@ export function attentionLayers(activations: readonly Activation[]): AttentionLa
     .filter((a) => a.kind === 'attn_pattern')
     .map((a) => {
       const [P, H, n] = a.shape;
-      const patterns = Array.from({ length: P }, (_, i) =>
-        Array.from({ length: H }, (_, h) => a.data.subarray((i * H + h) * n, (i * H + h + 1) * n)),
-      );
+      const patterns = Array.from({ length: P }, (_, i) => Array.from({ length: H }, (_, h) => a.data.subarray((i * H + h) * n, (i * H + h + 1) * n)));
       return { name: a.name, layer: a.layer as number, positions: [...a.positions], n_head: H, n_tokens: n, patterns };
     });
 }
@@ -101,7 +99,8 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const { n_layer, n_embd, n_vocab, n_ctx } = model.info;
   const topK = options.topK ?? 5;
   if (!is.integerIn(topK, 1, n_vocab)) throw invalidParameterError('topK', `an integer in 1..${n_vocab}`, topK);
-  if (options.onActivation !== undefined && typeof options.onActivation !== 'function') throw invalidParameterError('onActivation', 'a function', options.onActivation);
+  if (options.onActivation !== undefined && typeof options.onActivation !== 'function')
+    throw invalidParameterError('onActivation', 'a function', options.onActivation);
   for (const flag of ['vectors', 'metrics'] as const) {
     if (options[flag] !== undefined && !is.bool(options[flag])) throw invalidParameterError(flag, 'a boolean', options[flag]);
   }

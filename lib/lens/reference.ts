@@ -163,13 +163,7 @@ function checkLensArgs(vectors: NumArray, m: number, { vocab, d }: LensParams, k
  * Lens of m vectors (row-major [m, d]): per vector, LayerNorm_f with fresh statistics, logits against
  * the tied embedding, the top-k under the full softmax, and optionally the full log-probabilities.
  */
-export function lensReference(
-  vectors: NumArray,
-  m: number,
-  params: LensParams,
-  k: number,
-  options: { logProbs?: boolean } = {},
-): LensRow[] {
+export function lensReference(vectors: NumArray, m: number, params: LensParams, k: number, options: { logProbs?: boolean } = {}): LensRow[] {
   const { lnfWeight, lnfBias, eps, wte, vocab, d } = params;
   checkLensArgs(vectors, m, params, k);
   const rows: LensRow[] = [];
@@ -255,7 +249,8 @@ export function lensMeasuresReference(
   const perRow = (a: ArrayLike<number> | undefined, what: string, limit: number) => {
     if (a === undefined) return;
     if (a.length !== m) throw new RangeError(`${what} must have one entry per vector (${m})`);
-    for (let i = 0; i < m; i++) if (!Number.isInteger(a[i]) || a[i] < -1 || a[i] >= limit) throw new RangeError(`${what}: entry ${a[i]} is outside -1..${limit - 1}`);
+    for (let i = 0; i < m; i++)
+      if (!Number.isInteger(a[i]) || a[i] < -1 || a[i] >= limit) throw new RangeError(`${what}: entry ${a[i]} is outside -1..${limit - 1}`);
   };
   perRow(measures.targets, 'targets', vocab);
   perRow(measures.references, 'references', m);

@@ -26,7 +26,8 @@ function resolveRef(hook: string, layer: number | undefined, nLayer: number): Ho
     if (layer !== undefined && layer !== null) throw new Error(`hook kind "${hook}" has no layer (got ${layer})`);
     return parseHookName(hook, nLayer);
   }
-  if (typeof layer !== 'number' || !Number.isInteger(layer)) throw new TypeError(`hook kind "${hook}" needs a layer (an integer; negative counts from the last block), got ${layer}`);
+  if (typeof layer !== 'number' || !Number.isInteger(layer))
+    throw new TypeError(`hook kind "${hook}" needs a layer (an integer; negative counts from the last block), got ${layer}`);
   if (layer < -nLayer || layer >= nLayer) throw new RangeError(`layer ${layer} is out of range: the model has blocks 0..${nLayer - 1} (or -${nLayer}..-1)`);
   const l = layer < 0 ? nLayer + layer : layer;
   return tlShort !== undefined ? parseHookName(`blocks.${l}.${tlShort}`, nLayer) : { name: hookName(hook as HookKind, l), kind: hook as HookKind, layer: l };

@@ -178,9 +178,12 @@ export class Model {
   /** wte and ln_f as float32, for the plain-TS reference lens (fetched once). */
   lensWeights(): Promise<LensWeights> {
     const engine = this.#engine();
-    this.#lensWeights ??= Promise.all([engine.weight('wte'), engine.weight('ln_f.weight'), engine.weight('ln_f.bias')]).then(
-      ([wte, lnfWeight, lnfBias]) => ({ wte, lnfWeight, lnfBias, eps: this.config.eps }),
-    );
+    this.#lensWeights ??= Promise.all([engine.weight('wte'), engine.weight('ln_f.weight'), engine.weight('ln_f.bias')]).then(([wte, lnfWeight, lnfBias]) => ({
+      wte,
+      lnfWeight,
+      lnfBias,
+      eps: this.config.eps,
+    }));
     return this.#lensWeights;
   }
 
@@ -215,7 +218,8 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (model !== undefined && !is.string(model)) throw invalidParameterError('model', 'a path or hub id string', model);
   // Options are checked before anything is resolved, so a typo never costs a download.
   if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
-  if (options.threads !== undefined && !is.integerIn(options.threads, 1, MAX_THREADS)) throw invalidParameterError('threads', `an integer in 1..${MAX_THREADS}`, options.threads);
+  if (options.threads !== undefined && !is.integerIn(options.threads, 1, MAX_THREADS))
+    throw invalidParameterError('threads', `an integer in 1..${MAX_THREADS}`, options.threads);
   const device = options.device ?? 'auto';
   if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', oneOf(DEVICES), device);
   const capture = options.capture ?? 'auto';
@@ -232,7 +236,10 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   let nativeModel: NativeModel;
   if (files.config === undefined) {
     // A .gguf file: the engine reads the hyperparameters from its metadata.
-    if (dtype === 'q8_0') throw new TypeError(`dtype 'q8_0' quantizes safetensors checkpoints; ${files.weights} is a GGUF file (use 'auto', 'f32' or 'f16', or convert the checkpoint with --type q8_0)`);
+    if (dtype === 'q8_0')
+      throw new TypeError(
+        `dtype 'q8_0' quantizes safetensors checkpoints; ${files.weights} is a GGUF file (use 'auto', 'f32' or 'f16', or convert the checkpoint with --type q8_0)`,
+      );
     nativeModel = await native_.loadModel({ path: files.weights, device, threads: options.threads ?? 0, capture, dtype });
     const { n_layer, n_embd, n_head, n_vocab, n_ctx, eps } = nativeModel.info();
     config = { model_type: 'gpt2', n_layer, n_embd, n_head, n_vocab, n_ctx, eps };

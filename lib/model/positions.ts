@@ -17,4 +17,3 @@ export function resolvePositions(spec: PositionSpec, nTokens: number): number[] 
   }
   return [...out].sort((a, b) => a - b);
 }
-

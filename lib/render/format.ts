@@ -121,7 +121,13 @@ export function stringifyJSON(value: unknown, width = 100): string {
   const inline = (v: unknown): string => {
     if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
     if (Array.isArray(v)) return isNumberArray(v) ? JSON.stringify(v) : '[' + v.map(inline).join(', ') + ']';
-    return '{' + entriesOf(v).map(([k, e]) => JSON.stringify(k) + ': ' + inline(e)).join(', ') + '}';
+    return (
+      '{' +
+      entriesOf(v)
+        .map(([k, e]) => JSON.stringify(k) + ': ' + inline(e))
+        .join(', ') +
+      '}'
+    );
   };
   const fmt = (v: unknown, indent: string): string => {
     if (v === null || typeof v !== 'object') return inline(v);
@@ -130,7 +136,15 @@ export function stringifyJSON(value: unknown, width = 100): string {
     if (indent.length + flat.length <= width) return flat;
     const inner = indent + '  ';
     if (Array.isArray(v)) return '[\n' + v.map((e) => inner + fmt(e, inner)).join(',\n') + '\n' + indent + ']';
-    return '{\n' + entriesOf(v).map(([k, e]) => inner + JSON.stringify(k) + ': ' + fmt(e, inner)).join(',\n') + '\n' + indent + '}';
+    return (
+      '{\n' +
+      entriesOf(v)
+        .map(([k, e]) => inner + JSON.stringify(k) + ': ' + fmt(e, inner))
+        .join(',\n') +
+      '\n' +
+      indent +
+      '}'
+    );
   };
   return fmt(value, '');
 }
@@ -263,9 +277,7 @@ export function formatTable(result: LensResult, options: FormatTableOptions = {}
   };
 
   const lines: string[] = [];
-  lines.push(
-    `${paint('model', ANSI.bold)}       ${m.name} (${m.n_layer} layers, n_embd ${m.n_embd}, ${m.n_head} heads, vocab ${m.n_vocab}, ${m.dtype})`,
-  );
+  lines.push(`${paint('model', ANSI.bold)}       ${m.name} (${m.n_layer} layers, n_embd ${m.n_embd}, ${m.n_head} heads, vocab ${m.n_vocab}, ${m.dtype})`);
   const n = result.tokens.length;
   lines.push(`${paint('prompt', ANSI.bold)}      ${n} token${n === 1 ? '' : 's'}`);
   const pred = result.prediction;
@@ -285,12 +297,15 @@ export function formatTable(result: LensResult, options: FormatTableOptions = {}
   // target column: "rank prob", the rank right-aligned
   const rankWidth = Math.max(4, ...result.hooks.map((h) => (h.target ? String(h.target.rank).length : 0)));
   const targetWidth = rankWidth + 1 + 5;
-  const extraHeader = (hasTarget ? '  ' + padEnd('rank'.padStart(rankWidth) + ' prob', targetWidth) : '') + (hasMetrics ? '  ' + 'entropy'.padStart(7) + '      KL' : '');
+  const extraHeader =
+    (hasTarget ? '  ' + padEnd('rank'.padStart(rankWidth) + ' prob', targetWidth) : '') + (hasMetrics ? '  ' + 'entropy'.padStart(7) + '      KL' : '');
   const extraCells = (h: HookLens): string => {
     let out = '';
     if (hasTarget) {
       const t = h.target;
-      out += '  ' + (t ? paint(String(t.rank).padStart(rankWidth), ...rankStyle(t.rank)) + ' ' + paint(formatProb(t.prob), ...probStyle(t.prob)) : ' '.repeat(targetWidth));
+      out +=
+        '  ' +
+        (t ? paint(String(t.rank).padStart(rankWidth), ...rankStyle(t.rank)) + ' ' + paint(formatProb(t.prob), ...probStyle(t.prob)) : ' '.repeat(targetWidth));
     }
     if (hasMetrics) out += '  ' + ' ' + formatNats(h.entropy) + '  ' + formatNats(h.kl);
     return out;

@@ -13,8 +13,4 @@ const isResidual = (k: HookKind): boolean => k.startsWith('resid_');
  * block). `embed` comes last: it is the first row of every kind's picture, shown as a kind of its own
  * only when the data has nothing else.
  */
-export const DISPLAY_KINDS: readonly HookKind[] = [
-  ...blockKinds.filter(isResidual).reverse(),
-  ...blockKinds.filter((k) => !isResidual(k)).reverse(),
-  'embed',
-];
+export const DISPLAY_KINDS: readonly HookKind[] = [...blockKinds.filter(isResidual).reverse(), ...blockKinds.filter((k) => !isResidual(k)).reverse(), 'embed'];

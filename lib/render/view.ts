@@ -127,10 +127,12 @@ export function formatGrid(result: LensResult, options: FormatGridOptions = {}):
   const positions = [...new Set(rows.flatMap((r) => [...r.cells.keys()]))].sort((a, b) => a - b);
 
   const headers = positions.map((p) => truncate(compactToken(result.tokens[p]?.token ?? '?'), maxCell));
-  const cellText = rows.map((r) => positions.map((p) => {
-    const h = r.cells.get(p);
-    return h?.top?.length ? truncate(compactToken(h.top[0].token), maxCell) : '';
-  }));
+  const cellText = rows.map((r) =>
+    positions.map((p) => {
+      const h = r.cells.get(p);
+      return h?.top?.length ? truncate(compactToken(h.top[0].token), maxCell) : '';
+    }),
+  );
   const widths = positions.map((_, j) => Math.max(1, displayWidth(headers[j]), ...cellText.map((row) => displayWidth(row[j]))));
   const labelWidth = Math.max(...rows.map((r) => r.label.length)) + 2;
   const { keep, gapAfter } = fitColumns(widths, options.width === undefined ? Infinity : options.width - labelWidth);
@@ -161,15 +163,19 @@ export function formatGrid(result: LensResult, options: FormatGridOptions = {}):
   lines.push(line(' '.repeat(labelWidth), (j, padded) => paint(padded ? pad(headers[j], widths[j]) : headers[j], ANSI.bold), paint('…', ANSI.dim)));
   rows.forEach((r, i) => {
     lines.push(
-      line(paint(pad(r.label, labelWidth), ANSI.cyan), (j, padded) => {
-        const h = r.cells.get(positions[j]);
-        const text = padded ? pad(cellText[i][j], widths[j]) : cellText[i][j];
-        const best = h?.top?.[0];
-        if (!best) return text;
-        const codes = probStyle(best.prob);
-        if (target && best.id === target.id) codes.push('\x1b[7m');
-        return paint(text, ...codes);
-      }, paint('…', ANSI.dim)),
+      line(
+        paint(pad(r.label, labelWidth), ANSI.cyan),
+        (j, padded) => {
+          const h = r.cells.get(positions[j]);
+          const text = padded ? pad(cellText[i][j], widths[j]) : cellText[i][j];
+          const best = h?.top?.[0];
+          if (!best) return text;
+          const codes = probStyle(best.prob);
+          if (target && best.id === target.id) codes.push('\x1b[7m');
+          return paint(text, ...codes);
+        },
+        paint('…', ANSI.dim),
+      ),
     );
   });
   return lines.join('\n') + '\n';

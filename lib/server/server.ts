@@ -92,7 +92,8 @@ const field = (name: string): string => JSON.stringify(name);
  */
 export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: number; n_vocab: number }, maxTopK = 100): LensRequest {
   if (!is.plainObject(body)) throw invalidParameterError('the body', 'a JSON object like {"prompt": "..."}', body);
-  for (const k of Object.keys(body)) if (!LENS_FIELDS.includes(k)) throw new InvalidParameterError(`unknown field ${field(k)}; the fields are ${LENS_FIELDS.join(', ')}`);
+  for (const k of Object.keys(body))
+    if (!LENS_FIELDS.includes(k)) throw new InvalidParameterError(`unknown field ${field(k)}; the fields are ${LENS_FIELDS.join(', ')}`);
 
   const prompt = body.prompt;
   if (!is.string(prompt)) throw invalidParameterError(field('prompt'), 'a string', prompt);
@@ -301,7 +302,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
       .catch((err: unknown) => {
         const status = err instanceof HttpError ? err.status : err instanceof InvalidParameterError ? 400 : 500;
         const message = err instanceof Error ? err.message : String(err);
-        if (!res.headersSent) sendJSON(res, status, { error: status === 500 ? `internal error: ${message}` : message }, err instanceof HttpError ? err.headers : {});
+        if (!res.headersSent)
+          sendJSON(res, status, { error: status === 500 ? `internal error: ${message}` : message }, err instanceof HttpError ? err.headers : {});
         else res.destroy();
         return status;
       })

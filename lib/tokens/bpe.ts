@@ -55,8 +55,7 @@ function mergeShort(b: string): number[] {
   // Part i is b.slice(starts[i], starts[i + 1]); ranks[i] is the rank of parts i and i+1 joined.
   const starts: number[] = [];
   for (let i = 0; i <= b.length; i++) starts.push(i);
-  const pairRank = (i: number): number =>
-    i + 2 < starts.length ? (rankOf.get(b.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity;
+  const pairRank = (i: number): number => (i + 2 < starts.length ? (rankOf.get(b.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity);
   const ranks: number[] = [];
   for (let i = 0; i < b.length; i++) ranks.push(pairRank(i));
   for (;;) {

@@ -91,12 +91,14 @@ void mixKernel(ggml_tensor* dst, int ith, int nth, void*) {
 
 ggml_tensor* buildAttnPattern(ggml_context* ctx, ggml_tensor* q, ggml_tensor* k, int nHead) {
   ggml_tensor* args[2] = {q, k};
-  return ggml_custom_4d(ctx, GGML_TYPE_F32, k->ne[1], q->ne[1], nHead, 1, args, 2, patternKernel, GGML_N_TASKS_MAX, nullptr);
+  return ggml_custom_4d(ctx, GGML_TYPE_F32, k->ne[1], q->ne[1], nHead, 1, args, 2, patternKernel, GGML_N_TASKS_MAX,
+                        nullptr);
 }
 
 ggml_tensor* buildAttnMix(ggml_context* ctx, ggml_tensor* pattern, ggml_tensor* v) {
   ggml_tensor* args[2] = {pattern, v};
-  return ggml_custom_4d(ctx, GGML_TYPE_F32, v->ne[0], pattern->ne[1], 1, 1, args, 2, mixKernel, GGML_N_TASKS_MAX, nullptr);
+  return ggml_custom_4d(ctx, GGML_TYPE_F32, v->ne[0], pattern->ne[1], 1, 1, args, 2, mixKernel, GGML_N_TASKS_MAX,
+                        nullptr);
 }
 
 }  // namespace layerlens

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "ggml.h"

@@ -70,7 +70,9 @@ TapArena TapArena::create(ggml_backend_t backend, size_t floats) {
   a.tensor = ggml_new_tensor_1d(a.ctx.get(), GGML_TYPE_F32, int64_t(std::max<size_t>(floats, 1)));
   ggml_set_name(a.tensor, "taps.arena");
   a.buffer.reset(ggml_backend_alloc_ctx_tensors(a.ctx.get(), backend));
-  if (!a.buffer) throw std::runtime_error("could not allocate " + std::to_string(floats * sizeof(float) >> 20) + " MiB for the captured rows (out of memory?)");
+  if (!a.buffer)
+    throw std::runtime_error("could not allocate " + std::to_string(floats * sizeof(float) >> 20) +
+                             " MiB for the captured rows (out of memory?)");
   return a;
 }
 
@@ -121,7 +123,8 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
       for (const InterventionSpec& iv : *extras.interventions) {
         if (iv.hook != ref) continue;
         auto input = [&](const std::vector<float>& values, const char* what) {
-          ggml_tensor* in = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, t->ne[0], t->ne[1]), "intervention." + name + what);
+          ggml_tensor* in =
+              named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, t->ne[0], t->ne[1]), "intervention." + name + what);
           ggml_set_input(in);
           fg.interventionInputs.emplace_back(in, &values);
           return in;
@@ -136,7 +139,8 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     if (it == taps->hooks.end()) return t;
     ggml_tensor* rows = taps->nPositions > 0 ? ggml_get_rows(ctx, t, tapRows(t->ne[2] > 1)) : t;
     const size_t count = size_t(ggml_nelements(rows)), i = size_t(it - taps->hooks.begin());
-    if (taps->used + count > size_t(ggml_nelements(taps->arena))) throw std::logic_error("buildForwardGraph: the tap arena is too small");
+    if (taps->used + count > size_t(ggml_nelements(taps->arena)))
+      throw std::logic_error("buildForwardGraph: the tap arena is too small");
     ggml_tensor* dst = ggml_view_1d(ctx, taps->arena, int64_t(count), taps->used * sizeof(float));
     ggml_build_forward_expand(fg.graph, named(ggml_cpy(ctx, rows, dst), "tap." + name));
     taps->tensors[i] = rows;
@@ -146,13 +150,16 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   };
 
   // Every hook is its own node (never an in-place op), so the eval callback sees its final value.
-  ggml_tensor* resid = hook(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)), HookKind::Embed, -1);
+  ggml_tensor* resid =
+      hook(ggml_add(ctx, ggml_get_rows(ctx, w.wte, fg.tokens), ggml_get_rows(ctx, w.wpe, fg.positions)),
+           HookKind::Embed, -1);
 
   for (int l = 0; l < hp.nLayer; ++l) {
     const BlockWeights& b = w.blocks[l];
 
     // Attention. qkv: [3d, n] with Q, K, V stacked along ne0.
-    ggml_tensor* qkv = linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias, mc);
+    ggml_tensor* qkv =
+        linear(ctx, layerNorm(ctx, resid, b.ln1Weight, b.ln1Bias, hp.eps), b.attnQkvWeight, b.attnQkvBias, mc);
     const size_t es = ggml_element_size(qkv);
     // [d, n] views into qkv, rows 3d apart.
     ggml_tensor* q = ggml_view_2d(ctx, qkv, d, n, qkv->nb[1], 0);
@@ -178,17 +185,22 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
       merged = buildAttnMix(ctx, pattern, v);
       if (headOutputs) kqv = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, merged, hd, nh, n), 0, 2, 1, 3));
     } else {
-      ggml_tensor* Q = ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, q), hd, nh, n), 0, 2, 1, 3);                   // [hd, n, nh]
-      ggml_tensor* K = ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, k), hd, nh, nKv), 0, 2, 1, 3);                 // [hd, nKv, nh]
-      ggml_tensor* Vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, v), hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
-      ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                                       // [nKv, n, nh]
-      pattern = hook(ggml_soft_max_ext(ctx, scores, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f), HookKind::AttnPattern, l);
-      kqv = exactMatmul(ctx, Vt, pattern, mc);                                                                                 // [hd, n, nh]
+      ggml_tensor* Q =
+          ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, q), hd, nh, n), 0, 2, 1, 3);  // [hd, n, nh]
+      ggml_tensor* K =
+          ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, k), hd, nh, nKv), 0, 2, 1, 3);  // [hd, nKv, nh]
+      ggml_tensor* Vt = ggml_cont(
+          ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, v), hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
+      ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                // [nKv, n, nh]
+      pattern =
+          hook(ggml_soft_max_ext(ctx, scores, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f), HookKind::AttnPattern, l);
+      kqv = exactMatmul(ctx, Vt, pattern, mc);  // [hd, n, nh]
       merged = ggml_cont_2d(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3), d, n);
     }
     if (headOutputs) {
       // Each head through its own rows of c_proj: W_O viewed as [hd, nh, d], one [hd, d] matrix per head.
-      ggml_tensor* wo = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, b.attnProjWeight, hd, nh, d), 0, 2, 1, 3));
+      ggml_tensor* wo =
+          ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, b.attnProjWeight, hd, nh, d), 0, 2, 1, 3));
       // Nothing downstream reads it, so it joins the graph explicitly (right here, in block order).
       ggml_build_forward_expand(fg.graph, hook(exactMatmul(ctx, wo, kqv, mc), HookKind::AttnHeadOut, l));  // [d, n, nh]
     }
@@ -196,7 +208,8 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_tensor* residMid = hook(ggml_add(ctx, resid, attnOut), HookKind::ResidMid, l);
 
     // MLP.
-    ggml_tensor* fc = linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias, mc);
+    ggml_tensor* fc =
+        linear(ctx, layerNorm(ctx, residMid, b.ln2Weight, b.ln2Bias, hp.eps), b.mlpFcWeight, b.mlpFcBias, mc);
     ggml_tensor* mlpPost = hook(buildGeluNew(ctx, fc, extras.cpuKernels), HookKind::MlpPost, l);
     ggml_tensor* mlpOut = hook(linear(ctx, mlpPost, b.mlpProjWeight, b.mlpProjBias, mc), HookKind::MlpOut, l);
     resid = hook(ggml_add(ctx, residMid, mlpOut), HookKind::ResidPost, l);

@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "capture.hpp"
-#include "hook_kinds.hpp"
 #include "../ggml_handles.hpp"
 #include "../io/weights.hpp"
+#include "capture.hpp"
+#include "hook_kinds.hpp"
 
 namespace layerlens {
 
@@ -28,13 +28,13 @@ struct KvCache {
 // splits and no synchronisation per hook, which matters on a GPU (hooks: 'all' is 145 of them).
 struct OutputTaps {
   std::vector<HookRef> hooks;
-  int32_t nPositions = 0;  // rows gathered per hook; 0 = every position (the hook node itself is copied)
-  ggml_tensor* rows = nullptr;         // input: I32 [P] positions (set by the caller after allocation)
-  ggml_tensor* rowsByHead = nullptr;   // input: I32 [P, n_head] the same positions per head, for attn_pattern
-  ggml_tensor* arena = nullptr;        // F32 [>= tapFloats(...)] on the weights' backend, outliving the graph
-  std::vector<ggml_tensor*> tensors;   // filled by buildForwardGraph, parallel to hooks; valid while its context lives
-  std::vector<size_t> offsets;         // filled by buildForwardGraph: each tap's first float in arena
-  size_t used = 0;                     // floats of arena written, offsets' padding included
+  int32_t nPositions = 0;             // rows gathered per hook; 0 = every position (the hook node itself is copied)
+  ggml_tensor* rows = nullptr;        // input: I32 [P] positions (set by the caller after allocation)
+  ggml_tensor* rowsByHead = nullptr;  // input: I32 [P, n_head] the same positions per head, for attn_pattern
+  ggml_tensor* arena = nullptr;       // F32 [>= tapFloats(...)] on the weights' backend, outliving the graph
+  std::vector<ggml_tensor*> tensors;  // filled by buildForwardGraph, parallel to hooks; valid while its context lives
+  std::vector<size_t> offsets;        // filled by buildForwardGraph: each tap's first float in arena
+  size_t used = 0;                    // floats of arena written, offsets' padding included
   std::vector<CapturedTensor> captured;  // the rows read back after compute, parallel to hooks
 };
 

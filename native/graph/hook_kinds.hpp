@@ -38,14 +38,14 @@ struct HookKindInfo {
 // (attn_pattern and attn_head_out, computed before attn_out, come last so the d-wide kinds stay together).
 inline constexpr std::array<HookKindInfo, 8> kHookKinds{{
     //  kind                     name            embd tok  perHead inBlock lens   interv inAll  inDefault
-    {HookKind::Embed,       "embed",         1, 0, false, false, true,  true,  true,  true},
-    {HookKind::AttnOut,     "attn_out",      1, 0, false, true,  true,  true,  true,  false},
-    {HookKind::ResidMid,    "resid_mid",     1, 0, false, true,  true,  true,  true,  true},
-    {HookKind::MlpPost,     "mlp_post",      4, 0, false, true,  false, true,  true,  false},
-    {HookKind::MlpOut,      "mlp_out",       1, 0, false, true,  true,  true,  true,  false},
-    {HookKind::ResidPost,   "resid_post",    1, 0, false, true,  true,  true,  true,  true},
-    {HookKind::AttnPattern, "attn_pattern",  0, 1, true,  true,  false, false, true,  false},
-    {HookKind::AttnHeadOut, "attn_head_out", 1, 0, true,  true,  false, false, false, false},
+    {HookKind::Embed, "embed", 1, 0, false, false, true, true, true, true},
+    {HookKind::AttnOut, "attn_out", 1, 0, false, true, true, true, true, false},
+    {HookKind::ResidMid, "resid_mid", 1, 0, false, true, true, true, true, true},
+    {HookKind::MlpPost, "mlp_post", 4, 0, false, true, false, true, true, false},
+    {HookKind::MlpOut, "mlp_out", 1, 0, false, true, true, true, true, false},
+    {HookKind::ResidPost, "resid_post", 1, 0, false, true, true, true, true, true},
+    {HookKind::AttnPattern, "attn_pattern", 0, 1, true, true, false, false, true, false},
+    {HookKind::AttnHeadOut, "attn_head_out", 1, 0, true, true, false, false, false, false},
 }};
 
 constexpr bool hookTableIndexedByKind() {
@@ -97,14 +97,17 @@ inline HookRef parseHookName(std::string_view name, int32_t nLayer) {
   const std::string_view rest = name.substr(prefix.size());
   const size_t dot = rest.find('.');
   const std::string_view digits = rest.substr(0, dot);
-  if (dot == std::string_view::npos || digits.empty() || digits.size() > 9) return fail("expected 'embed' or 'blocks.L.KIND'");
+  if (dot == std::string_view::npos || digits.empty() || digits.size() > 9)
+    return fail("expected 'embed' or 'blocks.L.KIND'");
   if (digits.size() > 1 && digits[0] == '0') return fail("block index has a leading zero");
   int32_t layer = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return fail("the block index is not a non-negative integer");
     layer = layer * 10 + (c - '0');
   }
-  if (layer >= nLayer) return fail("block " + std::to_string(layer) + " is out of range, the model has blocks 0.." + std::to_string(nLayer - 1));
+  if (layer >= nLayer)
+    return fail("block " + std::to_string(layer) + " is out of range, the model has blocks 0.." +
+                std::to_string(nLayer - 1));
   const std::string_view kindName = rest.substr(dot + 1);
   for (const HookKindInfo& k : kHookKinds) {
     if (k.inBlock && kindName == k.name) return {k.kind, layer};

@@ -12,7 +12,9 @@
 namespace layerlens {
 namespace {
 
-struct GgufFree { void operator()(gguf_context* c) const { gguf_free(c); } };
+struct GgufFree {
+  void operator()(gguf_context* c) const { gguf_free(c); }
+};
 using GgufPtr = std::unique_ptr<gguf_context, GgufFree>;
 
 // Opens the metadata and tensor descriptions only (no data is read).
@@ -57,15 +59,14 @@ uint64_t uintValue(const gguf_context* ctx, const std::string& key, const std::s
 
 }  // namespace
 
-bool isGgufPath(const std::string& path) {
-  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
-}
+bool isGgufPath(const std::string& path) { return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0; }
 
 HParams readGgufHParams(const std::string& path) {
   ContextPtr meta;
   GgufPtr ctx = openGguf(path, meta);
   const int64_t arch = keyOrThrow(ctx.get(), "general.architecture", path);
-  if (gguf_get_kv_type(ctx.get(), arch) != GGUF_TYPE_STRING || std::string(gguf_get_val_str(ctx.get(), arch)) != "gpt2") {
+  if (gguf_get_kv_type(ctx.get(), arch) != GGUF_TYPE_STRING ||
+      std::string(gguf_get_val_str(ctx.get(), arch)) != "gpt2") {
     throw std::runtime_error(path + ": general.architecture is not \"gpt2\"; layerlens runs GPT-2 models");
   }
   HParams hp;
@@ -79,7 +80,8 @@ HParams readGgufHParams(const std::string& path) {
   hp.nHead = asInt("gpt2.attention.head_count");
   hp.nCtx = asInt("gpt2.context_length");
   const int64_t epsId = gguf_find_key(ctx.get(), "gpt2.attention.layer_norm_epsilon");
-  if (epsId >= 0 && gguf_get_kv_type(ctx.get(), epsId) == GGUF_TYPE_FLOAT32) hp.eps = gguf_get_val_f32(ctx.get(), epsId);
+  if (epsId >= 0 && gguf_get_kv_type(ctx.get(), epsId) == GGUF_TYPE_FLOAT32)
+    hp.eps = gguf_get_val_f32(ctx.get(), epsId);
   const ggml_tensor* wte = ggml_get_tensor(meta.get(), "token_embd.weight");
   if (!wte) throw std::runtime_error(path + ": GGUF file has no token_embd.weight");
   hp.nVocab = int32_t(wte->ne[1]);
@@ -87,7 +89,8 @@ HParams readGgufHParams(const std::string& path) {
   return hp;
 }
 
-Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads, const std::string& dtype) {
+Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
+                        const std::string& dtype) {
   if (dtype != "auto" && dtype != "f32" && dtype != "f16") {
     throw std::invalid_argument("dtype for a GGUF file must be 'auto', 'f32' or 'f16', got '" + dtype +
                                 "' (quantize from the safetensors checkpoint instead: layerlens convert --type q8_0)");
@@ -110,13 +113,15 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
     const auto ne = ggmlShape(s);
     if (t->ne[0] != ne[0] || t->ne[1] != ne[1] || t->ne[2] != 1 || t->ne[3] != 1) {
       throw std::runtime_error(path + ": tensor '" + s.ggufName + "' has shape [" + std::to_string(t->ne[0]) + ", " +
-                               std::to_string(t->ne[1]) + "] but the metadata implies [" + std::to_string(ne[0]) + ", " +
-                               std::to_string(ne[1]) + "]");
+                               std::to_string(t->ne[1]) + "] but the metadata implies [" + std::to_string(ne[0]) +
+                               ", " + std::to_string(ne[1]) + "]");
     }
-    const bool okMatrix = t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_Q8_0 || t->type == GGML_TYPE_Q4_0;
+    const bool okMatrix =
+        t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_Q8_0 || t->type == GGML_TYPE_Q4_0;
     if (s.matrix ? !okMatrix : t->type != GGML_TYPE_F32) {
-      throw std::runtime_error(path + ": tensor '" + s.ggufName + "' has type " + ggml_type_name(t->type) +
-                               (s.matrix ? "; layerlens reads f32, f16, q8_0 and q4_0 matrices" : "; vectors must be f32"));
+      throw std::runtime_error(
+          path + ": tensor '" + s.ggufName + "' has type " + ggml_type_name(t->type) +
+          (s.matrix ? "; layerlens reads f32, f16, q8_0 and q4_0 matrices" : "; vectors must be f32"));
     }
     // F16 is computed in F32 unless asked otherwise (as Hugging Face computes F16 checkpoints);
     // quantized types stay unless 'f32' asks for everything in F32.
@@ -151,7 +156,8 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
     const int64_t rows = weightRows(w, tensor), perRow = tensor->ne[0];
     const size_t fileRowBytes = ggml_row_size(fileTypes[i], perRow), bytes = fileRowBytes * size_t(rows);
     if (begin > fileSize || bytes > fileSize - begin) {
-      throw std::runtime_error(path + ": tensor '" + slots[i].ggufName + "' lies past the end of the file (truncated?)");
+      throw std::runtime_error(path + ": tensor '" + slots[i].ggufName +
+                               "' lies past the end of the file (truncated?)");
     }
     file.seekg(std::streamoff(begin));
     file.read(reinterpret_cast<char*>(staging.ensure(bytes)), std::streamsize(bytes));
@@ -165,17 +171,20 @@ Weights loadGgufWeights(const std::string& path, const HParams& hp, ggml_backend
     uint8_t* dst = hostBuffer ? static_cast<uint8_t*>(tensor->data) : converted.ensure(outBytes);
     const uint8_t* src = staging.data();
     const size_t outRowBytes = ggml_row_size(tensor->type, perRow);
-    parallelFor(size_t(rows), nThreads, [&](size_t r0, size_t r1) {
-      for (size_t r = r0; r < r1; ++r) {
-        const uint8_t* in = src + r * fileRowBytes;
-        uint8_t* out = dst + r * outRowBytes;
-        if (tensor->type == GGML_TYPE_F32) {
-          ggml_get_type_traits(fileTypes[i])->to_float(in, reinterpret_cast<float*>(out), perRow);
-        } else {
-          ggml_fp32_to_fp16_row(reinterpret_cast<const float*>(in), reinterpret_cast<ggml_fp16_t*>(out), perRow);
-        }
-      }
-    }, 64);
+    parallelFor(
+        size_t(rows), nThreads,
+        [&](size_t r0, size_t r1) {
+          for (size_t r = r0; r < r1; ++r) {
+            const uint8_t* in = src + r * fileRowBytes;
+            uint8_t* out = dst + r * outRowBytes;
+            if (tensor->type == GGML_TYPE_F32) {
+              ggml_get_type_traits(fileTypes[i])->to_float(in, reinterpret_cast<float*>(out), perRow);
+            } else {
+              ggml_fp32_to_fp16_row(reinterpret_cast<const float*>(in), reinterpret_cast<ggml_fp16_t*>(out), perRow);
+            }
+          }
+        },
+        64);
     if (!hostBuffer) ggml_backend_tensor_set(tensor, dst, 0, outBytes);
   }
   return w;
@@ -186,7 +195,10 @@ void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, cons
   gguf_context* g = ctx.get();
   gguf_set_val_str(g, "general.architecture", "gpt2");
   gguf_set_val_str(g, "general.name", name.c_str());
-  gguf_set_val_u32(g, "general.file_type", w.matrixType == GGML_TYPE_F16 ? 1u : w.matrixType == GGML_TYPE_Q8_0 ? 7u : 0u);
+  gguf_set_val_u32(g, "general.file_type",
+                   w.matrixType == GGML_TYPE_F16    ? 1u
+                   : w.matrixType == GGML_TYPE_Q8_0 ? 7u
+                                                    : 0u);
   gguf_set_val_u32(g, "general.quantization_version", 2);
   gguf_set_val_u32(g, "gpt2.block_count", uint32_t(w.hp.nLayer));
   gguf_set_val_u32(g, "gpt2.context_length", uint32_t(w.hp.nCtx));
@@ -197,8 +209,8 @@ void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, cons
 
   if (!vocab.tokens.empty()) {
     if (vocab.tokens.size() != size_t(w.hp.nVocab) || vocab.types.size() != vocab.tokens.size()) {
-      throw std::invalid_argument("GGUF vocabulary: " + std::to_string(vocab.tokens.size()) + " tokens for a model with vocab_size " +
-                                  std::to_string(w.hp.nVocab));
+      throw std::invalid_argument("GGUF vocabulary: " + std::to_string(vocab.tokens.size()) +
+                                  " tokens for a model with vocab_size " + std::to_string(w.hp.nVocab));
     }
     auto cstrs = [](const std::vector<std::string>& v) {
       std::vector<const char*> out;
@@ -225,7 +237,7 @@ void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, cons
     const ggml_tensor* src = *slots[i].slot;
     const auto ne = ggmlShape(slots[i]);
     ggml_tensor* t = slots[i].hfShape.size() == 1 ? ggml_new_tensor_1d(meta.get(), src->type, ne[0])
-                                                   : ggml_new_tensor_2d(meta.get(), src->type, ne[0], ne[1]);
+                                                  : ggml_new_tensor_2d(meta.get(), src->type, ne[0], ne[1]);
     ggml_set_name(t, slots[i].ggufName.c_str());
     data[i].resize(weightBytes(w, src));
     ggml_backend_tensor_get(src, data[i].data(), 0, data[i].size());
@@ -237,7 +249,8 @@ void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, cons
     std::remove(tmp.c_str());
     throw std::runtime_error("could not write " + outPath);
   }
-  if (std::rename(tmp.c_str(), outPath.c_str()) != 0) throw std::runtime_error("could not rename " + tmp + " to " + outPath);
+  if (std::rename(tmp.c_str(), outPath.c_str()) != 0)
+    throw std::runtime_error("could not rename " + tmp + " to " + outPath);
 }
 
 }  // namespace layerlens

@@ -101,13 +101,9 @@ JsonValue JsonValue::makeObject(std::vector<JsonMember> members) {
   return v;
 }
 
-const std::string& JsonValue::numberText() const noexcept {
-  return type_ == Type::Number ? text_ : kEmptyString;
-}
+const std::string& JsonValue::numberText() const noexcept { return type_ == Type::Number ? text_ : kEmptyString; }
 
-const std::string& JsonValue::asString() const noexcept {
-  return type_ == Type::String ? text_ : kEmptyString;
-}
+const std::string& JsonValue::asString() const noexcept { return type_ == Type::String ? text_ : kEmptyString; }
 
 const std::vector<JsonValue>& JsonValue::items() const noexcept {
   return type_ == Type::Array && children_ ? children_->items : kEmptyItems;

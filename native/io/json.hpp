@@ -79,7 +79,7 @@ class JsonValue {
   // non-numbers, negatives (even "-0"), fractions ("1.0"), exponents ("1e3"),
   // and values above 2^64-1. Never goes through a double, so it is exact.
   std::optional<uint64_t> asUint64() const noexcept;
-  const std::string& asString() const noexcept;  // decoded UTF-8; empty if not a string
+  const std::string& asString() const noexcept;             // decoded UTF-8; empty if not a string
   const std::vector<JsonValue>& items() const noexcept;     // array elements; empty if not an array
   const std::vector<JsonMember>& members() const noexcept;  // object members in document order
 
@@ -107,7 +107,7 @@ class JsonValue {
   Type type_ = Type::Null;
   bool bool_ = false;
   double number_ = 0.0;
-  std::string text_;                   // String: decoded value; Number: literal text
+  std::string text_;                    // String: decoded value; Number: literal text
   std::unique_ptr<Children> children_;  // Array elements / object members
 };
 

@@ -61,8 +61,8 @@ constexpr DType kAllDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::F64,
 
 // Valid in the safetensors format but not representable here; named in the
 // error so the user learns the file is fine, just unsupported.
-constexpr const char* kUnsupportedDTypes[] = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2",
-                                              "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"};
+constexpr const char* kUnsupportedDTypes[] = {"U16",     "U32",     "U64",     "F8_E4M3", "F8_E5M2",
+                                              "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",      "C64"};
 
 std::optional<DType> dtypeFromName(std::string_view s) {
   for (DType d : kAllDTypes) {
@@ -235,13 +235,13 @@ TensorInfo parseTensor(std::string name, const JsonValue& entry, uint64_t dataSt
   const size_t elemSize = dtypeSize(info.dtype);
   const std::optional<uint64_t> expected = checkedMul(numel, elemSize);
   if (!expected) {
-    fail(who + ": byte size of " + std::string(dtypeName(info.dtype)) + " shape " + shapeString(info.shape) +
-         " (" + std::to_string(numel) + " elements x " + std::to_string(elemSize) + " bytes) overflows 64 bits");
+    fail(who + ": byte size of " + std::string(dtypeName(info.dtype)) + " shape " + shapeString(info.shape) + " (" +
+         std::to_string(numel) + " elements x " + std::to_string(elemSize) + " bytes) overflows 64 bits");
   }
   const uint64_t actual = *end - *begin;
   if (actual != *expected) {
-    fail(who + ": " + range + " hold " + std::to_string(actual) + " bytes but " + dtypeName(info.dtype) +
-         " shape " + shapeString(info.shape) + " needs " + std::to_string(*expected) + " (" + std::to_string(numel) +
+    fail(who + ": " + range + " hold " + std::to_string(actual) + " bytes but " + dtypeName(info.dtype) + " shape " +
+         shapeString(info.shape) + " needs " + std::to_string(*expected) + " (" + std::to_string(numel) +
          " elements x " + std::to_string(elemSize) + " bytes)");
   }
 
@@ -252,8 +252,7 @@ TensorInfo parseTensor(std::string name, const JsonValue& entry, uint64_t dataSt
 }
 
 // The tensors, ordered by offset, must tile [0, dataSize) exactly.
-void checkCoverage(const std::vector<TensorInfo>& tensors, uint64_t dataStart, uint64_t dataSize,
-                   uint64_t fileSize) {
+void checkCoverage(const std::vector<TensorInfo>& tensors, uint64_t dataStart, uint64_t dataSize, uint64_t fileSize) {
   std::vector<const TensorInfo*> order;
   order.reserve(tensors.size());
   for (const TensorInfo& t : tensors) order.push_back(&t);
@@ -289,7 +288,8 @@ void checkCoverage(const std::vector<TensorInfo>& tensors, uint64_t dataStart, u
 }  // namespace
 
 uint64_t readHeaderLength(const uint8_t* first8, size_t n, uint64_t fileSize) {
-  if (fileSize < 8) fail("file is too small to be safetensors: " + std::to_string(fileSize) + " bytes, need at least 8");
+  if (fileSize < 8)
+    fail("file is too small to be safetensors: " + std::to_string(fileSize) + " bytes, need at least 8");
   if (first8 == nullptr || n < 8) fail("need the first 8 bytes of the file, got " + std::to_string(n));
   uint64_t len = 0;
   for (int i = 7; i >= 0; --i) len = (len << 8) | first8[i];  // little-endian
@@ -309,12 +309,12 @@ SafetensorsHeader parseSafetensorsHeader(const uint8_t* json, size_t jsonLen, ui
   const uint64_t headerLen = jsonLen;
   if (headerLen == 0) fail("header length is 0");
   if (headerLen > kMaxSafetensorsHeaderLen) {
-    fail("header length " + std::to_string(headerLen) + " exceeds the " +
-         std::to_string(kMaxSafetensorsHeaderLen) + "-byte limit");
+    fail("header length " + std::to_string(headerLen) + " exceeds the " + std::to_string(kMaxSafetensorsHeaderLen) +
+         "-byte limit");
   }
   if (fileSize < 8 || headerLen > fileSize - 8) {
-    fail("header length " + std::to_string(headerLen) + " runs past the end of the file (" +
-         std::to_string(fileSize) + " bytes)");
+    fail("header length " + std::to_string(headerLen) + " runs past the end of the file (" + std::to_string(fileSize) +
+         " bytes)");
   }
   if (json == nullptr) fail("null header buffer");
 
@@ -365,8 +365,8 @@ SafetensorsHeader parseSafetensorsPrefix(const uint8_t* prefix, size_t prefixLen
   }
   const uint64_t headerLen = readHeaderLength(prefix, prefixLen, fileSize);
   if (prefixLen - 8 < headerLen) {
-    fail("header length " + std::to_string(headerLen) + " needs " + std::to_string(8 + headerLen) +
-         " bytes but only " + std::to_string(prefixLen) + " were provided");
+    fail("header length " + std::to_string(headerLen) + " needs " + std::to_string(8 + headerLen) + " bytes but only " +
+         std::to_string(prefixLen) + " were provided");
   }
   return parseSafetensorsHeader(prefix + 8, static_cast<size_t>(headerLen), fileSize);
 }
@@ -397,8 +397,8 @@ SafetensorsHeader readSafetensorsFile(const std::string& path) {
     std::vector<uint8_t> json(static_cast<size_t>(headerLen));
     in.read(reinterpret_cast<char*>(json.data()), static_cast<std::streamsize>(headerLen));
     if (static_cast<uint64_t>(in.gcount()) != headerLen) {
-      fail("short read: header is " + std::to_string(headerLen) + " bytes but only " +
-           std::to_string(in.gcount()) + " could be read (file truncated while reading?)");
+      fail("short read: header is " + std::to_string(headerLen) + " bytes but only " + std::to_string(in.gcount()) +
+           " could be read (file truncated while reading?)");
     }
     return parseSafetensorsHeader(json.data(), json.size(), fileSize);
   } catch (const SafetensorsError& e) {

@@ -33,8 +33,8 @@ namespace layerlens {
 // rejected here as unsupported.
 enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
 
-size_t dtypeSize(DType dtype);        // bytes per element
-const char* dtypeName(DType dtype);   // safetensors spelling, e.g. "BF16"
+size_t dtypeSize(DType dtype);       // bytes per element
+const char* dtypeName(DType dtype);  // safetensors spelling, e.g. "BF16"
 
 struct TensorInfo {
   std::string name;
@@ -50,9 +50,9 @@ struct TensorInfo {
 };
 
 struct SafetensorsHeader {
-  uint64_t headerLen = 0;  // N, the JSON length (including any padding)
-  uint64_t dataStart = 0;  // 8 + N
-  std::vector<TensorInfo> tensors;  // in header (document) order
+  uint64_t headerLen = 0;                       // N, the JSON length (including any padding)
+  uint64_t dataStart = 0;                       // 8 + N
+  std::vector<TensorInfo> tensors;              // in header (document) order
   std::map<std::string, std::string> metadata;  // "__metadata__", if present
 
   // Tensor by exact name, or nullptr.

@@ -62,9 +62,21 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
                    bool transpose, int nThreads) {
   auto loadF32 = [&](uint64_t i) -> float {
     switch (from) {
-      case DType::F32: { float f; std::memcpy(&f, src + 4 * i, 4); return f; }
-      case DType::F16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); return ggml_fp16_to_fp32(h); }
-      case DType::BF16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); return bf16ToF32(h); }
+      case DType::F32: {
+        float f;
+        std::memcpy(&f, src + 4 * i, 4);
+        return f;
+      }
+      case DType::F16: {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        return ggml_fp16_to_fp32(h);
+      }
+      case DType::BF16: {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        return bf16ToF32(h);
+      }
       default: throw std::logic_error("unsupported dtype reached convertTensor");
     }
   };
@@ -78,7 +90,8 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
     }
     if (from == DType::F16 && to == GGML_TYPE_F32) {  // the default load of F16 files: ggml's vectorised widening
       parallelFor(n, nThreads, [&](size_t b, size_t e) {
-        ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t*>(src) + b, reinterpret_cast<float*>(dst) + b, int64_t(e - b));
+        ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t*>(src) + b, reinterpret_cast<float*>(dst) + b,
+                              int64_t(e - b));
       });
       return;
     }
@@ -86,7 +99,10 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
       for (size_t i = b; i < e; ++i) {
         float v = loadF32(i);
         if (to == GGML_TYPE_F32) std::memcpy(dst + 4 * i, &v, 4);
-        else { ggml_fp16_t h = ggml_fp32_to_fp16(v); std::memcpy(dst + 2 * i, &h, 2); }
+        else {
+          ggml_fp16_t h = ggml_fp32_to_fp16(v);
+          std::memcpy(dst + 2 * i, &h, 2);
+        }
       }
     });
     return;
@@ -95,17 +111,19 @@ void convertTensor(const uint8_t* src, DType from, uint8_t* dst, ggml_type to, u
   // power-of-two strides a tile of 8 lines still fits in a cache set's ways.
   auto transposeTiles = [&](auto&& move) {
     constexpr uint64_t T = 8;
-    parallelFor((cols + T - 1) / T, nThreads, [&](size_t tb, size_t te) {
-      for (uint64_t c0 = tb * T; c0 < std::min<uint64_t>(cols, te * T); c0 += T) {
-        const uint64_t c1 = std::min(cols, c0 + T);
-        for (uint64_t r0 = 0; r0 < rows; r0 += T) {
-          const uint64_t r1 = std::min(rows, r0 + T);
-          for (uint64_t c = c0; c < c1; ++c) {
-            for (uint64_t r = r0; r < r1; ++r) move(c * rows + r, r * cols + c);
-          }
-        }
-      }
-    }, 16);
+    parallelFor((cols + T - 1) / T, nThreads,
+                [&](size_t tb, size_t te) {
+                  for (uint64_t c0 = tb * T; c0 < std::min<uint64_t>(cols, te * T); c0 += T) {
+                    const uint64_t c1 = std::min(cols, c0 + T);
+                    for (uint64_t r0 = 0; r0 < rows; r0 += T) {
+                      const uint64_t r1 = std::min(rows, r0 + T);
+                      for (uint64_t c = c0; c < c1; ++c) {
+                        for (uint64_t r = r0; r < r1; ++r) move(c * rows + r, r * cols + c);
+                      }
+                    }
+                  }
+                },
+                16);
   };
   if (from == DType::F32 && to == GGML_TYPE_F32) {
     const float* s = reinterpret_cast<const float*>(src);
@@ -202,7 +220,8 @@ std::array<int64_t, 2> ggmlShape(const WeightSlot& s) {
   return {int64_t(s.hfShape[1]), int64_t(s.hfShape[0])};
 }
 
-void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std::vector<ggml_type>& types, ggml_backend_t backend) {
+void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std::vector<ggml_type>& types,
+                     ggml_backend_t backend) {
   w.vocabPadded = (w.hp.nVocab + 15) / 16 * 16;
   w.ctx = makeMetaContext(slots.size());
   if (!w.ctx) throw std::runtime_error("ggml_init failed for the weight context");
@@ -211,7 +230,7 @@ void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std
     // wte gets zero rows up to vocabPadded (see weights.hpp); the other tensors are as stored.
     const int64_t rows = slots[i].slot == &w.wte ? w.vocabPadded : ne[1];
     ggml_tensor* tensor = slots[i].hfShape.size() == 1 ? ggml_new_tensor_1d(w.ctx.get(), types[i], ne[0])
-                                                        : ggml_new_tensor_2d(w.ctx.get(), types[i], ne[0], rows);
+                                                       : ggml_new_tensor_2d(w.ctx.get(), types[i], ne[0], rows);
     ggml_set_name(tensor, slots[i].hfKey.c_str());
     *slots[i].slot = tensor;
   }
@@ -226,7 +245,9 @@ void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std
 
 int64_t weightRows(const Weights& w, const ggml_tensor* t) { return t == w.wte ? int64_t(w.hp.nVocab) : t->ne[1]; }
 
-size_t weightBytes(const Weights& w, const ggml_tensor* t) { return ggml_row_size(t->type, t->ne[0]) * size_t(weightRows(w, t)); }
+size_t weightBytes(const Weights& w, const ggml_tensor* t) {
+  return ggml_row_size(t->type, t->ne[0]) * size_t(weightRows(w, t));
+}
 
 Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_backend_t backend, int nThreads,
                                const std::string& dtype) {
@@ -234,7 +255,8 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     throw std::invalid_argument("dtype must be 'auto', 'f32', 'f16' or 'q8_0', got '" + dtype + "'");
   }
   if (dtype == "q8_0" && hp.nEmbd % ggml_blck_size(GGML_TYPE_Q8_0) != 0) {
-    throw std::invalid_argument("dtype q8_0 needs n_embd divisible by " + std::to_string(ggml_blck_size(GGML_TYPE_Q8_0)));
+    throw std::invalid_argument("dtype q8_0 needs n_embd divisible by " +
+                                std::to_string(ggml_blck_size(GGML_TYPE_Q8_0)));
   }
   hp.validate();
   SafetensorsHeader header = readSafetensorsFile(path);
@@ -272,10 +294,10 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
                                "; layerlens reads F32, F16 and BF16 checkpoints");
     }
     if (t.shape != e.hfShape) {
-      throw std::runtime_error(path + ": tensor '" + t.name + "' has shape " + shapeText(t.shape) + " but config.json implies " +
-                               shapeText(e.hfShape) + " (n_layer=" + std::to_string(hp.nLayer) + ", n_embd=" +
-                               std::to_string(hp.nEmbd) + ", vocab_size=" + std::to_string(hp.nVocab) +
-                               ", n_positions=" + std::to_string(hp.nCtx) + ")");
+      throw std::runtime_error(
+          path + ": tensor '" + t.name + "' has shape " + shapeText(t.shape) + " but config.json implies " +
+          shapeText(e.hfShape) + " (n_layer=" + std::to_string(hp.nLayer) + ", n_embd=" + std::to_string(hp.nEmbd) +
+          ", vocab_size=" + std::to_string(hp.nVocab) + ", n_positions=" + std::to_string(hp.nCtx) + ")");
     }
     infos.push_back(&t);
   }
@@ -334,12 +356,16 @@ Weights loadSafetensorsWeights(const std::string& path, const HParams& hp, ggml_
     if (ggml_is_quantized(tensor->type)) {
       // To f32 in ggml's layout first, then quantize row by row (ne0 = the input dimension).
       float* f32 = reinterpret_cast<float*>(staging.ensure(size_t(rows * cols) * sizeof(float)));
-      convertTensor(raw.data(), t.dtype, reinterpret_cast<uint8_t*>(f32), GGML_TYPE_F32, rows, cols, e.conv1d, nThreads);
+      convertTensor(raw.data(), t.dtype, reinterpret_cast<uint8_t*>(f32), GGML_TYPE_F32, rows, cols, e.conv1d,
+                    nThreads);
       const int64_t perRow = tensor->ne[0];
-      parallelFor(size_t(realRows), nThreads, [&](size_t r0, size_t r1) {
-        ggml_quantize_chunk(tensor->type, f32 + r0 * perRow, dst + r0 * ggml_row_size(tensor->type, perRow), 0,
-                            int64_t(r1 - r0), perRow, nullptr);
-      }, 64);
+      parallelFor(
+          size_t(realRows), nThreads,
+          [&](size_t r0, size_t r1) {
+            ggml_quantize_chunk(tensor->type, f32 + r0 * perRow, dst + r0 * ggml_row_size(tensor->type, perRow), 0,
+                                int64_t(r1 - r0), perRow, nullptr);
+          },
+          64);
     } else {
       convertTensor(raw.data(), t.dtype, dst, tensor->type, rows, cols, e.conv1d, nThreads);
     }

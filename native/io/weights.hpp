@@ -12,12 +12,12 @@
 namespace layerlens {
 
 struct BlockWeights {
-  ggml_tensor* ln1Weight = nullptr;   // [d]
-  ggml_tensor* ln1Bias = nullptr;     // [d]
-  ggml_tensor* attnQkvWeight = nullptr;  // ne = [d, 3d]  (HF c_attn [d, 3d] transposed)
-  ggml_tensor* attnQkvBias = nullptr;    // [3d]
-  ggml_tensor* attnProjWeight = nullptr; // ne = [d, d]
-  ggml_tensor* attnProjBias = nullptr;   // [d]
+  ggml_tensor* ln1Weight = nullptr;       // [d]
+  ggml_tensor* ln1Bias = nullptr;         // [d]
+  ggml_tensor* attnQkvWeight = nullptr;   // ne = [d, 3d]  (HF c_attn [d, 3d] transposed)
+  ggml_tensor* attnQkvBias = nullptr;     // [3d]
+  ggml_tensor* attnProjWeight = nullptr;  // ne = [d, d]
+  ggml_tensor* attnProjBias = nullptr;    // [d]
   ggml_tensor* ln2Weight = nullptr;
   ggml_tensor* ln2Bias = nullptr;
   ggml_tensor* mlpFcWeight = nullptr;    // ne = [d, 4d]
@@ -33,7 +33,7 @@ struct Weights {
   // back to a vec_dot loop ~3x slower). Logits therefore come with vocabPadded rows.
   ggml_tensor* wte = nullptr;
   int64_t vocabPadded = 0;
-  ggml_tensor* wpe = nullptr;      // ne = [d, n_ctx]
+  ggml_tensor* wpe = nullptr;  // ne = [d, n_ctx]
   ggml_tensor* lnfWeight = nullptr;
   ggml_tensor* lnfBias = nullptr;
   std::vector<BlockWeights> blocks;
@@ -43,7 +43,7 @@ struct Weights {
   // The file's own types of the big matrices: "F32", "F16", "BF16" (safetensors), "GGUF q8_0" ...;
   // when they differ, the blocks' types and then the token embedding's, e.g. "GGUF q8_0 (token_embd f16)".
   std::string fileDtype;
-  size_t bytes = 0;                      // size of the weight buffer
+  size_t bytes = 0;  // size of the weight buffer
 
   ContextPtr ctx;
   BufferPtr buffer;
@@ -70,7 +70,8 @@ std::vector<WeightSlot> weightSlots(Weights& w);
 std::array<int64_t, 2> ggmlShape(const WeightSlot& s);
 
 // Creates the tensors of `slots` with `types` (wte padded, its padding zeroed) and allocates them on `backend`.
-void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std::vector<ggml_type>& types, ggml_backend_t backend);
+void allocateWeights(Weights& w, const std::vector<WeightSlot>& slots, const std::vector<ggml_type>& types,
+                     ggml_backend_t backend);
 
 // Rows and bytes of real data in a weight tensor (wte's padding excluded).
 int64_t weightRows(const Weights& w, const ggml_tensor* t);

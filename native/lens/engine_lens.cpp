@@ -45,7 +45,8 @@ std::vector<RowSum> checkedSums(const float* x, int64_t d, const std::vector<Row
   for (const RowSum& s : claimed) {
     const float *r = x + s.row * d, *a = x + s.a * d, *b = x + s.b * d;
     bool holds = true;
-    for (int64_t i = 0; i < d && holds; ++i) holds = std::fabs(r[i] - (a[i] + b[i])) <= 1e-6f * (std::fabs(a[i]) + std::fabs(b[i]));
+    for (int64_t i = 0; i < d && holds; ++i)
+      holds = std::fabs(r[i] - (a[i] + b[i])) <= 1e-6f * (std::fabs(a[i]) + std::fabs(b[i]));
     if (holds) ok.push_back(s);
   }
   return ok;
@@ -70,7 +71,8 @@ void parallelRanges(int64_t n, int threads, F&& work) {
 // in `storage` (fresh pages cost a page fault each, ~13 µs on a VM: 48 fresh rows took 30 ms).
 class HeldRows {
  public:
-  HeldRows(std::vector<std::vector<float>>& storage, int64_t m, int64_t width) : storage_(storage), width_(width), slotOf_(size_t(m), -1) {
+  HeldRows(std::vector<std::vector<float>>& storage, int64_t m, int64_t width)
+      : storage_(storage), width_(width), slotOf_(size_t(m), -1) {
     for (size_t s = storage_.size(); s-- > 0;) free_.push_back(int32_t(s));
   }
   float* take(int64_t row) {
@@ -124,11 +126,13 @@ Engine::LensGraph Engine::newLensGraph(int64_t n) const {
 
 void Engine::computeLensGraph(const LensGraph& g, const float* columns) {
   ggml_backend_sched_reset(sched_.get());
-  if (!ggml_backend_sched_alloc_graph(sched_.get(), g.graph)) throw std::runtime_error("could not allocate the lens graph");
+  if (!ggml_backend_sched_alloc_graph(sched_.get(), g.graph))
+    throw std::runtime_error("could not allocate the lens graph");
   ggml_backend_tensor_set(g.input, columns, 0, ggml_nbytes(g.input));
   const ggml_status status = ggml_backend_sched_graph_compute(sched_.get(), g.graph);
   backends_.rest();
-  if (status != GGML_STATUS_SUCCESS) throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
+  if (status != GGML_STATUS_SUCCESS)
+    throw std::runtime_error(std::string("lens compute failed: ") + ggml_status_to_string(status));
 }
 
 const float* Engine::projectColumns(const float* columns, int64_t n) {
@@ -140,7 +144,8 @@ const float* Engine::projectColumns(const float* columns, int64_t n) {
   computeLensGraph(g, columns);
   // In host memory (the CPU backend) the result is read where it lies, until the next graph runs;
   // from a device it is copied into a host buffer grown once and kept (fresh pages cost a fault each).
-  if (y->buffer && ggml_backend_buffer_is_host(y->buffer) && ggml_is_contiguous(y)) return static_cast<const float*>(y->data);
+  if (y->buffer && ggml_backend_buffer_is_host(y->buffer) && ggml_is_contiguous(y))
+    return static_cast<const float*>(y->data);
   const size_t count = size_t(n) * weights_.vocabPadded;
   if (lensChunk_.size() < count) lensChunk_.resize(count);
   ggml_backend_tensor_get(y, lensChunk_.data(), 0, count * sizeof(float));
@@ -156,7 +161,7 @@ void Engine::runLens(const float* x, int64_t m, const std::vector<RowSum>& claim
   if (plan.maxHeld * V * int64_t(sizeof(float)) > kMaxHeldBytes) plan = planLens(m, {}, kLensChunk);
 
   std::vector<const float*> z(size_t(m), nullptr);  // each row's projection W·(γ ⊙ (x − mean)), once formed
-  std::vector<int32_t> left = plan.uses;             // reads still to come, per row
+  std::vector<int32_t> left = plan.uses;            // reads still to come, per row
   HeldRows held(lensRows_, m, V);
   if (lensThreadRows_.size() < size_t(backends_.threads)) lensThreadRows_.resize(size_t(backends_.threads));
   std::vector<float>& columns = lensColumns_;
@@ -225,16 +230,20 @@ LensOutput Engine::lens(const LensRequest& req) {
   }
   auto checkPerRow = [&](const std::vector<int32_t>& v, const char* what, int64_t limit) {
     if (v.empty()) return;
-    if (int64_t(v.size()) != m) throw std::invalid_argument(std::string("lens: ") + what + " must have one entry per vector");
+    if (int64_t(v.size()) != m)
+      throw std::invalid_argument(std::string("lens: ") + what + " must have one entry per vector");
     for (int32_t x : v) {
-      if (x < -1 || x >= limit) throw std::invalid_argument(std::string("lens: ") + what + " entry " + std::to_string(x) + " is out of range");
+      if (x < -1 || x >= limit)
+        throw std::invalid_argument(std::string("lens: ") + what + " entry " + std::to_string(x) + " is out of range");
     }
   };
   checkPerRow(req.targets, "targets", hp.nVocab);
   checkPerRow(req.references, "references", m);
   for (const RowSum& s : req.sums) {
     for (int64_t i : {s.row, s.a, s.b}) {
-      if (i < 0 || i >= m) throw std::invalid_argument("lens: sums entry " + std::to_string(i) + " is outside 0.." + std::to_string(m - 1));
+      if (i < 0 || i >= m)
+        throw std::invalid_argument("lens: sums entry " + std::to_string(i) + " is outside 0.." +
+                                    std::to_string(m - 1));
     }
   }
 

@@ -34,7 +34,7 @@ void Engine::deviceLens(const float* x, int64_t m, int32_t k, TopK& out) {
     const int64_t n = std::min(kDeviceLensChunk, m - begin);
     const LensGraph g = newLensGraph(n);
     ggml_context* ctx = g.ctx.get();
-    ggml_tensor* z = buildUnembed(ctx, weights_, g.input, minMatmulCols());                  // [vocabPadded, n]
+    ggml_tensor* z = buildUnembed(ctx, weights_, g.input, minMatmulCols());            // [vocabPadded, n]
     ggml_tensor* rowLogits = ggml_cont(ctx, ggml_view_2d(ctx, z, V, n, z->nb[1], 0));  // the padding rows dropped
     ggml_tensor* rowProbs = ggml_soft_max(ctx, rowLogits);
     ggml_tensor* top = ggml_top_k(ctx, rowLogits, k);  // [k, n], in no particular order
@@ -55,7 +55,8 @@ void Engine::deviceLens(const float* x, int64_t m, int32_t k, TopK& out) {
     ggml_backend_tensor_get(topProbs, probs.data(), 0, count * sizeof(float));
 
     for (int32_t id : ids) {
-      if (id < 0 || id >= V) throw std::runtime_error("lens: the backend's top-k returned token id " + std::to_string(id));
+      if (id < 0 || id >= V)
+        throw std::runtime_error("lens: the backend's top-k returned token id " + std::to_string(id));
     }
     // Best first, ties to the lower id, as the host top-k orders them.
     for (int64_t r = 0; r < n; ++r) {

@@ -71,7 +71,8 @@ void topKOfRow(const float* x, int64_t width, int32_t k, int32_t* ids, float* va
 }
 
 // Entropy, target statistics and KL(reference ‖ q) of one row, given its log-sum-exp.
-void measuresOfRow(const float* x, int64_t width, double lse, const RowMeasures& m, int64_t row, MeasureResults& res, size_t at) {
+void measuresOfRow(const float* x, int64_t width, double lse, const RowMeasures& m, int64_t row, MeasureResults& res,
+                   size_t at) {
   if (m.entropy) {
     double h = 0.0;
     for (int64_t i = 0; i < width; ++i) {
@@ -118,7 +119,8 @@ void prepareTopK(TopK& out, int64_t rows, int32_t k, MeasureResults* results) {
   }
 }
 
-void rowTopK(const float* logits, int64_t width, int64_t at, TopK& out, const RowMeasures* measures, MeasureResults* results) {
+void rowTopK(const float* logits, int64_t width, int64_t at, TopK& out, const RowMeasures* measures,
+             MeasureResults* results) {
   const size_t o = size_t(at) * out.k;
   topKOfRow(logits, width, out.k, &out.ids[o], &out.logits[o], &out.probs[o], &out.logSumExp[size_t(at)]);
   if (measures && results) measuresOfRow(logits, width, out.logSumExp[size_t(at)], *measures, at, *results, size_t(at));

@@ -8,18 +8,18 @@ namespace layerlens {
 
 struct TopK {
   int32_t k = 0;
-  std::vector<int32_t> ids;      // [rows, k], best first; ties go to the lower id
-  std::vector<float> logits;     // [rows, k]
-  std::vector<float> probs;      // [rows, k], softmax over the whole row
-  std::vector<double> logSumExp; // [rows]
+  std::vector<int32_t> ids;       // [rows, k], best first; ties go to the lower id
+  std::vector<float> logits;      // [rows, k]
+  std::vector<float> probs;       // [rows, k], softmax over the whole row
+  std::vector<double> logSumExp;  // [rows]
 };
 
 // Optional per-row measures of the lens distribution q = softmax(row).
 struct RowMeasures {
-  bool entropy = false;                 // H(q) in nats
-  std::vector<int32_t> targets;         // per row: a token id, or -1 for none (empty = none at all)
-  std::vector<int32_t> references;      // per row: index into `referenceLogProbs`, or -1 (empty = none)
-  std::vector<float> referenceLogProbs; // [R, width] log-probabilities of the reference rows
+  bool entropy = false;                  // H(q) in nats
+  std::vector<int32_t> targets;          // per row: a token id, or -1 for none (empty = none at all)
+  std::vector<int32_t> references;       // per row: index into `referenceLogProbs`, or -1 (empty = none)
+  std::vector<float> referenceLogProbs;  // [R, width] log-probabilities of the reference rows
 };
 
 struct MeasureResults {

@@ -84,7 +84,8 @@ void expectError(const std::string& name, const std::function<void()>& fn, const
 }
 
 void expectFileError(const std::string& name, const std::vector<uint8_t>& f, const std::vector<std::string>& needles) {
-  expectError(name, [&] { parseFile(f); }, needles);
+  expectError(
+      name, [&] { parseFile(f); }, needles);
 }
 
 void expectJsonError(const std::string& name, const std::string& text, const std::string& needle = "") {
@@ -285,8 +286,9 @@ void testJson() {
 // ------------------------------------------------------------ safetensors
 
 void testGood() {
-  const std::string json = "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"h\\u00e9\"},\"wte\":" +
-                           entry("F32", "[2,3]", 0, 24) + ",\"ln.bias\":" + entry("F16", "[4]", 24, 32) + "}";
+  const std::string json =
+      "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"h\\u00e9\"},\"wte\":" + entry("F32", "[2,3]", 0, 24) +
+      ",\"ln.bias\":" + entry("F16", "[4]", 24, 32) + "}";
   SafetensorsHeader h;
   expectOk("good file", makeFile(json, 32), &h);
   const uint64_t ds = 8 + json.size();
@@ -309,20 +311,20 @@ void testGood() {
   check(hp.headerLen == json.size() + 7 && hp.tensors.size() == 2, "padded: lengths");
 
   // Listed out of order but contiguous once sorted by offset.
-  expectOk("out-of-order listing", makeFile("{\"b\":" + entry("U8", "[8]", 8, 16) + ",\"a\":" +
-                                            entry("U8", "[8]", 0, 8) + "}", 16));
+  expectOk("out-of-order listing",
+           makeFile("{\"b\":" + entry("U8", "[8]", 8, 16) + ",\"a\":" + entry("U8", "[8]", 0, 8) + "}", 16));
   // Empty file body, scalars, zero-size tensors, every dtype.
   expectOk("empty header", makeFile("{}", 0));
   SafetensorsHeader hs;
   expectOk("scalar and empty tensors",
-           makeFile("{\"s\":" + entry("F64", "[]", 0, 8) + ",\"z\":" + entry("F32", "[0,5]", 8, 8) + ",\"z2\":" +
-                        entry("I8", "[0]", 8, 8) + ",\"t\":" + entry("BOOL", "[3]", 8, 11) + "}",
+           makeFile("{\"s\":" + entry("F64", "[]", 0, 8) + ",\"z\":" + entry("F32", "[0,5]", 8, 8) +
+                        ",\"z2\":" + entry("I8", "[0]", 8, 8) + ",\"t\":" + entry("BOOL", "[3]", 8, 11) + "}",
                     11),
            &hs);
   check(hs.find("s") && hs.find("s")->numel == 1 && hs.find("s")->shape.empty(), "scalar numel 1");
   check(hs.find("z") && hs.find("z")->numel == 0 && hs.find("z")->byteSize() == 0, "empty tensor numel 0");
-  expectOk("empty tensor at the very end", makeFile("{\"a\":" + entry("U8", "[1]", 0, 1) + ",\"z\":" +
-                                                    entry("U8", "[0]", 1, 1) + "}", 1));
+  expectOk("empty tensor at the very end",
+           makeFile("{\"a\":" + entry("U8", "[1]", 0, 1) + ",\"z\":" + entry("U8", "[0]", 1, 1) + "}", 1));
   expectOk("overflowing shape with a zero dim is empty",
            makeFile("{\"z\":" + entry("F32", "[4294967296,4294967296,4294967296,0]", 0, 0) + "}", 0));
   {
@@ -358,7 +360,8 @@ void testGood() {
 
 void testLengthPrefix() {
   const std::vector<uint8_t> good = makeFile("{}", 0);
-  expectError("file shorter than 8 bytes", [&] { parseSafetensorsPrefix(good.data(), 5, 5); }, {"too small", "5 bytes"});
+  expectError("file shorter than 8 bytes", [&] { parseSafetensorsPrefix(good.data(), 5, 5); },
+              {"too small", "5 bytes"});
   expectError("fewer than 8 bytes given", [&] { readHeaderLength(good.data(), 4, 100); }, {"first 8 bytes", "got 4"});
   expectError("null first8", [&] { readHeaderLength(nullptr, 8, 100); }, {"first 8 bytes"});
   expectFileError("length 0", withLength(good, 0), {"header length is 0"});
@@ -366,8 +369,7 @@ void testLengthPrefix() {
   expectFileError("length 2^64-1", withLength(good, UINT64_MAX), {"18446744073709551615", "limit"});
   expectFileError("length 100000001", withLength(good, 100000001), {"100000001", "limit"});
   expectFileError("length past end of file", withLength(good, 3), {"header length 3", "past the end", "10 bytes"});
-  expectError("prefix shorter than header",
-              [&] { parseSafetensorsPrefix(good.data(), 9, 1000); }, {"only 9"});
+  expectError("prefix shorter than header", [&] { parseSafetensorsPrefix(good.data(), 9, 1000); }, {"only 9"});
   expectError("prefix longer than file", [&] { parseSafetensorsPrefix(good.data(), good.size(), 3); }, {"longer"});
   check(readHeaderLength(good.data(), 8, good.size()) == 2, "readHeaderLength of good file");
   {
@@ -389,8 +391,7 @@ void testMalformed() {
   expectFileError("trailing garbage", makeFile("{} x", 0), {"not valid JSON", "trailing"});
   expectFileError("NUL padding", makeFile(std::string("{}\0\0", 4), 0), {"not valid JSON"});
   expectFileError("invalid UTF-8 name", makeFile("{\"\xff\":" + entry("U8", "[1]", 0, 1) + "}", 1), {"UTF-8"});
-  expectFileError("lone surrogate name", makeFile("{\"\\ud800\":" + entry("U8", "[1]", 0, 1) + "}", 1),
-                  {"surrogate"});
+  expectFileError("lone surrogate name", makeFile("{\"\\ud800\":" + entry("U8", "[1]", 0, 1) + "}", 1), {"surrogate"});
   {
     std::string bomb = "{\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
     expectFileError("nested depth bomb", makeFile(bomb, 0), {"nesting"});
@@ -420,7 +421,8 @@ void testMalformed() {
   // shape
   expectFileError("missing shape", makeFile("{\"a\":{\"dtype\":\"U8\",\"data_offsets\":[0,1]}}", 1),
                   {"tensor \"a\"", "missing \"shape\""});
-  expectFileError("shape not array", makeFile("{\"a\":" + entry("U8", "3", 0, 3) + "}", 3), {"tensor \"a\"", "\"shape\""});
+  expectFileError("shape not array", makeFile("{\"a\":" + entry("U8", "3", 0, 3) + "}", 3),
+                  {"tensor \"a\"", "\"shape\""});
   expectFileError("negative dim", makeFile("{\"a\":" + entry("U8", "[-1]", 0, 0) + "}", 0), {"shape[0]", "-1"});
   expectFileError("fractional dim", makeFile("{\"a\":" + entry("U8", "[2,1.5]", 0, 3) + "}", 3), {"shape[1]", "1.5"});
   expectFileError("exponent dim", makeFile("{\"a\":" + entry("U8", "[1e1]", 0, 10) + "}", 10), {"shape[0]", "1e1"});
@@ -473,7 +475,8 @@ void testMalformed() {
   expectFileError("empty tensor inside another",
                   makeFile("{\"a\":" + entry("U8", "[8]", 0, 8) + ",\"z\":" + entry("U8", "[0]", 4, 4) + "}", 8),
                   {"tensor \"z\"", "overlaps"});
-  expectFileError("hole", makeFile("{\"a\":" + entry("U8", "[8]", 0, 8) + ",\"b\":" + entry("U8", "[8]", 12, 20) + "}", 20),
+  expectFileError("hole",
+                  makeFile("{\"a\":" + entry("U8", "[8]", 0, 8) + ",\"b\":" + entry("U8", "[8]", 12, 20) + "}", 20),
                   {"tensor \"b\"", "hole of 4 bytes", "tensor \"a\""});
   expectFileError("not starting at 0", makeFile("{\"a\":" + entry("U8", "[4]", 4, 8) + "}", 8),
                   {"hole of 4 bytes", "start of the data section"});
@@ -504,7 +507,8 @@ void testMalformed() {
       check(false, "long name: expected error");
     } catch (const SafetensorsError& e) {
       const std::string msg = e.what();
-      check(msg.size() < 400 && msg.find("5001 bytes") != std::string::npos, "long name truncated: " + msg.substr(0, 200));
+      check(msg.size() < 400 && msg.find("5001 bytes") != std::string::npos,
+            "long name truncated: " + msg.substr(0, 200));
     }
   }
 }

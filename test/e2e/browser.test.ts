@@ -39,7 +39,16 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
       viewport: { width: 1760, height: 1000 },
       deviceScaleFactor: 1,
     });
@@ -116,9 +125,13 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     expect(await page.locator('#ll-attention .ll-heads[data-pos="25"] canvas').count()).toBe(api.model.n_head);
 
     // colouring by the target's rank changes the cells' colours
-    const before = await page.locator('#ll-heatmap tbody td').evaluateAll((tds) => tds.map((td) => (td as unknown as { style: { background: string } }).style.background));
+    const before = await page
+      .locator('#ll-heatmap tbody td')
+      .evaluateAll((tds) => tds.map((td) => (td as unknown as { style: { background: string } }).style.background));
     await page.selectOption('#ll-metric', 'rank');
-    const after = await page.locator('#ll-heatmap tbody td').evaluateAll((tds) => tds.map((td) => (td as unknown as { style: { background: string } }).style.background));
+    const after = await page
+      .locator('#ll-heatmap tbody td')
+      .evaluateAll((tds) => tds.map((td) => (td as unknown as { style: { background: string } }).style.background));
     expect(after).not.toEqual(before);
     await page.selectOption('#ll-metric', 'prob');
 
@@ -174,7 +187,8 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
   function changedCell(d: ReportData): { hook: string; pos: number; after: string; before: string } {
     for (const h of d.hooks) {
       const o = d.compare!.hooks.find((x) => x.name === h.name && x.position === h.position);
-      if (h.top && o?.top && h.top[0].id !== o.top[0].id && h.kind === 'resid_post') return { hook: h.name, pos: h.position, after: h.top[0].token, before: o.top[0].token };
+      if (h.top && o?.top && h.top[0].id !== o.top[0].id && h.kind === 'resid_post')
+        return { hook: h.name, pos: h.position, after: h.top[0].token, before: o.top[0].token };
     }
     throw new Error('the ablation changed no top-1 token');
   }

@@ -12,7 +12,6 @@ import { checkpoint, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js
 const dir = checkpoint('tiny-f32');
 afterAll(() => releaseModels());
 
-
 describe('layerlens CLI on a checkpoint', () => {
   it('--json equals toJSON(decodeLayers(...))', async () => {
     const r = await run(['--model', dir, '--json', '--top-k', '3', '--hooks', 'all', '--device', 'cpu', NOTEBOOK_PROMPT]);
@@ -47,7 +46,10 @@ describe('layerlens CLI on a checkpoint', () => {
     const bad = await run(['--model', dir, '--ablate', 'blocks.0.attn_pattern', 'Hi']);
     expect(bad.code).not.toBe(0);
     expect(bad).toMatchObject({ code: 2, err: 'layerlens: --ablate: blocks.0.attn_pattern cannot be ablated: only d-wide hooks and mlp_post can\n' });
-    expect(await run(['--model', dir, '--ablate', 'blocks.2.mlp_out', 'Hi'])).toMatchObject({ code: 2, err: expect.stringMatching(/^layerlens: --ablate: .*block 2 is out of range/) });
+    expect(await run(['--model', dir, '--ablate', 'blocks.2.mlp_out', 'Hi'])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^layerlens: --ablate: .*block 2 is out of range/),
+    });
     expect(await run(['--model', dir, '--target', ' Paris', '--patch-from', 'a', '--patch-hook', 'resid_post', 'Hi'])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/^layerlens: --patch-hook: "resid_post" is a hook kind, not a hook name/),
@@ -56,7 +58,20 @@ describe('layerlens CLI on a checkpoint', () => {
 
   it('--patch-from/--patch-hook print what patchActivations computes', async () => {
     const source = 'Q: What is the capital of Germany?\nA:';
-    const r = await run(['--model', dir, '--json', '--device', 'cpu', '--target', ' Paris', '--patch-from', source, '--patch-hook', 'blocks.0.resid_post', 'Hello there']);
+    const r = await run([
+      '--model',
+      dir,
+      '--json',
+      '--device',
+      'cpu',
+      '--target',
+      ' Paris',
+      '--patch-from',
+      source,
+      '--patch-hook',
+      'blocks.0.resid_post',
+      'Hello there',
+    ]);
     expect(r.err).toBe('');
     const model = await loadModel(dir, { device: 'cpu' });
     const api = await patchActivations({ model, source, target: 'Hello there', hook: 'blocks.0.resid_post', track: ' Paris' });
@@ -93,7 +108,21 @@ describe('layerlens CLI on a checkpoint', () => {
       // --patch-from with --html (no longer a usage error): patched vs clean, at every position
       const source = 'Q: What is the capital of Germany?\nA:';
       const pout = join(tmp, 'patch.html');
-      const p = await run(['--model', dir, '--device', 'cpu', '--target', ' Paris', '--html', pout, '--patch-from', source, '--patch-hook', 'blocks.0.resid_post', 'Hello there']);
+      const p = await run([
+        '--model',
+        dir,
+        '--device',
+        'cpu',
+        '--target',
+        ' Paris',
+        '--html',
+        pout,
+        '--patch-from',
+        source,
+        '--patch-hook',
+        'blocks.0.resid_post',
+        'Hello there',
+      ]);
       expect(p.code).toBe(0);
       expect(p.out).toContain('clean → patched');
       const pd = embedded(pout);
@@ -122,7 +151,9 @@ describe('layerlens CLI on a checkpoint', () => {
   });
 
   it.skipIf(!existsSync(join(repoRoot, 'dist', 'cli', 'main.js')))('runs as the installed bin (dist/cli/main.js)', () => {
-    const out = execFileSync(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), '--model', dir, '--json', '--hooks', 'embed', 'Hi'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), '--model', dir, '--json', '--hooks', 'embed', 'Hi'], {
+      encoding: 'utf8',
+    });
     expect(JSON.parse(out).hooks[0].name).toBe('embed');
   });
 });

@@ -10,8 +10,30 @@ afterAll(() => releaseModels());
 
 describe('CLI with TransformerLens hook names', () => {
   it('--hooks and --ablate accept TL aliases and give the same JSON as the canonical names', async () => {
-    const tl = await run(['--model', dir, '--json', '--device', 'cpu', '--hooks', 'blocks.0.hook_resid_pre,blocks.1.hook_resid_post', '--ablate', 'blocks.1.hook_mlp_out', NOTEBOOK_PROMPT]);
-    const canonical = await run(['--model', dir, '--json', '--device', 'cpu', '--hooks', 'embed,blocks.1.resid_post', '--ablate', 'blocks.1.mlp_out', NOTEBOOK_PROMPT]);
+    const tl = await run([
+      '--model',
+      dir,
+      '--json',
+      '--device',
+      'cpu',
+      '--hooks',
+      'blocks.0.hook_resid_pre,blocks.1.hook_resid_post',
+      '--ablate',
+      'blocks.1.hook_mlp_out',
+      NOTEBOOK_PROMPT,
+    ]);
+    const canonical = await run([
+      '--model',
+      dir,
+      '--json',
+      '--device',
+      'cpu',
+      '--hooks',
+      'embed,blocks.1.resid_post',
+      '--ablate',
+      'blocks.1.mlp_out',
+      NOTEBOOK_PROMPT,
+    ]);
     expect(tl.err).toBe('');
     expect(tl.code).toBe(0);
     const json = JSON.parse(tl.out) as { hooks: { name: string }[] };

@@ -9,7 +9,6 @@ import { SERVE_HELP } from '../../lib/cli/serve.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
 
-
 describe('CLI view flags', () => {
   const dir = mkdtempSync(join(tmpdir(), 'layerlens-cli-view-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +36,13 @@ describe('CLI view flags', () => {
     const g = await run([...model(), '--grid', NOTEBOOK_PROMPT]);
     expect(g.code).toBe(0);
     expect(g.out).toMatch(/top-1 token under the lens of resid_post/);
-    expect(g.out.trimEnd().split('\n').slice(-3).map((l) => l.split(/\s{2,}/)[0])).toEqual(['embed', 'block 0', 'block 1']);
+    expect(
+      g.out
+        .trimEnd()
+        .split('\n')
+        .slice(-3)
+        .map((l) => l.split(/\s{2,}/)[0]),
+    ).toEqual(['embed', 'block 0', 'block 1']);
     const file = join(dir, 'r.html');
     const h = await run([...model(), '--html', file, '--target', 'id:6342', NOTEBOOK_PROMPT]);
     expect(h.code).toBe(0);

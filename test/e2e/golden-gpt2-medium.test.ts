@@ -13,12 +13,48 @@ if (!weights) console.log('golden gpt2-medium checks: skipped: no weights (set L
 
 // hidden_states[0] (embed) and the hook method's layer_residual_0..4 (= blocks.L.resid_post), from the notebook's printout.
 const NOTEBOOK_TOP5: Record<string, [string, number][]> = {
-  embed: [[' unden', 0.9470192193984985], [' nodd', 0.021967994049191475], [' enthusi', 0.011501138098537922], [':', 0.0050586313009262085], [' neighb', 0.005044832825660706]],
-  'blocks.0.resid_post': [[' (', 0.02316313423216343], [' [', 0.018392857164144516], [' The', 0.012803674675524235], [':', 0.00920428428798914], [',', 0.008853655308485031]],
-  'blocks.1.resid_post': [[' A', 0.019568050280213356], [' The', 0.01659923605620861], [' (', 0.014010702259838581], [' [', 0.010149895213544369], [' Is', 0.007642451208084822]],
-  'blocks.2.resid_post': [[' A', 0.026887251064181328], [' [', 0.018573066219687462], [' (', 0.017433306202292442], [' The', 0.013812464661896229], [' At', 0.011615300551056862]],
-  'blocks.3.resid_post': [[' A', 0.03929824382066727], [' [', 0.022901220247149467], [' (', 0.020305326208472252], [' Act', 0.018195513635873795], [' At', 0.017830180004239082]],
-  'blocks.4.resid_post': [[' A', 0.038885049521923065], [' [', 0.024648193269968033], [' At', 0.023253243416547775], [' Q', 0.014608520083129406], [' (', 0.011924289166927338]],
+  embed: [
+    [' unden', 0.9470192193984985],
+    [' nodd', 0.021967994049191475],
+    [' enthusi', 0.011501138098537922],
+    [':', 0.0050586313009262085],
+    [' neighb', 0.005044832825660706],
+  ],
+  'blocks.0.resid_post': [
+    [' (', 0.02316313423216343],
+    [' [', 0.018392857164144516],
+    [' The', 0.012803674675524235],
+    [':', 0.00920428428798914],
+    [',', 0.008853655308485031],
+  ],
+  'blocks.1.resid_post': [
+    [' A', 0.019568050280213356],
+    [' The', 0.01659923605620861],
+    [' (', 0.014010702259838581],
+    [' [', 0.010149895213544369],
+    [' Is', 0.007642451208084822],
+  ],
+  'blocks.2.resid_post': [
+    [' A', 0.026887251064181328],
+    [' [', 0.018573066219687462],
+    [' (', 0.017433306202292442],
+    [' The', 0.013812464661896229],
+    [' At', 0.011615300551056862],
+  ],
+  'blocks.3.resid_post': [
+    [' A', 0.03929824382066727],
+    [' [', 0.022901220247149467],
+    [' (', 0.020305326208472252],
+    [' Act', 0.018195513635873795],
+    [' At', 0.017830180004239082],
+  ],
+  'blocks.4.resid_post': [
+    [' A', 0.038885049521923065],
+    [' [', 0.024648193269968033],
+    [' At', 0.023253243416547775],
+    [' Q', 0.014608520083129406],
+    [' (', 0.011924289166927338],
+  ],
 };
 
 describe.skipIf(!weights)(weights ? 'gpt2-medium golden facts (real weights)' : 'gpt2-medium golden facts: skipped: no weights', () => {
@@ -33,7 +69,10 @@ describe.skipIf(!weights)(weights ? 'gpt2-medium golden facts (real weights)' : 
   it("matches the notebook's top-5 table for embed and blocks 0-4", () => {
     for (const [name, expected] of Object.entries(NOTEBOOK_TOP5)) {
       const top = result.hooks.find((h) => h.name === name)!.top!;
-      expect(top.map((t) => t.token), name).toEqual(expected.map(([tok]) => tok));
+      expect(
+        top.map((t) => t.token),
+        name,
+      ).toEqual(expected.map(([tok]) => tok));
       top.forEach((t, i) => expect(Math.abs(t.prob - expected[i][1]), `${name} ${t.token}`).toBeLessThan(2e-3 * expected[i][1] + 1e-6));
     }
   });

@@ -2,7 +2,17 @@
 import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, type Model } from '../../lib/index.js';
-import { clientScript, compareReportData, decodeForView, escapeHtml, jsonForScript, renderPage, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
+import {
+  clientScript,
+  compareReportData,
+  decodeForView,
+  escapeHtml,
+  jsonForScript,
+  renderPage,
+  renderReport,
+  reportData,
+  type ReportData,
+} from '../../lib/render/report/index.js';
 import type { AttentionLayer, LensResult } from '../../lib/types.js';
 import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { useTinyModel } from '../helpers/fixtures.js';
@@ -92,7 +102,7 @@ describe('renderReport (pure)', () => {
     expect(scriptJSON(html, 'll-config')).toEqual({ mode: 'report', kinds: KIND_MENU, kind: 'embed', colorBy: 'kl' });
   });
 
-  it('offers every lensed hook kind, residual stream first; the viewer\'s menu has them without embed', () => {
+  it("offers every lensed hook kind, residual stream first; the viewer's menu has them without embed", () => {
     const page = renderPage({ mode: 'server' });
     const options = [...page.matchAll(/<option value="([a-z_]+)">\1<\/option>/g)].map((m) => m[1]);
     expect(options.filter((k) => !['after', 'before', 'prob', 'rank', 'kl', 'entropy', 'diff'].includes(k))).toEqual(KIND_MENU.filter((k) => k !== 'embed'));
@@ -165,10 +175,14 @@ describe('before/after (compare)', () => {
     const { after, before } = pair(true);
     const html = renderReport(after, { label: 'after <ablated>', compare: { result: before, label: 'before & clean' } });
     const data = scriptJSON(html, 'll-data') as ReportData;
-    expect(data).toEqual(JSON.parse(JSON.stringify({ ...reportData(after), label: 'after <ablated>', compare: { ...reportData(before), label: 'before & clean' } })));
+    expect(data).toEqual(
+      JSON.parse(JSON.stringify({ ...reportData(after), label: 'after <ablated>', compare: { ...reportData(before), label: 'before & clean' } })),
+    );
     expect(data).toEqual(JSON.parse(JSON.stringify(compareReportData(after, before, { label: 'after <ablated>', compareLabel: 'before & clean' }))));
     expect(data.compare!.hooks.map((h) => h.top![0].id)).toEqual([2, 2]);
-    expect(html).toMatch(/<label id="ll-which-wrap" hidden>[^<]*<select id="ll-which">\s*<option value="after">after<\/option>\s*<option value="before">before<\/option>/);
+    expect(html).toMatch(
+      /<label id="ll-which-wrap" hidden>[^<]*<select id="ll-which">\s*<option value="after">after<\/option>\s*<option value="before">before<\/option>/,
+    );
     expect(html).toContain('<option value="diff">');
     expect(html).not.toContain('<ablated>');
     expect(html).not.toContain('& clean'); // only as \u0026 inside the JSON
@@ -178,7 +192,7 @@ describe('before/after (compare)', () => {
     expect('compare' in (scriptJSON(renderReport(after), 'll-data') as object)).toBe(false);
   });
 
-  it('difference: the change in the target\'s probability, else in that of the after-run\'s top-1 token', () => {
+  it("difference: the change in the target's probability, else in that of the after-run's top-1 token", () => {
     const ll = clientHelpers();
     expect(ll.METRICS.diff).toBeDefined();
     const t = pair(true);
@@ -207,16 +221,22 @@ describe('before/after (compare)', () => {
   });
 });
 
-describe('the client\'s index of the data (node:vm)', () => {
-  it('offers the kinds the data has in the page\'s order, embed alone only without others; rows embed first, then by layer', () => {
+describe("the client's index of the data (node:vm)", () => {
+  it("offers the kinds the data has in the page's order, embed alone only without others; rows embed first, then by layer", () => {
     const d = reportData(evilResult());
     const ll = clientHelpers();
     const idx = ll.indexData(d, KIND_MENU);
     expect(idx.kinds).toEqual(['resid_post']);
-    expect(idx.rows('resid_post').map((r) => [r.name, r.label])).toEqual([['embed', 'embed'], ['blocks.0.resid_post', 'block 0']]);
+    expect(idx.rows('resid_post').map((r) => [r.name, r.label])).toEqual([
+      ['embed', 'embed'],
+      ['blocks.0.resid_post', 'block 0'],
+    ]);
     // more kinds and layers, listed out of order in the data
     const hook = (name: string, layer: number, kind: string) => ({ ...d.hooks[1], name, layer, kind: kind as Hook['kind'] });
-    const many = { ...d, hooks: [hook('blocks.1.attn_out', 1, 'attn_out'), hook('blocks.0.attn_out', 0, 'attn_out'), hook('blocks.0.resid_mid', 0, 'resid_mid'), d.hooks[0]] };
+    const many = {
+      ...d,
+      hooks: [hook('blocks.1.attn_out', 1, 'attn_out'), hook('blocks.0.attn_out', 0, 'attn_out'), hook('blocks.0.resid_mid', 0, 'resid_mid'), d.hooks[0]],
+    };
     const m = ll.indexData(many, KIND_MENU);
     expect(m.kinds).toEqual(['resid_mid', 'attn_out']);
     expect(m.rows('attn_out').map((r) => r.name)).toEqual(['embed', 'blocks.0.attn_out', 'blocks.1.attn_out']);
@@ -255,7 +275,7 @@ describe('decodeForView on the tiny checkpoint', () => {
     model = tiny.model;
   });
 
-  it('adds every block\'s attention to the lens result', async () => {
+  it("adds every block's attention to the lens result", async () => {
     const r = await decodeForView(NOTEBOOK_PROMPT, { model, positions: 'all', metrics: true });
     expect(r.attention!.map((a) => a.name)).toEqual(['blocks.0.attn_pattern', 'blocks.1.attn_pattern']);
     expect(r.attention![0].positions).toHaveLength(26);

@@ -77,7 +77,13 @@ describe('startServer', () => {
   it('defaults: hooks "default", topK 10, every position', async () => {
     const d = (await (await post({ prompt: 'A: B' })).json()) as ReportData;
     expect(d.positions).toEqual([0, 1, 2]);
-    expect([...new Set(d.hooks.filter((h) => h.top).map((h) => h.name))]).toEqual(['embed', 'blocks.0.resid_mid', 'blocks.0.resid_post', 'blocks.1.resid_mid', 'blocks.1.resid_post']);
+    expect([...new Set(d.hooks.filter((h) => h.top).map((h) => h.name))]).toEqual([
+      'embed',
+      'blocks.0.resid_mid',
+      'blocks.0.resid_post',
+      'blocks.1.resid_mid',
+      'blocks.1.resid_post',
+    ]);
     expect(d.hooks.find((h) => h.top)!.top).toHaveLength(10);
   });
 
@@ -94,7 +100,11 @@ describe('startServer', () => {
     await expectError(await post({ prompt: 'x', topK: 2.5 }), 400, /topK/);
     await expectError(await post({ prompt: 'x', target: 'Warsaw' }), 400, /"target": target "Warsaw" is 2 tokens/);
     await expectError(await post({ prompt: 'x', target: 50257 }), 400, /"target": target id 50257/);
-    await expectError(await post({ prompt: 'x', target: {} }), 400, /^Expected the text of one token or a token id for "target" but received \{\} of type object$/);
+    await expectError(
+      await post({ prompt: 'x', target: {} }),
+      400,
+      /^Expected the text of one token or a token id for "target" but received \{\} of type object$/,
+    );
     await expectError(await post({ prompt: 'x y', positions: [5] }), 400, /"positions": position 5 is outside the prompt's 2 tokens/);
     await expectError(await post({ prompt: 'x', positions: 'first' }), 400, /Expected .* for "positions" but received "first" of type string/);
     await expectError(await post({ prompt: 'x', hooks: ['blocks.9.resid_post'] }), 400, /"hooks":.*block 9 is out of range/);
@@ -104,7 +114,11 @@ describe('startServer', () => {
   });
 
   it('"ablate": the ablated run plus the clean one as "compare"; bad hooks are 400', async () => {
-    await expectError(await post({ prompt: 'x', ablate: 'blocks.1.mlp_out' }), 400, /Expected an array of hook names .* for "ablate" but received "blocks\.1\.mlp_out" of type string/);
+    await expectError(
+      await post({ prompt: 'x', ablate: 'blocks.1.mlp_out' }),
+      400,
+      /Expected an array of hook names .* for "ablate" but received "blocks\.1\.mlp_out" of type string/,
+    );
     await expectError(await post({ prompt: 'x', ablate: [3] }), 400, /Expected an array of hook names .* for "ablate" but received \[3\] of type array/);
     await expectError(await post({ prompt: 'x', ablate: ['blocks.7.mlp_out'] }), 400, /"ablate":.*block 7 is out of range/);
     await expectError(await post({ prompt: 'x', ablate: ['blocks.0.attn_pattern'] }), 400, /"ablate": blocks\.0\.attn_pattern cannot be ablated/);
@@ -118,7 +132,10 @@ describe('startServer', () => {
     expect(d.compare!.label).toBe('before (clean run)');
     expect(d.compare!.compare).toBeUndefined();
     expect(d.attention && d.compare!.attention).toBeTruthy();
-    const interventions = [{ hook: 'blocks.0.mlp_post', op: 'zero' as const }, { hook: 'blocks.1.mlp_out', op: 'zero' as const }];
+    const interventions = [
+      { hook: 'blocks.0.mlp_post', op: 'zero' as const },
+      { hook: 'blocks.1.mlp_out', op: 'zero' as const },
+    ];
     const after = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'], positions: 'all', topK: 3, interventions });
     const before = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'], positions: 'all', topK: 3 });
     const ids = (hooks: { top?: { id: number }[] }[]) => hooks.filter((h) => h.top).map((h) => h.top!.map((t) => t.id));
@@ -190,10 +207,21 @@ describe('parseLensRequest', () => {
       positions: [-1],
     });
     expect(parseLensRequest({ prompt: 'a', target: '' }, info).target).toBeUndefined();
-    expect(parseLensRequest({ prompt: 'a', ablate: ['mlp_out', 'embed', 'blocks.0.mlp_out'] }, info).ablate).toEqual(['embed', 'blocks.0.mlp_out', 'blocks.1.mlp_out']);
+    expect(parseLensRequest({ prompt: 'a', ablate: ['mlp_out', 'embed', 'blocks.0.mlp_out'] }, info).ablate).toEqual([
+      'embed',
+      'blocks.0.mlp_out',
+      'blocks.1.mlp_out',
+    ]);
   });
   it('throws InvalidParameterError (answered with 400) naming the field', () => {
-    for (const body of [null, [], { prompt: 1 }, { prompt: 'a', topK: '3' }, { prompt: 'a', hooks: ['blocks.5.embed'] }, { prompt: 'a', ablate: ['blocks.0.attn_head_out'] }]) {
+    for (const body of [
+      null,
+      [],
+      { prompt: 1 },
+      { prompt: 'a', topK: '3' },
+      { prompt: 'a', hooks: ['blocks.5.embed'] },
+      { prompt: 'a', ablate: ['blocks.0.attn_head_out'] },
+    ]) {
       expect(() => parseLensRequest(body, info), JSON.stringify(body)).toThrow(InvalidParameterError);
     }
     expect(() => parseLensRequest(null, info)).toThrow('Expected a JSON object like {"prompt": "..."} for the body but received null of type null');

@@ -73,7 +73,12 @@ describe('decodeForView with interventions', () => {
   }
 
   it("compareRuns (the CLI's and the server's before/after): after is the ablated run, before the clean one, also in the fallback", async () => {
-    const c = await compareRuns(NOTEBOOK_PROMPT, { model, positions: 'all', hooks: ['resid_post'], maxAttentionFloats: small }, ablation(['blocks.0.mlp_out']), 'after (ablated)');
+    const c = await compareRuns(
+      NOTEBOOK_PROMPT,
+      { model, positions: 'all', hooks: ['resid_post'], maxAttentionFloats: small },
+      ablation(['blocks.0.mlp_out']),
+      'after (ablated)',
+    );
     expect([c.label, c.compareLabel]).toEqual(['after (ablated)', CLEAN_LABEL]);
     expect(worstAttentionError(c.after.attention!, forwardReference(ref, NOTEBOOK_IDS, { interventions: ablate }))).toBeLessThan(TOL);
     expect(worstAttentionError(c.before.attention!, forwardReference(ref, NOTEBOOK_IDS))).toBeLessThan(TOL);

@@ -35,7 +35,10 @@ describe('decodeLayers', () => {
       }
       const probs = lensReference(ref, acts.row(h.name, 25));
       const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a] || a - b).slice(0, 5);
-      expect(h.top.map((t) => t.id), h.name).toEqual(order);
+      expect(
+        h.top.map((t) => t.id),
+        h.name,
+      ).toEqual(order);
       for (const t of h.top) {
         expect(Math.abs(t.prob - probs[t.id]) / probs[t.id], h.name).toBeLessThan(1e-3);
         expect(t.token).toBe(tokenText(t.id));
@@ -111,7 +114,7 @@ describe('decodeLayers', () => {
     }
   });
 
-  it("capture through graph outputs equals capture through the eval callback", async () => {
+  it('capture through graph outputs equals capture through the eval callback', async () => {
     const viaOutputs = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'outputs' });
     const viaCallback = await loadModel(checkpoint('tiny-f32'), { device: testDevice(), capture: 'callback' });
     // Weights on a second CPU backend, inputs on the first: the scheduler splits and copies as it
@@ -144,7 +147,12 @@ describe('decodeLayers', () => {
   it('positions: lists, negative indices and one lens row per position and hook', async () => {
     const r = await decodeLayers(NOTEBOOK_PROMPT, { model, positions: [-1, 3, 3], hooks: ['resid_post'] });
     expect(r.positions).toEqual([3, 25]);
-    expect(r.hooks.map((h) => `${h.position}:${h.name}`)).toEqual(['3:blocks.0.resid_post', '3:blocks.1.resid_post', '25:blocks.0.resid_post', '25:blocks.1.resid_post']);
+    expect(r.hooks.map((h) => `${h.position}:${h.name}`)).toEqual([
+      '3:blocks.0.resid_post',
+      '3:blocks.1.resid_post',
+      '25:blocks.0.resid_post',
+      '25:blocks.1.resid_post',
+    ]);
   });
 
   it('onActivation fires once per captured tensor, with vectors attached on request', async () => {

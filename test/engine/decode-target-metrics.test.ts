@@ -31,7 +31,7 @@ function refLens(name: string, pos: number): { logits: Float64Array; logp: Float
 const FINAL = 'blocks.1.resid_post';
 
 describe('decodeLayers: target', () => {
-  it('reports the target token\'s probability, logit and rank in every lensed row, as the float64 reference does', async () => {
+  it("reports the target token's probability, logit and rank in every lensed row, as the float64 reference does", async () => {
     const r = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all', positions: [4, 25], target: ' Paris', topK: 3 });
     expect(r.target).toEqual({ id: 6342, token: ' Paris' });
     let checked = 0;
@@ -55,7 +55,7 @@ describe('decodeLayers: target', () => {
     expect(checked).toBe(2 * (1 + 4 * 2));
   });
 
-  it('accepts a token id; the model\'s own prediction has rank 1 in the final row', async () => {
+  it("accepts a token id; the model's own prediction has rank 1 in the final row", async () => {
     const base = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'] });
     const id = base.prediction.id;
     const r = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['resid_post'], target: id });
@@ -81,8 +81,13 @@ describe('decodeLayers: target', () => {
 });
 
 describe('decodeLayers: metrics', () => {
-  it('entropy and KL(final ‖ hook) in nats match the float64 reference; the final row\'s KL is 0', async () => {
-    const r = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: ['embed', 'blocks.0.resid_mid', 'blocks.1.mlp_out', FINAL], positions: [0, 11, 25], metrics: true });
+  it("entropy and KL(final ‖ hook) in nats match the float64 reference; the final row's KL is 0", async () => {
+    const r = await decodeLayers(NOTEBOOK_PROMPT, {
+      model,
+      hooks: ['embed', 'blocks.0.resid_mid', 'blocks.1.mlp_out', FINAL],
+      positions: [0, 11, 25],
+      metrics: true,
+    });
     for (const h of r.hooks) {
       const q = refLens(h.name, h.position).logp;
       const p = refLens(FINAL, h.position).logp;

@@ -32,7 +32,10 @@ function widenedCopy(src: string, name: string): string {
   mkdirSync(out);
   copyFileSync(join(src, 'config.json'), join(out, 'config.json'));
   const tensors = [...readSafetensors(join(src, 'model.safetensors')).tensors.values()].map((t) => ({
-    name: t.storedName, dtype: 'F32' as const, shape: t.shape, data: Float32Array.from(t.data),
+    name: t.storedName,
+    dtype: 'F32' as const,
+    shape: t.shape,
+    data: Float32Array.from(t.data),
   }));
   writeSafetensors(join(out, 'model.safetensors'), tensors);
   return out;

@@ -15,10 +15,21 @@ const F16_COMPUTE_TOL = 6e-3;
 const seeded = (dtype: 'f16' | 'bf16', seed: number) => () => checkpoint(seed === 0 ? `tiny-${dtype}` : `tiny-${dtype}-s${seed}`, { dtype, seed });
 const cases: { label: string; tol: number; dir: () => string; load?: LoadOptions; dtype: string }[] = [
   { label: 'F32, 2 layers', tol: 1e-4, dir: () => checkpoint('tiny-f32'), dtype: 'f32' },
-  { label: 'F32, 4 layers x 128 wide x 8 heads, transformer. prefix', tol: 1e-4, dir: () => checkpoint('l4-d128-prefix', { layers: 4, embd: 128, heads: 8, ctx: 64, prefix: true, seed: 7 }), dtype: 'f32' },
+  {
+    label: 'F32, 4 layers x 128 wide x 8 heads, transformer. prefix',
+    tol: 1e-4,
+    dir: () => checkpoint('l4-d128-prefix', { layers: 4, embd: 128, heads: 8, ctx: 64, prefix: true, seed: 7 }),
+    dtype: 'f32',
+  },
   ...[0, 1, 2].map((seed) => ({ label: `F16, 2 layers, seed ${seed}`, tol: 1e-4, dir: seeded('f16', seed), dtype: 'f32' })),
   ...[0, 1, 2].map((seed) => ({ label: `BF16, 2 layers, seed ${seed}`, tol: 1e-4, dir: seeded('bf16', seed), dtype: 'f32' })),
-  ...[1, 2].map((seed) => ({ label: `F16, 2 layers, seed ${seed}, dtype f16`, tol: F16_COMPUTE_TOL, dir: seeded('f16', seed), load: { dtype: 'f16' as const }, dtype: 'f16' })),
+  ...[1, 2].map((seed) => ({
+    label: `F16, 2 layers, seed ${seed}, dtype f16`,
+    tol: F16_COMPUTE_TOL,
+    dir: seeded('f16', seed),
+    load: { dtype: 'f16' as const },
+    dtype: 'f16',
+  })),
   { label: 'BF16, 2 layers, seed 1, dtype f16', tol: F16_COMPUTE_TOL, dir: seeded('bf16', 1), load: { dtype: 'f16' }, dtype: 'f16' },
 ];
 
@@ -42,7 +53,10 @@ for (const c of cases) {
       expect(model.runtime.fileDtype).toBe(ref.dtype);
     });
 
-    for (const prompt of [{ name: 'the notebook prompt', ids: NOTEBOOK_IDS }, { name: 'one token', ids: [32955] }]) {
+    for (const prompt of [
+      { name: 'the notebook prompt', ids: NOTEBOOK_IDS },
+      { name: 'one token', ids: [32955] },
+    ]) {
       it(`every hook at every position matches on ${prompt.name}`, async () => {
         const expected = forwardReference(ref, prompt.ids);
         const { activations, logits } = await model.run(prompt.ids, { hooks: ['all', 'attn_head_out'], positions: 'all' });

@@ -37,12 +37,20 @@ describe('prompt and option errors', () => {
     await expect(decodeLayers('Hi', { model, topK: 2.5 })).rejects.toThrow(/topK/);
   });
   it('names the option, what it takes and what it got', async () => {
-    await expect(decodeLayers('Hi', { model, metrics: 'yes' as unknown as boolean })).rejects.toThrow(/^Expected a boolean for metrics but received "yes" of type string$/);
-    await expect(decodeLayers('Hi', { model, onActivation: 3 as unknown as () => void })).rejects.toThrow(/^Expected a function for onActivation but received 3 of type number$/);
+    await expect(decodeLayers('Hi', { model, metrics: 'yes' as unknown as boolean })).rejects.toThrow(
+      /^Expected a boolean for metrics but received "yes" of type string$/,
+    );
+    await expect(decodeLayers('Hi', { model, onActivation: 3 as unknown as () => void })).rejects.toThrow(
+      /^Expected a function for onActivation but received 3 of type number$/,
+    );
     await expect(decodeLayers(7 as unknown as string, { model })).rejects.toThrow(/^Expected a string for prompt but received 7 of type number$/);
     await expect(loadModel(good, { threads: 0 })).rejects.toThrow(/^Expected an integer in 1\.\.1024 for threads but received 0 of type number$/);
-    await expect(loadModel(good, { device: 'tpu' as 'cpu' })).rejects.toThrow(/^Expected one of 'auto', 'cpu', 'cuda' or 'metal' for device but received "tpu" of type string$/);
-    await expect(generate('Hi', { model, maxNewTokens: -1 })).rejects.toThrow(/^Expected a non-negative integer for maxNewTokens but received -1 of type number$/);
+    await expect(loadModel(good, { device: 'tpu' as 'cpu' })).rejects.toThrow(
+      /^Expected one of 'auto', 'cpu', 'cuda' or 'metal' for device but received "tpu" of type string$/,
+    );
+    await expect(generate('Hi', { model, maxNewTokens: -1 })).rejects.toThrow(
+      /^Expected a non-negative integer for maxNewTokens but received -1 of type number$/,
+    );
     await expect(decodeLayers('Hi', { model, topK: 0 })).rejects.toBeInstanceOf(InvalidParameterError);
   });
   it('rejects positions outside the prompt', async () => {
@@ -83,7 +91,9 @@ describe('model files', () => {
     process.env.HF_HUB_CACHE = join(work, 'hub');
     try {
       // Offline, so a machine with internet does not start downloading gpt2-medium here.
-      await expect(loadModel('gpt2-medium', { env: { ...process.env, HF_HUB_OFFLINE: '1' } })).rejects.toThrow(/gpt2-medium.*models--gpt2-medium.*huggingface-cli download/s);
+      await expect(loadModel('gpt2-medium', { env: { ...process.env, HF_HUB_OFFLINE: '1' } })).rejects.toThrow(
+        /gpt2-medium.*models--gpt2-medium.*huggingface-cli download/s,
+      );
     } finally {
       if (old === undefined) delete process.env.HF_HUB_CACHE;
       else process.env.HF_HUB_CACHE = old;
@@ -113,16 +123,28 @@ describe('model files', () => {
 
   const cases: [string, () => string, RegExp][] = [
     ['a file shorter than the length prefix', () => variant(original.subarray(0, 5)), /too small|need at least 8/],
-    ['a header length past the end of the file', () => variant(Buffer.concat([Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')])), /header|past|exceeds|larger/i],
+    [
+      'a header length past the end of the file',
+      () => variant(Buffer.concat([Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')])),
+      /header|past|exceeds|larger/i,
+    ],
     ['a header length of 2^63', () => variant(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x80, 0x7b, 0x7d])), /header|exceeds|limit|larger/i],
-    ['a header that is not JSON', () => {
-      const bad = Buffer.from('{"wte.weight": nope}    ');
-      const len = Buffer.alloc(8);
-      len.writeBigUInt64LE(BigInt(bad.length));
-      return variant(Buffer.concat([len, bad, data]));
-    }, /JSON|parse|invalid/i],
+    [
+      'a header that is not JSON',
+      () => {
+        const bad = Buffer.from('{"wte.weight": nope}    ');
+        const len = Buffer.alloc(8);
+        len.writeBigUInt64LE(BigInt(bad.length));
+        return variant(Buffer.concat([len, bad, data]));
+      },
+      /JSON|parse|invalid/i,
+    ],
     ['a truncated data section', () => variant(original.subarray(0, original.length - 1000)), /past the end of the data section/],
-    ['offsets outside the file', () => variant(withHeader((h) => (h['ln_f.bias'].data_offsets = [data.length + 8, data.length + 8 + 256]))), /ln_f\.bias.*past the end/],
+    [
+      'offsets outside the file',
+      () => variant(withHeader((h) => (h['ln_f.bias'].data_offsets = [data.length + 8, data.length + 8 + 256]))),
+      /ln_f\.bias.*past the end/,
+    ],
     ['overlapping tensors', () => variant(withHeader((h) => (h['ln_f.bias'].data_offsets = h['ln_f.bias'].data_offsets.map((o: number) => o - 8)))), /overlap/],
     ['a dtype whose size disagrees with the bytes', () => variant(withHeader((h) => (h['ln_f.bias'].dtype = 'F16'))), /size|bytes|F16/i],
     ['an unsupported dtype', () => variant(withHeader((h) => (h['ln_f.bias'].dtype = 'I32'))), /I32/],

@@ -46,10 +46,27 @@ afterAll(() => {
 describe('GGUF round trip', () => {
   it("carries llama.cpp's gpt2 metadata and tokenizer", () => {
     const bytes = readFileSync(file('f16')).toString('utf8');
-    for (const key of ['general.architecture', 'gpt2.block_count', 'gpt2.context_length', 'gpt2.embedding_length', 'gpt2.feed_forward_length',
-      'gpt2.attention.head_count', 'gpt2.attention.layer_norm_epsilon', 'tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'tokenizer.ggml.merges',
-      'tokenizer.ggml.token_type', 'tokenizer.ggml.eos_token_id', 'token_embd.weight', 'position_embd.weight', 'output_norm.weight',
-      'blk.1.attn_qkv.weight', 'blk.1.attn_output.bias', 'blk.1.ffn_up.weight', 'blk.1.ffn_down.bias']) {
+    for (const key of [
+      'general.architecture',
+      'gpt2.block_count',
+      'gpt2.context_length',
+      'gpt2.embedding_length',
+      'gpt2.feed_forward_length',
+      'gpt2.attention.head_count',
+      'gpt2.attention.layer_norm_epsilon',
+      'tokenizer.ggml.model',
+      'tokenizer.ggml.tokens',
+      'tokenizer.ggml.merges',
+      'tokenizer.ggml.token_type',
+      'tokenizer.ggml.eos_token_id',
+      'token_embd.weight',
+      'position_embd.weight',
+      'output_norm.weight',
+      'blk.1.attn_qkv.weight',
+      'blk.1.attn_output.bias',
+      'blk.1.ffn_up.weight',
+      'blk.1.ffn_down.bias',
+    ]) {
       expect(bytes, key).toContain(key);
     }
     expect(bytes).toContain('Ġg azed'); // the last of GPT-2's merges
@@ -203,9 +220,33 @@ describe('malformed GGUF files', () => {
     ['a bad magic', () => Buffer.concat([Buffer.from('GGUX'), good().subarray(4)]), /not a GGUF file/],
     ['a truncated header', () => good().subarray(0, 100), /malformed GGUF/],
     ['a truncated data section', () => good().subarray(0, good().length - 5000), /past the end of the file/],
-    ['a tensor count of 2^62', () => { const b = good(); b.writeBigUInt64LE(1n << 62n, 8); return b; }, /malformed GGUF/],
-    ['a key count of 2^62', () => { const b = good(); b.writeBigUInt64LE(1n << 62n, 16); return b; }, /malformed GGUF/],
-    ['another architecture', () => { const b = good(); b.write('gptj', b.indexOf('gpt2', b.indexOf('general.architecture') + 20)); return b; }, /not "gpt2"/],
+    [
+      'a tensor count of 2^62',
+      () => {
+        const b = good();
+        b.writeBigUInt64LE(1n << 62n, 8);
+        return b;
+      },
+      /malformed GGUF/,
+    ],
+    [
+      'a key count of 2^62',
+      () => {
+        const b = good();
+        b.writeBigUInt64LE(1n << 62n, 16);
+        return b;
+      },
+      /malformed GGUF/,
+    ],
+    [
+      'another architecture',
+      () => {
+        const b = good();
+        b.write('gptj', b.indexOf('gpt2', b.indexOf('general.architecture') + 20));
+        return b;
+      },
+      /not "gpt2"/,
+    ],
   ];
   for (const [what, make, message] of cases) {
     it(`rejects ${what}`, async () => {

@@ -72,7 +72,9 @@ describe('addon requests are objects', () => {
     expect(lens({ vectors: new Float32Array(2), count: 1 })).toThrow(/lens: 'k' is required/);
     const generate = (request: unknown) => () => engine.generate(request as never);
     expect(generate({ tokens, maxNewTokens: '3' })).toThrow(/generate: 'maxNewTokens' must be a 32-bit integer/);
-    expect(() => native().loadModel({ path: dir, hparams: { ...model.config, n_head: undefined } } as never)).toThrow(/loadModel: hparams: 'n_head' is required/);
+    expect(() => native().loadModel({ path: dir, hparams: { ...model.config, n_head: undefined } } as never)).toThrow(
+      /loadModel: hparams: 'n_head' is required/,
+    );
     expect(() => native().loadModel({ path: dir, hparams: model.config, capture: 'eval' } as never)).toThrow(/loadModel: 'capture' must be/);
     expect(() => native().convertToGguf({ src: dir } as never)).toThrow(/convertToGguf: 'dst' is required/);
   });
@@ -84,7 +86,9 @@ describe('addon requests are objects', () => {
     expect(run(['blocks.01.mlp_out'])).toThrow(/leading zero/);
     expect(run(['blocks.-1.mlp_out'])).toThrow(/not a non-negative integer/);
     expect(run(['resid_post'])).toThrow(/expected 'embed' or 'blocks\.L\.KIND'/);
-    expect(() => engine.run({ tokens, interventions: [{ hook: 'blocks.9.resid_post' }] })).toThrow(/run: interventions\[0\]: 'hook': hook 'blocks\.9\.resid_post': block 9 is out of range/);
+    expect(() => engine.run({ tokens, interventions: [{ hook: 'blocks.9.resid_post' }] })).toThrow(
+      /run: interventions\[0\]: 'hook': hook 'blocks\.9\.resid_post': block 9 is out of range/,
+    );
   });
 });
 

@@ -124,7 +124,10 @@ describe('interventions inside the graph match the float64 reference', () => {
   const d = 64;
   const cases: { label: string; interventions: () => Intervention[] }[] = [
     { label: 'add at embed, every position', interventions: () => [{ hook: 'embed', op: 'add', vector: vec('embed', d, 1) }] },
-    { label: 'set attn_out at two positions', interventions: () => [{ hook: 'blocks.0.attn_out', op: 'set', positions: [3, -1], vector: vec('blocks.0.attn_out', d, 2) }] },
+    {
+      label: 'set attn_out at two positions',
+      interventions: () => [{ hook: 'blocks.0.attn_out', op: 'set', positions: [3, -1], vector: vec('blocks.0.attn_out', d, 2) }],
+    },
     { label: 'scale resid_mid everywhere', interventions: () => [{ hook: 'blocks.1.resid_mid', op: 'scale', scale: -0.75 }] },
     { label: 'zero resid_mid at one position', interventions: () => [{ hook: 'blocks.0.resid_mid', op: 'zero', positions: [7] }] },
     {
@@ -137,8 +140,14 @@ describe('interventions inside the graph match the float64 reference', () => {
       ],
     },
     { label: 'zero mlp_out at one position', interventions: () => [{ hook: 'blocks.0.mlp_out', op: 'zero', positions: [10] }] },
-    { label: 'add to the first resid_post at the last token', interventions: () => [{ hook: 'blocks.0.resid_post', op: 'add', positions: [-1], vector: vec('blocks.0.resid_post', d, 5) }] },
-    { label: "set the last block's resid_post (the prediction itself)", interventions: () => [{ hook: 'blocks.1.resid_post', op: 'set', positions: [25], vector: vec('blocks.1.resid_post', d, 6) }] },
+    {
+      label: 'add to the first resid_post at the last token',
+      interventions: () => [{ hook: 'blocks.0.resid_post', op: 'add', positions: [-1], vector: vec('blocks.0.resid_post', d, 5) }],
+    },
+    {
+      label: "set the last block's resid_post (the prediction itself)",
+      interventions: () => [{ hook: 'blocks.1.resid_post', op: 'set', positions: [25], vector: vec('blocks.1.resid_post', d, 6) }],
+    },
     {
       label: 'several edits on one hook apply in order (scale, then add)',
       interventions: () => [
@@ -163,10 +172,14 @@ describe('interventions inside the graph match the float64 reference', () => {
 
   it('the edited hook reports its value after the edit', async () => {
     const v = vec('blocks.0.resid_mid', d, 8);
-    const { activations } = await tiny.run(NOTEBOOK_IDS, { hooks: ['blocks.0.resid_mid', 'blocks.0.mlp_post'], positions: [4, 25], interventions: [
-      { hook: 'blocks.0.resid_mid', op: 'set', positions: [25], vector: v },
-      { hook: 'blocks.0.mlp_post', op: 'zero' },
-    ] });
+    const { activations } = await tiny.run(NOTEBOOK_IDS, {
+      hooks: ['blocks.0.resid_mid', 'blocks.0.mlp_post'],
+      positions: [4, 25],
+      interventions: [
+        { hook: 'blocks.0.resid_mid', op: 'set', positions: [25], vector: v },
+        { hook: 'blocks.0.mlp_post', op: 'zero' },
+      ],
+    });
     expect(Array.from(activations[0].data.subarray(d, 2 * d))).toEqual(Array.from(v));
     expect(activations[1].data.every((x) => x === 0)).toBe(true);
   });
@@ -174,7 +187,12 @@ describe('interventions inside the graph match the float64 reference', () => {
   it('on a wider model (4 blocks, 8 heads)', async () => {
     const D = 128;
     const interventions: Intervention[] = [
-      { hook: 'blocks.1.mlp_out', op: 'add', positions: [-3, -1], vector: randomVector(D, 11, 2 * rms(forwardReference(wideRef, NOTEBOOK_IDS).get('blocks.1.mlp_out'))) },
+      {
+        hook: 'blocks.1.mlp_out',
+        op: 'add',
+        positions: [-3, -1],
+        vector: randomVector(D, 11, 2 * rms(forwardReference(wideRef, NOTEBOOK_IDS).get('blocks.1.mlp_out'))),
+      },
       { hook: 'blocks.2.mlp_post', op: 'zero', neurons: Array.from({ length: 64 }, (_, i) => 3 * i) },
       { hook: 'blocks.3.resid_mid', op: 'scale', scale: 1.5, positions: [20] },
     ];
@@ -284,13 +302,22 @@ describe('attn_head_out: each head through its slice of c_proj', () => {
 });
 
 describe('activation patching', () => {
-  it("patching a prompt with its own activations changes nothing (set, at several hooks)", async () => {
+  it('patching a prompt with its own activations changes nothing (set, at several hooks)', async () => {
     for (const [hook, positions] of [
       ['blocks.0.resid_mid', 'last'],
       ['blocks.1.mlp_post', [3, -1]],
       ['embed', [0, 5, 25]],
     ] as const) {
-      const r = await patchActivations({ model: tiny, source: NOTEBOOK_PROMPT, target: NOTEBOOK_PROMPT, hook, positions, track: ' Warsaw', hooks: 'all', topK: 5 });
+      const r = await patchActivations({
+        model: tiny,
+        source: NOTEBOOK_PROMPT,
+        target: NOTEBOOK_PROMPT,
+        hook,
+        positions,
+        track: ' Warsaw',
+        hooks: 'all',
+        topK: 5,
+      });
       expect(r.byLayer.length).toBe(1 + 4 * tiny.info.n_layer);
       for (const row of r.byLayer) {
         expect(row.patchedProb, `${hook}: ${row.name}`).toBe(row.cleanProb);
@@ -355,14 +382,25 @@ describe('direct logit attribution', () => {
     const normed = layerNorm(x, 1, d, lnf.weight, lnf.bias, lnf.eps);
     let want = 0;
     for (let i = 0; i < d; i++) want += (t[i] - u[i]) * normed[i];
-    expect(res.parts.map((p) => p.name)).toEqual(['embed', 'blocks.0.head.0', 'blocks.0.head.1', 'blocks.0.head.2', 'blocks.0.attn_bias', 'blocks.0.mlp', 'ln_f.bias']);
+    expect(res.parts.map((p) => p.name)).toEqual([
+      'embed',
+      'blocks.0.head.0',
+      'blocks.0.head.1',
+      'blocks.0.head.2',
+      'blocks.0.attn_bias',
+      'blocks.0.mlp',
+      'ln_f.bias',
+    ]);
     expect(Math.abs(res.total - want)).toBeLessThan(1e-12 * Math.abs(want) + 1e-12);
     expect(Math.abs(res.sumOfParts - want)).toBeLessThan(1e-12 * (Math.abs(want) + 1));
     expect(res.residualError).toBeLessThan(1e-14);
     // A constant shift of a component is invisible (ln_f centers it away).
     const shifted = { ...parts, embed: parts.embed.map((v) => v + 10) };
     const xs = x.map((v) => v + 10);
-    expect(directLogitAttribution(shifted, xs, lnf, { target: t }).parts[0].value).toBeCloseTo(directLogitAttribution(parts, x, lnf, { target: t }).parts[0].value, 9);
+    expect(directLogitAttribution(shifted, xs, lnf, { target: t }).parts[0].value).toBeCloseTo(
+      directLogitAttribution(parts, x, lnf, { target: t }).parts[0].value,
+      9,
+    );
     expect(() => directLogitAttribution(parts, x, lnf, { target: t.subarray(1) })).toThrow(/16/);
   });
 
@@ -402,7 +440,12 @@ describe('direct logit attribution', () => {
         mlpOut: Array.from({ length: L }, (_, l) => exp.row(`blocks.${l}.mlp_out`, 25)),
       };
       const w = ref.wte.subarray(top * d, (top + 1) * d);
-      const r = directLogitAttribution(refParts, exp.row(`blocks.${L - 1}.resid_post`, 25), { weight: ref.lnf_w, bias: ref.lnf_b, eps: ref.config.eps }, { target: w });
+      const r = directLogitAttribution(
+        refParts,
+        exp.row(`blocks.${L - 1}.resid_post`, 25),
+        { weight: ref.lnf_w, bias: ref.lnf_b, eps: ref.config.eps },
+        { target: w },
+      );
       const refLogit = exp.row('logits', 25)[top];
       expect(Math.abs(r.sumOfParts - refLogit)).toBeLessThan(1e-9 * Math.abs(refLogit));
       const scale = Math.max(...r.parts.map((p) => Math.abs(p.value)));
@@ -443,7 +486,21 @@ describe('examples/merullo.mjs on the tiny synthetic checkpoint', () => {
   let root = '';
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'layerlens-example-'));
-    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(root, 'dist'), '--declaration', 'false', '--sourceMap', 'false'], { encoding: 'utf8' });
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        join(repoRoot, 'tsconfig.build.json'),
+        '--outDir',
+        join(root, 'dist'),
+        '--declaration',
+        'false',
+        '--sourceMap',
+        'false',
+      ],
+      { encoding: 'utf8' },
+    );
     if (!existsSync(join(root, 'dist', 'index.js'))) throw new Error(`tsc did not build lib/: ${tsc.stdout}${tsc.stderr}`);
     cpSync(join(repoRoot, 'package.json'), join(root, 'package.json'));
     mkdirSync(join(root, 'examples'));
@@ -456,7 +513,11 @@ describe('examples/merullo.mjs on the tiny synthetic checkpoint', () => {
   });
 
   const example = (...args: string[]) =>
-    spawnSync(process.execPath, [join(root, 'examples', 'merullo.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 });
+    spawnSync(process.execPath, [join(root, 'examples', 'merullo.mjs'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+      timeout: 120_000,
+    });
 
   it('runs with --layer 1 and says loudly that the numbers are not GPT-2', () => {
     const r = example('--model', tinyDir, '--layer', '1', '--device', 'cpu');

@@ -73,12 +73,24 @@ describe('the native lens with sums', () => {
     vectors.set(activations[0].data, 4 * d);
     vectors.set(activations[1].data, 5 * d);
     const sums = Int32Array.from([
-      2, 0, 1, // holds
-      3, 0, 1, // does not hold (row 3 was edited)
-      4, 5, 0, // does not hold
-      5, 5, 1, // self-reference
-      2, 4, 5, // a second claim on row 2 (would also hold)
-      0, 2, 1, // with the first claim: a cycle 0 → 2 → 0 (and it does not hold: 0 ≠ 2 + 1)
+      2,
+      0,
+      1, // holds
+      3,
+      0,
+      1, // does not hold (row 3 was edited)
+      4,
+      5,
+      0, // does not hold
+      5,
+      5,
+      1, // self-reference
+      2,
+      4,
+      5, // a second claim on row 2 (would also hold)
+      0,
+      2,
+      1, // with the first claim: a cycle 0 → 2 → 0 (and it does not hold: 0 ≠ 2 + 1)
     ]);
     const r = await model.lensNative(vectors, 6, 5, { sums });
     expectMatchesReference(vectors, 6, r);

@@ -63,7 +63,8 @@ function encode(values: Float64Array, rowLength: number, type: GgufTensorType): 
       bytes.writeUInt16LE(dBits, out);
       const quant = (v: number) => (d === 0 ? 8 : Math.max(0, Math.min(15, Math.round(v / d) + 8)));
       for (let j = 0; j < QK / 2; j++) {
-        const lo = quant(x[j]), hi = quant(x[j + QK / 2]);
+        const lo = quant(x[j]),
+          hi = quant(x[j + QK / 2]);
         bytes.writeUInt8(lo | (hi << 4), out + 2 + j);
         decoded[b * QK + j] = (lo - 8) * d;
         decoded[b * QK + j + QK / 2] = (hi - 8) * d;
@@ -142,8 +143,15 @@ export function writeGpt2Gguf(ref: RefModel, file: string, typeOf: (ggufName: st
 
   const kv = [
     Buffer.concat([ggufString('general.architecture'), u32(GGUF_STRING), ggufString('gpt2')]),
-    ...([['gpt2.block_count', L], ['gpt2.context_length', n_ctx], ['gpt2.embedding_length', d], ['gpt2.feed_forward_length', 4 * d],
-      ['gpt2.attention.head_count', n_head]] as const).map(([k, v]) => Buffer.concat([ggufString(k), u32(GGUF_UINT32), u32(v)])),
+    ...(
+      [
+        ['gpt2.block_count', L],
+        ['gpt2.context_length', n_ctx],
+        ['gpt2.embedding_length', d],
+        ['gpt2.feed_forward_length', 4 * d],
+        ['gpt2.attention.head_count', n_head],
+      ] as const
+    ).map(([k, v]) => Buffer.concat([ggufString(k), u32(GGUF_UINT32), u32(v)])),
     (() => {
       const f = Buffer.alloc(4);
       f.writeFloatLE(eps);

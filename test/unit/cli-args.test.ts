@@ -4,7 +4,6 @@ import { DEFAULT_TOP_K, HELP, parseCliArgs, UsageError } from '../../lib/cli/mai
 import { DEVICES, DTYPES, MAX_THREADS } from '../../lib/types.js';
 import { runCli as run } from '../helpers/cli.js';
 
-
 describe('parseCliArgs', () => {
   it('has defaults', () => {
     expect(parseCliArgs(['hello'])).toEqual({
@@ -23,7 +22,23 @@ describe('parseCliArgs', () => {
   });
 
   it('parses every option', () => {
-    const c = parseCliArgs(['--model', '/m', '--top-k', '10', '--hooks', 'resid_post, blocks.3.mlp_out', '--positions', '5,0,3,3', '--json', '--vectors', '--threads', '4', '--device', 'cpu', 'Q: A']);
+    const c = parseCliArgs([
+      '--model',
+      '/m',
+      '--top-k',
+      '10',
+      '--hooks',
+      'resid_post, blocks.3.mlp_out',
+      '--positions',
+      '5,0,3,3',
+      '--json',
+      '--vectors',
+      '--threads',
+      '4',
+      '--device',
+      'cpu',
+      'Q: A',
+    ]);
     expect(c).toEqual({
       command: 'run',
       model: '/m',
@@ -39,7 +54,9 @@ describe('parseCliArgs', () => {
     });
     expect(parseCliArgs(['--top-k=50257', '--hooks=all', '--positions=all', 'x'])).toMatchObject({ topK: 50257, hooks: 'all', positions: 'all' });
     expect(parseCliArgs(['--hooks', 'default', 'x'])).toMatchObject({ hooks: 'default' });
-    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/^Expected one of 'auto', 'cpu', 'cuda' or 'metal' for --device but received "tpu" of type string$/);
+    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(
+      /^Expected one of 'auto', 'cpu', 'cuda' or 'metal' for --device but received "tpu" of type string$/,
+    );
     expect(parseCliArgs(['--hooks', 'default,mlp_post', 'x'])).toMatchObject({ hooks: ['default', 'mlp_post'] });
   });
 
@@ -67,7 +84,10 @@ describe('parseCliArgs', () => {
     [['--hooks', 'blocks.3.foo', 'x'], /--hooks: unknown hook kind "foo"/],
     [['--hooks', 'resid_post,,embed', 'x'], /Expected a comma-separated list without empty items for --hooks but received "resid_post,,embed"/],
     [['--ablate', 'blocks.0.nope', 'x'], /--ablate: unknown hook kind "nope"/],
-    [['--patch-from', 'a', '--patch-hook', 'embed', '--target', ' Paris', '--patch-mode', 'swap', 'x'], /Expected one of 'set' or 'add' for --patch-mode but received "swap"/],
+    [
+      ['--patch-from', 'a', '--patch-hook', 'embed', '--target', ' Paris', '--patch-mode', 'swap', 'x'],
+      /Expected one of 'set' or 'add' for --patch-mode but received "swap"/,
+    ],
     [['--positions', 'first', 'x'], /Expected "last", "all" or a comma-separated list of 0-based positions .* for --positions/],
     [['--positions', '1,-2', 'x'], /--positions/],
     [['--vectors', 'x'], /--vectors only applies to --json/],
@@ -107,7 +127,10 @@ describe('main (no model needed)', () => {
     const helpFlags = new Set(HELP.match(/--[a-z][a-z-]+/g));
     for (const flag of helpFlags) {
       if (['--to', '--type', '--out', '--port', '--host'].includes(flag)) continue; // convert's and serve's
-      expect(() => parseCliArgs([flag, ...(['--help', '--version', '--json', '--vectors', '--quiet', '--metrics', '--grid'].includes(flag) ? [] : ['v'])]), flag).not.toThrow(/Unknown option/);
+      expect(
+        () => parseCliArgs([flag, ...(['--help', '--version', '--json', '--vectors', '--quiet', '--metrics', '--grid'].includes(flag) ? [] : ['v'])]),
+        flag,
+      ).not.toThrow(/Unknown option/);
     }
   });
 

@@ -84,7 +84,11 @@ describe('resolveHooks', () => {
       'blocks.1.mlp_out',
       'blocks.1.resid_post',
     ]);
-    expect(names(['blocks.1'], 3)).toEqual(allHooks(3).filter((h) => h.layer === 1).map((h) => h.name));
+    expect(names(['blocks.1'], 3)).toEqual(
+      allHooks(3)
+        .filter((h) => h.layer === 1)
+        .map((h) => h.name),
+    );
     expect(names([' embed ', 'embed'], 3)).toEqual(['embed']);
     expect(names(['default', 'mlp_post'], 1)).toEqual(['embed', 'blocks.0.resid_mid', 'blocks.0.mlp_post', 'blocks.0.resid_post']);
   });
@@ -162,7 +166,7 @@ describe('TransformerLens aliases', () => {
     expect(canonical('blocks.5.attn.hook_result')).toEqual({ name: 'blocks.5.attn_head_out', kind: 'attn_head_out', layer: 5 });
   });
 
-  it('hook_resid_pre is the previous block\'s resid_post, and embed before block 0', () => {
+  it("hook_resid_pre is the previous block's resid_post, and embed before block 0", () => {
     expect(canonical('blocks.0.hook_resid_pre')).toEqual({ name: 'embed', kind: 'embed', layer: null });
     expect(canonical('blocks.1.hook_resid_pre')).toEqual({ name: 'blocks.0.resid_post', kind: 'resid_post', layer: 0 });
     expect(canonical('blocks.23.hook_resid_pre')).toEqual({ name: 'blocks.22.resid_post', kind: 'resid_post', layer: 22 });
@@ -179,7 +183,10 @@ describe('TransformerLens aliases', () => {
   });
 
   it('work in selections and de-duplicate with canonical names', () => {
-    expect(names(['blocks.1.hook_resid_pre', 'blocks.0.resid_post', 'blocks.1.attn.hook_pattern'], 2)).toEqual(['blocks.0.resid_post', 'blocks.1.attn_pattern']);
+    expect(names(['blocks.1.hook_resid_pre', 'blocks.0.resid_post', 'blocks.1.attn.hook_pattern'], 2)).toEqual([
+      'blocks.0.resid_post',
+      'blocks.1.attn_pattern',
+    ]);
     expect(names(['blocks.0.hook_resid_pre'], 2)).toEqual(['embed']);
     expect(() => checkHookSpec(['blocks.99.mlp.hook_post'])).not.toThrow();
     expect(() => checkHookSpec(['hook_embed'])).toThrow(/hook_embed/);

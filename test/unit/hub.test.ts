@@ -106,7 +106,10 @@ describe('download from the hub', () => {
     expect(readFileSync(join(repoDir, 'refs', 'main'), 'utf8')).toBe(COMMIT); // no trailing newline, like Python
     expect(readdirSync(join(repoDir, 'blobs')).sort()).toEqual([CONFIG_SHA1, WEIGHTS_SHA].sort());
     expect(readdirSync(join(repoDir, 'snapshots', COMMIT)).sort()).toEqual(['config.json', 'model.safetensors']);
-    for (const [file, etag, bytes] of [['config.json', CONFIG_SHA1, config], ['model.safetensors', WEIGHTS_SHA, weights]] as const) {
+    for (const [file, etag, bytes] of [
+      ['config.json', CONFIG_SHA1, config],
+      ['model.safetensors', WEIGHTS_SHA, weights],
+    ] as const) {
       const pointer = join(repoDir, 'snapshots', COMMIT, file);
       expect(lstatSync(pointer).isSymbolicLink()).toBe(true);
       expect(readlinkSync(pointer)).toBe(`../../blobs/${etag}`);
@@ -129,7 +132,9 @@ describe('download from the hub', () => {
     hub.behaviour.cutAfterBytes = N;
     hub.behaviour.cutTimes = 1;
     await expect(pullModel('org/tiny', { env, ...quiet, retries: 0 })).rejects.toThrow(
-      new RegExp(`model "org/tiny" failed: the download of model\\.safetensors .* was interrupted .*; ${N} of ${weights.length} bytes are saved in .*${WEIGHTS_SHA}\\.incomplete, and the next attempt resumes`),
+      new RegExp(
+        `model "org/tiny" failed: the download of model\\.safetensors .* was interrupted .*; ${N} of ${weights.length} bytes are saved in .*${WEIGHTS_SHA}\\.incomplete, and the next attempt resumes`,
+      ),
     );
     const blobs = join(repoDirOf(env), 'blobs');
     expect(statSync(join(blobs, `${WEIGHTS_SHA}.incomplete`)).size).toBe(N);
@@ -168,7 +173,9 @@ describe('download from the hub', () => {
     hub.behaviour.cutAfterBytes = N;
     hub.behaviour.cutTimes = 1;
     hub.behaviour.stallInsteadOfCut = true;
-    await expect(pullModel('org/tiny', { env, ...quiet, retries: 0 })).rejects.toThrow(/interrupted \(no answer from 127\.0\.0\.1:\d+ within 0\.3 s \(ETIMEDOUT\)\); 300000 of/);
+    await expect(pullModel('org/tiny', { env, ...quiet, retries: 0 })).rejects.toThrow(
+      /interrupted \(no answer from 127\.0\.0\.1:\d+ within 0\.3 s \(ETIMEDOUT\)\); 300000 of/,
+    );
     expect(statSync(join(repoDirOf(env), 'blobs', `${WEIGHTS_SHA}.incomplete`)).size).toBe(N);
     await pullModel('org/tiny', { env, ...quiet });
     expect(cdnGets().map((r) => r.range)).toEqual([undefined, `bytes=${N}-`]);
@@ -180,7 +187,11 @@ describe('download from the hub', () => {
     const err = await pullModel('org/tiny', { env, ...quiet }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HubError);
     expect((err as HubError).kind).toBe('integrity');
-    expect((err as Error).message).toMatch(new RegExp(`model\\.safetensors .*SHA-256 of the downloaded file is ${WEIGHTS_SHA}, but the server announced [0-9a-f]{64}; the download was deleted and nothing was cached`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `model\\.safetensors .*SHA-256 of the downloaded file is ${WEIGHTS_SHA}, but the server announced [0-9a-f]{64}; the download was deleted and nothing was cached`,
+      ),
+    );
     const repoDir = repoDirOf(env);
     expect(existsSync(join(repoDir, 'snapshots'))).toBe(false);
     expect(existsSync(join(repoDir, 'refs'))).toBe(false);
@@ -189,8 +200,12 @@ describe('download from the hub', () => {
 
   it('explains 404s (repo, file, revision) and creates nothing', async () => {
     const env = freshEnv();
-    await expect(loadModel('org/nope', { env, ...quiet })).rejects.toThrow(/^model "org\/nope" was not found: .*models--org--nope.*the hub has no repository "org\/nope" \(404 from http:\/\/127\.0\.0\.1:\d+\/org\/nope\/resolve\/main\/config\.json\)/s);
-    await expect(pullModel('org/no-weights', { env, ...quiet })).rejects.toThrow(/has no file model\.safetensors at revision main \(404 from .*\); layerlens needs config\.json and model\.safetensors/);
+    await expect(loadModel('org/nope', { env, ...quiet })).rejects.toThrow(
+      /^model "org\/nope" was not found: .*models--org--nope.*the hub has no repository "org\/nope" \(404 from http:\/\/127\.0\.0\.1:\d+\/org\/nope\/resolve\/main\/config\.json\)/s,
+    );
+    await expect(pullModel('org/no-weights', { env, ...quiet })).rejects.toThrow(
+      /has no file model\.safetensors at revision main \(404 from .*\); layerlens needs config\.json and model\.safetensors/,
+    );
     await expect(pullModel('org/tiny', { env, ...quiet, revision: 'v9' })).rejects.toThrow(/at revision v9 .*has no revision "v9" \(404/s);
     expect(existsSync(join(env.HF_HOME, 'hub'))).toBe(false);
   });
@@ -228,7 +243,10 @@ describe('download from the hub', () => {
     const env = freshEnv();
     const files = await pullModel('tiny-old', { env, ...quiet });
     expect(files.snapshot).toBe(join(repoDirOf(env, 'models--tiny-old'), 'snapshots', COMMIT));
-    expect(hub.requests.slice(0, 2).map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /tiny-old/resolve/main/config.json', 'HEAD /org/tiny/resolve/main/config.json']);
+    expect(hub.requests.slice(0, 2).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'HEAD /tiny-old/resolve/main/config.json',
+      'HEAD /org/tiny/resolve/main/config.json',
+    ]);
   });
 
   it('without X-Repo-Commit uses the commit given as revision, else a documented placeholder', async () => {
@@ -298,7 +316,9 @@ describe('the local cache comes first', () => {
     const where = join(env.HF_HOME, 'hub', 'models--org--tiny');
     const err = await loadModel('org/tiny', { env }).catch((e: unknown) => e);
     expect((err as HubError).kind).toBe('offline');
-    expect((err as Error).message).toContain(`model "org/tiny" was not found: it is not a local path, and the Hugging Face cache has no snapshot of it (looked in ${where}/snapshots/<refs/main>/ for config.json and model.safetensors), and HF_HUB_OFFLINE=1 forbids downloading it.`);
+    expect((err as Error).message).toContain(
+      `model "org/tiny" was not found: it is not a local path, and the Hugging Face cache has no snapshot of it (looked in ${where}/snapshots/<refs/main>/ for config.json and model.safetensors), and HF_HUB_OFFLINE=1 forbids downloading it.`,
+    );
     expect((err as Error).message).toMatch(/layerlens pull org\/tiny/);
     expect(hub.requests).toHaveLength(0);
 
@@ -323,12 +343,17 @@ describe('the local cache comes first', () => {
     const err = await loadModel('org/tiny', { env }).catch((e: unknown) => e);
     expect((err as HubError).kind).toBe('network');
     expect((err as Error).message).toMatch(
-      new RegExp(`^model "org/tiny" was not found: .*models--org--tiny/snapshots/<refs/main>/.*could not reach the Hugging Face hub at http://127\\.0\\.0\\.1:${port} to fetch config\\.json of "org/tiny": 127\\.0\\.0\\.1:${port} refused the connection \\(ECONNREFUSED\\).*layerlens pull org/tiny`, 's'),
+      new RegExp(
+        `^model "org/tiny" was not found: .*models--org--tiny/snapshots/<refs/main>/.*could not reach the Hugging Face hub at http://127\\.0\\.0\\.1:${port} to fetch config\\.json of "org/tiny": 127\\.0\\.0\\.1:${port} refused the connection \\(ECONNREFUSED\\).*layerlens pull org/tiny`,
+        's',
+      ),
     );
 
     hub.behaviour.hangHead = true;
     const t0 = Date.now();
-    await expect(pullModel('org/tiny', { env: freshEnv({ HF_HUB_ETAG_TIMEOUT: '0.3' }), ...quiet })).rejects.toThrow(/no answer from 127\.0\.0\.1:\d+ within 0\.3 s \(ETIMEDOUT\)/);
+    await expect(pullModel('org/tiny', { env: freshEnv({ HF_HUB_ETAG_TIMEOUT: '0.3' }), ...quiet })).rejects.toThrow(
+      /no answer from 127\.0\.0\.1:\d+ within 0\.3 s \(ETIMEDOUT\)/,
+    );
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 });

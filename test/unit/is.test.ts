@@ -56,9 +56,17 @@ describe('invalidParameterError', () => {
     expect(caught).toBeInstanceOf(InvalidParameterError);
     expect((caught as Error).message).toBe('--hooks: block 9 is out of range');
     expect((caught as Error).cause).toBe(cause);
-    expect(() => checkParameter(null, () => { throw new Error('--target: two tokens'); })).toThrow(/^--target: two tokens$/);
+    expect(() =>
+      checkParameter(null, () => {
+        throw new Error('--target: two tokens');
+      }),
+    ).toThrow(/^--target: two tokens$/);
     const already = invalidParameterError('a', 'b', 1);
-    expect(() => checkParameter('--x', () => { throw already; })).toThrow(already);
+    expect(() =>
+      checkParameter('--x', () => {
+        throw already;
+      }),
+    ).toThrow(already);
     expect(checkParameter('--x', () => 42)).toBe(42);
   });
 });

@@ -87,7 +87,7 @@ describe('topK', () => {
 
   it('agrees with a full sort on random data', () => {
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const logits = Float64Array.from({ length: 1000 }, () => Math.round(rnd() * 50) / 5); // many ties
     const expected = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b).slice(0, 17);
     expect(topK(logits, 17).map((t) => t.id)).toEqual(expected);

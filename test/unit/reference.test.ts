@@ -92,8 +92,16 @@ describe('reference forward: identities on the tiny synthetic model', () => {
     for (const name of vectorHookNames(n_layer)) expect(acts.has(name)).toBe(true);
     expect(vectorHookNames(2)).toEqual([
       'embed',
-      'blocks.0.attn_out', 'blocks.0.resid_mid', 'blocks.0.mlp_post', 'blocks.0.mlp_out', 'blocks.0.resid_post',
-      'blocks.1.attn_out', 'blocks.1.resid_mid', 'blocks.1.mlp_post', 'blocks.1.mlp_out', 'blocks.1.resid_post',
+      'blocks.0.attn_out',
+      'blocks.0.resid_mid',
+      'blocks.0.mlp_post',
+      'blocks.0.mlp_out',
+      'blocks.0.resid_post',
+      'blocks.1.attn_out',
+      'blocks.1.resid_mid',
+      'blocks.1.mlp_post',
+      'blocks.1.mlp_out',
+      'blocks.1.resid_post',
     ]);
     expect(acts.row('blocks.0.attn_pattern', 3)).toHaveLength(n_head * n);
     expect(() => acts.row('embed', n)).toThrow(RangeError);
@@ -158,7 +166,12 @@ describe('reference forward: identities on the tiny synthetic model', () => {
       for (let h = 0; h < H; h++) for (let k = 0; k < n; k++) expect(r[h * n + k]).toBe(pat[(h * n + 5) * n + k]);
     }
     expect(farFromUniform).toBeGreaterThan(0);
-    expect(acts.row('blocks.0.attn_pattern', 0).filter((_, i) => i % n === 0).every((v) => v === 1)).toBe(true);
+    expect(
+      acts
+        .row('blocks.0.attn_pattern', 0)
+        .filter((_, i) => i % n === 0)
+        .every((v) => v === 1),
+    ).toBe(true);
   });
 
   it('is causal: a prefix gives the same activations at its positions', () => {
@@ -267,12 +280,25 @@ describe('reference forward: a 1-layer, d=2 model computed by hand', () => {
 
   function writeToy(dir: string, prefix = ''): void {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-      model_type: 'gpt2', n_layer: 1, n_embd: 2, n_head: 1, n_positions: 4, n_ctx: 4, vocab_size: 3,
-      layer_norm_epsilon: eps, activation_function: 'gelu_new',
-    }));
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({
+        model_type: 'gpt2',
+        n_layer: 1,
+        n_embd: 2,
+        n_head: 1,
+        n_positions: 4,
+        n_ctx: 4,
+        vocab_size: 3,
+        layer_norm_epsilon: eps,
+        activation_function: 'gelu_new',
+      }),
+    );
     const list = Object.entries(tensors).map(([name, t]) => ({
-      name: prefix + name, dtype: 'F32' as const, shape: t.shape, data: Float32Array.from(t.data),
+      name: prefix + name,
+      dtype: 'F32' as const,
+      shape: t.shape,
+      data: Float32Array.from(t.data),
     }));
     // a buffer the loader must ignore
     list.push({ name: prefix + 'h.0.attn.bias', dtype: 'F32', shape: [1, 1, 4, 4], data: new Float32Array(16).fill(1) });
@@ -291,7 +317,11 @@ describe('reference forward: a 1-layer, d=2 model computed by hand', () => {
   const scale = (s: number, a: number[]): number[] => [s * a[0]!, s * a[1]!];
 
   function handForward(): Record<string, number[][]> {
-    const embed = [[1, 0], [0.5, 1], [1, 1]]; // ids [0, 1, 2]
+    const embed = [
+      [1, 0],
+      [0.5, 1],
+      [1, 1],
+    ]; // ids [0, 1, 2]
     const h = embed.map((x) => ln2(x, 1, 0));
     const k = 0.5 / Math.sqrt(0.25 + eps);
     const m = 0.25 / Math.sqrt(0.0625 + eps);
@@ -299,11 +329,15 @@ describe('reference forward: a 1-layer, d=2 model computed by hand', () => {
     expect(h[1]![1]).toBeCloseTo(m, 15);
     expect(h[2]).toEqual([0, 0]); // zero variance: LayerNorm gives its bias
     // q = k = h, v = 2h; scores / sqrt(2)
-    const s10 = -2 * m * k / Math.SQRT2;
-    const s11 = 2 * m * m / Math.SQRT2;
+    const s10 = (-2 * m * k) / Math.SQRT2;
+    const s11 = (2 * m * m) / Math.SQRT2;
     const p10 = 1 / (1 + Math.exp(s11 - s10));
     const p11 = 1 - p10;
-    const pattern = [[1, 0, 0], [p10, p11, 0], [1 / 3, 1 / 3, 1 / 3]];
+    const pattern = [
+      [1, 0, 0],
+      [p10, p11, 0],
+      [1 / 3, 1 / 3, 1 / 3],
+    ];
     const v = h.map((x) => scale(2, x));
     const z = [v[0]!, add(scale(p10, v[0]!), scale(p11, v[1]!)), scale(1 / 3, add(add(v[0]!, v[1]!), v[2]!))];
     const f = Math.fround; // the file stores float32: 0.1 is really f(0.1)
@@ -318,8 +352,14 @@ describe('reference forward: a 1-layer, d=2 model computed by hand', () => {
       return [y[0]!, y[1]!, y[0]! + y[1]!];
     });
     return {
-      embed, 'blocks.0.attn_out': attnOut, 'blocks.0.resid_mid': mid, 'blocks.0.mlp_post': post,
-      'blocks.0.mlp_out': mlpOut, 'blocks.0.resid_post': resid, 'blocks.0.attn_pattern': pattern, logits,
+      embed,
+      'blocks.0.attn_out': attnOut,
+      'blocks.0.resid_mid': mid,
+      'blocks.0.mlp_post': post,
+      'blocks.0.mlp_out': mlpOut,
+      'blocks.0.resid_post': resid,
+      'blocks.0.attn_pattern': pattern,
+      logits,
     };
   }
 
@@ -496,10 +536,14 @@ describe('encodeSafetensorsHeader / writeSafetensors', () => {
   it('validates what it writes and lays data out contiguously', () => {
     const file = path.join(tmp, 'w.safetensors');
     expect(() => writeSafetensors(file, [{ name: 'x', dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }])).toThrow(/shape/);
-    const r = writeSafetensors(file, [
-      { name: 'x', dtype: 'F16', shape: [3], data: new Float32Array(3) },
-      { name: 'y', dtype: 'F32', shape: [], data: Float32Array.of(-1e4) },
-    ], { metadata: null });
+    const r = writeSafetensors(
+      file,
+      [
+        { name: 'x', dtype: 'F16', shape: [3], data: new Float32Array(3) },
+        { name: 'y', dtype: 'F32', shape: [], data: Float32Array.of(-1e4) },
+      ],
+      { metadata: null },
+    );
     expect(r.dataBytes).toBe(10);
     const h = rawHeader(file);
     expect(h).toEqual({
@@ -514,9 +558,18 @@ describe('make-checkpoint: the Hugging Face layout', () => {
   it('writes config.json like GPT2Config', () => {
     const cfg = JSON.parse(fs.readFileSync(path.join(tinyDir, 'config.json'), 'utf8'));
     expect(cfg).toMatchObject({
-      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_layer: 2, n_embd: 64, n_head: 4,
-      n_positions: 64, n_ctx: 64, vocab_size: 50257, layer_norm_epsilon: 1e-5,
-      activation_function: 'gelu_new', layerlens_synthetic: true, torch_dtype: 'float32',
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      n_layer: 2,
+      n_embd: 64,
+      n_head: 4,
+      n_positions: 64,
+      n_ctx: 64,
+      vocab_size: 50257,
+      layer_norm_epsilon: 1e-5,
+      activation_function: 'gelu_new',
+      layerlens_synthetic: true,
+      torch_dtype: 'float32',
     });
     expect(PRESETS.small).toMatchObject({ layers: 12, embd: 768, heads: 12, ctx: 1024, vocab: 50257 });
     expect(PRESETS.medium).toMatchObject({ layers: 24, embd: 1024, heads: 16, ctx: 1024, vocab: 50257 });
@@ -529,12 +582,18 @@ describe('make-checkpoint: the Hugging Face layout', () => {
     const want: Record<string, number[]> = { 'wte.weight': [50257, d], 'wpe.weight': [64, d], 'ln_f.weight': [d], 'ln_f.bias': [d] };
     for (let l = 0; l < 2; l++) {
       Object.assign(want, {
-        [`h.${l}.ln_1.weight`]: [d], [`h.${l}.ln_1.bias`]: [d],
-        [`h.${l}.attn.c_attn.weight`]: [d, 3 * d], [`h.${l}.attn.c_attn.bias`]: [3 * d],
-        [`h.${l}.attn.c_proj.weight`]: [d, d], [`h.${l}.attn.c_proj.bias`]: [d],
-        [`h.${l}.ln_2.weight`]: [d], [`h.${l}.ln_2.bias`]: [d],
-        [`h.${l}.mlp.c_fc.weight`]: [d, 4 * d], [`h.${l}.mlp.c_fc.bias`]: [4 * d],
-        [`h.${l}.mlp.c_proj.weight`]: [4 * d, d], [`h.${l}.mlp.c_proj.bias`]: [d],
+        [`h.${l}.ln_1.weight`]: [d],
+        [`h.${l}.ln_1.bias`]: [d],
+        [`h.${l}.attn.c_attn.weight`]: [d, 3 * d],
+        [`h.${l}.attn.c_attn.bias`]: [3 * d],
+        [`h.${l}.attn.c_proj.weight`]: [d, d],
+        [`h.${l}.attn.c_proj.bias`]: [d],
+        [`h.${l}.ln_2.weight`]: [d],
+        [`h.${l}.ln_2.bias`]: [d],
+        [`h.${l}.mlp.c_fc.weight`]: [d, 4 * d],
+        [`h.${l}.mlp.c_fc.bias`]: [4 * d],
+        [`h.${l}.mlp.c_proj.weight`]: [4 * d, d],
+        [`h.${l}.mlp.c_proj.bias`]: [d],
       });
     }
     want['h.0.attn.masked_bias'] = [];
@@ -598,15 +657,22 @@ describe('make-checkpoint: the Hugging Face layout', () => {
     for (const name of [...vectorHookNames(2), 'logits', 'blocks.1.attn_pattern']) expect(maxAbsDiff(x.get(name), y.get(name))).toBe(0);
   });
 
-  it.each([['f16', 2 ** -11], ['bf16', 2 ** -8]] as const)('%s weights are the rounded f32 weights', (dtype, rel) => {
+  it.each([
+    ['f16', 2 ** -11],
+    ['bf16', 2 ** -8],
+  ] as const)('%s weights are the rounded f32 weights', (dtype, rel) => {
     const dir = path.join(tmp, `tiny-${dtype}`);
     makeCheckpoint(dir, { preset: 'tiny', seed: 7, dtype });
     const model = loadReference(dir);
     expect(model.dtype).toBe(dtype.toUpperCase());
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     expect(cfg.torch_dtype).toBe(dtype === 'f16' ? 'float16' : 'bfloat16');
-    const pairs: [Float64Array, Float64Array][] = [[model.wte, tiny.wte], [model.blocks[0]!.attn_w, tiny.blocks[0]!.attn_w],
-      [model.blocks[1]!.proj_w, tiny.blocks[1]!.proj_w], [model.lnf_w, tiny.lnf_w]];
+    const pairs: [Float64Array, Float64Array][] = [
+      [model.wte, tiny.wte],
+      [model.blocks[0]!.attn_w, tiny.blocks[0]!.attn_w],
+      [model.blocks[1]!.proj_w, tiny.blocks[1]!.proj_w],
+      [model.lnf_w, tiny.lnf_w],
+    ];
     for (const [lo, hi] of pairs) {
       for (let i = 0; i < hi.length; i++) {
         const x = hi[i]!;

@@ -82,7 +82,9 @@ describe('LensResult accessors', () => {
   });
 
   it('throws clear errors', () => {
-    expect(() => r.get('mlp_out', 0)).toThrow(/hook blocks\.0\.mlp_out was not captured; captured: embed, blocks\.0\.resid_post.*hooks: \['blocks\.0\.mlp_out'\]/);
+    expect(() => r.get('mlp_out', 0)).toThrow(
+      /hook blocks\.0\.mlp_out was not captured; captured: embed, blocks\.0\.resid_post.*hooks: \['blocks\.0\.mlp_out'\]/,
+    );
     expect(() => r.get('resid_post', 2)).toThrow(/layer 2 is out of range: the model has blocks 0\.\.1 \(or -2\.\.-1\)/);
     expect(() => r.get('resid_post', -3)).toThrow(/out of range/);
     expect(() => r.get('resid_post')).toThrow(/needs a layer/);

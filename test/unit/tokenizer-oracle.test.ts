@@ -20,14 +20,12 @@ function oracleIds(text: string, special: boolean): number[] {
 
 // Every Unicode White_Space code point (Python `regex`'s and tiktoken's `\s`).
 const WHITE_SPACE = [
-  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005,
-  0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028,
+  0x2029, 0x202f, 0x205f, 0x3000,
 ].map((c) => String.fromCodePoint(c));
 // Not White_Space although they look or act like it: U+FEFF is `\s` in JavaScript, U+001C-001F are
 // `\s` in Python's `re` and `str.isspace`, the rest are zero-width format characters.
-const LOOKALIKES = [0x1c, 0x1d, 0x1e, 0x1f, 0x180e, 0x200b, 0x200c, 0x200d, 0x2060, 0xfeff].map((c) =>
-  String.fromCodePoint(c),
-);
+const LOOKALIKES = [0x1c, 0x1d, 0x1e, 0x1f, 0x180e, 0x200b, 0x200c, 0x200d, 0x2060, 0xfeff].map((c) => String.fromCodePoint(c));
 
 // Each `$` is replaced by the character under test: it sits before/after contractions (both cases),
 // letters, digits, punctuation, runs of itself and of spaces, and at both ends of the text.
@@ -157,12 +155,67 @@ function mulberry32(seed: number): () => number {
 const FRAGMENTS = [
   ...WHITE_SPACE,
   ...LOOKALIKES,
-  "'s", "'S", "'ll", "'LL", "'re", "'ve", "'m", "'d", "'t", "'",
-  'a', 'Z', 'word', ' the', 'é', 'ß', 'Ǆ', 'ǅ', '\u0301', '\u093f', '\u094d',
-  '0', '42', '٣', '५', '½', '²', 'Ⅻ',
-  '.', ',', '!', '?', '-', '_', '(', ')', '{', '"', '`', '\\', '/', '<|', '|>',
-  '日', '本', 'ア', '한', 'ש', 'م', 'क', 'ไ', 'Ж',
-  '😀', '👍🏽', '\u200d', '🇵', '🇱', '\ufe0f', '𝕏', '\ufffd', '\u0000',
+  "'s",
+  "'S",
+  "'ll",
+  "'LL",
+  "'re",
+  "'ve",
+  "'m",
+  "'d",
+  "'t",
+  "'",
+  'a',
+  'Z',
+  'word',
+  ' the',
+  'é',
+  'ß',
+  'Ǆ',
+  'ǅ',
+  '\u0301',
+  '\u093f',
+  '\u094d',
+  '0',
+  '42',
+  '٣',
+  '५',
+  '½',
+  '²',
+  'Ⅻ',
+  '.',
+  ',',
+  '!',
+  '?',
+  '-',
+  '_',
+  '(',
+  ')',
+  '{',
+  '"',
+  '`',
+  '\\',
+  '/',
+  '<|',
+  '|>',
+  '日',
+  '本',
+  'ア',
+  '한',
+  'ש',
+  'م',
+  'क',
+  'ไ',
+  'Ж',
+  '😀',
+  '👍🏽',
+  '\u200d',
+  '🇵',
+  '🇱',
+  '\ufe0f',
+  '𝕏',
+  '\ufffd',
+  '\u0000',
 ];
 
 function randomStrings(count: number, seed: number): string[] {
@@ -200,9 +253,7 @@ function caseVariants(s: string): string[] {
   return [s[0].toLowerCase(), s[0].toUpperCase()].flatMap((c) => rest.map((r) => c + r));
 }
 
-const WHITE_SPACE_CORPUS = [...WHITE_SPACE, ...LOOKALIKES].flatMap((ch) =>
-  CONTEXTS.map((context) => context.replaceAll('$', ch)),
-);
+const WHITE_SPACE_CORPUS = [...WHITE_SPACE, ...LOOKALIKES].flatMap((ch) => CONTEXTS.map((context) => context.replaceAll('$', ch)));
 
 const CORPUS: Record<string, string[]> = {
   'white space and lookalikes in context': WHITE_SPACE_CORPUS,
@@ -250,9 +301,7 @@ describe('encode agrees with tiktoken gpt2 id for id', () => {
       expect(mismatches(strings, false)).toEqual([]);
     });
     it(`${name}: decode(encode(s)) === s`, () => {
-      const broken = strings.filter(
-        (s) => decode(encode(s)) !== s || decode(encode(s, { allowSpecial: false })) !== s,
-      );
+      const broken = strings.filter((s) => decode(encode(s)) !== s || decode(encode(s, { allowSpecial: false })) !== s);
       expect(broken.map((s) => JSON.stringify(s))).toEqual([]);
     });
   }

@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decode,
-  encode,
-  END_OF_TEXT_ID,
-  escapeBytes,
-  tokenBytes,
-  tokenText,
-  unescapeTokenText,
-  vocabSize,
-} from '../../lib/tokens/tokenizer.js';
+import { decode, encode, END_OF_TEXT_ID, escapeBytes, tokenBytes, tokenText, unescapeTokenText, vocabSize } from '../../lib/tokens/tokenizer.js';
 import { preTokenize } from '../../lib/tokens/pretokenize.js';
 
 const NOTEBOOK_PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';

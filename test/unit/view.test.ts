@@ -40,7 +40,8 @@ function gridResult(opts: { tokens: string[]; nLayer?: number; target?: boolean;
           { id: 7, token: '(', prob: 0.01, logit: 1 },
         ],
       };
-      if (opts.target) row.target = { id: 7, token: '(', prob: 0.01, logit: 1, rank: layer === null ? 1234 : 2, reciprocalRank: layer === null ? 1 / 1234 : 0.5 };
+      if (opts.target)
+        row.target = { id: 7, token: '(', prob: 0.01, logit: 1, rank: layer === null ? 1234 : 2, reciprocalRank: layer === null ? 1 / 1234 : 0.5 };
       if (opts.metrics) {
         row.entropy = 1.5 + (layer ?? -1);
         row.kl = layer === nLayer - 1 ? 0 : 3.25;

@@ -50,7 +50,12 @@ export function renderReport(result: LensResult, options: ReportOptions = {}): s
   return renderPage({
     mode: 'report',
     data: options.compare
-      ? compareReportData(result, options.compare.result, { ...(options.label === undefined ? {} : { label: options.label }), compareLabel: options.compare.label }, options)
+      ? compareReportData(
+          result,
+          options.compare.result,
+          { ...(options.label === undefined ? {} : { label: options.label }), compareLabel: options.compare.label },
+          options,
+        )
       : reportData(result, options),
     title: options.title ?? `layerlens: ${result.model.name}`,
     ...(options.banner === undefined ? {} : { banner: options.banner }),

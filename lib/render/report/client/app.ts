@@ -90,7 +90,12 @@ function makeRunner(s: State): () => void {
       return;
     }
     const kind = s.kind ?? s.config.kinds[0];
-    const body: Record<string, unknown> = { prompt, hooks: ['embed', kind, 'attn_pattern'], positions: 'all', topK: Number(byId<HTMLInputElement>('ll-topk').value) || 10 };
+    const body: Record<string, unknown> = {
+      prompt,
+      hooks: ['embed', kind, 'attn_pattern'],
+      positions: 'all',
+      topK: Number(byId<HTMLInputElement>('ll-topk').value) || 10,
+    };
     const t = byId<HTMLInputElement>('ll-target').value;
     if (t !== '') body.target = /^id:[0-9]+$/.test(t) ? Number(t.slice(3)) : t;
     const ablate = byId<HTMLInputElement>('ll-ablate')

@@ -20,7 +20,14 @@ export function renderAttention(s: ShownState): void {
     el(
       'p',
       null,
-      'Attention of the query at position ' + pos + ' ' + tok + ' over keys 0\u2013' + pos + ', one small heatmap per head: rows = blocks 0\u2013' + (d.model.n_layer - 1) +
+      'Attention of the query at position ' +
+        pos +
+        ' ' +
+        tok +
+        ' over keys 0\u2013' +
+        pos +
+        ', one small heatmap per head: rows = blocks 0\u2013' +
+        (d.model.n_layer - 1) +
         ' (top to bottom), columns = keys; colour = weight (0\u20131).',
     ),
   );
@@ -69,7 +76,8 @@ export function renderAttention(s: ShownState): void {
       const li = Math.floor((ev.clientY - r.top) / ch);
       if (k < 0 || k >= nKeys || li < 0 || li >= nL) return;
       const w = layers[li].heads[h][k];
-      readout.textContent = 'head ' + h + ', block ' + layers[li].layer + ': key ' + k + ' ' + compactToken(d.tokens[k].token) + ' \u2190 weight ' + w.toFixed(4);
+      readout.textContent =
+        'head ' + h + ', block ' + layers[li].layer + ': key ' + k + ' ' + compactToken(d.tokens[k].token) + ' \u2190 weight ' + w.toFixed(4);
     });
     fig.appendChild(c);
     fig.appendChild(el('figcaption', null, 'head ' + h));

@@ -29,7 +29,10 @@ export function hookCard(s: ShownState, h: PageHook): HTMLElement {
   });
   card.appendChild(table);
   const parts: string[] = [];
-  if (h.target) parts.push('target ' + compactToken(h.target.token) + ': rank ' + h.target.rank + ', p ' + formatProb(h.target.prob) + ', logit ' + h.target.logit.toFixed(3));
+  if (h.target)
+    parts.push(
+      'target ' + compactToken(h.target.token) + ': rank ' + h.target.rank + ', p ' + formatProb(h.target.prob) + ', logit ' + h.target.logit.toFixed(3),
+    );
   if (typeof h.entropy === 'number') parts.push('entropy ' + formatNats(h.entropy) + ' nats');
   if (typeof h.kl === 'number') parts.push('KL(final \u2016 this) ' + formatNats(h.kl) + ' nats');
   if (parts.length) card.appendChild(el('div', { class: 'll-metrics' }, parts.join(' \u00b7 ')));

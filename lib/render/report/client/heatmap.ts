@@ -89,7 +89,9 @@ export function renderLegend(s: ShownState): void {
     const what = s.shown.idx.has.target
       ? 'the target\u2019s probability'
       : 'the probability of the after-run\u2019s top-1 token (\u2265: a bound, that token is not in the before-run\u2019s top-k)';
-    box.appendChild(el('span', null, 'colour: after \u2212 before, ' + what + ' \u2014 red: lower after, blue: higher after; cell text: top-1 token of the run shown'));
+    box.appendChild(
+      el('span', null, 'colour: after \u2212 before, ' + what + ' \u2014 red: lower after, blue: higher after; cell text: top-1 token of the run shown'),
+    );
     box.appendChild(el('span', null, formatSigned(-s.diffScale)));
     box.appendChild(rampCanvas((x) => divColor(x * 2 - 1)));
     box.appendChild(el('span', null, formatSigned(s.diffScale)));

@@ -26,7 +26,17 @@ function rampColor(ramp: readonly RGB[], x: number): string {
 }
 
 // ColorBrewer "Blues": light = low, dark = high.
-const BLUES: readonly RGB[] = [[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214], [66, 146, 198], [33, 113, 181], [8, 81, 156], [8, 48, 107]];
+const BLUES: readonly RGB[] = [
+  [247, 251, 255],
+  [222, 235, 247],
+  [198, 219, 239],
+  [158, 202, 225],
+  [107, 174, 214],
+  [66, 146, 198],
+  [33, 113, 181],
+  [8, 81, 156],
+  [8, 48, 107],
+];
 
 /** Sequential colour of v in 0..1 (clamped); grey when there is no value. */
 export function color(v: unknown): string {
@@ -40,7 +50,19 @@ export function textColor(v: unknown): string {
 }
 
 // ColorBrewer "RdBu" for differences, v in -1..1: red = lower after the intervention, blue = higher.
-const RDBU: readonly RGB[] = [[103, 0, 31], [178, 24, 43], [214, 96, 77], [244, 165, 130], [253, 219, 199], [247, 247, 247], [209, 229, 240], [146, 197, 222], [67, 147, 195], [33, 102, 172], [5, 48, 97]];
+const RDBU: readonly RGB[] = [
+  [103, 0, 31],
+  [178, 24, 43],
+  [214, 96, 77],
+  [244, 165, 130],
+  [253, 219, 199],
+  [247, 247, 247],
+  [209, 229, 240],
+  [146, 197, 222],
+  [67, 147, 195],
+  [33, 102, 172],
+  [5, 48, 97],
+];
 
 /** Diverging colour of v in -1..1 (clamped); grey when there is no value. */
 export function divColor(v: unknown): string {

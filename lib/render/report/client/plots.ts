@@ -32,23 +32,55 @@ export function renderPlots(s: ShownState): void {
     const tname = compactToken(d.target.token);
     const prob = (h: PageHook): number => (h.target ? h.target.prob : NaN);
     const rank = (h: PageHook): number => (h.target ? h.target.rank : NaN);
-    plots.appendChild(linePlot(labels, series(prob), { title: 'p(' + tname + ')' + where, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: twoDecimals, sel: selIndex, also: also(prob) }));
+    plots.appendChild(
+      linePlot(labels, series(prob), {
+        title: 'p(' + tname + ')' + where,
+        min: 0,
+        max: 1,
+        ticks: [0, 0.25, 0.5, 0.75, 1],
+        fmt: twoDecimals,
+        sel: selIndex,
+        also: also(prob),
+      }),
+    );
     const ticks = [1];
     for (let t = 10; t < nVocab; t *= 10) ticks.push(t);
     ticks.push(nVocab);
     plots.appendChild(
-      linePlot(labels, series(rank), { title: 'rank of ' + tname + ' (log scale)', min: 1, max: nVocab, log: true, invert: true, ticks, fmt: (v) => String(Math.round(v)), sel: selIndex, also: also(rank) }),
+      linePlot(labels, series(rank), {
+        title: 'rank of ' + tname + ' (log scale)',
+        min: 1,
+        max: nVocab,
+        log: true,
+        invert: true,
+        ticks,
+        fmt: (v) => String(Math.round(v)),
+        sel: selIndex,
+        also: also(rank),
+      }),
     );
   } else {
     const top1 = (h: PageHook): number => (h.top ? h.top[0].prob : NaN);
-    plots.appendChild(linePlot(labels, series(top1), { title: 'top-1 probability' + where, min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], fmt: twoDecimals, sel: selIndex, also: also(top1) }));
+    plots.appendChild(
+      linePlot(labels, series(top1), {
+        title: 'top-1 probability' + where,
+        min: 0,
+        max: 1,
+        ticks: [0, 0.25, 0.5, 0.75, 1],
+        fmt: twoDecimals,
+        sel: selIndex,
+        also: also(top1),
+      }),
+    );
   }
   if (idx.has.kl) {
     const kl = (h: PageHook): number | undefined => h.kl;
     const kls = series(kl);
     const klsB = also(kl);
     const max = Math.max(...kls.concat(klsB ?? []).filter((v) => isFinite(v)), 1e-9);
-    plots.appendChild(linePlot(labels, kls, { title: 'KL(final \u2016 layer), nats', min: 0, max, ticks: [0, max / 2, max], fmt: twoDecimals, sel: selIndex, also: klsB }));
+    plots.appendChild(
+      linePlot(labels, kls, { title: 'KL(final \u2016 layer), nats', min: 0, max, ticks: [0, max / 2, max], fmt: twoDecimals, sel: selIndex, also: klsB }),
+    );
   }
   box.appendChild(plots);
   if (idxB) {

@@ -15,7 +15,17 @@ export function renderSummary(s: ShownState): void {
   p1.appendChild(el('strong', null, m.name));
   p1.appendChild(
     document.createTextNode(
-      ' \u2014 ' + m.n_layer + ' layers, n_embd ' + m.n_embd + ', ' + m.n_head + ' heads, ' + m.dtype + '; prompt of ' + d.tokens.length + ' tokens; prediction after the last position: ',
+      ' \u2014 ' +
+        m.n_layer +
+        ' layers, n_embd ' +
+        m.n_embd +
+        ', ' +
+        m.n_head +
+        ' heads, ' +
+        m.dtype +
+        '; prompt of ' +
+        d.tokens.length +
+        ' tokens; prediction after the last position: ',
     ),
   );
   p1.appendChild(el('span', { class: 'll-tok' }, compactToken(d.prediction.token)));
