@@ -17,7 +17,7 @@ import time
 import torch
 from transformers import GPT2LMHeadModel
 
-# The notebook's prompt, tokenized with GPT-2's BPE (design.md §3).
+# The notebook's prompt, tokenized with GPT-2's BPE (26 tokens).
 NOTEBOOK_IDS = [48, 25, 1867, 318, 262, 3139, 286, 4881, 30, 198, 32, 25, 6342, 198, 48, 25, 1867, 318, 262, 3139, 286, 12873, 30, 198, 32, 25]
 
 

@@ -1,4 +1,4 @@
-// The logit lens in plain TypeScript, written to be read (design §1):
+// The logit lens in plain TypeScript, written to be read :
 //   lens(h) = softmax(W_U · LayerNorm_f(h)),  W_U = wte (tied, no bias),
 // with the LayerNorm statistics recomputed for every vector. Everything is accumulated in float64.
 // This is the reference the fast path is checked against; speed is secondary.

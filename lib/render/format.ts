@@ -1,4 +1,4 @@
-// Output of a LensResult: the JSON of design §2 (CLI --json) and a readable table (the notebook's printout).
+// Output of a LensResult: the result's JSON (CLI --json; the shape in docs/api.md) and a readable table (the notebook's printout).
 
 import type { Activation, HookKind, HookLens, LensResult, ModelInfo, TargetStats, TopEntry, WeightDType } from '../types.js';
 
@@ -76,7 +76,7 @@ function modelJSON(m: ModelInfo): LensJSON['model'] {
 }
 
 /**
- * A plain object with exactly the JSON shape of design §2 (plus `positions` and each hook's `position`).
+ * A plain object with exactly the documented JSON shape (docs/api.md; plus `positions` and each hook's `position`).
  * Activations are not included, except each hook's own row as `vector` when `vectors` is true (taken from
  * `hook.vector`, else from the matching activation). Serialize with JSON.stringify or `stringifyJSON`.
  */

@@ -1,4 +1,5 @@
-// Hardened safetensors header parser (design.md §6).
+// Hardened safetensors header parser: header ≤ 100 MB, offsets contiguous and in the file, element
+// counts overflow-checked, byte sizes equal to dtype size × count; a bad file is an error, never a crash.
 //
 // File layout: u64 little-endian header length N, then N bytes of JSON
 // {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}},

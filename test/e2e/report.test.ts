@@ -17,7 +17,7 @@ import type { AttentionLayer, LensResult } from '../../lib/types.js';
 import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { useTinyModel } from '../helpers/fixtures.js';
 
-/** The hook kinds the page offers, in menu order: the lensable kinds (design §1), residual stream first. */
+/** The hook kinds the page offers, in menu order: the lensable kinds, residual stream first. */
 const KIND_MENU = ['resid_post', 'resid_mid', 'mlp_out', 'attn_out', 'embed'];
 
 const EVIL = ['</script><script>alert(1)</script>', '<!--', '&amp;', '"\'', '\u2028', ' <b>', '</SCRIPT >'];

@@ -1,4 +1,4 @@
-// The ggml engine against the independent float64 forward in test/reference (design §7): every hook
+// The ggml engine against the independent float64 forward in test/reference: every hook
 // (attn_pattern and attn_head_out included) at every position within relative L2 1e-4 for the default
 // compute, on several fresh seeds of F32, F16 and BF16 checkpoints. The reference uses the file's own
 // values widened, as Hugging Face computes F16/BF16 files; the engine's default does the same.

@@ -1,4 +1,4 @@
-// Bad input gets a clear JS error and never takes the process down (design §6, issue 2 item 10).
+// Bad input gets a clear JS error and never takes the process down (a ggml assert would abort it).
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

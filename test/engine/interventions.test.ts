@@ -23,7 +23,7 @@ import {
   type RefModel,
 } from '../reference/gpt2-f64.js';
 
-const TOL = 1e-4; // the F32 parity tolerance (design §7)
+const TOL = 1e-4; // the default-compute parity tolerance (relative L2)
 
 /** Deterministic pseudo-random numbers in [-1, 1) (mulberry32). */
 function rng(seed: number): () => number {

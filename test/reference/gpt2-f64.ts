@@ -4,7 +4,7 @@
 // every intermediate in float64. Slow by design (fine for the tiny test models; a gpt2-medium
 // shaped forward over a few dozen tokens takes seconds).
 //
-// Hook points (design.md §1), all row-major Float64Array:
+// Hook points (TransformerLens names without `hook_`), all row-major Float64Array:
 //   embed                     [n, d]          wte[id] + wpe[pos]
 //   blocks.L.attn_head_out    [n, n_head, d]  each head's output through its rows of attn.c_proj, no bias:
 //                                             z_h · W_O[h·hd..(h+1)·hd, :]; Σ_h + c_proj bias = attn_out
@@ -66,11 +66,11 @@ export interface RefModel {
   lnf_b: Float64Array; // [d]
 }
 
-/** d-wide and 4d-wide hook kinds of one block, in the output order of design.md §2. */
+/** d-wide and 4d-wide hook kinds of one block, in the result's output order. */
 export const VECTOR_BLOCK_KINDS = ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post'] as const;
 export type VectorBlockKind = (typeof VECTOR_BLOCK_KINDS)[number];
 
-/** Vector hook names in design.md §2 order: embed, then per block attn_out … resid_post. */
+/** Vector hook names in the result's order: embed, then per block attn_out … resid_post. */
 export function vectorHookNames(nLayer: number): string[] {
   const names = ['embed'];
   for (let l = 0; l < nLayer; l++) for (const k of VECTOR_BLOCK_KINDS) names.push(`blocks.${l}.${k}`);
@@ -580,7 +580,7 @@ export function greedyReference(model: RefModel, ids: readonly number[], count: 
   return out;
 }
 
-/** ‖actual − expected‖₂ / ‖expected‖₂ (the parity metric of design.md §7). */
+/** ‖actual − expected‖₂ / ‖expected‖₂ (the parity metric of every engine test). */
 export function relativeL2Error(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
   let num = 0;

@@ -49,7 +49,7 @@ function makeResult(): LensResult {
 }
 
 describe('toJSON', () => {
-  it('has exactly the shape of design §2', () => {
+  it('has exactly the documented JSON shape', () => {
     const j = toJSON(makeResult());
     expect(Object.keys(j)).toEqual(['model', 'prompt', 'tokens', 'position', 'positions', 'prediction', 'hooks']);
     expect(j.model).toEqual({ name: 'tiny-gpt2', n_layer: 1, n_embd: 4, n_head: 2, n_vocab: 50257, n_ctx: 1024, dtype: 'f32' });
