@@ -12,6 +12,7 @@ import { patchActivations } from '../../lib/interp/patch.js';
 import { encode } from '../../lib/tokens/tokenizer.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
 import { useTestModel } from '../helpers/fixtures.js';
+import { signedRandom } from '../helpers/random.js';
 import {
   argmax,
   forwardReference,
@@ -25,17 +26,7 @@ import {
 
 const TOL = 1e-4; // the default-compute parity tolerance (relative L2)
 
-/** Deterministic pseudo-random numbers in [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
+const rng = signedRandom;
 
 function randomVector(width: number, seed: number, scale: number): Float32Array {
   const r = rng(seed);

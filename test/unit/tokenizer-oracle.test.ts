@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { get_encoding } from 'tiktoken';
 import { decode, encode } from '../../lib/tokens/tokenizer.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const oracle = get_encoding('gpt2');
 afterAll(() => oracle.free());
@@ -139,18 +140,6 @@ const END_OF_TEXT_CASES = [
   '<| endoftext |>',
   '<|endoftext|>\n\n<|endoftext|>The end',
 ];
-
-/** Deterministic PRNG (mulberry32) so the generated part of the corpus is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FRAGMENTS = [
   ...WHITE_SPACE,
