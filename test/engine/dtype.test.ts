@@ -79,7 +79,7 @@ describe('dtype at load', () => {
     console.log('weight bytes f32/f16/q8_0:', f32.runtime.weightBytes, f16.runtime.weightBytes, q8.runtime.weightBytes);
   });
 
-  it('f16 conversion of an F32 file stays within the F16 tolerance (5e-3) on every hook', async () => {
+  it('f16 conversion of an F32 file stays within 5e-3 on every hook (f16 compute: measured at most 3.7e-3)', async () => {
     const m = await load('f16');
     const expected = forwardReference(loadReference(dir), NOTEBOOK_IDS);
     const { activations } = await m.run(NOTEBOOK_IDS, { hooks: 'all', positions: 'all' });
