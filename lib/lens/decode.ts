@@ -8,7 +8,7 @@ import { loadModel, Model, resolvePositions, type PositionSpec } from '../model/
 import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from '../tokens/tokenizer.js';
-import { invalidParameterError, is } from '../is.js';
+import { checkParameter, invalidParameterError, is } from '../is.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
 
 export interface DecodeOptions {
@@ -105,9 +105,9 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     if (options[flag] !== undefined && !is.bool(options[flag])) throw invalidParameterError(flag, 'a boolean', options[flag]);
   }
   const ids = tokenizePrompt(prompt, n_ctx);
-  const positions = resolvePositions(options.positions ?? 'last', ids.length);
-  const target = options.target === undefined ? undefined : resolveTarget(options.target, n_vocab);
-  const hooks = resolveHooks(options.hooks ?? 'default', n_layer);
+  const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
+  const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab));
+  const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer));
 
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);

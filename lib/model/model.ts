@@ -5,8 +5,11 @@ import { native, type NativeLensOptions, type NativeModel, type NativeModelInfo 
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
-import { DEVICES, MAX_THREADS, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
+import { DEVICES, DTYPES, MAX_THREADS, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
 import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
+
+/** `LoadOptions.dtype`: 'auto' keeps Hugging Face's float32 compute; the others convert the matrices. */
+const LOAD_DTYPES = ['auto', ...DTYPES] as const;
 
 export { resolvePositions, type PositionSpec } from './positions.js';
 
@@ -225,7 +228,7 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   const capture = options.capture ?? 'auto';
   if (!is.inArray(capture, CAPTURES)) throw invalidParameterError('capture', oneOf(CAPTURES), capture);
   const dtype = options.dtype ?? 'auto';
-  if (!['auto', 'f32', 'f16', 'q8_0'].includes(dtype)) throw new TypeError(`dtype must be 'auto', 'f32', 'f16' or 'q8_0', got ${JSON.stringify(dtype)}`);
+  if (!is.inArray(dtype, LOAD_DTYPES)) throw invalidParameterError('dtype', oneOf(LOAD_DTYPES), dtype);
   const files = await resolveModelFiles(model, {
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.revision === undefined ? {} : { revision: options.revision }),

@@ -105,6 +105,6 @@ describe('dtype at load', () => {
 
   it('rejects unknown dtypes', async () => {
     // @ts-expect-error testing a bad value
-    await expect(loadModel(dir, { dtype: 'q4_k' })).rejects.toThrow(/dtype must be/);
+    await expect(loadModel(dir, { dtype: 'q4_k' })).rejects.toThrow(/for dtype but received "q4_k"/);
   });
 });
