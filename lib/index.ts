@@ -55,6 +55,16 @@ export {
 } from './lens/reference.js';
 export { lensTopK, lensBatch, type LensBatch, type LensImpl } from './lens/apply.js';
 export { residualSums, type BatchBlock } from './lens/sums.js';
+export {
+  loadTunedLens,
+  checkTunedLens,
+  tunedLensToSafetensors,
+  translateRows,
+  translatorIndex,
+  type TunedLens,
+  type TunedLensConfig,
+  type Translator,
+} from './lens/tuned/tuned-lens.js';
 export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './render/format.js';
 export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './render/view.js';
 export {

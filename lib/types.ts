@@ -82,6 +82,8 @@ export interface HookLens {
    * (the lens of the last block's resid_post). 0 for that row itself. Only with `metrics: true`.
    */
   kl?: number;
+  /** Only with the tuned lens: which lens this row shows ('tuned' where a translator exists, else 'logit'). */
+  lens?: 'tuned' | 'logit';
 }
 
 /** One captured tensor: the rows of the requested positions. */
@@ -137,6 +139,8 @@ export interface LensResult {
   target?: TokenInfo;
   /** One entry per captured `attn_pattern` hook, in block order; absent when none was captured. */
   attention?: AttentionLayer[];
+  /** 'tuned' when the tuned lens was applied (see DecodeOptions.tunedLens); absent for the plain logit lens. */
+  lens?: 'tuned';
 }
 
 /** How an intervention changes a hook's value (see Intervention). */

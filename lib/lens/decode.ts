@@ -9,6 +9,7 @@ import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
+import { checkTunedLens, loadTunedLens, translateRows, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
 
 export interface DecodeOptions {
@@ -39,6 +40,22 @@ export interface DecodeOptions {
    * model's own output distribution at the same position. Default false (no extra work).
    */
   metrics?: boolean;
+  /**
+   * Use the tuned lens: a folder (config.json + params.pt or params.safetensors) or a loaded TunedLens.
+   * Rows with a translator (`embed`, every block's resid_post but the last) are translated first
+   * (h + A·h + b) and get `lens: 'tuned'`; every other lensed row keeps the logit lens (`lens: 'logit'`).
+   */
+  tunedLens?: string | TunedLens;
+}
+
+/** The tuned lens an option names, loaded and checked against the model. */
+function tunedLensFrom(value: unknown, info: Model['info']): TunedLens {
+  let lens: TunedLens;
+  if (is.nonEmptyString(value)) lens = loadTunedLens(value);
+  else if (is.object(value) && Array.isArray((value as TunedLens).translators) && is.object((value as TunedLens).config)) lens = value as TunedLens;
+  else throw invalidParameterError('tunedLens', 'a tuned lens folder or a TunedLens (from loadTunedLens)', value);
+  checkTunedLens(lens, info);
+  return lens;
 }
 
 const loaded = new Map<string, Promise<Model>>();
@@ -108,6 +125,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
   const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab));
   const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer));
+  const tuned = options.tunedLens === undefined ? undefined : tunedLensFrom(options.tunedLens, model.info);
 
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);
@@ -133,9 +151,28 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const count = blocks.length * P;
   const batch = new Float32Array(count * n_embd);
   blocks.forEach((a, i) => batch.set(a.data, i * P * n_embd));
+  // Tuned lens: the rows with a translator are replaced by their translation before the shared lens.
+  const translated = new Set<number>();
+  if (tuned)
+    blocks.forEach((a, i) => {
+      const t = translatorIndex(a.kind, a.layer, n_layer);
+      if (t === null) return;
+      batch.set(translateRows(tuned.translators[t], a.data, P, n_embd), i * P * n_embd);
+      translated.add(i);
+    });
 
   // The residual rows are sums of the rows written into them: the native lens adds projections for those.
-  const measures: NativeLensOptions = { sums: residualSums(blocks, P) };
+  // A translated row is no longer such a sum, nor a part of one: those claims are dropped.
+  let sums = residualSums(blocks, P);
+  if (translated.size) {
+    const kept: number[] = [];
+    for (let j = 0; j < sums.length; j += 3) {
+      if ([sums[j], sums[j + 1], sums[j + 2]].some((r) => translated.has(Math.floor(r / P)))) continue;
+      kept.push(sums[j], sums[j + 1], sums[j + 2]);
+    }
+    sums = Int32Array.from(kept);
+  }
+  const measures: NativeLensOptions = { sums };
   if (target) measures.targets = new Int32Array(count).fill(target.id);
   if (options.metrics) {
     measures.entropy = true;
@@ -154,6 +191,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
       if (li >= 0) {
         const r = li * P + pi;
         row.top = top(r);
+        if (tuned) row.lens = translated.has(li) ? 'tuned' : 'logit';
         if (target && lens.targetRank) {
           const rank = lens.targetRank[r];
           row.target = { id: target.id, token: target.token, prob: lens.targetProb![r], logit: lens.targetLogit![r], rank, reciprocalRank: 1 / rank };
@@ -186,5 +224,6 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     activations: shown,
     ...(target ? { target } : {}),
     ...(attention.length ? { attention } : {}),
+    ...(tuned ? { lens: 'tuned' as const } : {}),
   });
 }
