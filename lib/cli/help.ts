@@ -46,6 +46,11 @@ ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside th
                         layer, clean vs patched (--target is required; --json prints both runs;
                         --html FILE also writes a before/after report: patched vs clean; not with
                         --grid)
+  --tuned-lens PATH     decode with a tuned lens (a folder with config.json and params.pt or
+                        params.safetensors, as the tuned-lens package saves it) instead of the
+                        logit lens: embed and every block's resid_post but the last go through their
+                        translator first; other hooks keep the logit lens (--json marks each row's
+                        "lens"); not with --patch-from
   --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')}; auto (the default) takes a GPU backend when the build
                         has one, else the CPU

@@ -37,6 +37,8 @@ export interface CliRunOptions {
   revision?: string;
   /** --quiet: no download progress bar; absent when not given. */
   quiet?: boolean;
+  /** --tuned-lens PATH: a tuned lens folder (config.json + params.pt or params.safetensors). */
+  tunedLens?: string;
 }
 
 export type LensCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
@@ -57,6 +59,7 @@ const LENS_FLAGS = {
   'patch-from': { type: 'string' },
   'patch-hook': { type: 'string' },
   'patch-mode': { type: 'string' },
+  'tuned-lens': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -110,6 +113,9 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   const model = modelFlag(v.model);
   const revision = revisionFlag(v.revision);
   if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
+  const tunedLens = v['tuned-lens'];
+  if (tunedLens !== undefined && tunedLens.trim() === '') throw invalidParameterError('--tuned-lens', 'a tuned lens folder', tunedLens);
+  if (tunedLens !== undefined && patch) throw new InvalidParameterError('--tuned-lens does not combine with --patch-from (patching compares logit lenses)');
 
   const pos = parsed.positionals;
   if (pos.length === 0) throw new InvalidParameterError('missing prompt (give it as the last argument, or "-" to read stdin; see --help)');
@@ -129,6 +135,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
     view,
     ...(ablate ? { ablate } : {}),
     ...(patch ? { patch } : {}),
+    ...(tunedLens !== undefined ? { tunedLens } : {}),
     revision,
     quiet: v.quiet === true ? true : undefined,
   };
@@ -157,6 +164,7 @@ interface LensOptions {
   vectors: boolean;
   target?: string | number;
   metrics: boolean;
+  tunedLens?: string;
 }
 
 /** Runs the default command; throws on failure (the dispatcher reports it). */
@@ -174,7 +182,15 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
     const { n_layer } = model.info;
     // Named hooks are checked against the model's depth (block numbers) once it is known.
     const hooks: HookSpec = typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer).map((h) => h.name));
-    const options: LensOptions = { model, topK: cmd.topK, hooks, positions: cmd.positions, vectors: cmd.vectors, ...viewDecodeOptions(cmd.view) };
+    const options: LensOptions = {
+      model,
+      topK: cmd.topK,
+      hooks,
+      positions: cmd.positions,
+      vectors: cmd.vectors,
+      ...viewDecodeOptions(cmd.view),
+      ...(cmd.tunedLens !== undefined ? { tunedLens: cmd.tunedLens } : {}),
+    };
     if (cmd.patch) return await runPatch(prompt, cmd, cmd.patch, options, io);
     const { resolveAblation, ablation } = await import('../interp/compare.js');
     const ablated = cmd.ablate ? resolveAblation(cmd.ablate, n_layer, '--ablate') : [];
@@ -197,7 +213,7 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       const { decodeLayers } = await import('../lens/decode.js');
       result = await decodeLayers(prompt, { ...options, ...(ablated.length ? { interventions: ablation(ablated) } : {}) });
     }
-    if (cmd.json) io.stdout.write(stringifyJSON(toJSON(result, { vectors: cmd.vectors })) + '\n');
+    if (cmd.json) io.stdout.write(stringifyJSON(withLensKind(result, toJSON(result, { vectors: cmd.vectors }))) + '\n');
     else {
       const width = io.stdout.isTTY ? io.stdout.columns : undefined;
       io.stdout.write(formatView(result, { color: useColor(io.stdout, io.env), grid: cmd.view.grid, ...(width ? { width } : {}) }));
@@ -205,6 +221,12 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
   } finally {
     model.dispose();
   }
+}
+
+/** With the tuned lens, the JSON says so: `"lens": "tuned"` at the top and each lensed hook's own `lens`. */
+function withLensKind(result: LensResult, json: ReturnType<typeof toJSON>): object {
+  if (result.lens === undefined) return json;
+  return { ...json, lens: result.lens, hooks: json.hooks.map((h, i) => (result.hooks[i].lens ? { ...h, lens: result.hooks[i].lens } : h)) };
 }
 
 /** --patch-from: the patched lens and the tracked token clean → patched; with --html, the before/after report. */

@@ -209,7 +209,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         break;
       case 0x71: // BINPUT
       case 0x72: // LONG_BINPUT
-        if (stack.length === 0) throw new Error(`${what}: PUT on an empty stack`);
+        if (stack.length === 0) throw new Error(`${what}: PUT on an empty stack at byte ${at}`);
         memo.set(op === 0x71 ? u8('BINPUT') : u32('LONG_BINPUT'), stack[stack.length - 1]);
         break;
       case 0x94: // MEMOIZE
@@ -235,9 +235,12 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         stack.push(global(module, name));
         break;
       }
-      case 0x74: // TUPLE
-        stack.push(new PyTuple(popMark('TUPLE')));
+      case 0x74: {
+        // TUPLE (popMark replaces `stack`: take the items before pushing)
+        const items = popMark('TUPLE');
+        stack.push(new PyTuple(items));
         break;
+      }
       case 0x85: // TUPLE1
       case 0x86: // TUPLE2
       case 0x87: {

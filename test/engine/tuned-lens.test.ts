@@ -1,0 +1,156 @@
+// The tuned lens through decodeLayers and the CLI, against an independent float64 computation: the
+// reference forward's activations, the translator applied in float64 from the weights the test wrote
+// (h + A·h + b), then the reference lens. Every position, every lensed hook, top-k ids and probabilities.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeLayers, loadTunedLens, type Model } from '../../lib/index.js';
+import { forwardReference, lensReference, type RefModel } from '../reference/gpt2-f64.js';
+import { halfToNumber } from '../reference/read-safetensors.js';
+import { NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { runCli } from '../helpers/cli.js';
+import { useTinyModel } from '../helpers/fixtures.js';
+import { signedRandom } from '../helpers/random.js';
+import { floatToHalf, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+
+const tiny = useTinyModel({ threads: 2 });
+let model: Model;
+let ref: RefModel;
+const work = mkdtempSync(join(tmpdir(), 'layerlens-tuned-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Translators big enough to change the top tokens: A ~ U(-0.3, 0.3)/√d·… , b ~ U(-0.5, 0.5). */
+function randomSpec(baseModel: string, d: number, nLayer: number, seed: number, dtype: 'F32' | 'F16' = 'F32'): TunedLensSpec {
+  const rnd = signedRandom(seed);
+  const translators = Array.from({ length: nLayer }, () => ({
+    weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
+    bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
+  }));
+  return { baseModel, d, translators, dtype };
+}
+
+/** The weights as the file holds them (f16 rounding via the reference's own half decoder). */
+function stored(spec: TunedLensSpec, x: Float32Array): Float64Array {
+  return spec.dtype === 'F16' ? Float64Array.from(x, (v) => halfToNumber(floatToHalf(v))) : Float64Array.from(x);
+}
+
+/** h + A·h + b in float64. */
+function translate64(spec: TunedLensSpec, i: number, h: Float64Array): Float64Array {
+  const d = spec.d;
+  const A = stored(spec, spec.translators[i].weight);
+  const b = stored(spec, spec.translators[i].bias!);
+  const out = new Float64Array(d);
+  for (let o = 0; o < d; o++) {
+    let s = h[o] + b[o];
+    for (let j = 0; j < d; j++) s += A[o * d + j] * h[j];
+    out[o] = s;
+  }
+  return out;
+}
+
+function topOrder(probs: Float64Array, k: number): number[] {
+  return [...probs.keys()].sort((a, b) => probs[b] - probs[a] || a - b).slice(0, k);
+}
+
+describe('the tuned lens', () => {
+  beforeAll(() => ({ model, ref } = tiny));
+
+  for (const dtype of ['F32', 'F16'] as const) {
+    it(`${dtype} params.pt: every lensed row at every position matches the float64 reference (translated where a translator exists)`, async () => {
+      const { n_layer, n_embd, name } = model.info;
+      const spec = randomSpec(name, n_embd, n_layer, dtype === 'F32' ? 7 : 8, dtype);
+      const dir = writeTunedLensFolder(join(work, `lens-${dtype}`), spec);
+      // f32: every hook (resid_mid rows are sums of a translated row, so the dropped sum claims are covered); f16: the translated kinds
+      const hooks = dtype === 'F32' ? 'all' : ['embed', 'resid_post'];
+      const r = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks, positions: 'all', topK: 5, metrics: true });
+      expect(r.lens).toBe('tuned');
+      const acts = forwardReference(ref, NOTEBOOK_IDS);
+      const final = (pos: number) => lensReference(ref, acts.row(`blocks.${n_layer - 1}.resid_post`, pos));
+      const counts = { tuned: 0, logit: 0 };
+      let changed = 0;
+      for (const h of r.hooks) {
+        if (!h.top) continue;
+        const raw = acts.row(h.name, h.position);
+        const t = h.kind === 'embed' ? 0 : h.kind === 'resid_post' && h.layer! < n_layer - 1 ? h.layer! + 1 : null;
+        const probs = lensReference(ref, t === null ? raw : translate64(spec, t, raw));
+        expect(h.lens, h.name).toBe(t === null ? 'logit' : 'tuned');
+        counts[h.lens!]++;
+        expect(h.top.map((e) => e.id), `${h.name} @${h.position}`).toEqual(topOrder(probs, 5));
+        for (const e of h.top) expect(Math.abs(e.prob - probs[e.id]) / probs[e.id], `${h.name} @${h.position}`).toBeLessThan(1e-3);
+        // KL(final ‖ row) from the float64 distributions
+        const p = final(h.position);
+        let kl = 0;
+        for (let v = 0; v < p.length; v++) if (p[v] > 0) kl += p[v] * Math.log(p[v] / probs[v]);
+        expect(Math.abs(h.kl! - kl), `${h.name} @${h.position} kl`).toBeLessThan(1e-3 * Math.max(1, kl));
+        if (t !== null && topOrder(probs, 1)[0] !== topOrder(lensReference(ref, raw), 1)[0]) changed++;
+      }
+      // embed + resid_post of block 0 are translated; attn_out, resid_mid, mlp_out of both blocks and the last resid_post are not
+      expect(counts).toEqual({ tuned: 2 * NOTEBOOK_IDS.length, logit: (dtype === 'F32' ? 7 : 1) * NOTEBOOK_IDS.length });
+      expect(changed, 'the translators change the top token somewhere (else the test could not tell the lenses apart)').toBeGreaterThan(0);
+    });
+  }
+
+  it('a loaded TunedLens object works the same as its folder, and params.safetensors replaces params.pt', async () => {
+    const { n_layer, n_embd, name } = model.info;
+    const dir = writeTunedLensFolder(join(work, 'lens-obj'), randomSpec(name, n_embd, n_layer, 9));
+    const byPath = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: 'all' });
+    const byObject = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: loadTunedLens(dir), hooks: 'all' });
+    expect(byObject.hooks.map((h) => h.top)).toEqual(byPath.hooks.map((h) => h.top));
+  });
+
+  it("the final resid_post, the prediction and the untranslated hooks are the logit lens's", async () => {
+    const { n_layer, n_embd, name } = model.info;
+    const dir = writeTunedLensFolder(join(work, 'lens-final'), randomSpec(name, n_embd, n_layer, 10));
+    const hooks = ['blocks.0.attn_out', 'blocks.1.resid_mid', `blocks.${n_layer - 1}.resid_post`];
+    const tuned = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks });
+    const logit = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks });
+    expect(tuned.prediction).toEqual(logit.prediction);
+    expect(tuned.hooks.map((h) => h.top)).toEqual(logit.hooks.map((h) => h.top));
+    expect(logit.lens).toBeUndefined();
+    expect(logit.hooks.every((h) => h.lens === undefined)).toBe(true);
+  });
+
+  it('refuses a lens of another width or depth, and warns when it was trained on another model', async () => {
+    const { n_layer, n_embd, name } = model.info;
+    const wide = writeTunedLensFolder(join(work, 'wide'), randomSpec(name, n_embd / 2, n_layer, 11));
+    await expect(decodeLayers('Hi', { model, tunedLens: wide })).rejects.toThrow(`d_model is ${n_embd / 2} but the model ${name} has n_embd ${n_embd}`);
+    const deep = writeTunedLensFolder(join(work, 'deep'), randomSpec(name, n_embd, n_layer + 1, 12));
+    await expect(decodeLayers('Hi', { model, tunedLens: deep })).rejects.toThrow(`num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`);
+    const other = writeTunedLensFolder(join(work, 'other'), randomSpec('openai-community/gpt2-xl', n_embd, n_layer, 13));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await decodeLayers('Hi', { model, tunedLens: other });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.message)).toEqual([`the tuned lens at ${other} was trained on openai-community/gpt2-xl, applied to ${name}`]);
+    await expect(decodeLayers('Hi', { model, tunedLens: 42 as never })).rejects.toThrow(/Expected a tuned lens folder or a TunedLens .* for tunedLens/);
+    await expect(decodeLayers('Hi', { model, tunedLens: join(work, 'missing') })).rejects.toThrow(/no config\.json/);
+  });
+
+  it('CLI --tuned-lens: the JSON says which lens each row shows, and the rows are the API result', async () => {
+    const { n_layer, n_embd, name } = model.info;
+    const dir = writeTunedLensFolder(join(work, 'lens-cli'), randomSpec(name, n_embd, n_layer, 14));
+    const r = await runCli(['--model', tiny.dir, '--tuned-lens', dir, '--json', '--threads', '2', NOTEBOOK_PROMPT]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out) as { lens: string; hooks: { name: string; lens: string; top: { id: number }[] }[] };
+    expect(json.lens).toBe('tuned');
+    expect(json.hooks.map((h) => [h.name, h.lens])).toEqual([
+      ['embed', 'tuned'],
+      ['blocks.0.resid_mid', 'logit'],
+      ['blocks.0.resid_post', 'tuned'],
+      ['blocks.1.resid_mid', 'logit'],
+      ['blocks.1.resid_post', 'logit'],
+    ]);
+    const api = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir });
+    expect(json.hooks.map((h) => h.top.map((t) => t.id))).toEqual(api.hooks.map((h) => h.top!.map((t) => t.id)));
+    const bad = await runCli(['--tuned-lens', dir, '--patch-from', 'x', '--patch-hook', 'embed', '--target', ' Paris', 'y']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--tuned-lens does not combine with --patch-from/);
+  });
+});
