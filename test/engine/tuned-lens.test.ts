@@ -76,7 +76,10 @@ describe('the tuned lens', () => {
         const probs = lensReference(ref, t === null ? raw : translate64(spec, t, raw));
         expect(h.lens, h.name).toBe(t === null ? 'logit' : 'tuned');
         counts[h.lens!]++;
-        expect(h.top.map((e) => e.id), `${h.name} @${h.position}`).toEqual(topOrder(probs, 5));
+        expect(
+          h.top.map((e) => e.id),
+          `${h.name} @${h.position}`,
+        ).toEqual(topOrder(probs, 5));
         for (const e of h.top) expect(Math.abs(e.prob - probs[e.id]) / probs[e.id], `${h.name} @${h.position}`).toBeLessThan(1e-3);
         // KL(final ‖ row) from the float64 distributions
         const p = final(h.position);
@@ -116,7 +119,9 @@ describe('the tuned lens', () => {
     const wide = writeTunedLensFolder(join(work, 'wide'), randomSpec(name, n_embd / 2, n_layer, 11));
     await expect(decodeLayers('Hi', { model, tunedLens: wide })).rejects.toThrow(`d_model is ${n_embd / 2} but the model ${name} has n_embd ${n_embd}`);
     const deep = writeTunedLensFolder(join(work, 'deep'), randomSpec(name, n_embd, n_layer + 1, 12));
-    await expect(decodeLayers('Hi', { model, tunedLens: deep })).rejects.toThrow(`num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`);
+    await expect(decodeLayers('Hi', { model, tunedLens: deep })).rejects.toThrow(
+      `num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`,
+    );
     const other = writeTunedLensFolder(join(work, 'other'), randomSpec('openai-community/gpt2-xl', n_embd, n_layer, 13));
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);

@@ -24,7 +24,8 @@ export class PickleWriter {
   private put(key: string): void {
     const slot = this.memo.size;
     this.memo.set(key, slot);
-    if (slot < 256) this.raw(0x71, slot); // BINPUT
+    if (slot < 256)
+      this.raw(0x71, slot); // BINPUT
     else {
       this.raw(0x72); // LONG_BINPUT
       this.u32(slot);
@@ -33,7 +34,8 @@ export class PickleWriter {
   private memoized(key: string, emit: () => void): this {
     const slot = this.memo.get(key);
     if (slot !== undefined) {
-      if (slot < 256) this.raw(0x68, slot); // BINGET
+      if (slot < 256)
+        this.raw(0x68, slot); // BINGET
       else {
         this.raw(0x6a); // LONG_BINGET
         this.u32(slot);
@@ -215,7 +217,7 @@ export function storedZip(entries: [string, Uint8Array][]): Uint8Array {
   let offset = 0;
   for (const [name, data] of entries) {
     const nameBytes = Buffer.from(name, 'utf8');
-    let pad = (64 - ((offset + 30 + nameBytes.length + 4) % 64)) % 64;
+    const pad = (64 - ((offset + 30 + nameBytes.length + 4) % 64)) % 64;
     const extraLen = 4 + pad;
     const local = Buffer.alloc(30 + nameBytes.length + extraLen);
     const crc = crc32(data);
@@ -229,7 +231,6 @@ export function storedZip(entries: [string, Uint8Array][]): Uint8Array {
     nameBytes.copy(local, 30);
     local.writeUInt16LE(0x4246, 30 + nameBytes.length); // 'FB' padding field
     local.writeUInt16LE(pad, 32 + nameBytes.length);
-    pad = 0;
     const cd = Buffer.alloc(46 + nameBytes.length);
     cd.writeUInt32LE(0x02014b50, 0);
     cd.writeUInt16LE(20, 4);

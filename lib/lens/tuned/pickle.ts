@@ -52,8 +52,6 @@ export interface UnpickleOptions {
   what: string;
 }
 
-const MARK = Symbol('mark');
-
 function describe(v: unknown): string {
   if (v instanceof PyGlobal) return v.qualified;
   if (v instanceof PyTuple) return 'a tuple';
@@ -79,7 +77,13 @@ function reduce(fn: unknown, args: unknown, what: string): unknown {
     case 'torch._utils._rebuild_tensor_v2': {
       if (a.length < 6 || a.length > 7) throw new Error(`${what}: _rebuild_tensor_v2 called with ${a.length} arguments (expected 6 or 7)`);
       if (!Number.isSafeInteger(a[1])) throw new Error(`${what}: tensor storage offset must be an integer`);
-      return { kind: 'tensor', storage: a[0], offset: a[1] as number, size: intList(a[2], `${what}: tensor size`), stride: intList(a[3], `${what}: tensor stride`) } satisfies TensorRecord;
+      return {
+        kind: 'tensor',
+        storage: a[0],
+        offset: a[1] as number,
+        size: intList(a[2], `${what}: tensor size`),
+        stride: intList(a[3], `${what}: tensor stride`),
+      } satisfies TensorRecord;
     }
     case 'torch._utils._rebuild_parameter':
       if (a.length < 1 || (a[0] as TensorRecord | null)?.kind !== 'tensor') throw new Error(`${what}: _rebuild_parameter without a tensor`);
@@ -143,7 +147,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     if (kv.length % 2) throw new Error(`${what}: ${op} with an odd number of items`);
     for (let i = 0; i < kv.length; i += 2) {
       const k = kv[i];
-      if (typeof k !== 'string' && !Number.isSafeInteger(k)) throw new Error(`${what}: ${op} with a key that is ${describe(k)}; only string and integer keys are read`);
+      if (typeof k !== 'string' && !Number.isSafeInteger(k))
+        throw new Error(`${what}: ${op} with a key that is ${describe(k)}; only string and integer keys are read`);
       dict.entries.set(k as string | number, kv[i + 1]);
     }
   };
@@ -281,7 +286,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         break;
       }
       default:
-        throw new Error(`${what}: refusing pickle opcode 0x${op.toString(16).padStart(2, '0')} (${JSON.stringify(String.fromCharCode(op))}) at byte ${at}: not used by a torch state dict`);
+        throw new Error(
+          `${what}: refusing pickle opcode 0x${op.toString(16).padStart(2, '0')} (${JSON.stringify(String.fromCharCode(op))}) at byte ${at}: not used by a torch state dict`,
+        );
     }
   }
 }

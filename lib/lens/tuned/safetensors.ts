@@ -15,7 +15,7 @@ export function readSafetensorsTensors(file: Uint8Array, what: string): Map<stri
   try {
     header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + Number(headerLen)))) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`${what}: the header is not JSON (${(e as Error).message})`);
+    throw new Error(`${what}: the header is not JSON (${(e as Error).message})`, { cause: e });
   }
   const base = 8 + Number(headerLen);
   const out = new Map<string, LoadedTensor>();
@@ -28,7 +28,8 @@ export function readSafetensorsTensors(file: Uint8Array, what: string): Map<stri
       throw new Error(`${what}: ${name} has malformed data_offsets`);
     const [begin, end] = offsets as [number, number];
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== numel * ITEM_SIZE[dtype]) throw new Error(`${what}: ${name} spans ${end - begin} bytes but its shape [${shape.join(', ')}] needs ${numel * ITEM_SIZE[dtype]}`);
+    if (end - begin !== numel * ITEM_SIZE[dtype])
+      throw new Error(`${what}: ${name} spans ${end - begin} bytes but its shape [${shape.join(', ')}] needs ${numel * ITEM_SIZE[dtype]}`);
     if (base + end > file.length) throw new Error(`${what}: ${name} runs past the end of the file`);
     out.set(name, { dtype, shape: shape as number[], data: widenToFloat32(file.subarray(base + begin, base + end), dtype) });
   }

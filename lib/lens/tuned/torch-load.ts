@@ -32,7 +32,8 @@ export function loadTorchStateDict(file: Uint8Array, what: string): Map<string, 
 
   const persistentLoad = (pid: unknown): StorageRef => {
     // ('storage', torch.<T>Storage, key, location, numel)
-    if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage') throw new Error(`${what}: a persistent id that is not a storage tuple`);
+    if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage')
+      throw new Error(`${what}: a persistent id that is not a storage tuple`);
     const [, type, key, , numel] = pid.items;
     if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in STORAGE_DTYPES)) throw new Error(`${what}: unsupported storage type`);
     if (typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0) throw new Error(`${what}: malformed storage id`);
@@ -69,7 +70,8 @@ function materialize(t: TensorRecord, what: string): LoadedTensor {
   // Row-major contiguous strides only (what state dicts of Linear layers hold).
   let expected = 1;
   for (let i = t.size.length - 1; i >= 0; i--) {
-    if (t.size[i] > 1 && t.stride[i] !== expected) throw new Error(`${what}: non-contiguous stride [${t.stride}] for size [${t.size}]; only row-major tensors are read`);
+    if (t.size[i] > 1 && t.stride[i] !== expected)
+      throw new Error(`${what}: non-contiguous stride [${t.stride}] for size [${t.size}]; only row-major tensors are read`);
     expected *= t.size[i];
   }
   if (t.offset < 0 || t.offset + numel > s.numel) throw new Error(`${what}: offset ${t.offset} + ${numel} values runs past its storage of ${s.numel}`);

@@ -38,8 +38,8 @@ export interface TunedLens {
   source: string;
 }
 
-function configError(source: string, message: string): Error {
-  return new Error(`tuned lens at ${source}: ${message}`);
+function configError(source: string, message: string, cause?: unknown): Error {
+  return new Error(`tuned lens at ${source}: ${message}`, cause === undefined ? undefined : { cause });
 }
 
 /** Parses and checks a tuned-lens config.json. */
@@ -95,7 +95,7 @@ export function loadTunedLens(dir: string): TunedLens {
   try {
     json = JSON.parse(readFileSync(configPath, 'utf8'));
   } catch (e) {
-    throw configError(dir, `config.json is not JSON (${(e as Error).message})`);
+    throw configError(dir, `config.json is not JSON (${(e as Error).message})`, e);
   }
   const config = parseTunedLensConfig(json, dir);
   const st = join(dir, 'params.safetensors');
@@ -120,7 +120,11 @@ export function tunedLensToSafetensors(lens: TunedLens): Uint8Array {
 
 /** A model name without its hub owner or folders, lower-cased: "openai-community/gpt2" → "gpt2". */
 function bareName(name: string): string {
-  return name.replace(/[\\/]+$/, '').split(/[\\/]/).pop()!.toLowerCase();
+  return name
+    .replace(/[\\/]+$/, '')
+    .split(/[\\/]/)
+    .pop()!
+    .toLowerCase();
 }
 
 /**

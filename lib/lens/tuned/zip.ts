@@ -61,7 +61,7 @@ export function readStoredZip(bytes: Uint8Array, what: string): ZipEntries {
     if (end > size) fail(what, `central directory entry ${i} runs past the end of the file`);
     const name = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(at + 46, at + 46 + nameLen));
     // ZIP64 extra field (id 1): the 64-bit values of whichever 32-bit fields are saturated, in order.
-    for (let x = at + 46 + nameLen; x + 4 <= at + 46 + nameLen + extraLen; ) {
+    for (let x = at + 46 + nameLen; x + 4 <= at + 46 + nameLen + extraLen;) {
       const id = view.getUint16(x, true);
       const len = view.getUint16(x + 2, true);
       if (id === 1) {
