@@ -217,10 +217,18 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
     else {
       const width = io.stdout.isTTY ? io.stdout.columns : undefined;
       io.stdout.write(formatView(result, { color: useColor(io.stdout, io.env), grid: cmd.view.grid, ...(width ? { width } : {}) }));
+      if (result.lens === 'tuned') io.stdout.write(tunedLensNote(cmd.tunedLens!, n_layer));
     }
   } finally {
     model.dispose();
   }
+}
+
+/** Below the table or grid: which rows the tuned lens changed. */
+function tunedLensNote(path: string, nLayer: number): string {
+  const last = nLayer - 2;
+  const blocks = last < 0 ? '' : last === 0 ? ' and blocks.0.resid_post' : ` and blocks.0..${last}.resid_post`;
+  return `\ntuned lens ${path}: embed${blocks} are translated; every other row is the logit lens\n`;
 }
 
 /** With the tuned lens, the JSON says so: `"lens": "tuned"` at the top and each lensed hook's own `lens`. */

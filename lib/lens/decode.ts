@@ -162,7 +162,8 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     });
 
   // The residual rows are sums of the rows written into them: the native lens adds projections for those.
-  // A translated row is no longer such a sum, nor a part of one: those claims are dropped.
+  // A translated row is no longer such a sum, nor a part of one: those claims are dropped here rather
+  // than left for the engine's numeric check to reject.
   let sums = residualSums(blocks, P);
   if (translated.size) {
     const kept: number[] = [];

@@ -61,7 +61,7 @@ describe('the tuned lens', () => {
       const { n_layer, n_embd, name } = model.info;
       const spec = randomSpec(name, n_embd, n_layer, dtype === 'F32' ? 7 : 8, dtype);
       const dir = writeTunedLensFolder(join(work, `lens-${dtype}`), spec);
-      // f32: every hook (resid_mid rows are sums of a translated row, so the dropped sum claims are covered); f16: the translated kinds
+      // f32: every hook kind (translated and not, side by side in one batch); f16: the translated kinds
       const hooks = dtype === 'F32' ? 'all' : ['embed', 'resid_post'];
       const r = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks, positions: 'all', topK: 5, metrics: true });
       expect(r.lens).toBe('tuned');
@@ -94,7 +94,7 @@ describe('the tuned lens', () => {
     });
   }
 
-  it('a loaded TunedLens object works the same as its folder, and params.safetensors replaces params.pt', async () => {
+  it('a loaded TunedLens object gives the same rows as its folder', async () => {
     const { n_layer, n_embd, name } = model.info;
     const dir = writeTunedLensFolder(join(work, 'lens-obj'), randomSpec(name, n_embd, n_layer, 9));
     const byPath = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: 'all' });
@@ -154,6 +154,9 @@ describe('the tuned lens', () => {
     ]);
     const api = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir });
     expect(json.hooks.map((h) => h.top.map((t) => t.id))).toEqual(api.hooks.map((h) => h.top!.map((t) => t.id)));
+    const table = await runCli(['--model', tiny.dir, '--tuned-lens', dir, '--threads', '2', NOTEBOOK_PROMPT]);
+    expect(table.code).toBe(0);
+    expect(table.out).toContain(`\ntuned lens ${dir}: embed and blocks.0.resid_post are translated; every other row is the logit lens\n`);
     const bad = await runCli(['--tuned-lens', dir, '--patch-from', 'x', '--patch-hook', 'embed', '--target', ' Paris', 'y']);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--tuned-lens does not combine with --patch-from/);

@@ -161,7 +161,8 @@ function storageBytes(t: StateTensor): Uint8Array {
 export function stateDictPickle(tensors: StateTensor[], metadataKeys: string[] = ['']): Uint8Array {
   const p = new PickleWriter().proto(2);
   p.global('collections', 'OrderedDict').raw(0x29, 0x52).fresh(); // OrderedDict() via REDUCE
-  p.raw(0x28); // MARK for SETITEMS
+  // CPython's _batch_setitems: MARK … SETITEMS for two or more items, a bare SETITEM for one
+  if (tensors.length > 1) p.raw(0x28);
   tensors.forEach((t, key) => {
     p.str(t.name);
     p.global('torch._utils', '_rebuild_tensor_v2');
@@ -183,16 +184,18 @@ export function stateDictPickle(tensors: StateTensor[], metadataKeys: string[] =
     p.raw(0x74).fresh(); // TUPLE (of the MARK above)
     p.raw(0x52).fresh(); // REDUCE
   });
-  p.raw(0x75); // SETITEMS
+  if (tensors.length > 1) p.raw(0x75); // SETITEMS
+  else if (tensors.length === 1) p.raw(0x73); // SETITEM
   // state {'_metadata': OrderedDict(key → {'version': 1})}, set by BUILD
   p.raw(0x7d).fresh().str('_metadata');
   p.global('collections', 'OrderedDict').raw(0x29, 0x52).fresh();
-  p.raw(0x28);
+  if (metadataKeys.length > 1) p.raw(0x28);
   for (const k of metadataKeys) {
     p.str(k);
     p.raw(0x7d).fresh().str('version').int(1).raw(0x73); // {'version': 1} via SETITEM
   }
-  p.raw(0x75); // SETITEMS
+  if (metadataKeys.length > 1) p.raw(0x75); // SETITEMS
+  else if (metadataKeys.length === 1) p.raw(0x73); // SETITEM
   p.raw(0x73); // SETITEM '_metadata'
   p.raw(0x62); // BUILD
   p.raw(0x2e); // STOP
