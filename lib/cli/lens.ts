@@ -213,7 +213,7 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       const { decodeLayers } = await import('../lens/decode.js');
       result = await decodeLayers(prompt, { ...options, ...(ablated.length ? { interventions: ablation(ablated) } : {}) });
     }
-    if (cmd.json) io.stdout.write(stringifyJSON(withLensKind(result, toJSON(result, { vectors: cmd.vectors }))) + '\n');
+    if (cmd.json) io.stdout.write(stringifyJSON(toJSON(result, { vectors: cmd.vectors })) + '\n');
     else {
       const width = io.stdout.isTTY ? io.stdout.columns : undefined;
       io.stdout.write(formatView(result, { color: useColor(io.stdout, io.env), grid: cmd.view.grid, ...(width ? { width } : {}) }));
@@ -229,12 +229,6 @@ function tunedLensNote(path: string, nLayer: number): string {
   const last = nLayer - 2;
   const blocks = last < 0 ? '' : last === 0 ? ' and blocks.0.resid_post' : ` and blocks.0..${last}.resid_post`;
   return `\ntuned lens ${path}: embed${blocks} are translated; every other row is the logit lens\n`;
-}
-
-/** With the tuned lens, the JSON says so: `"lens": "tuned"` at the top and each lensed hook's own `lens`. */
-function withLensKind(result: LensResult, json: ReturnType<typeof toJSON>): object {
-  if (result.lens === undefined) return json;
-  return { ...json, lens: result.lens, hooks: json.hooks.map((h, i) => (result.hooks[i].lens ? { ...h, lens: result.hooks[i].lens } : h)) };
 }
 
 /** --patch-from: the patched lens and the tracked token clean → patched; with --html, the before/after report. */

@@ -24,6 +24,8 @@ export interface HookJSON {
   kl?: number;
   /** The captured row as plain numbers (shortest decimals that round-trip to the float32), only with `vectors: true`. */
   vector?: (number | null)[];
+  /** With a tuned lens: which lens this row went through. */
+  lens?: 'tuned' | 'logit';
 }
 
 export interface LensJSON {
@@ -36,6 +38,8 @@ export interface LensJSON {
   hooks: HookJSON[];
   /** The tracked token, when a target was given. */
   target?: { id: number; token: string };
+  /** 'tuned' when a tuned lens translated some rows (each row then says its own `lens`). */
+  lens?: 'tuned';
 }
 
 export interface ToJSONOptions {
@@ -90,6 +94,7 @@ export function toJSON(result: LensResult, options: ToJSONOptions = {}): LensJSO
     }
     if (h.entropy !== undefined) out.entropy = h.entropy;
     if (h.kl !== undefined) out.kl = h.kl;
+    if (h.lens !== undefined) out.lens = h.lens;
     if (options.vectors) {
       const v = h.vector ?? activationRow(result.activations, h);
       if (v !== undefined) out.vector = Array.from(v, float32ToJSONNumber);
@@ -106,6 +111,7 @@ export function toJSON(result: LensResult, options: ToJSONOptions = {}): LensJSO
     hooks,
   };
   if (result.target) out.target = { id: result.target.id, token: result.target.token };
+  if (result.lens !== undefined) out.lens = result.lens;
   return out;
 }
 
