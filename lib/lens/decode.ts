@@ -10,8 +10,9 @@ import { resolveTarget, tokenLabel } from './target.js';
 import { encode, tokenText } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
+import { resolveControlVectors, steeringInterventions, type SteeringOptions } from '../interp/steering.js';
 
-export interface DecodeOptions {
+export interface DecodeOptions extends SteeringOptions {
   /** A loaded Model, or a path / hub id to load (loaded models are cached; see releaseModels()). Default: gpt2-medium (the local HF cache, else downloaded; see resolveModelFiles). */
   model?: Model | string;
   /** Entries per lens row, 1..n_vocab. Default 5. */
@@ -108,6 +109,9 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
   const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab));
   const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer));
+  // Control vectors are added first, so an explicit intervention on the same hook sees the steered value.
+  const steering = steeringInterventions(await resolveControlVectors(options, model.info));
+  const interventions = [...steering, ...(options.interventions ?? [])];
 
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);
@@ -117,7 +121,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     hooks: captureNames,
     positions,
     logits: false,
-    ...(options.interventions ? { interventions: options.interventions } : {}),
+    ...(interventions.length ? { interventions } : {}),
   });
   const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
   for (const a of shown) options.onActivation?.(a);
