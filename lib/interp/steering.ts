@@ -111,7 +111,7 @@ export async function steeringVector(options: SteeringVectorOptions): Promise<Co
   const directions = new Map<number, Float32Array>();
   for (const n of layers) {
     const rows = diffs.get(n)!;
-    if (rows.length === 0) throw new RangeError(`block ${n}: every positive prompt matches its negative one; there is no difference to steer by`);
+    if (rows.every((r) => r.every((x) => x === 0))) throw new RangeError(`block ${n}: every positive prompt matches its negative one; there is no difference to steer by`);
     const mean = meanRow(rows, n_embd);
     let dir: Float64Array;
     if (method === 'mean') dir = options.normalize ? unit(mean) : mean;
