@@ -42,7 +42,11 @@ export function joinControlVectorArgs(argv: readonly string[]): string[] {
 }
 
 /** The parsed flags as decodeLayers' controlVectors / controlVectorLayerRange. Pure: files are read when run. */
-export function controlVectorFlags(v: { 'control-vector'?: string[]; 'control-vector-scaled'?: string[]; 'control-vector-layer-range'?: string }): CliControlVectors {
+export function controlVectorFlags(v: {
+  'control-vector'?: string[];
+  'control-vector-scaled'?: string[];
+  'control-vector-layer-range'?: string;
+}): CliControlVectors {
   const specs: ControlVectorSpec[] = [];
   for (const path of v['control-vector'] ?? []) {
     if (path.trim() === '') throw invalidParameterError('--control-vector', 'a file name', path);

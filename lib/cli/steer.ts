@@ -64,7 +64,8 @@ export function parseSteerArgs(argv: readonly string[]): { command: 'help' } | (
   );
   const v = parsed.values;
   if (v.help) return { command: 'help' };
-  if (!v.positive?.length || !v.negative?.length) throw new InvalidParameterError('steer: give --positive and --negative (each a prompt, or a file of prompts one per line; repeatable)');
+  if (!v.positive?.length || !v.negative?.length)
+    throw new InvalidParameterError('steer: give --positive and --negative (each a prompt, or a file of prompts one per line; repeatable)');
   const out = v.out ?? DEFAULT_STEER_OUT;
   if (!out.endsWith('.gguf')) throw invalidParameterError('steer --out', 'a file name ending in .gguf', out);
   return {
@@ -107,13 +108,16 @@ async function prompts(values: readonly string[]): Promise<string[]> {
 
 function processEscapes(s: string): string {
   const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'" };
-  return s.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (whole, c: string) => (c[0] === 'x' && c.length === 3 ? String.fromCharCode(parseInt(c.slice(1), 16)) : (simple[c] ?? whole)));
+  return s.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (whole, c: string) =>
+    c[0] === 'x' && c.length === 3 ? String.fromCharCode(parseInt(c.slice(1), 16)) : (simple[c] ?? whole),
+  );
 }
 
 export async function steerCommand(cmd: CliSteerOptions, io: CommandIO): Promise<void> {
   const positive = await prompts(cmd.positive);
   const negative = await prompts(cmd.negative);
-  if (positive.length !== negative.length) throw new InvalidParameterError(`steer: ${positive.length} positive prompts but ${negative.length} negative ones (they are paired)`);
+  if (positive.length !== negative.length)
+    throw new InvalidParameterError(`steer: ${positive.length} positive prompts but ${negative.length} negative ones (they are paired)`);
   const { loadModel } = await import('../model/model.js');
   const { steeringVector } = await import('../interp/steering.js');
   const { writeControlVector } = await import('../interp/control-vector.js');

@@ -29,13 +29,32 @@ const MAX_STRING = 1 << 24;
 const T = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
 const SCALAR_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
+/** A scalar metadata value of a known type at `at` (bounds already checked). */
+function readScalar(view: DataView, at: number, type: number): unknown {
+  const readers: Record<number, () => unknown> = {
+    [T.U8]: () => view.getUint8(at),
+    [T.I8]: () => view.getInt8(at),
+    [T.U16]: () => view.getUint16(at, true),
+    [T.I16]: () => view.getInt16(at, true),
+    [T.U32]: () => view.getUint32(at, true),
+    [T.I32]: () => view.getInt32(at, true),
+    [T.F32]: () => view.getFloat32(at, true),
+    [T.BOOL]: () => view.getUint8(at) !== 0,
+    [T.U64]: () => view.getBigUint64(at, true),
+    [T.I64]: () => view.getBigInt64(at, true),
+    [T.F64]: () => view.getFloat64(at, true),
+  };
+  return readers[type]();
+}
+
 export class ControlVectorFormatError extends Error {
   override name = 'ControlVectorFormatError';
 }
 
 /** Checks what a ControlVector must hold to be written or applied; returns n_embd. */
 export function checkControlVector(cv: ControlVector, where = 'control vector'): number {
-  if (typeof cv !== 'object' || cv === null || !(cv.directions instanceof Map)) throw new TypeError(`${where} must be { modelHint, directions: Map<number, Float32Array> }`);
+  if (typeof cv !== 'object' || cv === null || !(cv.directions instanceof Map))
+    throw new TypeError(`${where} must be { modelHint, directions: Map<number, Float32Array> }`);
   if (typeof cv.modelHint !== 'string') throw new TypeError(`${where}: modelHint must be a string`);
   if (cv.directions.size === 0) throw new RangeError(`${where} has no directions`);
   let width = -1;
@@ -166,20 +185,7 @@ export function decodeControlVector(bytes: Uint8Array, source = 'control vector'
     const size = SCALAR_SIZE[type];
     if (size === undefined) fail(`unknown metadata value type ${type} at offset ${at - 4}`);
     need(size);
-    let x: unknown;
-    switch (type) {
-      case T.U8: x = view.getUint8(at); break; // prettier-ignore
-      case T.I8: x = view.getInt8(at); break; // prettier-ignore
-      case T.U16: x = view.getUint16(at, true); break; // prettier-ignore
-      case T.I16: x = view.getInt16(at, true); break; // prettier-ignore
-      case T.U32: x = view.getUint32(at, true); break; // prettier-ignore
-      case T.I32: x = view.getInt32(at, true); break; // prettier-ignore
-      case T.F32: x = view.getFloat32(at, true); break; // prettier-ignore
-      case T.BOOL: x = view.getUint8(at) !== 0; break; // prettier-ignore
-      case T.U64: x = view.getBigUint64(at, true); break; // prettier-ignore
-      case T.I64: x = view.getBigInt64(at, true); break; // prettier-ignore
-      default: x = view.getFloat64(at, true); // prettier-ignore
-    }
+    const x = readScalar(view, at, type);
     at += size;
     return x;
   };
@@ -202,8 +208,9 @@ export function decodeControlVector(bytes: Uint8Array, source = 'control vector'
   if (arch !== ARCH) fail(`general.architecture is ${JSON.stringify(arch ?? null)}, expected "${ARCH}" (is this a model file rather than a control vector?)`);
   const hint = meta.get(`${ARCH}.model_hint`);
   const alignment = meta.get('general.alignment') ?? DEFAULT_ALIGNMENT;
-  if (typeof alignment !== 'number' || !Number.isInteger(alignment) || alignment <= 0 || alignment % 8 !== 0)
-    fail(`general.alignment ${String(alignment)} is not a positive multiple of 8`);
+  // llama.cpp's gguf reader wants a power of two
+  if (typeof alignment !== 'number' || !Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0)
+    fail(`general.alignment ${String(alignment)} is not a power of two`);
   const align = alignment as number;
 
   const infos: { n: number; width: number; offset: number }[] = [];

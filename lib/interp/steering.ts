@@ -91,7 +91,10 @@ export async function steeringVector(options: SteeringVectorOptions): Promise<Co
       pos = [...pos, ...new Array<number>(len - pos.length).fill(PAD_TOKEN)];
       neg = [...neg, ...new Array<number>(len - neg.length).fill(PAD_TOKEN)];
     }
-    for (const [ids, what] of [[pos, `positive[${i}]`], [neg, `negative[${i}]`]] as const) {
+    for (const [ids, what] of [
+      [pos, `positive[${i}]`],
+      [neg, `negative[${i}]`],
+    ] as const) {
       if (ids.length > n_ctx) throw new RangeError(`${what} is ${ids.length} tokens long; the model's context holds ${n_ctx}`);
     }
     const [a, b] = await Promise.all([pos, neg].map((ids) => model.run(ids, { hooks, positions: position, logits: false })));
@@ -111,7 +114,8 @@ export async function steeringVector(options: SteeringVectorOptions): Promise<Co
   const directions = new Map<number, Float32Array>();
   for (const n of layers) {
     const rows = diffs.get(n)!;
-    if (rows.every((r) => r.every((x) => x === 0))) throw new RangeError(`block ${n}: every positive prompt matches its negative one; there is no difference to steer by`);
+    if (rows.every((r) => r.every((x) => x === 0)))
+      throw new RangeError(`block ${n}: every positive prompt matches its negative one; there is no difference to steer by`);
     const mean = meanRow(rows, n_embd);
     let dir: Float64Array;
     if (method === 'mean') dir = options.normalize ? unit(mean) : mean;
@@ -211,7 +215,8 @@ export async function resolveControlVectors(options: SteeringOptions, dims: { n_
   const specs = options.controlVectors;
   const sum = new Map<number, Float32Array>();
   if (specs === undefined) {
-    if (options.controlVectorLayerRange !== undefined) throw invalidParameterError('controlVectorLayerRange', 'no value without controlVectors', options.controlVectorLayerRange);
+    if (options.controlVectorLayerRange !== undefined)
+      throw invalidParameterError('controlVectorLayerRange', 'no value without controlVectors', options.controlVectorLayerRange);
     return sum;
   }
   if (!Array.isArray(specs)) throw invalidParameterError('controlVectors', 'an array of { path | vector, scale? }', specs);
@@ -220,7 +225,8 @@ export async function resolveControlVectors(options: SteeringOptions, dims: { n_
     throw invalidParameterError('controlVectorLayerRange', 'two integers [A, B] with A ≤ B (inclusive)', range);
   for (const [i, spec] of specs.entries()) {
     const where = `controlVectors[${i}]`;
-    if (typeof spec !== 'object' || spec === null || (spec.path === undefined) === (spec.vector === undefined)) throw invalidParameterError(where, 'an object with either path or vector', spec);
+    if (typeof spec !== 'object' || spec === null || (spec.path === undefined) === (spec.vector === undefined))
+      throw invalidParameterError(where, 'an object with either path or vector', spec);
     const scale = spec.scale ?? 1;
     if (!is.number(scale)) throw invalidParameterError(`${where}.scale`, 'a finite number', spec.scale);
     if (spec.path !== undefined && !is.nonEmptyString(spec.path)) throw invalidParameterError(`${where}.path`, 'a file path', spec.path);

@@ -48,7 +48,7 @@ function norm(v: ArrayLike<number>): number {
 function topEigenvector(a: number[][]): number[] {
   const n = a.length;
   const m = a.map((r) => [...r]);
-  const v = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  const v: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
     for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p][q] ** 2;
@@ -144,7 +144,12 @@ describe('steeringVector', () => {
     expect(rows.length).toBe(encode(positive[0]).length - 2 + Math.max(encode(positive[1]).length, encode(negative[1]).length));
     const m = mean(rows);
     const len = norm(m);
-    expect(relativeL2Error(cv.directions.get(2)!, m.map((x) => x / len))).toBeLessThan(1e-4);
+    expect(
+      relativeL2Error(
+        cv.directions.get(2)!,
+        m.map((x) => x / len),
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it('refuses block 0, unpaired prompts and unknown methods', async () => {
@@ -180,7 +185,10 @@ describe('controlVectors', () => {
     const out: RefIntervention[] = [];
     for (let n = Math.max(1, lo); n <= Math.min(3, hi); n++) {
       const v = new Float64Array(D);
-      for (const [cv, s] of [[a, scaleA], [b, scaleB]] as const) {
+      for (const [cv, s] of [
+        [a, scaleA],
+        [b, scaleB],
+      ] as const) {
         const dir = cv.directions.get(n);
         if (dir) for (let j = 0; j < D; j++) v[j] += s * dir[j];
       }
@@ -197,7 +205,10 @@ describe('controlVectors', () => {
         hooks: 'all',
         positions: 'all',
         vectors: true,
-        controlVectors: [{ vector: a, scale: 4 }, { path: fileB, scale: -0.5 }],
+        controlVectors: [
+          { vector: a, scale: 4 },
+          { path: fileB, scale: -0.5 },
+        ],
         ...(range ? { controlVectorLayerRange: range } : {}),
       });
       const expected = forwardReference(ref, ids, { interventions: refEdits(4, -0.5, range?.[0] ?? 1, range?.[1] ?? 4) });
@@ -227,7 +238,10 @@ describe('controlVectors', () => {
     const edits = refEdits(30, 2, 1, 4);
     const expected: number[] = [];
     const promptOnly: number[] = [];
-    for (const [out, steerNew] of [[expected, true], [promptOnly, false]] as const) {
+    for (const [out, steerNew] of [
+      [expected, true],
+      [promptOnly, false],
+    ] as const) {
       const seq = [...ids];
       for (let s = 0; s < 8; s++) {
         const list = steerNew ? edits : edits.map((e) => ({ ...e, positions: ids.map((_, p) => p) }));
@@ -236,7 +250,15 @@ describe('controlVectors', () => {
         seq.push(next);
       }
     }
-    const r = await generate(PROMPT, { model, maxNewTokens: 8, stopAtEndOfText: false, controlVectors: [{ vector: a, scale: 30 }, { path: fileB, scale: 2 }] });
+    const r = await generate(PROMPT, {
+      model,
+      maxNewTokens: 8,
+      stopAtEndOfText: false,
+      controlVectors: [
+        { vector: a, scale: 30 },
+        { path: fileB, scale: 2 },
+      ],
+    });
     expect(r.tokens.map((t) => t.id)).toEqual(expected);
     // only meaningful if steering the new tokens themselves matters here
     expect(promptOnly).not.toEqual(expected);

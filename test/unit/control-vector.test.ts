@@ -149,7 +149,14 @@ describe('control-vector GGUF', () => {
 
   it("reads cvector-generator's and repeng's files: i32 layer_count, other metadata, custom alignment", () => {
     const bytes = buildGguf(
-      [ARCH, ['controlvector.model_hint', 'string', 'llama'], ['controlvector.layer_count', 'i32', 2], ['general.alignment', 'u32', 64], ['x.list', 'str_array', ['a', 'bc']], ['x.f', 'f32', 0.5]],
+      [
+        ARCH,
+        ['controlvector.model_hint', 'string', 'llama'],
+        ['controlvector.layer_count', 'i32', 2],
+        ['general.alignment', 'u32', 64],
+        ['x.list', 'str_array', ['a', 'bc']],
+        ['x.f', 'f32', 0.5],
+      ],
       [dirTensor('direction.2', [1, 2, 3]), dirTensor('direction.1', [4, 5, 6])],
       { alignment: 64 },
     );
@@ -161,7 +168,11 @@ describe('control-vector GGUF', () => {
   });
 
   const bad: [string, Uint8Array, RegExp][] = [
-    ['a model file (wrong architecture)', buildGguf([['general.architecture', 'string', 'gpt2']], [dirTensor('direction.1', [1])]), /general\.architecture is "gpt2"/],
+    [
+      'a model file (wrong architecture)',
+      buildGguf([['general.architecture', 'string', 'gpt2']], [dirTensor('direction.1', [1])]),
+      /general\.architecture is "gpt2"/,
+    ],
     ['no architecture', buildGguf([], [dirTensor('direction.1', [1])]), /general\.architecture is null/],
     ['direction.0', buildGguf([ARCH], [dirTensor('direction.0', [1, 2])]), /direction\.0 is not allowed/],
     ['a duplicate N', buildGguf([ARCH], [dirTensor('direction.2', [1, 2]), dirTensor('direction.2', [3, 4])]), /direction\.2 appears twice/],
@@ -189,7 +200,13 @@ describe('control-vector GGUF', () => {
     expect(() => encodeControlVector(one(0, new Float32Array(2)))).toThrow(/direction\.0/);
     expect(() => encodeControlVector(one(1, Float32Array.of(1, NaN)))).toThrow(/non-finite/);
     expect(() => encodeControlVector({ modelHint: 'gpt2', directions: new Map() })).toThrow(/no directions/);
-    const mixed: ControlVector = { modelHint: 'gpt2', directions: new Map([[1, new Float32Array(2)], [2, new Float32Array(3)]]) };
+    const mixed: ControlVector = {
+      modelHint: 'gpt2',
+      directions: new Map([
+        [1, new Float32Array(2)],
+        [2, new Float32Array(3)],
+      ]),
+    };
     expect(() => encodeControlVector(mixed)).toThrow(/has 3 values/);
   });
 });

@@ -6,7 +6,34 @@ import { layersFlag } from '../../lib/cli/steer.js';
 
 describe('layerlens steer (parsing)', () => {
   it('reads every flag', () => {
-    const cmd = parseCliArgs(['steer', '--positive', 'a', '--positive', 'p.txt', '--negative', 'b', '--negative', 'n.txt', '--layers', '6-8,2', '--method', 'pca', '--position', 'all', '--read-from', 'previous-block', '--normalize', '--out', 'v.gguf', '--model', 'gpt2', '--threads', '2', '--device', 'cpu']);
+    const cmd = parseCliArgs([
+      'steer',
+      '--positive',
+      'a',
+      '--positive',
+      'p.txt',
+      '--negative',
+      'b',
+      '--negative',
+      'n.txt',
+      '--layers',
+      '6-8,2',
+      '--method',
+      'pca',
+      '--position',
+      'all',
+      '--read-from',
+      'previous-block',
+      '--normalize',
+      '--out',
+      'v.gguf',
+      '--model',
+      'gpt2',
+      '--threads',
+      '2',
+      '--device',
+      'cpu',
+    ]);
     expect(cmd).toEqual({
       command: 'steer',
       model: 'gpt2',
@@ -41,7 +68,10 @@ describe('layerlens steer (parsing)', () => {
   it('every steer flag in --help is known to its parser', () => {
     for (const flag of ['--positive', '--negative', '--layers', '--method', '--position', '--read-from', '--normalize']) {
       expect(HELP).toContain(flag);
-      const value = flag === '--normalize' ? [] : [flag === '--layers' ? '1' : flag === '--method' ? 'mean' : flag === '--position' ? 'last' : flag === '--read-from' ? 'same-block' : 'x'];
+      const value =
+        flag === '--normalize'
+          ? []
+          : [flag === '--layers' ? '1' : flag === '--method' ? 'mean' : flag === '--position' ? 'last' : flag === '--read-from' ? 'same-block' : 'x'];
       expect(() => parseCliArgs(['steer', '--positive', 'a', '--negative', 'b', flag, ...value]), flag).not.toThrow();
     }
   });
@@ -60,7 +90,19 @@ describe('layerlens steer (parsing)', () => {
 
 describe("the lens command's control-vector flags", () => {
   it("takes llama.cpp's spellings: FILE, FILE SCALE or FILE:SCALE, and the range A B", () => {
-    const cmd = parseCliArgs(['--control-vector', 'a.gguf', '--control-vector-scaled', 'b.gguf', '0.5', '--control-vector-scaled', 'c.gguf:-2e0', '--control-vector-layer-range', '2', '5', 'the prompt']);
+    const cmd = parseCliArgs([
+      '--control-vector',
+      'a.gguf',
+      '--control-vector-scaled',
+      'b.gguf',
+      '0.5',
+      '--control-vector-scaled',
+      'c.gguf:-2e0',
+      '--control-vector-layer-range',
+      '2',
+      '5',
+      'the prompt',
+    ]);
     expect(cmd).toMatchObject({
       command: 'run',
       prompt: 'the prompt',
@@ -91,6 +133,8 @@ describe("the lens command's control-vector flags", () => {
     expect(() => parseCliArgs(['--control-vector-layer-range', '5', '2', '--control-vector', 'a', 'p'])).toThrow(/A ≤ B/);
     expect(() => parseCliArgs(['--control-vector-layer-range', '1', '2', 'p'])).toThrow(/needs --control-vector/);
     expect(() => parseCliArgs(['--control-vector-scaled', 'a.gguf:x', 'p'])).toThrow(/--control-vector-scaled/);
-    expect(() => parseCliArgs(['--control-vector', 'a', '--patch-from', 'x', '--patch-hook', 'blocks.0.resid_post', '--target', ' a', 'p'])).toThrow(/control vectors/);
+    expect(() => parseCliArgs(['--control-vector', 'a', '--patch-from', 'x', '--patch-hook', 'blocks.0.resid_post', '--target', ' a', 'p'])).toThrow(
+      /control vectors/,
+    );
   });
 });
