@@ -9,7 +9,6 @@
 // that. Either way direction.N means what it means to llama.cpp: added to the output of block N.
 import { hookName } from '../hooks.js';
 import { invalidParameterError, is, oneOf } from '../is.js';
-import { resolvePositions } from '../model/positions.js';
 import type { Model } from '../model/model.js';
 import { encode } from '../tokens/tokenizer.js';
 import type { Intervention } from '../types.js';
@@ -246,33 +245,4 @@ export async function resolveControlVectors(options: SteeringOptions, dims: { n_
 /** The control vectors as 'add' interventions at blocks.N.resid_post, every position. */
 export function steeringInterventions(directions: ReadonlyMap<number, Float32Array>): Intervention[] {
   return [...directions].map(([n, v]) => ({ hook: hookName('resid_post', n), op: 'add' as const, vector: v, positions: 'all' as const }));
-}
-
-/**
- * Greedy decoding where the steering applies to every token, generated ones included: each step is a
- * full forward of the sequence so far (no KV cache: the engine's cached steps take no interventions),
- * with the steering at every position and `promptEdits` at the prompt's positions only (the cached
- * path's meaning of generate()'s interventions). Costs one forward of the growing sequence per token.
- */
-export async function generateSteered(
-  model: Model,
-  prompt: readonly number[],
-  maxNewTokens: number,
-  stopToken: number,
-  steering: readonly Intervention[],
-  promptEdits: readonly Intervention[],
-): Promise<number[]> {
-  if (!is.integer(maxNewTokens) || maxNewTokens < 0) throw invalidParameterError('maxNewTokens', 'a non-negative integer', maxNewTokens);
-  const pinned = promptEdits.map((iv) => ({ ...iv, positions: resolvePositions(iv.positions ?? 'all', prompt.length) }));
-  const seq = [...prompt];
-  const out: number[] = [];
-  while (out.length < maxNewTokens && seq.length <= model.info.n_ctx) {
-    const { logits } = await model.run(seq, { interventions: [...steering, ...pinned] });
-    let next = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[next]) next = i; // the first maximum, as torch.argmax
-    out.push(next);
-    if (next === stopToken) break;
-    seq.push(next);
-  }
-  return out;
 }

@@ -3,9 +3,9 @@ import { modelFrom, tokenizePrompt, tokenLabel } from '../lens/decode.js';
 import type { Model } from './model.js';
 import { decode, END_OF_TEXT_ID, vocabSize } from '../tokens/tokenizer.js';
 import type { Intervention, TokenInfo } from '../types.js';
-import { generateSteered, resolveControlVectors, steeringInterventions, type SteeringOptions } from '../interp/steering.js';
+import { resolveControlVectors, steeringInterventions, type SteeringOptions } from '../interp/steering.js';
 
-/** controlVectors apply to every token, generated ones included (each step is then a full forward, no KV cache). */
+/** controlVectors apply to every token, generated ones included, as in llama.cpp. */
 export interface GenerateOptions extends SteeringOptions {
   model?: Model | string;
   /** Tokens to add; default 20. Generation also stops at the context limit. */
@@ -30,8 +30,7 @@ export async function generate(prompt: string, options: GenerateOptions = {}): P
   const maxNew = options.maxNewTokens ?? 20;
   const stop = options.stopAtEndOfText === false ? -1 : END_OF_TEXT_ID;
   const steering = steeringInterventions(await resolveControlVectors(options, model.info));
-  const out = steering.length
-    ? await generateSteered(model, ids, maxNew, stop, steering, options.interventions ?? [])
-    : await model.generateIds(ids, maxNew, stop, options.interventions ?? []);
+  // the prompt's pass: steering then the caller's edits; each new token's pass: the steering alone
+  const out = await model.generateIds(ids, maxNew, stop, [...steering, ...(options.interventions ?? [])], steering);
   return { prompt, tokens: out.map((id) => ({ id, token: tokenLabel(id) })), text: decode(out.filter((id) => id < vocabSize)) };
 }
