@@ -146,10 +146,14 @@ function unit(v: Float64Array): Float64Array {
   return v.map((x) => x / norm);
 }
 
+const MAX_POWER_ITERATIONS = 10000;
+
 /**
  * The unit top eigenvector of DᵀD for the rows of D (uncentred, as cvector-generator's power iteration),
  * in float64. Iterates on the smaller of the Gram matrix DDᵀ (samples²) and DᵀD (d²); starting from the
- * mean row, power iteration runs until the direction moves by less than 1e-12.
+ * mean row, power iteration runs until the direction moves by less than 1e-12, or MAX_POWER_ITERATIONS
+ * (cvector-generator stops after 1000): if the top two eigenvalues are that close, the first principal
+ * direction is ill-defined anyway and the result is a mix of the two.
  */
 function firstPrincipalDirection(rows: readonly number[][], d: number): Float64Array {
   const n = rows.length;
@@ -168,7 +172,7 @@ function firstPrincipalDirection(rows: readonly number[][], d: number): Float64A
   let v: Float64Array = gram ? new Float64Array(m).fill(1) : meanRow(rows, d);
   if (dot(v, v) === 0) v = new Float64Array(m).fill(1);
   v = unit(v);
-  for (let iter = 0; iter < 100000; iter++) {
+  for (let iter = 0; iter < MAX_POWER_ITERATIONS; iter++) {
     const w = new Float64Array(m);
     for (let i = 0; i < m; i++) {
       let s = 0;
