@@ -99,6 +99,8 @@ export {
   resolveControlVectors,
   steeringInterventions,
   STEERING_METHODS,
+  STEERING_POSITIONS,
+  STEERING_SOURCES,
   type SteeringVectorOptions,
   type SteeringOptions,
   type ControlVectorSpec,
