@@ -104,3 +104,22 @@ export {
   type LogitAttribution,
 } from './interp/attribution.js';
 export { patchActivations, type PatchOptions, type PatchLayer, type PatchResult } from './interp/patch.js';
+export {
+  steeringVector,
+  resolveControlVectors,
+  steeringInterventions,
+  STEERING_METHODS,
+  STEERING_POSITIONS,
+  STEERING_SOURCES,
+  type SteeringVectorOptions,
+  type SteeringOptions,
+  type ControlVectorSpec,
+} from './interp/steering.js';
+export {
+  readControlVector,
+  writeControlVector,
+  encodeControlVector,
+  decodeControlVector,
+  ControlVectorFormatError,
+  type ControlVector,
+} from './interp/control-vector.js';

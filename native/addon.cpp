@@ -135,15 +135,16 @@ HookRef hookFrom(Napi::Env env, const std::string& name, int32_t nLayer, const s
 }
 
 // [{hook: string, mul?: Float32Array, add?: Float32Array}] (sizes are checked by the engine).
-std::vector<InterventionSpec> interventionsFrom(const Options& options, int32_t nLayer) {
+std::vector<InterventionSpec> interventionsFrom(const Options& options, int32_t nLayer,
+                                                const char* key = "interventions") {
   std::vector<InterventionSpec> out;
-  if (!options.has("interventions")) return out;
-  Napi::Value v = options.get("interventions");
+  if (!options.has(key)) return out;
+  Napi::Value v = options.get(key);
   Napi::Env env = v.Env();
-  if (!v.IsArray()) throw Napi::TypeError::New(env, options.field("interventions") + " must be an array");
+  if (!v.IsArray()) throw Napi::TypeError::New(env, options.field(key) + " must be an array");
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    const Options iv(a.Get(i), options.call() + ": interventions[" + std::to_string(i) + "]");
+    const Options iv(a.Get(i), options.call() + ": " + key + "[" + std::to_string(i) + "]");
     iv.onlyKnown({"hook", "mul", "add"});
     InterventionSpec spec;
     spec.hook = hookFrom(env, iv.string("hook"), nLayer, iv.field("hook"));
@@ -330,21 +331,21 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // generate({tokens: Int32Array, maxNewTokens: number, stopToken?: number = -1,
-  //           interventions?: [{hook, mul?, add?}]})
+  //           interventions?: [{hook, mul?, add?}], stepInterventions?: [{hook, mul?, add?}] (one token each)})
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
     const Options o(info[0], "generate");
-    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions"});
+    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions", "stepInterventions"});
     std::vector<int32_t> prompt = o.int32Array("tokens");
     const int32_t maxNew = o.int32("maxNewTokens");
     const int32_t stop = o.int32("stopToken", -1);
     std::vector<InterventionSpec> interventions = interventionsFrom(o, eng->hparams().nLayer);
+    std::vector<InterventionSpec> steps = interventionsFrom(o, eng->hparams().nLayer, "stepInterventions");
     return queue<std::vector<int32_t>>(
         env,
-        [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions)]() {
-          return eng->generate(prompt, maxNew, stop, interventions);
-        },
+        [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions),
+         steps = std::move(steps)]() { return eng->generate(prompt, maxNew, stop, interventions, steps); },
         [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
           return toInt32Array(env, ids.data(), ids.size());
         });

@@ -227,9 +227,11 @@ std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
 }
 
 std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken,
-                                      const std::vector<InterventionSpec>& interventions) {
+                                      const std::vector<InterventionSpec>& interventions,
+                                      const std::vector<InterventionSpec>& stepInterventions) {
   validateTokens(prompt, 0);
   validateInterventions(interventions, int32_t(prompt.size()));
+  validateInterventions(stepInterventions, 1);
   if (maxNewTokens < 0) throw std::invalid_argument("maxNewTokens must be >= 0");
   std::lock_guard<std::mutex> lock(mutex_);
   if (!kvCache_) kvCache_.emplace(KvCache::create(weights_.hp, backends_.primary()));
@@ -243,6 +245,7 @@ std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_
     f.nPast = nPast;
     f.cache = &*kvCache_;
     if (nPast == 0) f.interventions = &interventions;  // the prompt's pass
+    else if (!stepInterventions.empty()) f.interventions = &stepInterventions;
     std::vector<float> logits = forwardLogits(f);
     nPast += int32_t(step.size());
     // argmax; the first maximum wins, as torch.argmax does

@@ -75,9 +75,11 @@ class Engine {
   // Greedy decoding with a KV cache. Stops after maxNewTokens, at the context limit, or after
   // emitting stopToken (>= 0).
   // Interventions (sized for the prompt) apply to the prompt's forward pass; the tokens generated
-  // after it see their effect through the KV cache.
+  // after it see their effect through the KV cache. stepInterventions (sized for one token) apply to
+  // each generated token's own pass (steering vectors: the same addition at every position).
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken,
-                                const std::vector<InterventionSpec>& interventions = {});
+                                const std::vector<InterventionSpec>& interventions = {},
+                                const std::vector<InterventionSpec>& stepInterventions = {});
 
   std::vector<float> weight(const std::string& name);
 

@@ -10,6 +10,7 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens [options] -          (read the prompt from stdin)
        layerlens pull NAME [--revision R] [--quiet]
        layerlens convert PATH --to gguf [--type ${DTYPES.join('|')}] [--out FILE]
+       layerlens steer --positive P… --negative N… [--layers 6-10] [--method mean|pca] [--out FILE]
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
 
 Runs GPT-2 on the prompt and decodes every hook point through the final LayerNorm and the
@@ -51,6 +52,13 @@ ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside th
                         logit lens: embed and every block's resid_post but the last go through their
                         translator first; other hooks keep the logit lens (--json marks each row's
                         "lens"); not with --patch-from
+  --control-vector FILE add llama.cpp's control vector FILE (a GGUF of direction.N tensors, e.g. from
+                        layerlens steer) to blocks.N.resid_post at every position, inside the graph
+                        before lensing; repeatable: the vectors are summed
+  --control-vector-scaled FILE SCALE
+                        the same, times SCALE (also written FILE:SCALE); repeatable
+  --control-vector-layer-range A B
+                        apply control vectors to blocks A..B only (inclusive; default 1..n_layer)
   --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')}; auto (the default) takes a GPU backend when the build
                         has one, else the CPU
@@ -62,6 +70,13 @@ Commands:
   pull NAME             download the hub model NAME (config.json and model.safetensors) into the
                         Hugging Face cache unless it is already there, and print its snapshot
                         directory; takes --revision, --quiet and --help
+  steer                 build a steering vector from paired prompts and write it as llama.cpp's
+                        control-vector GGUF: --positive P and --negative N (repeatable, paired in
+                        order; a prompt, or a file of prompts one per line), --layers LIST (the
+                        blocks N of direction.N, 1..n_layer-1, e.g. 6-10 or 2,4; default all),
+                        --method mean|pca (default mean), --position last|all (default last),
+                        --read-from same-block|previous-block (default same-block), --normalize,
+                        --out FILE (default control_vector.gguf); also --model, --device, --threads
   convert PATH          write the checkpoint at PATH (directory or .safetensors with config.json)
                         as a GGUF file with llama.cpp's gpt2 tensor names: --to gguf (required),
                         --type ${DTYPES.slice(0, -1).join(', ')} or ${DTYPES[DTYPES.length - 1]} (default ${DEFAULT_CONVERT_TYPE}), --out FILE (default:
@@ -75,7 +90,7 @@ download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL 
 
 The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
 becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
-is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert" or "serve".
+is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert", "steer" or "serve".
 
 Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
 literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).

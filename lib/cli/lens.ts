@@ -11,6 +11,7 @@ import { encode, vocabSize } from '../tokens/tokenizer.js';
 import { DEVICES, MAX_THREADS, type Device, type LensResult } from '../types.js';
 import { choiceFlag, integerFlag, listFlag, modelFlag, parseFlags, revisionFlag } from './flags.js';
 import { readAll, useColor, writeReport, type CommandIO } from './io.js';
+import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 
 export const DEFAULT_TOP_K = 5;
 const PATCH_MODES = ['set', 'add'] as const;
@@ -24,6 +25,8 @@ export interface CliRunOptions {
   ablate?: string[];
   /** --patch-from PROMPT with --patch-hook HOOK [--patch-mode set|add]: activation patching (needs --target). */
   patch?: { from: string; hook: string; mode: 'set' | 'add' };
+  /** --control-vector, --control-vector-scaled, --control-vector-layer-range (llama.cpp's flags). */
+  steer?: CliControlVectors;
   topK: number;
   hooks: 'all' | 'default' | string[];
   positions: 'last' | 'all' | number[];
@@ -60,6 +63,7 @@ const LENS_FLAGS = {
   'patch-hook': { type: 'string' },
   'patch-mode': { type: 'string' },
   'tuned-lens': { type: 'string' },
+  ...CONTROL_VECTOR_FLAGS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -94,7 +98,7 @@ function patchFlags(v: { 'patch-from'?: string; 'patch-hook'?: string; 'patch-mo
 
 /** Parses the default command's arguments. Throws InvalidParameterError. No I/O. */
 export function parseLensArgs(argv: readonly string[]): LensCommand {
-  const parsed = parseFlags(argv, LENS_FLAGS);
+  const parsed = parseFlags(joinControlVectorArgs(argv), LENS_FLAGS);
   const v = parsed.values;
   if (v.help) return { command: 'help' };
   if (v.version) return { command: 'version' };
@@ -110,6 +114,8 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   const ablate = v.ablate === undefined ? undefined : listFlag('--ablate', v.ablate);
   if (ablate) checkParameter('--ablate', () => checkHookSpec(ablate));
   const patch = patchFlags(v, view);
+  const steer = controlVectorFlags(v);
+  if (patch && steer.controlVectors) throw new InvalidParameterError('--patch-from does not combine with control vectors');
   const model = modelFlag(v.model);
   const revision = revisionFlag(v.revision);
   if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
@@ -136,6 +142,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
     ...(ablate ? { ablate } : {}),
     ...(patch ? { patch } : {}),
     ...(tunedLens !== undefined ? { tunedLens } : {}),
+    ...(steer.controlVectors ? { steer } : {}),
     revision,
     quiet: v.quiet === true ? true : undefined,
   };
@@ -156,7 +163,7 @@ async function readPrompt(cmd: CliRunOptions, io: CommandIO): Promise<string> {
 }
 
 /** What every lens run of one command line shares. */
-interface LensOptions {
+interface LensOptions extends CliControlVectors {
   model: Model;
   topK: number;
   hooks: HookSpec;
@@ -190,6 +197,7 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       vectors: cmd.vectors,
       ...viewDecodeOptions(cmd.view),
       ...(cmd.tunedLens !== undefined ? { tunedLens: cmd.tunedLens } : {}),
+      ...cmd.steer,
     };
     if (cmd.patch) return await runPatch(prompt, cmd, cmd.patch, options, io);
     const { resolveAblation, ablation } = await import('../interp/compare.js');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `layerlens` command: picks the command from the first word (pull, convert, serve, else the lens
+// The `layerlens` command: picks the command from the first word (pull, convert, steer, serve, else the lens
 // of a prompt), lets its module parse and run it, and turns what it throws into a message and an exit
 // code (lib/cli/io.ts). Parsing is pure; the model modules (and with them the native addon) are
 // imported only when something is run, so --help, --version and usage errors work without a built addon.
@@ -11,6 +11,7 @@ import { HELP } from './help.js';
 import { EXIT_OK, reportError, withDefaults, type CliIO } from './io.js';
 import { lensCommand, parseLensArgs, type CliRunOptions } from './lens.js';
 import { parsePullArgs, pullCommand, type CliPullOptions } from './pull.js';
+import { parseSteerArgs, steerCommand, type CliSteerOptions } from './steer.js';
 import { packageVersion } from './version.js';
 
 export { InvalidParameterError as UsageError } from '../is.js';
@@ -18,6 +19,7 @@ export { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, type CliIO } from './io.js';
 export { DEFAULT_TOP_K, type CliRunOptions } from './lens.js';
 export type { CliPullOptions } from './pull.js';
 export type { CliConvertOptions } from './convert.js';
+export type { CliSteerOptions } from './steer.js';
 export { HELP } from './help.js';
 export { packageVersion } from './version.js';
 
@@ -27,6 +29,7 @@ export type CliCommand =
   | ({ command: 'run' } & CliRunOptions)
   | ({ command: 'pull' } & CliPullOptions)
   | ({ command: 'convert' } & CliConvertOptions)
+  | ({ command: 'steer' } & CliSteerOptions)
   | { command: 'serve'; argv: string[] };
 
 /** Parses the command line (without `node` and the script). Throws InvalidParameterError. No I/O. */
@@ -36,6 +39,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       return parsePullArgs(argv.slice(1));
     case 'convert':
       return parseConvertArgs(argv.slice(1));
+    case 'steer':
+      return parseSteerArgs(argv.slice(1));
     case 'serve':
       // serve parses its own flags (and has its own --help)
       return { command: 'serve', argv: argv.slice(1) };
@@ -65,6 +70,9 @@ export async function main(argv: readonly string[], cliIO: CliIO = {}): Promise<
         break;
       case 'convert':
         await convertCommand(cmd, io);
+        break;
+      case 'steer':
+        await steerCommand(cmd, io);
         break;
       case 'run':
         await lensCommand(cmd, io);

@@ -11,8 +11,9 @@ import { encode, tokenText } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
 import { checkTunedLens, loadTunedLens, translateRows, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
+import { resolveControlVectors, steeringInterventions, type SteeringOptions } from '../interp/steering.js';
 
-export interface DecodeOptions {
+export interface DecodeOptions extends SteeringOptions {
   /** A loaded Model, or a path / hub id to load (loaded models are cached; see releaseModels()). Default: gpt2-medium (the local HF cache, else downloaded; see resolveModelFiles). */
   model?: Model | string;
   /** Entries per lens row, 1..n_vocab. Default 5. */
@@ -126,6 +127,9 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab));
   const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer));
   const tuned = options.tunedLens === undefined ? undefined : tunedLensFrom(options.tunedLens, model.info);
+  // Control vectors are added first, so an explicit intervention on the same hook sees the steered value.
+  const steering = steeringInterventions(await resolveControlVectors(options, model.info));
+  const interventions = [...steering, ...(options.interventions ?? [])];
 
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);
@@ -135,7 +139,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     hooks: captureNames,
     positions,
     logits: false,
-    ...(options.interventions ? { interventions: options.interventions } : {}),
+    ...(interventions.length ? { interventions } : {}),
   });
   const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
   for (const a of shown) options.onActivation?.(a);

@@ -191,12 +191,22 @@ export class Model {
   }
 
   /** Greedy decoding with a KV cache; returns the new token ids (stops early after `stopToken`).
-   *  Interventions apply to the prompt's positions; the generated tokens see them through the cache. */
-  async generateIds(ids: ArrayLike<number>, maxNewTokens: number, stopToken = -1, interventions: readonly Intervention[] = []): Promise<number[]> {
+   *  Interventions apply to the prompt's positions; the generated tokens see them through the cache.
+   *  `stepInterventions` (positions relative to the one new token, so 'all' = it) apply to each generated token's own pass. */
+  async generateIds(
+    ids: ArrayLike<number>,
+    maxNewTokens: number,
+    stopToken = -1,
+    interventions: readonly Intervention[] = [],
+    stepInterventions: readonly Intervention[] = [],
+  ): Promise<number[]> {
     const tokens = this.#checkTokens(ids);
     if (!is.integer(maxNewTokens) || maxNewTokens < 0) throw invalidParameterError('maxNewTokens', 'a non-negative integer', maxNewTokens);
     const edits = toNativeInterventions(interventions, this.info, tokens.length);
-    return Array.from(await this.#engine().generate({ tokens, maxNewTokens, stopToken, interventions: edits }));
+    const steps = toNativeInterventions(stepInterventions, this.info, 1);
+    return Array.from(
+      await this.#engine().generate({ tokens, maxNewTokens, stopToken, interventions: edits, ...(steps.length ? { stepInterventions: steps } : {}) }),
+    );
   }
 
   /** Frees the weights. Calls already running finish first; later calls throw. */

@@ -107,6 +107,8 @@ export interface NativeGenerateRequest {
   /** Stop after emitting this token; -1 (default) = never. */
   stopToken?: number;
   interventions?: NativeIntervention[];
+  /** Edits of each generated token's own pass, sized for one token (steering: the same addition at every position). */
+  stepInterventions?: NativeIntervention[];
 }
 
 /** loadModel()'s request (the engine's EngineOptions plus what to load). */

@@ -184,7 +184,8 @@ export function stateDictPickle(tensors: StateTensor[], metadataKeys: string[] =
     p.raw(0x74).fresh(); // TUPLE (of the MARK above)
     p.raw(0x52).fresh(); // REDUCE
   });
-  if (tensors.length > 1) p.raw(0x75); // SETITEMS
+  if (tensors.length > 1)
+    p.raw(0x75); // SETITEMS
   else if (tensors.length === 1) p.raw(0x73); // SETITEM
   // state {'_metadata': OrderedDict(key → {'version': 1})}, set by BUILD
   p.raw(0x7d).fresh().str('_metadata');
@@ -194,7 +195,8 @@ export function stateDictPickle(tensors: StateTensor[], metadataKeys: string[] =
     p.str(k);
     p.raw(0x7d).fresh().str('version').int(1).raw(0x73); // {'version': 1} via SETITEM
   }
-  if (metadataKeys.length > 1) p.raw(0x75); // SETITEMS
+  if (metadataKeys.length > 1)
+    p.raw(0x75); // SETITEMS
   else if (metadataKeys.length === 1) p.raw(0x73); // SETITEM
   p.raw(0x73); // SETITEM '_metadata'
   p.raw(0x62); // BUILD
