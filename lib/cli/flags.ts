@@ -3,6 +3,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkParameter, InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 import { checkRevision } from '../hub/hub.js';
+import type { LoadOptions, Model } from '../model/model.js';
+import { DEVICES, MAX_THREADS, type Device } from '../types.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: boolean; options: T }>>;
@@ -56,4 +58,50 @@ export function revisionFlag(text: string | undefined): string | undefined {
 export function modelFlag(text: string | undefined): string | undefined {
   if (text !== undefined && !is.nonEmptyString(text)) throw invalidParameterError('--model', 'a model path or hub name', text);
   return text;
+}
+
+/** The flags of every command that loads a model: which model, and how. */
+export const MODEL_LOAD_FLAGS = {
+  model: { type: 'string' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  revision: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+/** What MODEL_LOAD_FLAGS say, checked; absent flags are absent keys. */
+export interface ModelLoadFlags {
+  /** --model, else $LAYERLENS_MODEL (resolved when run, not here). */
+  model?: string;
+  threads?: number;
+  device: Device;
+  /** --revision: hub branch, tag or commit (default main). */
+  revision?: string;
+  /** --quiet: no download progress bar. */
+  quiet?: boolean;
+}
+
+export function parseModelLoadFlags(v: { model?: string; threads?: string; device?: string; revision?: string; quiet?: boolean }): ModelLoadFlags {
+  const model = modelFlag(v.model);
+  const revision = revisionFlag(v.revision);
+  return {
+    ...(model === undefined ? {} : { model }),
+    ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
+    device: choiceFlag('--device', v.device ?? 'auto', DEVICES),
+    ...(revision === undefined ? {} : { revision }),
+    ...(v.quiet === true ? { quiet: true } : {}),
+  };
+}
+
+/** Loads the model the flags name: --model, else $LAYERLENS_MODEL, else the default. */
+export async function loadModelFromFlags(flags: ModelLoadFlags, env: Record<string, string | undefined>): Promise<Model> {
+  const { loadModel } = await import('../model/model.js');
+  const options: LoadOptions = {
+    env,
+    device: flags.device,
+    ...(flags.threads === undefined ? {} : { threads: flags.threads }),
+    ...(flags.revision === undefined ? {} : { revision: flags.revision }),
+    ...(flags.quiet === undefined ? {} : { quiet: flags.quiet }),
+  };
+  return loadModel(flags.model ?? (env.LAYERLENS_MODEL || undefined), options);
 }

@@ -8,17 +8,15 @@ import type { PositionSpec } from '../model/positions.js';
 import { stringifyJSON, toJSON } from '../render/format.js';
 import { formatView, parseViewFlags, VIEW_OPTIONS, viewDecodeOptions, type ViewFlags } from '../render/view.js';
 import { encode, vocabSize } from '../tokens/tokenizer.js';
-import { DEVICES, MAX_THREADS, type Device, type LensResult } from '../types.js';
-import { choiceFlag, integerFlag, listFlag, modelFlag, parseFlags, revisionFlag } from './flags.js';
+import type { LensResult } from '../types.js';
+import { choiceFlag, integerFlag, listFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
 import { readAll, useColor, writeReport, type CommandIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 
 export const DEFAULT_TOP_K = 5;
 const PATCH_MODES = ['set', 'add'] as const;
 
-export interface CliRunOptions {
-  /** --model, else $LAYERLENS_MODEL (resolved when run, not here). */
-  model?: string;
+export interface CliRunOptions extends ModelLoadFlags {
   /** --target, --metrics, --grid, --html (lib/render/view.ts). */
   view: ViewFlags;
   /** --ablate: hooks zeroed at every position (interventions). */
@@ -32,14 +30,8 @@ export interface CliRunOptions {
   positions: 'last' | 'all' | number[];
   json: boolean;
   vectors: boolean;
-  threads?: number;
-  device: Device;
   /** The prompt text, or null when it is read from stdin (`-`). */
   prompt: string | null;
-  /** --revision: hub branch, tag or commit (default main); absent when not given. */
-  revision?: string;
-  /** --quiet: no download progress bar; absent when not given. */
-  quiet?: boolean;
   /** --tuned-lens PATH: a tuned lens folder (config.json + params.pt or params.safetensors). */
   tunedLens?: string;
 }
@@ -47,16 +39,12 @@ export interface CliRunOptions {
 export type LensCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
 
 const LENS_FLAGS = {
-  model: { type: 'string' },
+  ...MODEL_LOAD_FLAGS,
   'top-k': { type: 'string' },
   hooks: { type: 'string' },
   positions: { type: 'string' },
   json: { type: 'boolean' },
   vectors: { type: 'boolean' },
-  threads: { type: 'string' },
-  device: { type: 'string' },
-  revision: { type: 'string' },
-  quiet: { type: 'boolean' },
   ...VIEW_OPTIONS,
   ablate: { type: 'string' },
   'patch-from': { type: 'string' },
@@ -104,8 +92,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   if (v.version) return { command: 'version' };
 
   const topK = v['top-k'] === undefined ? DEFAULT_TOP_K : integerFlag('--top-k', v['top-k'], 1, vocabSize);
-  const threads = v.threads === undefined ? undefined : integerFlag('--threads', v.threads, 1, MAX_THREADS);
-  const device = choiceFlag('--device', v.device ?? 'auto', DEVICES);
+  const load = parseModelLoadFlags(v);
   const hooks = v.hooks === undefined ? 'default' : hookListFlag('--hooks', v.hooks);
   let positions = v.positions === undefined ? 'last' : positionsFlag(v.positions);
   // view.ts's messages name their flags already
@@ -116,8 +103,6 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   const patch = patchFlags(v, view);
   const steer = controlVectorFlags(v);
   if (patch && steer.controlVectors) throw new InvalidParameterError('--patch-from does not combine with control vectors');
-  const model = modelFlag(v.model);
-  const revision = revisionFlag(v.revision);
   if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
   const tunedLens = v['tuned-lens'];
   if (tunedLens !== undefined && tunedLens.trim() === '') throw invalidParameterError('--tuned-lens', 'a tuned lens folder', tunedLens);
@@ -129,22 +114,18 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
 
   return {
     command: 'run',
-    model,
+    ...load,
     topK,
     hooks,
     positions,
     json: v.json === true,
     vectors: v.vectors === true,
-    threads,
-    device,
     prompt: pos[0] === '-' ? null : pos[0],
     view,
     ...(ablate ? { ablate } : {}),
     ...(patch ? { patch } : {}),
     ...(tunedLens !== undefined ? { tunedLens } : {}),
     ...(steer.controlVectors ? { steer } : {}),
-    revision,
-    quiet: v.quiet === true ? true : undefined,
   };
 }
 
@@ -177,14 +158,7 @@ interface LensOptions extends CliControlVectors {
 /** Runs the default command; throws on failure (the dispatcher reports it). */
 export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<void> {
   const prompt = await readPrompt(cmd, io);
-  const { loadModel } = await import('../model/model.js');
-  const model = await loadModel(cmd.model ?? (io.env.LAYERLENS_MODEL || undefined), {
-    env: io.env,
-    device: cmd.device,
-    ...(cmd.threads === undefined ? {} : { threads: cmd.threads }),
-    ...(cmd.revision === undefined ? {} : { revision: cmd.revision }),
-    ...(cmd.quiet === undefined ? {} : { quiet: cmd.quiet }),
-  });
+  const model = await loadModelFromFlags(cmd, io.env);
   try {
     const { n_layer } = model.info;
     // Named hooks are checked against the model's depth (block numbers) once it is known.

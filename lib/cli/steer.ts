@@ -3,15 +3,13 @@
 // --control-vector here and in llama.cpp). Parsing is pure; prompt files are read when it runs.
 import { readFile, stat } from 'node:fs/promises';
 import { InvalidParameterError, invalidParameterError } from '../is.js';
-import { DEVICES, MAX_THREADS, type Device } from '../types.js';
 import { STEERING_METHODS, STEERING_POSITIONS, STEERING_SOURCES } from '../interp/steering.js';
-import { choiceFlag, integerFlag, modelFlag, parseFlags, revisionFlag } from './flags.js';
+import { choiceFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
 import type { CommandIO } from './io.js';
 
 export const DEFAULT_STEER_OUT = 'control_vector.gguf'; // cvector-generator's default
 
-export interface CliSteerOptions {
-  model?: string;
+export interface CliSteerOptions extends ModelLoadFlags {
   /** Each a prompt file (one prompt per non-empty line) when such a file exists, else the prompt itself. */
   positive: string[];
   negative: string[];
@@ -22,10 +20,6 @@ export interface CliSteerOptions {
   readFrom: (typeof STEERING_SOURCES)[number];
   normalize: boolean;
   out: string;
-  threads?: number;
-  device: Device;
-  revision?: string;
-  quiet?: boolean;
 }
 
 /** "6-10", "1,3,5", "2-4,7": block numbers, ascending, unique. */
@@ -45,7 +39,7 @@ export function parseSteerArgs(argv: readonly string[]): { command: 'help' } | (
   const parsed = parseFlags(
     argv,
     {
-      model: { type: 'string' },
+      ...MODEL_LOAD_FLAGS,
       positive: { type: 'string', multiple: true },
       negative: { type: 'string', multiple: true },
       layers: { type: 'string' },
@@ -54,10 +48,6 @@ export function parseSteerArgs(argv: readonly string[]): { command: 'help' } | (
       'read-from': { type: 'string' },
       normalize: { type: 'boolean' },
       out: { type: 'string' },
-      threads: { type: 'string' },
-      device: { type: 'string' },
-      revision: { type: 'string' },
-      quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     { command: 'steer', positionals: false },
@@ -70,7 +60,7 @@ export function parseSteerArgs(argv: readonly string[]): { command: 'help' } | (
   if (!out.endsWith('.gguf')) throw invalidParameterError('steer --out', 'a file name ending in .gguf', out);
   return {
     command: 'steer',
-    model: modelFlag(v.model),
+    ...parseModelLoadFlags(v),
     positive: v.positive,
     negative: v.negative,
     ...(v.layers === undefined ? {} : { layers: layersFlag(v.layers) }),
@@ -79,10 +69,6 @@ export function parseSteerArgs(argv: readonly string[]): { command: 'help' } | (
     readFrom: choiceFlag('--read-from', v['read-from'] ?? 'same-block', STEERING_SOURCES),
     normalize: v.normalize === true,
     out,
-    ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
-    device: choiceFlag('--device', v.device ?? 'auto', DEVICES),
-    ...(v.revision === undefined ? {} : { revision: revisionFlag(v.revision) }),
-    ...(v.quiet ? { quiet: true } : {}),
   };
 }
 
@@ -118,16 +104,9 @@ export async function steerCommand(cmd: CliSteerOptions, io: CommandIO): Promise
   const negative = await prompts(cmd.negative);
   if (positive.length !== negative.length)
     throw new InvalidParameterError(`steer: ${positive.length} positive prompts but ${negative.length} negative ones (they are paired)`);
-  const { loadModel } = await import('../model/model.js');
   const { steeringVector } = await import('../interp/steering.js');
   const { writeControlVector } = await import('../interp/control-vector.js');
-  const model = await loadModel(cmd.model ?? (io.env.LAYERLENS_MODEL || undefined), {
-    env: io.env,
-    device: cmd.device,
-    ...(cmd.threads === undefined ? {} : { threads: cmd.threads }),
-    ...(cmd.revision === undefined ? {} : { revision: cmd.revision }),
-    ...(cmd.quiet === undefined ? {} : { quiet: cmd.quiet }),
-  });
+  const model = await loadModelFromFlags(cmd, io.env);
   try {
     const cv = await steeringVector({
       model,
