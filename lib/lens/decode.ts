@@ -50,9 +50,9 @@ export interface DecodeOptions extends SteeringOptions {
 }
 
 /** The tuned lens an option names, loaded and checked against the model. */
-function tunedLensFrom(value: unknown, info: Model['info']): TunedLens {
+async function tunedLensFrom(value: unknown, info: Model['info']): Promise<TunedLens> {
   let lens: TunedLens;
-  if (is.nonEmptyString(value)) lens = loadTunedLens(value);
+  if (is.nonEmptyString(value)) lens = await loadTunedLens(value);
   else if (is.object(value) && Array.isArray((value as TunedLens).translators) && is.object((value as TunedLens).config)) lens = value as TunedLens;
   else throw invalidParameterError('tunedLens', 'a tuned lens folder or a TunedLens (from loadTunedLens)', value);
   checkTunedLens(lens, info);
@@ -126,7 +126,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
   const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab));
   const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer));
-  const tuned = options.tunedLens === undefined ? undefined : tunedLensFrom(options.tunedLens, model.info);
+  const tuned = options.tunedLens === undefined ? undefined : await tunedLensFrom(options.tunedLens, model.info);
   // Control vectors are added first, so an explicit intervention on the same hook sees the steered value.
   const steering = steeringInterventions(await resolveControlVectors(options, model.info));
   const interventions = [...steering, ...(options.interventions ?? [])];

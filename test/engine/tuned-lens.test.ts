@@ -98,7 +98,7 @@ describe('the tuned lens', () => {
     const { n_layer, n_embd, name } = model.info;
     const dir = writeTunedLensFolder(join(work, 'lens-obj'), randomSpec(name, n_embd, n_layer, 9));
     const byPath = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: 'all' });
-    const byObject = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: loadTunedLens(dir), hooks: 'all' });
+    const byObject = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: await loadTunedLens(dir), hooks: 'all' });
     expect(byObject.hooks.map((h) => h.top)).toEqual(byPath.hooks.map((h) => h.top));
   });
 

@@ -29,9 +29,9 @@ let folders = 0;
 const folder = (s: TunedLensSpec) => writeTunedLensFolder(join(work, `lens-${folders++}`), s);
 
 describe('loadTunedLens', () => {
-  it('reads config.json and every translator of params.pt exactly', () => {
+  it('reads config.json and every translator of params.pt exactly', async () => {
     const s = spec(4, 3, 1);
-    const lens = loadTunedLens(folder(s));
+    const lens = await loadTunedLens(folder(s));
     expect(lens.config).toEqual({ baseModel: 'gpt2', dModel: 4, numLayers: 3, bias: true, unembedHash: '0123abcd' });
     expect(lens.translators).toHaveLength(3);
     lens.translators.forEach((t, i) => {
@@ -40,24 +40,24 @@ describe('loadTunedLens', () => {
     });
   });
 
-  it('reads the older config key unemebd_hash and lenses without bias', () => {
+  it('reads the older config key unemebd_hash and lenses without bias', async () => {
     const s = { ...spec(3, 2, 2, false), oldHashKey: true };
-    const lens = loadTunedLens(folder(s));
+    const lens = await loadTunedLens(folder(s));
     expect(lens.config).toMatchObject({ bias: false, unembedHash: '0123abcd' });
     expect(lens.translators.every((t) => t.bias === null)).toBe(true);
   });
 
-  it('writes params.safetensors that an independent reader reads back, and loads it in place of params.pt', () => {
+  it('writes params.safetensors that an independent reader reads back, and loads it in place of params.pt', async () => {
     const s = spec(5, 2, 3);
     const dir = folder(s);
-    const bytes = tunedLensToSafetensors(loadTunedLens(dir));
+    const bytes = tunedLensToSafetensors(await loadTunedLens(dir));
     writeFileSync(join(dir, 'params.safetensors'), bytes);
     const ref = readSafetensors(join(dir, 'params.safetensors'));
     expect([...ref.tensors.keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias']);
     expect(ref.tensors.get('1.weight')!.shape).toEqual([5, 5]);
     expect(Array.from(ref.tensors.get('1.weight')!.data)).toEqual(Array.from(s.translators[1].weight));
     unlinkSync(join(dir, 'params.pt'));
-    const lens = loadTunedLens(dir);
+    const lens = await loadTunedLens(dir);
     expect(Array.from(lens.translators[0].bias!)).toEqual(Array.from(s.translators[0].bias!));
   });
 
@@ -92,10 +92,10 @@ describe('loadTunedLens', () => {
     ],
   ];
   for (const [what, breakIt, error] of broken) {
-    it(`refuses ${what}`, () => {
+    it(`refuses ${what}`, async () => {
       const dir = folder(spec(2, 1, 5));
       breakIt(dir);
-      expect(() => loadTunedLens(dir)).toThrow(error);
+      await expect(loadTunedLens(dir)).rejects.toThrow(error);
     });
   }
 });

@@ -3,7 +3,8 @@
 // translator i on `blocks.{i-1}.resid_post`) and *added* to it before the usual lens:
 //   logits_i = W_U · ln_f(h_i + (A_i h_i + b_i)).
 // The last block's resid_post has no translator: its lens is the model's own output.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hookName } from '../../hooks.js';
 import type { HookKind, ModelInfo } from '../../types.js';
@@ -88,12 +89,12 @@ export function translatorsFromStateDict(tensors: ReadonlyMap<string, LoadedTens
  * Loads a tuned lens folder: config.json plus params.safetensors if present, else params.pt (torch.save
  * zip, read by a restricted unpickler that refuses any global other than the tensor constructors).
  */
-export function loadTunedLens(dir: string): TunedLens {
+export async function loadTunedLens(dir: string): Promise<TunedLens> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw configError(dir, 'no config.json (a tuned lens is a folder with config.json and params.pt)');
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(configPath, 'utf8'));
+    json = JSON.parse(await readFile(configPath, 'utf8'));
   } catch (e) {
     throw configError(dir, `config.json is not JSON (${(e as Error).message})`, e);
   }
@@ -101,8 +102,9 @@ export function loadTunedLens(dir: string): TunedLens {
   const st = join(dir, 'params.safetensors');
   const pt = join(dir, 'params.pt');
   let tensors: Map<string, LoadedTensor>;
-  if (existsSync(st)) tensors = readSafetensorsTensors(readFileSync(st), st);
-  else if (existsSync(pt)) tensors = loadTorchStateDict(readFileSync(pt), pt);
+  // Read asynchronously: a gpt2-xl lens is ~490 MB, and decodeLayers must not block the event loop.
+  if (existsSync(st)) tensors = readSafetensorsTensors(await readFile(st), st);
+  else if (existsSync(pt)) tensors = loadTorchStateDict(await readFile(pt), pt);
   else throw configError(dir, 'no params.pt or params.safetensors');
   return { config, translators: translatorsFromStateDict(tensors, config, dir), source: dir };
 }
