@@ -269,7 +269,7 @@ export function checkHookSpec(spec: HookSpec): void {
  * - a list whose items are hook names (`embed`, `blocks.3.mlp_out`), kinds (`resid_post` = that kind in
  *   every block), `blocks.L` (every hook of block L), `all` or `default`. Items are trimmed.
  */
-export function resolveHooks(spec: HookSpec, nLayer: number): HookRef[] {
+export function resolveHooks(spec: HookSpec, nLayer: number, available?: readonly HookKind[]): HookRef[] {
   checkLayerCount(nLayer);
   let selectors: ((h: HookRef) => boolean)[];
   if (spec === 'all' || spec === 'default') selectors = [parseSelector(spec, nLayer)];
@@ -279,7 +279,18 @@ export function resolveHooks(spec: HookSpec, nLayer: number): HookRef[] {
   } else {
     throw new TypeError(`hooks must be 'all', 'default' or an array of hook names, got ${JSON.stringify(spec)}`);
   }
-  return allHooks(nLayer).filter((h) => selectors.some((sel) => sel(h)));
+  const chosen = allHooks(nLayer).filter((h) => selectors.some((sel) => sel(h)));
+  if (available === undefined) return chosen;
+  // A model on the llama.cpp engine offers the kinds its architecture has: presets and kind selectors keep
+  // those; a hook named one by one that the model lacks is an error.
+  const named = Array.isArray(spec) ? spec.map((s) => s.trim()).filter((s) => s !== 'all' && s !== 'default' && !isHookKind(s) && !/^blocks\.\d+$/.test(s)) : [];
+  for (const n of named) {
+    const ref = parseName(n, nLayer);
+    if (!available.includes(ref.kind)) throw new Error(`hook ${ref.name} is not available for this model (it offers ${available.join(', ')})`);
+  }
+  const kept = chosen.filter((h) => available.includes(h.kind));
+  if (kept.length === 0) throw new Error(`none of the selected hooks is available for this model (it offers ${available.join(', ')})`);
+  return kept;
 }
 
 /**
@@ -287,7 +298,9 @@ export function resolveHooks(spec: HookSpec, nLayer: number): HookRef[] {
  * attn_pattern (one head's softmax row), n_embd for attn_head_out (one head's output). Per-head kinds
  * have n_head such rows per position (see hookPositionWidth).
  */
-export function hookRowWidth(kind: HookKind, dims: { n_embd: number }, nTokens: number): number {
+export function hookRowWidth(kind: HookKind, dims: { n_embd: number; n_ff?: number }, nTokens: number): number {
+  // mlp_post is the FFN's width: 4·n_embd in GPT-2, the model's own n_ff elsewhere.
+  if (kind === 'mlp_post' && dims.n_ff !== undefined) return dims.n_ff;
   const { rowWidth } = hookKindInfo(kind);
   return rowWidth.n_embd * dims.n_embd + rowWidth.n_tokens * nTokens;
 }
@@ -296,6 +309,6 @@ export function hookRowWidth(kind: HookKind, dims: { n_embd: number }, nTokens: 
  * Values captured per token position: hookRowWidth, times n_head for the per-head kinds
  * (n_head·nTokens for attn_pattern, n_head·n_embd for attn_head_out). An intervention's vector has this length.
  */
-export function hookPositionWidth(kind: HookKind, dims: { n_embd: number; n_head: number }, nTokens: number): number {
+export function hookPositionWidth(kind: HookKind, dims: { n_embd: number; n_head: number; n_ff?: number }, nTokens: number): number {
   return hookRowWidth(kind, dims, nTokens) * (hookKindInfo(kind).perHead ? dims.n_head : 1);
 }

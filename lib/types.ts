@@ -17,19 +17,37 @@ export type Device = (typeof DEVICES)[number];
 /** Most CPU threads a model may be given (`LoadOptions.threads`, --threads). */
 export const MAX_THREADS = 1024;
 
+/** The two engines: GPT-2 on layerlens' own ggml graph, or any GGUF decoder through libllama. */
+export const MODEL_ENGINES = ['gpt2', 'llama.cpp'] as const;
+export type ModelEngine = (typeof MODEL_ENGINES)[number];
+
+/** A GGUF file type the llama.cpp engine reports (e.g. 'q4_k_m', 'bf16'), lower case. */
+export type LlamaFileType = string & Record<never, never>;
+
+/** Engine-agnostic facts of a loaded model. Fields marked optional are always set by loadModel(); they are
+ *  optional so that results and ModelInfo objects written before the llama.cpp engine still type-check. */
 export interface ModelInfo {
   /** Directory name or hub id the model was loaded from. */
   name: string;
+  /** The engine running the model: 'gpt2' (layerlens' own GPT-2 graph) or 'llama.cpp' (libllama, any GGUF decoder). */
+  engine?: 'gpt2' | 'llama.cpp';
+  /** GGUF `general.architecture` ('gpt2' for GPT-2 checkpoints): llama, qwen2, gemma2, … */
+  architecture?: string;
   n_layer: number;
   n_embd: number;
   n_head: number;
+  /** Width of the FFN's hidden layer (mlp_post): 4·n_embd for GPT-2. */
+  n_ff?: number;
   n_vocab: number;
+  /** The longest prompt one forward takes. */
   n_ctx: number;
+  /** The hook kinds this model offers (every kind on the GPT-2 engine; per architecture on llama.cpp's). */
+  hookKinds?: readonly HookKind[];
   /** Type the blocks' matrices are computed in (the least precise one if they differ). By default F32, F16
    *  and BF16 files are all f32 (F16/BF16 widened exactly, as Hugging Face computes them) and a quantized
    *  GGUF keeps its type (q8_0, q4_0); `LoadOptions.dtype` asks for f32, f16 or q8_0 instead.
    *  LayerNorm parameters and biases are always f32. `Model.runtime.fileDtype` has the file's own types. */
-  dtype: WeightDType;
+  dtype: WeightDType | LlamaFileType;
 }
 
 export interface TokenInfo {

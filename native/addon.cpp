@@ -12,216 +12,13 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "llama/llama_addon.hpp"
+#include "llama/llama_log.hpp"
+#include "napi_helpers.hpp"
 #include "io/gguf_model.hpp"
 
 namespace layerlens {
 namespace {
-
-// ---- argument helpers: turn bad JS input into TypeErrors before anything native runs ----
-
-// One options object of a call, mirroring a C++ request struct. Fields are read with Has/Get; a
-// missing required field, a field of the wrong type or an unknown field (a typo would otherwise be
-// ignored silently) becomes a TypeError naming the call and the field.
-class Options {
- public:
-  Options(const Napi::Value& v, std::string call) : call_(std::move(call)) {
-    if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction()) {
-      throw Napi::TypeError::New(v.Env(), call_ + ": expected an options object");
-    }
-    obj_ = v.As<Napi::Object>();
-  }
-
-  // Throws for a field not in `known`.
-  void onlyKnown(std::initializer_list<const char*> known) const {
-    Napi::Array keys = obj_.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      const std::string key = keys.Get(i).ToString().Utf8Value();
-      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
-        std::string list;
-        for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
-        throw Napi::TypeError::New(obj_.Env(), call_ + ": unknown option '" + key + "' (expected " + list + ")");
-      }
-    }
-  }
-
-  // Present and neither undefined nor null.
-  bool has(const char* key) const {
-    if (!obj_.Has(key)) return false;
-    Napi::Value v = obj_.Get(key);
-    return !v.IsUndefined() && !v.IsNull();
-  }
-
-  Napi::Value get(const char* key) const { return obj_.Get(key); }
-  std::string field(const char* key) const { return call_ + ": '" + key + "'"; }
-
-  Napi::Value required(const char* key) const {
-    if (!has(key)) throw Napi::TypeError::New(obj_.Env(), field(key) + " is required");
-    return obj_.Get(key);
-  }
-
-  int32_t int32(const char* key) const {
-    Napi::Value v = required(key);
-    if (!isInt(v)) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a 32-bit integer");
-    return v.As<Napi::Number>().Int32Value();
-  }
-  int32_t int32(const char* key, int32_t fallback) const { return has(key) ? int32(key) : fallback; }
-
-  bool boolean(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    Napi::Value v = obj_.Get(key);
-    if (!v.IsBoolean()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a boolean");
-    return v.As<Napi::Boolean>().Value();
-  }
-
-  std::string string(const char* key) const {
-    Napi::Value v = required(key);
-    if (!v.IsString()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a string");
-    return v.As<Napi::String>().Utf8Value();
-  }
-  std::string string(const char* key, const std::string& fallback) const { return has(key) ? string(key) : fallback; }
-
-  std::vector<int32_t> int32Array(const char* key) const { return int32Vector(required(key), field(key).c_str()); }
-  std::vector<float> float32Array(const char* key) const { return float32Vector(required(key), field(key).c_str()); }
-
-  std::vector<std::string> strings(const char* key) const {
-    Napi::Value v = required(key);
-    const std::string what = field(key) + " must be an array of strings";
-    if (!v.IsArray()) throw Napi::TypeError::New(obj_.Env(), what);
-    Napi::Array a = v.As<Napi::Array>();
-    std::vector<std::string> out;
-    out.reserve(a.Length());
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value x = a.Get(i);
-      if (!x.IsString()) throw Napi::TypeError::New(obj_.Env(), what);
-      out.push_back(x.As<Napi::String>().Utf8Value());
-    }
-    return out;
-  }
-
-  const std::string& call() const { return call_; }
-
- private:
-  static bool isInt(const Napi::Value& v) {
-    if (!v.IsNumber()) return false;
-    const double d = v.As<Napi::Number>().DoubleValue();
-    return d == double(int32_t(d));
-  }
-  static std::vector<int32_t> int32Vector(const Napi::Value& v, const char* what) {
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
-    }
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-  static std::vector<float> float32Vector(const Napi::Value& v, const char* what) {
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
-    }
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
-    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-  }
-
-  Napi::Object obj_;
-  std::string call_;
-};
-
-// A hook name from JS, parsed once here: the engine works with {kind, layer}.
-HookRef hookFrom(Napi::Env env, const std::string& name, int32_t nLayer, const std::string& field) {
-  try {
-    return parseHookName(name, nLayer);
-  } catch (const std::invalid_argument& e) {
-    throw Napi::Error::New(env, field + ": " + e.what());
-  }
-}
-
-// [{hook: string, mul?: Float32Array, add?: Float32Array}] (sizes are checked by the engine).
-std::vector<InterventionSpec> interventionsFrom(const Options& options, int32_t nLayer,
-                                                const char* key = "interventions") {
-  std::vector<InterventionSpec> out;
-  if (!options.has(key)) return out;
-  Napi::Value v = options.get(key);
-  Napi::Env env = v.Env();
-  if (!v.IsArray()) throw Napi::TypeError::New(env, options.field(key) + " must be an array");
-  Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    const Options iv(a.Get(i), options.call() + ": " + key + "[" + std::to_string(i) + "]");
-    iv.onlyKnown({"hook", "mul", "add"});
-    InterventionSpec spec;
-    spec.hook = hookFrom(env, iv.string("hook"), nLayer, iv.field("hook"));
-    if (iv.has("mul")) spec.mul = iv.float32Array("mul");
-    if (iv.has("add")) spec.add = iv.float32Array("add");
-    out.push_back(std::move(spec));
-  }
-  return out;
-}
-
-Napi::Float32Array toFloat32Array(Napi::Env env, const float* data, size_t n) {
-  Napi::Float32Array out = Napi::Float32Array::New(env, n);
-  if (n) std::memcpy(out.Data(), data, n * sizeof(float));
-  return out;
-}
-
-Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array out = Napi::Float64Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), out.Data());
-  return out;
-}
-
-Napi::Int32Array toInt32Array(Napi::Env env, const int32_t* data, size_t n) {
-  Napi::Int32Array out = Napi::Int32Array::New(env, n);
-  if (n) std::memcpy(out.Data(), data, n * sizeof(int32_t));
-  return out;
-}
-
-// ---- workers ----
-
-// Runs `work` off the main thread; `done` builds the JS value in OnOK.
-template <typename Result>
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  using Work = std::function<Result()>;
-  using Done = std::function<Napi::Value(Napi::Env, Result&)>;
-  PromiseWorker(Napi::Env env, Work work, Done done)
-      : Napi::AsyncWorker(env, "layerlens"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)),
-        done_(std::move(done)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      result_ = work_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("unknown native error");
-    }
-  }
-  void OnOK() override {
-    try {
-      deferred_.Resolve(done_(Env(), result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Work work_;
-  Done done_;
-  Result result_{};
-};
-
-template <typename Result>
-Napi::Promise queue(Napi::Env env, typename PromiseWorker<Result>::Work work,
-                    typename PromiseWorker<Result>::Done done) {
-  auto* worker = new PromiseWorker<Result>(env, std::move(work), std::move(done));  // owned by libuv until it completes
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
-}
 
 // ---- NativeModel ----
 
@@ -254,38 +51,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     const int32_t nLayer = eng->hparams().nLayer;
     const Options o(info[0], "run");
     o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
-    RunRequest req;
-    req.tokens = o.int32Array("tokens");
-    if (o.has("hooks")) {
-      const std::vector<std::string> names = o.strings("hooks");
-      for (size_t i = 0; i < names.size(); ++i)
-        req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
-    }
-    if (o.has("positions")) req.positions = o.int32Array("positions");
-    req.interventions = interventionsFrom(o, nLayer);
-    req.logits = o.boolean("logits", true);
+    RunRequest req = runRequestFrom(env, o, nLayer);
     return queue<RunResult>(
         env, [eng, req]() { return eng->run(req); },
-        [](Napi::Env env, RunResult& r) -> Napi::Value {
-          Napi::Object out = Napi::Object::New(env);
-          Napi::Array captured = Napi::Array::New(env, r.captured.size());
-          for (size_t i = 0; i < r.captured.size(); ++i) {
-            const CapturedTensor& t = r.captured[i];
-            Napi::Object o = Napi::Object::New(env);
-            o.Set("name", hookName(t.hook));
-            o.Set("kind", hookKindInfo(t.hook.kind).name);
-            o.Set("layer", t.hook.layer < 0 ? env.Null() : Napi::Number::New(env, t.hook.layer));
-            Napi::Array shape = Napi::Array::New(env, t.shape.size());
-            for (size_t j = 0; j < t.shape.size(); ++j)
-              shape.Set(uint32_t(j), Napi::Number::New(env, double(t.shape[j])));
-            o.Set("shape", shape);
-            o.Set("data", toFloat32Array(env, t.data.data(), t.data.size()));
-            captured.Set(uint32_t(i), o);
-          }
-          out.Set("captured", captured);
-          out.Set("logits", toFloat32Array(env, r.logits.data(), r.logits.size()));
-          return out;
-        });
+        [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
   }
 
   // lens({vectors: Float32Array, count: number, k: number, entropy?: boolean, targets?: Int32Array,
@@ -295,39 +64,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     auto eng = engine(env);
     const Options o(info[0], "lens");
     o.onlyKnown({"vectors", "count", "k", "entropy", "targets", "references", "sums"});
-    LensRequest req;
-    req.vectors = o.float32Array("vectors");
-    req.m = o.int32("count");
-    req.k = o.int32("k");
-    req.entropy = o.boolean("entropy", false);
-    if (o.has("targets")) req.targets = o.int32Array("targets");
-    if (o.has("references")) req.references = o.int32Array("references");
-    if (o.has("sums")) {
-      const std::vector<int32_t> flat = o.int32Array("sums");
-      if (flat.size() % 3 != 0)
-        throw Napi::RangeError::New(env, "lens: 'sums' must hold [row, a, b] triples (a length divisible by 3)");
-      for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
-    }
+    LensRequest req = lensRequestFrom(env, o);
     return queue<LensOutput>(
         env, [eng, req = std::move(req)]() { return eng->lens(req); },
-        [](Napi::Env env, LensOutput& r) -> Napi::Value {
-          const TopK& t = r.top;
-          Napi::Object out = Napi::Object::New(env);
-          out.Set("k", Napi::Number::New(env, t.k));
-          out.Set("ids", toInt32Array(env, t.ids.data(), t.ids.size()));
-          out.Set("logits", toFloat32Array(env, t.logits.data(), t.logits.size()));
-          out.Set("probs", toFloat32Array(env, t.probs.data(), t.probs.size()));
-          out.Set("logSumExp", toFloat64Array(env, t.logSumExp));
-          const MeasureResults& m = r.measures;
-          if (!m.entropy.empty()) {
-            out.Set("entropy", toFloat64Array(env, m.entropy));
-            out.Set("targetLogit", toFloat32Array(env, m.targetLogit.data(), m.targetLogit.size()));
-            out.Set("targetProb", toFloat64Array(env, m.targetProb));
-            out.Set("targetRank", toInt32Array(env, m.targetRank.data(), m.targetRank.size()));
-            out.Set("kl", toFloat64Array(env, m.kl));
-          }
-          return out;
-        });
+        [](Napi::Env env, LensOutput& r) { return lensOutputToJs(env, r); });
   }
 
   // generate({tokens: Int32Array, maxNewTokens: number, stopToken?: number = -1,
@@ -394,6 +134,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
 struct AddonData {
   Napi::FunctionReference modelClass;
+  Napi::FunctionReference llamaModelClass;
 };
 
 // {n_layer, n_embd, n_head, n_vocab, n_ctx, eps}; other fields (a config's model_type) are ignored.
@@ -513,12 +254,19 @@ Napi::Value GpuBackends(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->modelClass = Napi::Persistent(NativeModel::Define(env));
+  data->llamaModelClass = Napi::Persistent(defineLlamaModelClass(env));
+  setLlamaLogLevel(LogLevel::Errors);
   env.SetInstanceData(data);  // freed by N-API at environment teardown
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
+  exports.Set("loadLlamaModel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                auto* data = info.Env().GetInstanceData<AddonData>();
+                return loadLlamaModel(info.Env(), Options(info[0], "loadLlamaModel"), data->llamaModelClass);
+              }));
+  exports.Set("setLogLevel", Napi::Function::New(env, setLogLevel));
   exports.Set("gpuBackends", Napi::Function::New(env, GpuBackends));
   exports.Set("convertToGguf", Napi::Function::New(env, ConvertToGguf));
   exports.Set("hookKinds", HookKinds(env));
-  exports.Set("ggmlVersion", Napi::String::New(env, "0.15.1"));
+  exports.Set("ggmlVersion", Napi::String::New(env, ggml_version()));
   return exports;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "run_types.hpp"
 #include "graph/capture.hpp"
 #include "graph/forward_graph.hpp"
 #include "io/weights.hpp"
@@ -32,35 +33,6 @@ struct EngineOptions {
   CaptureMode capture = CaptureMode::Auto;
   std::string dtype =
       "auto";  // storage of the big matrices: auto (F16/BF16 widened to f32; quantized kept), f32, f16, q8_0
-};
-
-struct RunRequest {
-  std::vector<int32_t> tokens;
-  std::vector<HookRef> hooks;                   // hooks to capture (may be empty), parsed by the caller
-  std::vector<int32_t> positions;               // rows to capture, ascending unique; empty = every position
-  std::vector<InterventionSpec> interventions;  // edits applied inside the graph, in order
-  bool logits = true;                           // false: skip the final unembedding (RunResult::logits stays empty)
-};
-
-struct RunResult {
-  std::vector<CapturedTensor> captured;
-  std::vector<float> logits;  // next-token logits at the last position [n_vocab]; empty when not asked for
-};
-
-struct LensRequest {
-  std::vector<float> vectors;  // [m, n_embd] row-major
-  int64_t m = 0;
-  int32_t k = 5;
-  bool entropy = false;
-  std::vector<int32_t> targets;  // per row: token id or -1; empty = none
-  std::vector<int32_t>
-      references;            // per row: index of another row whose distribution is KL's reference, or -1; empty = none
-  std::vector<RowSum> sums;  // rows claimed to be the sum of two others (a speed hint; checked, see runLens)
-};
-
-struct LensOutput {
-  TopK top;
-  MeasureResults measures;  // filled only for what was asked
 };
 
 class Engine {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm install` entry point: use a prebuilt addon when one fits this platform, else fetch ggml
-// (scripts/install-ggml.mjs) and compile the addon into build/Release/layerlens.node with
+// `npm install` entry point: use a prebuilt addon when one fits this platform, else fetch llama.cpp and its
+// ggml (scripts/install-llama-cpp.mjs) and compile the addon into build/Release/layerlens.node with
 //   - CMake (cmake-js, CMakeLists.txt) when cmake is on PATH: it runs ggml's own build scripts, is the
 //     build the whole test suite runs on in CI, and is the only one with the CUDA and Metal backends;
 //   - node-gyp (binding.gyp) otherwise: the CPU backend only, with the same kernels and flags.
@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import { installGgml } from './install-ggml.mjs';
+import { installLlamaCpp } from './install-llama-cpp.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -116,7 +116,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   let build;
   try {
     build = chooseBuild();
-    installGgml();
+    installLlamaCpp();
     const what = flag('LAYERLENS_CUDA') ? 'CPU + CUDA' : 'CPU';
     console.error(
       `layerlens: building the native addon (${what}) with ${build.tool === 'gyp' ? 'node-gyp' : 'CMake'} (${build.why}); this takes a few minutes`,

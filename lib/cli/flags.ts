@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkParameter, InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 import { checkRevision } from '../hub/hub.js';
 import type { LoadOptions, Model } from '../model/model.js';
-import { DEVICES, MAX_THREADS, type Device } from '../types.js';
+import { DEVICES, MAX_THREADS, MODEL_ENGINES, type Device, type ModelEngine } from '../types.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: boolean; options: T }>>;
@@ -67,6 +67,9 @@ export const MODEL_LOAD_FLAGS = {
   device: { type: 'string' },
   revision: { type: 'string' },
   quiet: { type: 'boolean' },
+  engine: { type: 'string' },
+  'context-length': { type: 'string' },
+  verbose: { type: 'boolean' },
 } as const;
 
 /** What MODEL_LOAD_FLAGS say, checked; absent flags are absent keys. */
@@ -79,9 +82,24 @@ export interface ModelLoadFlags {
   revision?: string;
   /** --quiet: no download progress bar. */
   quiet?: boolean;
+  /** --engine: auto (default), gpt2 or llama.cpp. */
+  engine?: 'auto' | ModelEngine;
+  /** --context-length: the llama.cpp engine's context. */
+  contextLength?: number;
+  /** --verbose: let llama.cpp and ggml print their logs. */
+  verbose?: boolean;
 }
 
-export function parseModelLoadFlags(v: { model?: string; threads?: string; device?: string; revision?: string; quiet?: boolean }): ModelLoadFlags {
+export function parseModelLoadFlags(v: {
+  model?: string;
+  threads?: string;
+  device?: string;
+  revision?: string;
+  quiet?: boolean;
+  engine?: string;
+  'context-length'?: string;
+  verbose?: boolean;
+}): ModelLoadFlags {
   const model = modelFlag(v.model);
   const revision = revisionFlag(v.revision);
   return {
@@ -90,6 +108,9 @@ export function parseModelLoadFlags(v: { model?: string; threads?: string; devic
     device: choiceFlag('--device', v.device ?? 'auto', DEVICES),
     ...(revision === undefined ? {} : { revision }),
     ...(v.quiet === true ? { quiet: true } : {}),
+    ...(v.engine === undefined ? {} : { engine: choiceFlag('--engine', v.engine, ['auto', ...MODEL_ENGINES] as const) }),
+    ...(v['context-length'] === undefined ? {} : { contextLength: integerFlag('--context-length', v['context-length'], 1, 1 << 20) }),
+    ...(v.verbose === true ? { verbose: true } : {}),
   };
 }
 
@@ -102,6 +123,9 @@ export async function loadModelFromFlags(flags: ModelLoadFlags, env: Record<stri
     ...(flags.threads === undefined ? {} : { threads: flags.threads }),
     ...(flags.revision === undefined ? {} : { revision: flags.revision }),
     ...(flags.quiet === undefined ? {} : { quiet: flags.quiet }),
+    ...(flags.engine === undefined ? {} : { engine: flags.engine }),
+    ...(flags.contextLength === undefined ? {} : { contextLength: flags.contextLength }),
+    ...(flags.verbose ? { logLevel: 'verbose' as const } : {}),
   };
   return loadModel(flags.model ?? (env.LAYERLENS_MODEL || undefined), options);
 }

@@ -13,23 +13,32 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens steer --positive P… --negative N… [--layers 6-10] [--method mean|pca] [--out FILE]
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
 
-Runs GPT-2 on the prompt and decodes every hook point through the final LayerNorm and the
-unembedding (the "logit lens"): what the model would predict after each layer.
+Runs the model on the prompt and decodes every hook point through the final norm and the
+unembedding (the "logit lens"): what the model would predict after each layer. GPT-2 runs on
+layerlens' own engine; any other GGUF model (llama, qwen2, qwen3, gemma2, gemma3, phi3, gptneox,
+olmo2, ...) runs through llama.cpp.
 
 Options:
   --model PATH|NAME     model directory (config.json + model.safetensors), a .safetensors file
-                        with config.json beside it, a .gguf file, or a hub name (gpt2, gpt2-medium, gpt2-large,
+                        with config.json beside it, a .gguf file (any architecture llama.cpp loads), or a hub name (gpt2, gpt2-medium, gpt2-large,
                         gpt2-xl, distilgpt2, org/name): taken from the local Hugging Face cache,
                         else downloaded into it; default: $LAYERLENS_MODEL, else gpt2-medium
   --revision R          branch, tag or commit of a hub model (default main)
   --quiet               no download progress bar (it is only drawn when stderr is a terminal)
-  --top-k N             tokens shown per hook, an integer in 1..${vocabSize} (default ${DEFAULT_TOP_K})
+  --engine E            auto (default: GPT-2 checkpoints and gpt2 GGUFs on the GPT-2 engine, every
+                        other GGUF on llama.cpp), gpt2, or llama.cpp (reads GGUF files only)
+  --context-length N    llama.cpp engine: the context to allocate (default: the model's, at most 4096)
+  --verbose             llama.cpp engine: let llama.cpp and ggml print their logs (default: errors only)
+  --chat                wrap the prompt in the model's own chat template as a user message with the
+                        assistant turn opened (llama.cpp engine; the template comes from the GGUF)
+  --top-k N             tokens shown per hook, an integer in 1..n_vocab (${vocabSize} for GPT-2; default ${DEFAULT_TOP_K})
   --hooks LIST          which hook points: "default" (embed + every block's resid_mid and
                         resid_post), "all" (every hook but attn_head_out), or a
                         comma-separated list of hook names (embed, blocks.3.mlp_out), kinds (resid_post
                         = that kind in every block: attn_out, resid_mid, mlp_post, mlp_out,
                         resid_post, attn_pattern, attn_head_out), blocks.L (every hook of block L),
-                        all, default
+                        all, default; a llama.cpp model offers the kinds its architecture has
+                        (docs/models-and-hub.md), and presets keep those
   --positions WHICH     token positions to lens: "last" (default), "all", or a comma-separated
                         list of 0-based positions such as 0,3,5
   --json                print JSON (model, prompt, tokens, position, positions, prediction, hooks)

@@ -7,7 +7,10 @@ import type { Model } from '../model/model.js';
 import type { PositionSpec } from '../model/positions.js';
 import { stringifyJSON, toJSON } from '../render/format.js';
 import { formatView, parseViewFlags, VIEW_OPTIONS, viewDecodeOptions, type ViewFlags } from '../render/view.js';
-import { encode, vocabSize } from '../tokens/tokenizer.js';
+import { encode } from '../tokens/tokenizer.js';
+
+/** The largest --top-k accepted before the model is known. */
+const MAX_VOCAB = 1 << 24;
 import type { LensResult } from '../types.js';
 import { choiceFlag, integerFlag, listFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
 import { readAll, useColor, writeReport, type CommandIO } from './io.js';
@@ -34,6 +37,8 @@ export interface CliRunOptions extends ModelLoadFlags {
   prompt: string | null;
   /** --tuned-lens PATH: a tuned lens folder (config.json + params.pt or params.safetensors). */
   tunedLens?: string;
+  /** --chat: wrap the prompt in the model's chat template (llama.cpp engine). */
+  chat?: boolean;
 }
 
 export type LensCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
@@ -51,6 +56,7 @@ const LENS_FLAGS = {
   'patch-hook': { type: 'string' },
   'patch-mode': { type: 'string' },
   'tuned-lens': { type: 'string' },
+  chat: { type: 'boolean' },
   ...CONTROL_VECTOR_FLAGS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -91,7 +97,8 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   if (v.help) return { command: 'help' };
   if (v.version) return { command: 'version' };
 
-  const topK = v['top-k'] === undefined ? DEFAULT_TOP_K : integerFlag('--top-k', v['top-k'], 1, vocabSize);
+  // Bounded by the model's vocabulary once it is loaded (GPT-2: 50257; GGUF models up to 262k and more).
+  const topK = v['top-k'] === undefined ? DEFAULT_TOP_K : integerFlag('--top-k', v['top-k'], 1, MAX_VOCAB);
   const load = parseModelLoadFlags(v);
   const hooks = v.hooks === undefined ? 'default' : hookListFlag('--hooks', v.hooks);
   let positions = v.positions === undefined ? 'last' : positionsFlag(v.positions);
@@ -126,6 +133,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
     ...(patch ? { patch } : {}),
     ...(tunedLens !== undefined ? { tunedLens } : {}),
     ...(steer.controlVectors ? { steer } : {}),
+    ...(v.chat ? { chat: true } : {}),
   };
 }
 
@@ -133,8 +141,8 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
 async function readPrompt(cmd: CliRunOptions, io: CommandIO): Promise<string> {
   const prompt = cmd.prompt ?? (await readAll(io.stdin)).replace(/\r?\n$/, '');
   if (prompt.length === 0) throw new InvalidParameterError('the prompt is empty');
-  if (Array.isArray(cmd.positions)) {
-    // before loading a model: a typo should not cost a download
+  if (Array.isArray(cmd.positions) && cmd.engine !== 'llama.cpp' && !cmd.chat && !/\.gguf$/i.test(cmd.model ?? '')) {
+    // before loading a GPT-2 model: a typo should not cost a download (a GGUF's tokenizer is known once loaded)
     const nTokens = encode(prompt).length;
     const bad = cmd.positions.find((p) => p >= nTokens);
     if (bad !== undefined)
@@ -153,6 +161,7 @@ interface LensOptions extends CliControlVectors {
   target?: string | number;
   metrics: boolean;
   tunedLens?: string;
+  chat?: boolean;
 }
 
 /** Runs the default command; throws on failure (the dispatcher reports it). */
@@ -162,13 +171,14 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
   try {
     const { n_layer } = model.info;
     // Named hooks are checked against the model's depth (block numbers) once it is known.
-    const hooks: HookSpec = typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer).map((h) => h.name));
+    const hooks: HookSpec = typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer, model.info.hookKinds).map((h) => h.name));
     const options: LensOptions = {
       model,
       topK: cmd.topK,
       hooks,
       positions: cmd.positions,
       vectors: cmd.vectors,
+      ...(cmd.chat ? { chat: true } : {}),
       ...viewDecodeOptions(cmd.view),
       ...(cmd.tunedLens !== undefined ? { tunedLens: cmd.tunedLens } : {}),
       ...cmd.steer,

@@ -195,7 +195,7 @@ export interface LogitAttribution extends Attribution {
 export async function attributeLogit(model: Model, prompt: string | readonly number[], options: AttributeOptions): Promise<LogitAttribution> {
   const { n_layer, n_vocab, n_embd: d, n_ctx } = model.info;
   if (typeof options !== 'object' || options === null) throw new TypeError('attributeLogit needs options with a target');
-  const ids = typeof prompt === 'string' ? tokenizePrompt(prompt, n_ctx) : [...prompt];
+  const ids = typeof prompt === 'string' ? tokenizePrompt(prompt, model) : [...prompt];
   if (ids.length === 0) throw new Error('no tokens to attribute: the prompt is empty');
   const target = resolveTarget(options.target, n_vocab);
   const versus = options.versus === undefined ? undefined : resolveTarget(options.versus, n_vocab);

@@ -103,8 +103,8 @@ export async function patchActivations(options: PatchOptions): Promise<PatchResu
   if (options.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`neurons apply to mlp_post hooks only, not ${options.hook}`);
   const track = resolveTarget(options.track, n_vocab);
 
-  const srcIds = tokenizePrompt(options.source, n_ctx);
-  const tgtIds = tokenizePrompt(options.target, n_ctx);
+  const srcIds = tokenizePrompt(options.source, model);
+  const tgtIds = tokenizePrompt(options.target, model);
   const tgtPos = resolveList(options.positions, tgtIds.length, 'positions');
   let srcSpec = options.sourcePositions;
   if (srcSpec === undefined) {

@@ -10,7 +10,6 @@
 import { hookName } from '../hooks.js';
 import { invalidParameterError, is, oneOf } from '../is.js';
 import type { Model } from '../model/model.js';
-import { encode } from '../tokens/tokenizer.js';
 import type { Intervention } from '../types.js';
 import { checkControlVector, readControlVector, type ControlVector } from './control-vector.js';
 
@@ -83,12 +82,13 @@ export async function steeringVector(options: SteeringVectorOptions): Promise<Co
   // Per layer, the difference rows (float64), one per sample.
   const diffs = new Map<number, number[][]>(layers.map((n) => [n, []]));
   for (let i = 0; i < positive.length; i++) {
-    let pos = encode(positive[i]);
-    let neg = encode(negative[i]);
+    let pos = model.tokenizer.encode(positive[i]);
+    let neg = model.tokenizer.encode(negative[i]);
     if (position === 'all') {
       const len = Math.max(pos.length, neg.length);
-      pos = [...pos, ...new Array<number>(len - pos.length).fill(PAD_TOKEN)];
-      neg = [...neg, ...new Array<number>(len - neg.length).fill(PAD_TOKEN)];
+      const pad = model.isLlama ? (model.tokenizer.encodeText(' ')[0] ?? 0) : PAD_TOKEN;
+      pos = [...pos, ...new Array<number>(len - pos.length).fill(pad)];
+      neg = [...neg, ...new Array<number>(len - neg.length).fill(pad)];
     }
     for (const [ids, what] of [
       [pos, `positive[${i}]`],

@@ -7,7 +7,7 @@ import { lensBatch, type LensImpl } from './apply.js';
 import { loadModel, Model, resolvePositions, type PositionSpec } from '../model/model.js';
 import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
-import { encode, tokenText } from '../tokens/tokenizer.js';
+import { encode } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
 import { checkTunedLens, loadTunedLens, translateRows, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
@@ -18,6 +18,11 @@ export interface DecodeOptions extends SteeringOptions {
   model?: Model | string;
   /** Entries per lens row, 1..n_vocab. Default 5. */
   topK?: number;
+  /**
+   * Wrap the prompt in the model's own chat template as one user message with the assistant turn opened
+   * (llama.cpp engine; `{ system }` adds a system message), so an instruct model is probed as it is used.
+   */
+  chat?: boolean | { system?: string };
   /** Hook names, kinds, 'all' or 'default' (embed + every block's resid_mid and resid_post). */
   hooks?: HookSpec;
   /** Token positions to lens: 'last' (default), 'all' or a list (negative = from the end). */
@@ -102,10 +107,15 @@ export function attentionLayers(activations: readonly Activation[]): AttentionLa
     });
 }
 
-export function tokenizePrompt(prompt: unknown, nCtx: number): number[] {
+/**
+ * A prompt's token ids: with a Model, through its own tokenizer (a llama.cpp model's BOS included where its
+ * tokenizer adds one); with a context length alone, through GPT-2's BPE.
+ */
+export function tokenizePrompt(prompt: unknown, modelOrNCtx: Model | number): number[] {
   if (!is.string(prompt)) throw invalidParameterError('prompt', 'a string', prompt);
   if (prompt.length === 0) throw new Error('the prompt is empty: give at least one token of text');
-  const ids = encode(prompt);
+  const nCtx = typeof modelOrNCtx === 'number' ? modelOrNCtx : modelOrNCtx.info.n_ctx;
+  const ids = typeof modelOrNCtx === 'number' ? encode(prompt) : modelOrNCtx.tokenizer.encode(prompt);
   if (ids.length > nCtx) throw new RangeError(`the prompt is ${ids.length} tokens long; the model's context holds at most ${nCtx}`);
   return ids;
 }
@@ -122,10 +132,14 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   for (const flag of ['vectors', 'metrics'] as const) {
     if (options[flag] !== undefined && !is.bool(options[flag])) throw invalidParameterError(flag, 'a boolean', options[flag]);
   }
-  const ids = tokenizePrompt(prompt, n_ctx);
+  if (options.chat !== undefined && !is.bool(options.chat) && !is.object(options.chat))
+    throw invalidParameterError('chat', 'a boolean or { system?: string }', options.chat);
+  const text = options.chat ? model.applyChatTemplate(prompt, typeof options.chat === 'object' ? options.chat.system : undefined) : prompt;
+  const ids = tokenizePrompt(text, model);
+  const label = model.tokenizer.label;
   const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
-  const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab));
-  const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer));
+  const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab, model.tokenizer));
+  const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer, model.info.hookKinds));
   const tuned = options.tunedLens === undefined ? undefined : await tunedLensFrom(options.tunedLens, model.info);
   // Control vectors are added first, so an explicit intervention on the same hook sees the steered value.
   const steering = steeringInterventions(await resolveControlVectors(options, model.info));
@@ -187,7 +201,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const lens = await lensBatch(model, batch, count, topK, options.lens ?? 'native', measures);
   const rows = lens.top;
 
-  const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: tokenLabel(t.id), prob: t.prob, logit: t.logit }));
+  const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: label(t.id), prob: t.prob, logit: t.logit }));
   const hookRows: HookLens[] = [];
   positions.forEach((position, pi) => {
     for (const a of shown) {
@@ -221,10 +235,10 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   return withAccessors({
     model: { ...model.info },
     prompt,
-    tokens: ids.map((id) => ({ id, token: tokenText(id) })),
+    tokens: ids.map((id) => ({ id, token: label(id) })),
     position: positions[last],
     positions,
-    prediction: { id: predicted.id, token: tokenLabel(predicted.id), prob: predicted.prob },
+    prediction: { id: predicted.id, token: label(predicted.id), prob: predicted.prob },
     hooks: hookRows,
     activations: shown,
     ...(target ? { target } : {}),

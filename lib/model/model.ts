@@ -1,11 +1,14 @@
 // A loaded GPT-2: the native engine plus what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
 import { resolveHooks, type HookSpec } from '../hooks.js';
-import { native, type NativeLensOptions, type NativeModel, type NativeModelInfo } from './native.js';
+import { native, type NativeLensOptions, type NativeLlamaModel, type NativeLlamaModelInfo, type NativeModel, type NativeModelInfo } from './native.js';
+import { readGgufArchitecture } from './gguf-arch.js';
+import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
+import { HOOK_KINDS, type HookKind } from '../hooks.js';
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
-import { DEVICES, DTYPES, MAX_THREADS, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
+import { DEVICES, DTYPES, MAX_THREADS, MODEL_ENGINES, type ModelEngine, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
 import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 
 /** `LoadOptions.dtype`: 'auto' keeps Hugging Face's float32 compute; the others convert the matrices. */
@@ -46,7 +49,21 @@ export interface LoadOptions {
   revision?: string;
   /** No download progress bar on stderr (it is drawn only when stderr is a TTY anyway). */
   quiet?: boolean;
+  /**
+   * Which engine runs the model: 'auto' (default) runs a GGUF whose `general.architecture` is `gpt2`, and
+   * safetensors checkpoints, on the GPT-2 engine, and every other GGUF on the llama.cpp engine;
+   * 'gpt2' or 'llama.cpp' force one (a GPT-2 GGUF can go through either; the llama.cpp engine reads only GGUF).
+   */
+  engine?: 'auto' | ModelEngine;
+  /** llama.cpp engine: context length (default: the model's training context, at most 4096). */
+  contextLength?: number;
+  /** llama.cpp engine: the most tokens one forward takes (default 512). */
+  batchSize?: number;
+  /** llama.cpp engine: what llama.cpp and ggml print to stderr: 'errors' (default), 'quiet' or 'verbose'. */
+  logLevel?: 'quiet' | 'errors' | 'verbose';
 }
+
+export { MODEL_ENGINES, type ModelEngine } from '../types.js';
 
 export interface RunOptions {
   /** Hook selection (see resolveHooks); default: none, only the logits. */
@@ -86,40 +103,109 @@ function toTokenArray(ids: ArrayLike<number>, nVocab: number): Int32Array {
   return out;
 }
 
+/** Runtime facts of a loaded model: the GPT-2 engine's own, or those the llama.cpp engine reports mapped onto them. */
+export type ModelRuntime = NativeModelInfo & {
+  /** The llama.cpp engine's description of the model (absent on the GPT-2 engine). */
+  llama?: NativeLlamaModelInfo;
+};
+
 export class Model {
   readonly info: ModelInfo;
   /** Device and build facts reported by the engine. */
-  readonly runtime: NativeModelInfo;
+  readonly runtime: ModelRuntime;
   readonly config: GPT2Config;
   readonly weightsPath: string;
-  #native: NativeModel | undefined;
+  /** The model's own tokenizer (GPT-2's BPE, or the GGUF's through libllama). */
+  readonly tokenizer: ModelTokenizer;
+  #native: NativeModel | NativeLlamaModel | undefined;
   #lensWeights: Promise<LensWeights> | undefined;
 
   /** Use loadModel(). */
-  constructor(nativeModel: NativeModel, config: GPT2Config, name: string, weightsPath: string) {
+  constructor(nativeModel: NativeModel | NativeLlamaModel, config: GPT2Config, name: string, weightsPath: string) {
     this.#native = nativeModel;
     this.config = config;
     this.weightsPath = weightsPath;
-    this.runtime = nativeModel.info();
-    const dtype = this.runtime.matrixType as WeightDType;
-    this.info = {
-      name,
-      n_layer: config.n_layer,
-      n_embd: config.n_embd,
-      n_head: config.n_head,
-      n_vocab: config.n_vocab,
-      n_ctx: config.n_ctx,
-      dtype,
-    };
+    const raw = nativeModel.info();
+    if ('engine' in raw && raw.engine === 'llama.cpp') {
+      const fileType = raw.description.split(' ').pop() ?? '';
+      this.runtime = {
+        eps: raw.eps,
+        n_layer: raw.n_layer,
+        n_embd: raw.n_embd,
+        n_head: raw.n_head,
+        n_vocab: raw.n_vocab,
+        n_ctx: raw.n_ctx,
+        matrixType: fileType.toLowerCase(),
+        fileDtype: `GGUF ${fileType}`,
+        weightBytes: raw.sizeBytes,
+        device: raw.device,
+        deviceDescription: 'CPU (llama.cpp)',
+        notice: '',
+        threads: raw.threads,
+        capture: 'callback',
+        llama: raw,
+      };
+      this.tokenizer = llamaTokenizer(nativeModel as NativeLlamaModel, new Set([raw.eos]));
+      this.info = {
+        name,
+        engine: 'llama.cpp',
+        architecture: raw.architecture,
+        n_layer: raw.n_layer,
+        n_embd: raw.n_embd,
+        n_head: raw.n_head,
+        n_ff: raw.n_ff,
+        n_vocab: raw.n_vocab,
+        n_ctx: Math.min(raw.n_ctx, raw.n_batch),
+        dtype: fileType.toLowerCase(),
+        hookKinds: HOOK_KINDS.filter((k) => raw.hooks.includes(k)),
+      };
+    } else {
+      this.runtime = raw as NativeModelInfo;
+      this.tokenizer = gpt2Tokenizer(config.n_vocab);
+      this.info = {
+        name,
+        engine: 'gpt2',
+        architecture: 'gpt2',
+        n_layer: config.n_layer,
+        n_embd: config.n_embd,
+        n_head: config.n_head,
+        n_ff: 4 * config.n_embd,
+        n_vocab: config.n_vocab,
+        n_ctx: config.n_ctx,
+        dtype: this.runtime.matrixType as WeightDType,
+        hookKinds: [...HOOK_KINDS],
+      };
+    }
+  }
+
+  /** True when the llama.cpp engine runs this model. */
+  get isLlama(): boolean {
+    return this.info.engine === 'llama.cpp';
   }
 
   get disposed(): boolean {
     return this.#native === undefined;
   }
 
-  #engine(): NativeModel {
+  #engine(): NativeModel | NativeLlamaModel {
     if (!this.#native) throw new Error('this model has been disposed');
     return this.#native;
+  }
+
+  #gpt2(): NativeModel {
+    const e = this.#engine();
+    if (this.isLlama) throw new Error(`this needs the GPT-2 engine; ${this.info.name} runs on the llama.cpp engine`);
+    return e as NativeModel;
+  }
+
+  /**
+   * The prompt wrapped in the model's own chat template as one user message, with the assistant turn opened
+   * (llama.cpp's `llama_chat_apply_template`), so an instruct model is probed the way it is used.
+   */
+  applyChatTemplate(prompt: string, system?: string): string {
+    if (!this.isLlama) throw new Error('chat templates come with GGUF models on the llama.cpp engine; GPT-2 has none');
+    const messages = [...(system === undefined ? [] : [{ role: 'system', content: system }]), { role: 'user', content: prompt }];
+    return (this.#engine() as NativeLlamaModel).applyChatTemplate({ messages, addAssistant: true });
   }
 
   #checkTokens(ids: ArrayLike<number>): Int32Array {
@@ -133,7 +219,7 @@ export class Model {
   /** One forward pass over token ids, capturing the selected hooks at the selected positions. */
   async run(ids: ArrayLike<number>, options: RunOptions = {}): Promise<RunOutput> {
     const tokens = this.#checkTokens(ids);
-    const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer);
+    const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer, this.info.hookKinds);
     const positions = resolvePositions(options.positions ?? 'last', tokens.length);
     const all = positions.length === tokens.length;
     const edits = toNativeInterventions(options.interventions ?? [], this.info, tokens.length);
@@ -180,7 +266,10 @@ export class Model {
 
   /** wte and ln_f as float32, for the plain-TS reference lens (fetched once). */
   lensWeights(): Promise<LensWeights> {
-    const engine = this.#engine();
+    if (this.isLlama) {
+      return Promise.reject(new Error("the plain-TS reference lens covers the GPT-2 engine; the llama.cpp engine's lens runs natively (lens: 'native')"));
+    }
+    const engine = this.#gpt2();
     this.#lensWeights ??= Promise.all([engine.weight('wte'), engine.weight('ln_f.weight'), engine.weight('ln_f.bias')]).then(([wte, lnfWeight, lnfBias]) => ({
       wte,
       lnfWeight,
@@ -204,9 +293,13 @@ export class Model {
     if (!is.integer(maxNewTokens) || maxNewTokens < 0) throw invalidParameterError('maxNewTokens', 'a non-negative integer', maxNewTokens);
     const edits = toNativeInterventions(interventions, this.info, tokens.length);
     const steps = toNativeInterventions(stepInterventions, this.info, 1);
-    return Array.from(
-      await this.#engine().generate({ tokens, maxNewTokens, stopToken, interventions: edits, ...(steps.length ? { stepInterventions: steps } : {}) }),
-    );
+    const extra = steps.length ? { stepInterventions: steps } : {};
+    if (this.isLlama) {
+      // The llama.cpp engine stops at the vocabulary's end-of-generation tokens (any stopToken asks for that).
+      const llama = this.#engine() as NativeLlamaModel;
+      return Array.from(await llama.generate({ tokens, maxNewTokens, stopAtEog: stopToken >= 0, interventions: edits, ...extra }));
+    }
+    return Array.from(await this.#gpt2().generate({ tokens, maxNewTokens, stopToken, interventions: edits, ...extra }));
   }
 
   /** Frees the weights. Calls already running finish first; later calls throw. */
@@ -222,6 +315,7 @@ export class Model {
 }
 
 const CAPTURES = ['auto', 'callback', 'outputs'] as const;
+const LOG_LEVELS = ['quiet', 'errors', 'verbose'] as const;
 
 /**
  * Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub
@@ -239,6 +333,14 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (!is.inArray(capture, CAPTURES)) throw invalidParameterError('capture', oneOf(CAPTURES), capture);
   const dtype = options.dtype ?? 'auto';
   if (!is.inArray(dtype, LOAD_DTYPES)) throw invalidParameterError('dtype', oneOf(LOAD_DTYPES), dtype);
+  const engine = options.engine ?? 'auto';
+  if (!is.inArray(engine, ['auto', ...MODEL_ENGINES] as const)) throw invalidParameterError('engine', oneOf(['auto', ...MODEL_ENGINES]), engine);
+  for (const key of ['contextLength', 'batchSize'] as const) {
+    const v = options[key];
+    if (v !== undefined && !is.integerIn(v, 1, 1 << 20)) throw invalidParameterError(key, 'an integer in 1..1048576', v);
+  }
+  const logLevel = options.logLevel ?? 'errors';
+  if (!is.inArray(logLevel, LOG_LEVELS)) throw invalidParameterError('logLevel', oneOf(LOG_LEVELS), logLevel);
   const files = await resolveModelFiles(model, {
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.revision === undefined ? {} : { revision: options.revision }),
@@ -247,7 +349,27 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   const native_ = native();
   let config: GPT2Config;
   let nativeModel: NativeModel;
-  if (files.config === undefined) {
+  const gguf = files.config === undefined;
+  if (engine === 'llama.cpp' && !gguf) {
+    throw new TypeError(`the llama.cpp engine reads GGUF files; ${files.weights} is a safetensors checkpoint (convert it with \`layerlens convert\`)`);
+  }
+  if (gguf && (engine === 'llama.cpp' || (engine === 'auto' && (await readGgufArchitecture(files.weights)) !== 'gpt2'))) {
+    if (dtype !== 'auto') throw new TypeError(`dtype '${dtype}' is a GPT-2 engine option; the llama.cpp engine computes in the file's own types`);
+    if (options.capture !== undefined && options.capture !== 'auto' && options.capture !== 'callback')
+      throw new TypeError("the llama.cpp engine captures through its eval callback: capture must be 'auto' or 'callback'");
+    native_.setLogLevel(logLevel);
+    const llama = await native_.loadLlamaModel({
+      path: files.weights,
+      device,
+      threads: options.threads ?? 0,
+      contextLength: options.contextLength ?? 0,
+      batchSize: options.batchSize ?? 512,
+    });
+    const li = llama.info();
+    config = { model_type: li.architecture, n_layer: li.n_layer, n_embd: li.n_embd, n_head: li.n_head, n_vocab: li.n_vocab, n_ctx: li.n_ctx, eps: li.eps };
+    return new Model(llama, config, files.name, files.weights);
+  }
+  if (gguf) {
     // A .gguf file: the engine reads the hyperparameters from its metadata.
     if (dtype === 'q8_0')
       throw new TypeError(
@@ -257,7 +379,7 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
     const { n_layer, n_embd, n_head, n_vocab, n_ctx, eps } = nativeModel.info();
     config = { model_type: 'gpt2', n_layer, n_embd, n_head, n_vocab, n_ctx, eps };
   } else {
-    config = await readConfig(files.config);
+    config = await readConfig(files.config as string);
     nativeModel = await native_.loadModel({ path: files.weights, hparams: config, device, threads: options.threads ?? 0, capture, dtype });
   }
   const m = new Model(nativeModel, config, files.name, files.weights);

@@ -144,8 +144,84 @@ export interface NativeModel {
   dispose(): void;
 }
 
+/** The llama.cpp engine's description of a loaded GGUF (native/llama/llama_addon.cpp). */
+export interface NativeLlamaModelInfo {
+  engine: 'llama.cpp';
+  /** general.architecture */
+  architecture: string;
+  /** llama.cpp's one-line description (architecture, size, file type), e.g. "llama 1B Q8_0". */
+  description: string;
+  n_layer: number;
+  n_embd: number;
+  n_head: number;
+  n_head_kv: number;
+  /** FFN width of block 0 (mlp_post's width). */
+  n_ff: number;
+  n_vocab: number;
+  /** The context this model was loaded with. */
+  n_ctx: number;
+  n_ctx_train: number;
+  /** The most tokens one forward takes. */
+  n_batch: number;
+  /** The final norm's epsilon. */
+  eps: number;
+  bos: number;
+  eos: number;
+  /** The tokenizer adds BOS in front of a prompt. */
+  addBos: boolean;
+  chatTemplate: string | null;
+  sizeBytes: number;
+  nParams: number;
+  /** The hook map of this architecture was checked by value (else only embed and resid_post). */
+  hooksVerified: boolean;
+  /** Hook kinds this architecture offers. */
+  hooks: HookKind[];
+  finalNorm: 'rms' | 'layer';
+  finalLogitSoftcap: number;
+  tiedOutput: boolean;
+  threads: number;
+  device: 'cpu';
+}
+
+export interface NativeLlamaGenerateRequest {
+  tokens: Int32Array;
+  maxNewTokens: number;
+  /** Stop after an end-of-generation token (default true). */
+  stopAtEog?: boolean;
+  interventions?: NativeIntervention[];
+  stepInterventions?: NativeIntervention[];
+}
+
+/** A GGUF model run by libllama: the same run/lens as NativeModel plus the model's own tokenizer. */
+export interface NativeLlamaModel {
+  run(request: NativeRunRequest): Promise<NativeRunResult>;
+  lens(request: NativeLensRequest): Promise<NativeTopK>;
+  generate(request: NativeLlamaGenerateRequest): Promise<Int32Array>;
+  tokenize(request: { text: string; addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
+  /** Each token's bytes (special tokens rendered). */
+  pieces(ids: Int32Array): Uint8Array[];
+  /** UTF-8 bytes of the text of `ids`. */
+  detokenize(ids: Int32Array): Uint8Array;
+  applyChatTemplate(request: { messages: { role: string; content: string }[]; addAssistant?: boolean }): string;
+  info(): NativeLlamaModelInfo;
+  dispose(): void;
+}
+
+export interface NativeLlamaLoadRequest {
+  path: string;
+  device?: string;
+  threads?: number;
+  /** Context length; 0 = the model's training context, at most 4096. */
+  contextLength?: number;
+  /** The most tokens one forward takes (default 512). */
+  batchSize?: number;
+}
+
 export interface NativeAddon {
   loadModel(request: NativeLoadRequest): Promise<NativeModel>;
+  loadLlamaModel(request: NativeLlamaLoadRequest): Promise<NativeLlamaModel>;
+  /** What llama.cpp and ggml print to stderr: nothing, errors only (default) or everything. */
+  setLogLevel(level: 'quiet' | 'errors' | 'verbose'): void;
   gpuBackends(): string[];
   convertToGguf(request: NativeConvertRequest): Promise<void>;
   /** The engine's hook registry (native/graph/hook_kinds.hpp), in result order; lib/hooks.ts mirrors it. */

@@ -29,7 +29,18 @@ export interface HookJSON {
 }
 
 export interface LensJSON {
-  model: { name: string; n_layer: number; n_embd: number; n_head: number; n_vocab: number; n_ctx: number; dtype: WeightDType };
+  model: {
+    name: string;
+    n_layer: number;
+    n_embd: number;
+    n_head: number;
+    n_vocab: number;
+    n_ctx: number;
+    dtype: ModelInfo['dtype'];
+    /** Present for models on the llama.cpp engine. */
+    engine?: 'llama.cpp';
+    architecture?: string;
+  };
   prompt: string;
   tokens: { id: number; token: string }[];
   position: number;
@@ -76,7 +87,9 @@ function activationRow(activations: readonly Activation[] | undefined, hook: Hoo
 }
 
 function modelJSON(m: ModelInfo): LensJSON['model'] {
-  return { name: m.name, n_layer: m.n_layer, n_embd: m.n_embd, n_head: m.n_head, n_vocab: m.n_vocab, n_ctx: m.n_ctx, dtype: m.dtype };
+  const base = { name: m.name, n_layer: m.n_layer, n_embd: m.n_embd, n_head: m.n_head, n_vocab: m.n_vocab, n_ctx: m.n_ctx, dtype: m.dtype };
+  // GPT-2 results keep their shape; a model on the llama.cpp engine also says which engine and architecture.
+  return m.engine === 'llama.cpp' ? { ...base, engine: m.engine, architecture: m.architecture ?? '' } : base;
 }
 
 /**

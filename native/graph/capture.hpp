@@ -9,15 +9,10 @@
 #include <vector>
 
 #include "ggml.h"
+#include "../run_types.hpp"
 #include "hook_kinds.hpp"
 
 namespace layerlens {
-
-struct CapturedTensor {
-  HookRef hook;
-  std::vector<int64_t> shape;  // [positions, width] or, for attn_pattern, [positions, n_head, n_kv]
-  std::vector<float> data;
-};
 
 class Capture {
  public:

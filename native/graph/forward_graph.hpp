@@ -7,6 +7,7 @@
 #include "../ggml_handles.hpp"
 #include "../io/weights.hpp"
 #include "capture.hpp"
+#include "../run_types.hpp"
 #include "hook_kinds.hpp"
 
 namespace layerlens {
@@ -52,13 +53,6 @@ struct TapArena {
   static TapArena create(ggml_backend_t backend, size_t floats);
 };
 
-// An edit of one hook inside the graph: value' = value ⊙ mul + add, with mul and add given for
-// every element ([width, n_tokens], ggml layout; either may be empty). Later nodes read value'.
-struct InterventionSpec {
-  HookRef hook;
-  std::vector<float> mul;
-  std::vector<float> add;
-};
 
 // What a forward graph is built with besides the tokens.
 struct GraphExtras {

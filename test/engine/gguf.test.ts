@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertToGguf, decodeLayers, loadModel, type LoadOptions, type Model, type WeightDType } from '../../lib/index.js';
+import { convertToGguf, decodeLayers, loadModel, type LoadOptions, type Model } from '../../lib/index.js';
 import { runCli } from '../helpers/cli.js';
 import { forwardReference, loadReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
@@ -169,7 +169,7 @@ describe('GGUF files with mixed and quantized matrix types', () => {
     const { ref, model } = await mixed('q4', () => 'q4_0');
     const exact = await loadModel(join(work, 'q4.gguf'), { device: testDevice(), dtype: 'f32' });
     try {
-      const dtype: WeightDType = model.info.dtype;
+      const dtype = model.info.dtype;
       expect([dtype, model.runtime.fileDtype]).toEqual(['q4_0', 'GGUF q4_0']);
       const err = worstError(await model.run(NOTEBOOK_IDS, { hooks: 'all', positions: 'all' }), ref);
       console.log(`q4_0 GGUF: worst relative L2 error vs float64 on the stored values: ${err.toExponential(2)}`);

@@ -115,7 +115,7 @@ export async function decodeForView(prompt: string, options: ViewDecodeOptions =
   if (!attention) return decodeLayers(prompt, decodeOptions);
   const model = await modelFrom(options.model);
   const { n_layer, n_head, n_ctx } = model.info;
-  const ids = tokenizePrompt(prompt, n_ctx);
+  const ids = tokenizePrompt(prompt, model);
   const positions = resolvePositions(options.positions ?? 'last', ids.length);
   const names = resolveHooks(options.hooks ?? 'default', n_layer)
     .filter((h) => h.kind !== 'attn_pattern')

@@ -1,0 +1,238 @@
+#include "llama_addon.hpp"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llama_engine.hpp"
+#include "llama_log.hpp"
+
+namespace layerlens {
+namespace {
+
+// Greedy pick: the highest logit, ties to the lowest id (as the GPT-2 engine).
+int32_t argmax(const float* logits, int32_t n) {
+  int32_t best = 0;
+  for (int32_t i = 1; i < n; ++i)
+    if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeLlamaModel",
+                       {InstanceMethod("run", &NativeLlamaModel::Run), InstanceMethod("lens", &NativeLlamaModel::Lens),
+                        InstanceMethod("generate", &NativeLlamaModel::Generate),
+                        InstanceMethod("tokenize", &NativeLlamaModel::Tokenize),
+                        InstanceMethod("pieces", &NativeLlamaModel::Pieces),
+                        InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
+                        InstanceMethod("applyChatTemplate", &NativeLlamaModel::ApplyChatTemplate),
+                        InstanceMethod("info", &NativeLlamaModel::Info),
+                        InstanceMethod("dispose", &NativeLlamaModel::Dispose)});
+  }
+
+  explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
+  void attach(std::shared_ptr<LlamaEngine> engine) { engine_ = std::move(engine); }
+
+ private:
+  std::shared_ptr<LlamaEngine> engine(Napi::Env env) {
+    if (!engine_) throw Napi::Error::New(env, "this model has been disposed");
+    return engine_;
+  }
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "run");
+    o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
+    RunRequest req = runRequestFrom(env, o, eng->info().nLayer);
+    return queue<RunResult>(
+        env, [eng, req]() { return eng->run(req); }, [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
+  }
+
+  Napi::Value Lens(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "lens");
+    o.onlyKnown({"vectors", "count", "k", "entropy", "targets", "references", "sums"});
+    LensRequest req = lensRequestFrom(env, o);
+    return queue<LensOutput>(
+        env, [eng, req = std::move(req)]() { return eng->lens(req); },
+        [](Napi::Env env, LensOutput& r) { return lensOutputToJs(env, r); });
+  }
+
+  // generate({tokens, maxNewTokens, stopAtEog?: boolean = true, interventions?, stepInterventions?})
+  Napi::Value Generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "generate");
+    o.onlyKnown({"tokens", "maxNewTokens", "stopAtEog", "interventions", "stepInterventions"});
+    std::vector<int32_t> prompt = o.int32Array("tokens");
+    const int32_t maxNew = o.int32("maxNewTokens");
+    const bool stop = o.boolean("stopAtEog", true);
+    const int32_t nLayer = eng->info().nLayer;
+    std::vector<InterventionSpec> ivs = interventionsFrom(o, nLayer);
+    std::vector<InterventionSpec> steps = interventionsFrom(o, nLayer, "stepInterventions");
+    return queue<std::vector<int32_t>>(
+        env,
+        [eng, prompt = std::move(prompt), maxNew, stop, ivs = std::move(ivs), steps = std::move(steps)]() {
+          return eng->generate(prompt, maxNew, stop, ivs, steps, argmax);
+        },
+        [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
+          return toInt32Array(env, ids.data(), ids.size());
+        });
+  }
+
+  // tokenize({text: string, addSpecial?: boolean = true, parseSpecial?: boolean = false}) -> Int32Array
+  Napi::Value Tokenize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "tokenize");
+    o.onlyKnown({"text", "addSpecial", "parseSpecial"});
+    try {
+      std::vector<int32_t> ids = eng->tokenize(o.string("text"), o.boolean("addSpecial", true), o.boolean("parseSpecial", false));
+      return toInt32Array(env, ids.data(), ids.size());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+  // pieces(ids: Int32Array) -> Uint8Array[]: each token's bytes (a piece may be part of a UTF-8 character).
+  Napi::Value Pieces(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "pieces: expected an Int32Array of token ids");
+    Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+    Napi::Array out = Napi::Array::New(env, ids.ElementLength());
+    try {
+      for (size_t i = 0; i < ids.ElementLength(); ++i) {
+        const std::string p = eng->piece(ids[i]);
+        Napi::Uint8Array bytes = Napi::Uint8Array::New(env, p.size());
+        std::copy(p.begin(), p.end(), bytes.Data());
+        out.Set(uint32_t(i), bytes);
+      }
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+    return out;
+  }
+
+  // detokenize(ids: Int32Array) -> Uint8Array (the text's UTF-8 bytes)
+  Napi::Value Detokenize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "detokenize: expected an Int32Array of token ids");
+    Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+    try {
+      const std::string text = eng->detokenize(std::vector<int32_t>(ids.Data(), ids.Data() + ids.ElementLength()));
+      Napi::Uint8Array bytes = Napi::Uint8Array::New(env, text.size());
+      std::copy(text.begin(), text.end(), bytes.Data());
+      return bytes;
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+  // applyChatTemplate({messages: [{role, content}], addAssistant?: boolean = true}) -> string
+  Napi::Value ApplyChatTemplate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "applyChatTemplate");
+    o.onlyKnown({"messages", "addAssistant"});
+    Napi::Value v = o.required("messages");
+    if (!v.IsArray()) throw Napi::TypeError::New(env, o.field("messages") + " must be an array");
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<std::pair<std::string, std::string>> messages;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      const Options m(a.Get(i), "applyChatTemplate: messages[" + std::to_string(i) + "]");
+      m.onlyKnown({"role", "content"});
+      messages.emplace_back(m.string("role"), m.string("content"));
+    }
+    try {
+      return Napi::String::New(env, eng->applyChatTemplate(messages, o.boolean("addAssistant", true)));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const LlamaModelInfo& m = eng->info();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("engine", "llama.cpp");
+    o.Set("architecture", m.arch);
+    o.Set("description", m.description);
+    o.Set("n_layer", m.nLayer);
+    o.Set("n_embd", m.nEmbd);
+    o.Set("n_head", m.nHead);
+    o.Set("n_head_kv", m.nHeadKv);
+    o.Set("n_ff", m.nFF);
+    o.Set("n_vocab", m.nVocab);
+    o.Set("n_ctx", m.nCtx);
+    o.Set("n_ctx_train", m.nCtxTrain);
+    o.Set("n_batch", m.nBatch);
+    o.Set("eps", m.normEps);
+    o.Set("bos", m.bos);
+    o.Set("eos", m.eos);
+    o.Set("addBos", m.addBos);
+    o.Set("chatTemplate", m.chatTemplate.empty() ? env.Null() : Napi::String::New(env, m.chatTemplate));
+    o.Set("sizeBytes", Napi::Number::New(env, double(m.sizeBytes)));
+    o.Set("nParams", Napi::Number::New(env, double(m.nParams)));
+    o.Set("hooksVerified", m.hooksVerified);
+    Napi::Array hooks = Napi::Array::New(env, m.hooks.size());
+    for (size_t i = 0; i < m.hooks.size(); ++i) hooks.Set(uint32_t(i), hookKindInfo(m.hooks[i]).name);
+    o.Set("hooks", hooks);
+    o.Set("finalNorm", m.finalNorm == FinalNorm::Rms ? "rms" : "layer");
+    o.Set("finalLogitSoftcap", m.finalLogitSoftcap);
+    o.Set("tiedOutput", m.tiedOutput);
+    o.Set("threads", m.threads);
+    o.Set("device", "cpu");
+    return o;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    engine_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<LlamaEngine> engine_;
+};
+
+}  // namespace
+
+Napi::Function defineLlamaModelClass(Napi::Env env) { return NativeLlamaModel::Define(env); }
+
+Napi::Value loadLlamaModel(Napi::Env env, const Options& o, Napi::FunctionReference& modelClass) {
+  o.onlyKnown({"path", "device", "threads", "contextLength", "batchSize", "engine"});
+  const std::string path = o.string("path");
+  LlamaEngineOptions opts;
+  opts.device = o.string("device", "auto");
+  opts.threads = o.int32("threads", 0);
+  opts.contextLength = o.int32("contextLength", 0);
+  opts.batchSize = o.int32("batchSize", 512);
+  Napi::FunctionReference* cls = &modelClass;
+  return queue<std::shared_ptr<LlamaEngine>>(
+      env, [path, opts]() { return std::make_shared<LlamaEngine>(path, opts); },
+      [cls](Napi::Env env, std::shared_ptr<LlamaEngine>& engine) -> Napi::Value {
+        Napi::Object obj = cls->New({});
+        NativeLlamaModel::Unwrap(obj)->attach(std::move(engine));
+        return obj;
+      });
+}
+
+Napi::Value setLogLevel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string level = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (level == "quiet") setLlamaLogLevel(LogLevel::Quiet);
+  else if (level == "errors") setLlamaLogLevel(LogLevel::Errors);
+  else if (level == "verbose") setLlamaLogLevel(LogLevel::Verbose);
+  else throw Napi::TypeError::New(env, "setLogLevel: expected 'quiet', 'errors' or 'verbose'");
+  return env.Undefined();
+}
+
+}  // namespace layerlens

@@ -1,0 +1,330 @@
+#include "llama_engine.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "llama-model.h"
+
+namespace layerlens {
+namespace {
+
+std::string metaString(const llama_model* model, const char* key) {
+  char buf[256];
+  const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
+  return n < 0 ? std::string() : std::string(buf, size_t(std::min<int32_t>(n, int32_t(sizeof(buf)) - 1)));
+}
+
+// RAII for llama_batch.
+struct Batch {
+  llama_batch b;
+  explicit Batch(int32_t n) : b(llama_batch_init(n, 0, 1)) {}
+  ~Batch() { llama_batch_free(b); }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+};
+
+}  // namespace
+
+LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& options)
+    : model_(nullptr, llama_model_free), ctx_(nullptr, llama_free) {
+  if (options.device != "auto" && options.device != "cpu")
+    throw std::invalid_argument("the llama.cpp engine runs on the CPU in this version (device '" + options.device +
+                                "' was asked for)");
+  if (options.threads < 0 || options.threads > 1024) throw std::invalid_argument("threads must be in 0..1024");
+  if (options.contextLength < 0 || options.contextLength > (1 << 20))
+    throw std::invalid_argument("contextLength must be in 0..1048576");
+  if (options.batchSize < 1 || options.batchSize > 65536) throw std::invalid_argument("batchSize must be in 1..65536");
+  static std::once_flag backendInit;
+  std::call_once(backendInit, [] { llama_backend_init(); });
+
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 0;
+  model_.reset(llama_model_load_from_file(path.c_str(), mp));
+  if (!model_) throw std::runtime_error("llama.cpp could not load '" + path + "' (run with verbose logging for its reason)");
+  vocab_ = llama_model_get_vocab(model_.get());
+
+  const llama_model& m = *model_;
+  info_.arch = metaString(model_.get(), "general.architecture");
+  arch_ = layerlens::archHooks(info_.arch, m.hparams.use_par_res);
+  char desc[256];
+  if (llama_model_desc(model_.get(), desc, sizeof(desc)) > 0) info_.description = desc;
+  info_.nLayer = llama_model_n_layer(model_.get());
+  info_.nEmbd = llama_model_n_embd(model_.get());
+  info_.nHead = llama_model_n_head(model_.get());
+  info_.nHeadKv = llama_model_n_head_kv(model_.get());
+  info_.nFF = int32_t(m.hparams.n_ff(0));
+  info_.nVocab = llama_vocab_n_tokens(vocab_);
+  info_.nCtxTrain = llama_model_n_ctx_train(model_.get());
+  info_.bos = llama_vocab_bos(vocab_);
+  info_.eos = llama_vocab_eos(vocab_);
+  info_.addBos = llama_vocab_get_add_bos(vocab_);
+  if (const char* tmpl = llama_model_chat_template(model_.get(), nullptr)) info_.chatTemplate = tmpl;
+  info_.sizeBytes = llama_model_size(model_.get());
+  info_.nParams = llama_model_n_params(model_.get());
+  info_.hooksVerified = arch_.verified;
+  info_.hooks = availableHookKinds(arch_);
+  if (!llama_model_has_decoder(model_.get()) || llama_model_has_encoder(model_.get()))
+    throw std::invalid_argument("'" + info_.arch + "' is not a decoder-only model: layerlens lenses decoders");
+  if (info_.nLayer < 1 || info_.nEmbd < 1 || info_.nHead < 1 || info_.nVocab < 1)
+    throw std::invalid_argument("the model's dimensions are not usable");
+
+  LensHead head = lensHeadOf(model_.get(), arch_);
+  info_.finalNorm = head.normKind;
+  info_.normEps = head.eps;
+  info_.finalLogitSoftcap = head.softcap;
+  info_.tiedOutput = m.output == nullptr || m.output == m.tok_embd;
+
+  const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  info_.threads = threads;
+  llama_context_params cp = llama_context_default_params();
+  const int32_t ctxLen = options.contextLength > 0 ? options.contextLength
+                                                   : std::min<int32_t>(info_.nCtxTrain > 0 ? info_.nCtxTrain : 4096, 4096);
+  info_.nCtx = ctxLen;
+  info_.nBatch = std::min(options.batchSize, ctxLen);
+  cp.n_ctx = uint32_t(ctxLen);
+  cp.n_batch = uint32_t(info_.nBatch);
+  cp.n_ubatch = uint32_t(info_.nBatch);  // one graph per decode: the capture sees every row at once
+  cp.n_seq_max = 1;
+  cp.n_threads = threads;
+  cp.n_threads_batch = threads;
+  // Faithful by default: an F32 KV cache and the plain softmax attention (llama.cpp's defaults, F16 KV
+  // and flash attention, move the residual by 1e-3..4e-3, and flash attention has no pattern to show).
+  cp.type_k = GGML_TYPE_F32;
+  cp.type_v = GGML_TYPE_F32;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.op_offload = false;
+  cp.no_perf = true;
+  cp.cb_eval = &LlamaEngine::evalCallback;
+  cp.cb_eval_user_data = this;
+  ctx_.reset(llama_init_from_model(model_.get(), cp));
+  if (!ctx_) throw std::runtime_error("llama.cpp could not create a context for '" + path + "'");
+  info_.nCtx = int32_t(llama_n_ctx(ctx_.get()));
+  lens_ = std::make_unique<LlamaLens>(head, threads);
+}
+
+LlamaEngine::~LlamaEngine() = default;
+
+bool LlamaEngine::evalCallback(ggml_tensor* t, bool ask, void* self) {
+  return LlamaCapture::evalCallback(t, ask, static_cast<LlamaEngine*>(self)->active_);
+}
+
+void LlamaEngine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
+  if (tokens.empty()) throw std::invalid_argument("no tokens to run");
+  if (int64_t(tokens.size()) > info_.nBatch)
+    throw std::invalid_argument(std::to_string(tokens.size()) + " tokens is more than one forward takes (" +
+                                std::to_string(info_.nBatch) + "; raise batchSize when loading)");
+  if (int64_t(nPast) + int64_t(tokens.size()) > info_.nCtx)
+    throw std::invalid_argument("the sequence would be " + std::to_string(int64_t(nPast) + int64_t(tokens.size())) +
+                                " tokens, more than the context of " + std::to_string(info_.nCtx));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= info_.nVocab)
+      throw std::invalid_argument("token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
+                                  " is outside the vocabulary (0.." + std::to_string(info_.nVocab - 1) + ")");
+  }
+}
+
+void LlamaEngine::validateHook(const HookRef& h) const {
+  if (h.layer >= info_.nLayer)
+    throw std::invalid_argument("hook " + hookName(h) + ": the model has blocks 0.." + std::to_string(info_.nLayer - 1));
+  if (hookSource(arch_, h.kind, h.layer).how == HookSource::How::None) {
+    std::string offered;
+    for (HookKind k : info_.hooks) offered += std::string(offered.empty() ? "" : ", ") + hookKindInfo(k).name;
+    throw std::invalid_argument("hook " + hookName(h) + " is not available for the '" + info_.arch +
+                                "' architecture (it offers " + offered + ")");
+  }
+}
+
+void LlamaEngine::validateInterventions(const std::vector<InterventionSpec>& ivs, int32_t nTokens) const {
+  for (const InterventionSpec& iv : ivs) {
+    validateHook(iv.hook);
+    const HookSource src = hookSource(arch_, iv.hook.kind, iv.hook.layer);
+    if (!src.intervenable)
+      throw std::invalid_argument("interventions on " + hookName(iv.hook) + " are not supported for the '" +
+                                  info_.arch + "' architecture");
+    const int64_t width = iv.hook.kind == HookKind::MlpPost ? int64_t(model_->hparams.n_ff(uint32_t(iv.hook.layer)))
+                                                             : int64_t(info_.nEmbd);
+    const size_t expected = size_t(width) * size_t(nTokens);
+    for (const auto* v : {&iv.mul, &iv.add}) {
+      if (!v->empty() && v->size() != expected)
+        throw std::invalid_argument("intervention on " + hookName(iv.hook) + ": expected " + std::to_string(expected) +
+                                    " values (width x tokens), got " + std::to_string(v->size()));
+    }
+  }
+}
+
+void LlamaEngine::decode(const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<int32_t>& outputPositions,
+                         LlamaCapture* capture) {
+  const int32_t n = int32_t(tokens.size());
+  Batch batch(n);
+  size_t next = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    batch.b.token[i] = tokens[size_t(i)];
+    batch.b.pos[i] = nPast + i;
+    batch.b.n_seq_id[i] = 1;
+    batch.b.seq_id[i][0] = 0;
+    const bool out = next < outputPositions.size() && outputPositions[next] == i;
+    if (out) ++next;
+    batch.b.logits[i] = out ? 1 : 0;
+  }
+  batch.b.n_tokens = n;
+  active_ = capture;
+  const int32_t rc = llama_decode(ctx_.get(), batch.b);
+  active_ = nullptr;
+  if (capture && !capture->error().empty()) throw std::runtime_error(capture->error());
+  if (rc != 0) throw std::runtime_error("llama_decode failed (code " + std::to_string(rc) + ")");
+}
+
+RunResult LlamaEngine::run(const RunRequest& req) {
+  const int32_t n = int32_t(req.tokens.size());
+  validateTokens(req.tokens, 0);
+  for (const HookRef& h : req.hooks) validateHook(h);
+  validateInterventions(req.interventions, n);
+  std::vector<int32_t> positions = req.positions;
+  if (positions.empty())
+    for (int32_t i = 0; i < n; ++i) positions.push_back(i);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (positions[i] < 0 || positions[i] >= n || (i > 0 && positions[i] <= positions[i - 1]))
+      throw std::invalid_argument("positions must be ascending, unique and in 0.." + std::to_string(n - 1));
+  }
+  // The last block computes only the output rows: ask for every row when hooks need other positions.
+  std::vector<int32_t> outputs;
+  const bool onlyLast = positions.size() == 1 && positions[0] == n - 1;
+  if (!req.hooks.empty() && !onlyLast) {
+    for (int32_t i = 0; i < n; ++i) outputs.push_back(i);
+  } else {
+    outputs.push_back(n - 1);
+  }
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  LlamaCaptureSetup setup;
+  setup.arch = &arch_;
+  setup.nTokens = n;
+  setup.nHead = info_.nHead;
+  setup.outputPositions = outputs;
+  setup.hooks = req.hooks;
+  setup.positions = positions;
+  setup.interventions = &req.interventions;
+  LlamaCapture capture(std::move(setup));
+  llama_memory_clear(llama_get_memory(ctx_.get()), true);
+  decode(req.tokens, 0, outputs, &capture);
+  RunResult out;
+  out.captured = capture.take();
+  if (req.logits) {
+    const float* logits = llama_get_logits_ith(ctx_.get(), -1);
+    if (!logits) throw std::runtime_error("llama.cpp returned no logits");
+    out.logits.assign(logits, logits + info_.nVocab);
+  }
+  return out;
+}
+
+LensOutput LlamaEngine::lens(const LensRequest& req) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lens_->lens(req);
+}
+
+std::vector<int32_t> LlamaEngine::generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, bool stopAtEog,
+                                           const std::vector<InterventionSpec>& interventions,
+                                           const std::vector<InterventionSpec>& stepInterventions,
+                                           const TokenPicker& pick) {
+  if (maxNewTokens < 0) throw std::invalid_argument("maxNewTokens must be >= 0");
+  validateTokens(prompt, 0);
+  validateInterventions(interventions, int32_t(prompt.size()));
+  validateInterventions(stepInterventions, 1);
+  std::lock_guard<std::mutex> lock(mutex_);
+  llama_memory_clear(llama_get_memory(ctx_.get()), true);
+  auto pass = [&](const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<InterventionSpec>& ivs) {
+    const int32_t n = int32_t(tokens.size());
+    if (ivs.empty()) {
+      decode(tokens, nPast, {n - 1}, nullptr);
+      return;
+    }
+    LlamaCaptureSetup setup;
+    setup.arch = &arch_;
+    setup.nTokens = n;
+    setup.nHead = info_.nHead;
+    setup.outputPositions = {n - 1};
+    setup.interventions = &ivs;
+    LlamaCapture capture(std::move(setup));
+    decode(tokens, nPast, {n - 1}, &capture);
+  };
+  std::vector<int32_t> out;
+  pass(prompt, 0, interventions);
+  int32_t nPast = int32_t(prompt.size());
+  while (int32_t(out.size()) < maxNewTokens) {
+    const float* logits = llama_get_logits_ith(ctx_.get(), -1);
+    if (!logits) throw std::runtime_error("llama.cpp returned no logits");
+    const int32_t next = pick(logits, info_.nVocab);
+    out.push_back(next);
+    if (stopAtEog && llama_vocab_is_eog(vocab_, next)) break;
+    if (int32_t(out.size()) >= maxNewTokens || nPast >= info_.nCtx) break;  // done, or no room for `next`
+    pass({next}, nPast, stepInterventions);
+    ++nPast;
+  }
+  return out;
+}
+
+std::vector<int32_t> LlamaEngine::tokenize(const std::string& text, bool addSpecial, bool parseSpecial) const {
+  if (text.size() > size_t(1) << 30) throw std::invalid_argument("text too long to tokenize");
+  std::vector<int32_t> ids(text.size() + 8);
+  int32_t n = llama_tokenize(vocab_, text.data(), int32_t(text.size()), ids.data(), int32_t(ids.size()), addSpecial,
+                             parseSpecial);
+  if (n < 0) {
+    ids.resize(size_t(-n));
+    n = llama_tokenize(vocab_, text.data(), int32_t(text.size()), ids.data(), int32_t(ids.size()), addSpecial,
+                       parseSpecial);
+  }
+  if (n < 0) throw std::runtime_error("llama.cpp could not tokenize the text");
+  ids.resize(size_t(n));
+  return ids;
+}
+
+std::string LlamaEngine::piece(int32_t id) const {
+  if (id < 0 || id >= info_.nVocab) throw std::invalid_argument("token " + std::to_string(id) + " is outside the vocabulary");
+  std::string buf(64, '\0');
+  int32_t n = llama_token_to_piece(vocab_, id, buf.data(), int32_t(buf.size()), 0, true);
+  if (n < 0) {
+    buf.assign(size_t(-n), '\0');
+    n = llama_token_to_piece(vocab_, id, buf.data(), int32_t(buf.size()), 0, true);
+  }
+  buf.resize(size_t(std::max(n, 0)));
+  return buf;
+}
+
+std::string LlamaEngine::detokenize(const std::vector<int32_t>& ids) const {
+  for (int32_t id : ids)
+    if (id < 0 || id >= info_.nVocab) throw std::invalid_argument("token " + std::to_string(id) + " is outside the vocabulary");
+  std::string buf(ids.size() * 8 + 16, '\0');
+  int32_t n = llama_detokenize(vocab_, ids.data(), int32_t(ids.size()), buf.data(), int32_t(buf.size()), false, false);
+  if (n < 0) {
+    buf.assign(size_t(-n), '\0');
+    n = llama_detokenize(vocab_, ids.data(), int32_t(ids.size()), buf.data(), int32_t(buf.size()), false, false);
+  }
+  buf.resize(size_t(std::max(n, 0)));
+  return buf;
+}
+
+std::string LlamaEngine::applyChatTemplate(const std::vector<std::pair<std::string, std::string>>& messages,
+                                           bool addAssistant) const {
+  if (info_.chatTemplate.empty()) throw std::invalid_argument("the model file has no chat template (tokenizer.chat_template)");
+  std::vector<llama_chat_message> chat;
+  size_t total = 0;
+  for (const auto& [role, content] : messages) {
+    chat.push_back({role.c_str(), content.c_str()});
+    total += role.size() + content.size();
+  }
+  std::string buf(2 * total + 256, '\0');
+  int32_t n = llama_chat_apply_template(info_.chatTemplate.c_str(), chat.data(), chat.size(), addAssistant, buf.data(),
+                                        int32_t(buf.size()));
+  if (n < 0)
+    throw std::invalid_argument("llama.cpp does not recognise this model's chat template (it supports a fixed list)");
+  if (size_t(n) > buf.size()) {
+    buf.assign(size_t(n), '\0');
+    n = llama_chat_apply_template(info_.chatTemplate.c_str(), chat.data(), chat.size(), addAssistant, buf.data(),
+                                  int32_t(buf.size()));
+  }
+  buf.resize(size_t(n));
+  return buf;
+}
+
+}  // namespace layerlens

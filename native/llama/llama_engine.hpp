@@ -1,0 +1,93 @@
+// A GGUF model run by libllama (llama.cpp), behind the same operations as the GPT-2 engine: a forward
+// that copies requested hooks and applies interventions inside the graph (through llama.cpp's eval
+// callback), the lens with the model's own head, generation with the KV cache, and the model's own
+// tokenizer and chat template. Calls are serialized by a mutex; every input is validated before
+// llama.cpp sees it (its asserts abort the process).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../run_types.hpp"
+#include "llama.h"
+#include "llama_capture.hpp"
+#include "llama_hook_map.hpp"
+#include "llama_lens.hpp"
+
+namespace layerlens {
+
+struct LlamaEngineOptions {
+  std::string device = "auto";
+  int threads = 0;
+  int32_t contextLength = 0;  // 0: the model's training context, at most 4096
+  int32_t batchSize = 512;    // the most tokens one forward takes (llama.cpp's n_ubatch = n_batch)
+};
+
+struct LlamaModelInfo {
+  std::string arch, description;
+  int32_t nLayer = 0, nEmbd = 0, nHead = 0, nHeadKv = 0, nFF = 0, nVocab = 0, nCtxTrain = 0, nCtx = 0, nBatch = 0;
+  int32_t bos = -1, eos = -1;
+  bool addBos = false;
+  std::string chatTemplate;  // empty when the file has none
+  uint64_t sizeBytes = 0, nParams = 0;
+  bool hooksVerified = false;
+  std::vector<HookKind> hooks;  // kinds offered (block kinds exist for every block)
+  FinalNorm finalNorm = FinalNorm::Rms;
+  float normEps = 0.0f, finalLogitSoftcap = 0.0f;
+  bool tiedOutput = false;
+  int threads = 0;
+};
+
+// Picks the next token from a row of logits (greedy or a sampler).
+using TokenPicker = std::function<int32_t(const float* logits, int32_t nVocab)>;
+
+class LlamaEngine {
+ public:
+  LlamaEngine(const std::string& path, const LlamaEngineOptions& options);
+  ~LlamaEngine();
+  LlamaEngine(const LlamaEngine&) = delete;
+  LlamaEngine& operator=(const LlamaEngine&) = delete;
+
+  RunResult run(const RunRequest& request);
+  LensOutput lens(const LensRequest& request);
+  // Decodes after the prompt until maxNewTokens, the context limit, or (stopAtEog) an end-of-generation
+  // token, which is included. Interventions apply to the prompt's pass, stepInterventions (one token
+  // wide) to each generated token's pass.
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, bool stopAtEog,
+                                const std::vector<InterventionSpec>& interventions,
+                                const std::vector<InterventionSpec>& stepInterventions, const TokenPicker& pick);
+
+  std::vector<int32_t> tokenize(const std::string& text, bool addSpecial, bool parseSpecial) const;
+  std::string piece(int32_t id) const;  // the token's bytes (special tokens rendered)
+  std::string detokenize(const std::vector<int32_t>& ids) const;
+  std::string applyChatTemplate(const std::vector<std::pair<std::string, std::string>>& messages,
+                                bool addAssistant) const;
+
+  const LlamaModelInfo& info() const { return info_; }
+  const ArchHooks& archHooks() const { return arch_; }
+
+ private:
+  void validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const;
+  void validateHook(const HookRef& h) const;
+  void validateInterventions(const std::vector<InterventionSpec>& ivs, int32_t nTokens) const;
+  // One llama_decode of `tokens` at positions nPast..; outputs at `outputPositions` (batch-relative).
+  void decode(const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<int32_t>& outputPositions,
+              LlamaCapture* capture);
+  static bool evalCallback(ggml_tensor* t, bool ask, void* self);
+
+  std::mutex mutex_;
+  std::unique_ptr<llama_model, void (*)(llama_model*)> model_;
+  std::unique_ptr<llama_context, void (*)(llama_context*)> ctx_;
+  const llama_vocab* vocab_ = nullptr;
+  ArchHooks arch_;
+  LlamaModelInfo info_;
+  std::unique_ptr<LlamaLens> lens_;
+  LlamaCapture* active_ = nullptr;  // the run's capture while llama_decode runs
+};
+
+}  // namespace layerlens

@@ -1,0 +1,29 @@
+#include "llama_log.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "llama.h"
+
+namespace layerlens {
+namespace {
+
+std::atomic<LogLevel> gLevel{LogLevel::Errors};
+
+void logCallback(ggml_log_level level, const char* text, void*) {
+  const LogLevel want = gLevel.load(std::memory_order_relaxed);
+  if (want == LogLevel::Quiet) return;
+  if (want == LogLevel::Errors && level != GGML_LOG_LEVEL_ERROR) return;
+  std::fputs(text, stderr);
+}
+
+}  // namespace
+
+void setLlamaLogLevel(LogLevel level) {
+  static std::once_flag installed;
+  std::call_once(installed, [] { llama_log_set(logCallback, nullptr); });
+  gLevel.store(level, std::memory_order_relaxed);
+}
+
+}  // namespace layerlens
