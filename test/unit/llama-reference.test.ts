@@ -4,12 +4,11 @@
 // heads, a one-layer llama computed by hand, the residual structure of each architecture, and the
 // written files read back with a small GGUF reader of this file's own, against the metadata keys and
 // tensor names/shapes llama.cpp (80fb11a) requires for each architecture.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeArchGguf, type ArchGguf, type ArchGgufOptions, type ArchSpec } from '../helpers/gguf-arch-writer.js';
+import { archGguf, archGgufPath, writeArchGguf, type ArchGguf, type ArchGgufOptions, type ArchSpec } from '../helpers/gguf-arch-writer.js';
 import {
   ARCH_NAMES,
   archForward,
@@ -697,6 +696,17 @@ describe('synthetic GGUF writer', () => {
       expect(g.kv.get('tokenizer.ggml.add_bos_token')!.value).toBe(chat === 'llama3');
       expect(g.kv.get('tokenizer.ggml.pre')!.value).toBe('llama-bpe');
     }
+  });
+
+  it('archGguf keeps one file per options under .cache/test-checkpoints and does not rewrite it', () => {
+    const a = archGguf('phi3', 'q8_0');
+    const before = statSync(a.file).mtimeMs;
+    const b = archGguf('phi3', 'q8_0');
+    expect(b.file).toBe(a.file);
+    expect(a.file).toContain(join('.cache', 'test-checkpoints', 'arch-gguf'));
+    expect(statSync(b.file).mtimeMs).toBe(before);
+    expect(maxAbsDiff(b.layers[1].ffnDown, a.layers[1].ffnDown)).toBe(0);
+    expect(archGgufPath('phi3', 'q8_0', { tiedOutput: true })).not.toBe(a.file);
   });
 
   it('a large vocabulary (128,256 tokens) keeps tokens unique and the file small', () => {
