@@ -79,7 +79,20 @@ export interface ArchGguf extends ArchWeights {
   tensorValues: Map<string, Float64Array>;
 }
 
-const BASE = { nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, nCtx: 128, ropeTheta: 10000, normEps: 1e-6, parallelResidual: false, attnSoftcap: 0, finalSoftcap: 0, slidingWindow: 0 };
+const BASE = {
+  nLayer: 2,
+  nEmbd: 64,
+  nHead: 4,
+  nHeadKv: 2,
+  nFf: 128,
+  nCtx: 128,
+  ropeTheta: 10000,
+  normEps: 1e-6,
+  parallelResidual: false,
+  attnSoftcap: 0,
+  finalSoftcap: 0,
+  slidingWindow: 0,
+};
 
 /**
  * Default dims per architecture (d_model 64, 4 heads, 2–3 layers, n_ctx 128). headDim and nRot, when
@@ -142,7 +155,8 @@ function resolveConfig(spec: ArchSpec, nVocab: number): ArchConfig {
   if (!FREE_HEAD_DIM.has(arch) && headDim * nHead !== nEmbd) throw new Error(`${arch}: head_dim must be n_embd / n_head (${nEmbd / nHead}), got ${headDim}`);
   if (nRot % 2 !== 0 || nRot > headDim) throw new Error(`${arch}: rope.dimension_count ${nRot} must be even and at most head_dim ${headDim}`);
   if (!PARTIAL_ROTARY.has(arch) && nRot !== headDim) throw new Error(`${arch}: llama.cpp needs rope.dimension_count = head_dim (${headDim}), got ${nRot}`);
-  if (arch === 'gemma2' && !(cfg.attnSoftcap > 0 && cfg.finalSoftcap > 0 && cfg.slidingWindow > 0)) throw new Error('gemma2: soft-caps and sliding window must be positive');
+  if (arch === 'gemma2' && !(cfg.attnSoftcap > 0 && cfg.finalSoftcap > 0 && cfg.slidingWindow > 0))
+    throw new Error('gemma2: soft-caps and sliding window must be positive');
   if (arch !== 'gptneox' && cfg.parallelResidual) throw new Error(`${arch}: only gptneox has a parallel residual`);
   return cfg;
 }
@@ -241,7 +255,8 @@ export function writeArchGguf(spec: ArchSpec, file: string, opts: ArchGgufOption
   const policy = OUTPUT_POLICY[arch];
   const tied = policy === 'tied' || (policy === 'optional' && (opts.tiedOutput ?? false));
   if (opts.tiedOutput === true && policy === 'required') throw new Error(`${arch}: llama.cpp requires output.weight, a tied variant cannot load`);
-  if (opts.tiedOutput === false && policy === 'tied') throw new Error(`${arch}: llama.cpp always ties the output to token_embd; an output.weight would be rejected`);
+  if (opts.tiedOutput === false && policy === 'tied')
+    throw new Error(`${arch}: llama.cpp always ties the output to token_embd; an output.weight would be rejected`);
   const metadata = archMetadata(cfg, vocab, {
     type,
     addBos: opts.addBos ?? chat === 'llama3',
@@ -285,7 +300,10 @@ export function writeArchGguf(spec: ArchSpec, file: string, opts: ArchGgufOption
   const normWeight = (name: string, n: number) => store(name, randomArray(n, 0.2, 1), [n], false);
   const bias = (name: string, n: number) => store(name, randomArray(n, 0.1), [n], false);
   const fusedBias = (name: string, sizes: number[]): Float64Array[] => {
-    const stored = bias(name, sizes.reduce((s, r) => s + r, 0));
+    const stored = bias(
+      name,
+      sizes.reduce((s, r) => s + r, 0),
+    );
     let start = 0;
     return sizes.map((n) => stored.slice(start, (start += n)));
   };
@@ -308,7 +326,8 @@ export function writeArchGguf(spec: ArchSpec, file: string, opts: ArchGgufOption
         const wk = matrix(`${p}attn_k.weight`, nkv, d, QK_GAIN);
         const wv = matrix(`${p}attn_v.weight`, nkv, d);
         const biases = arch === 'qwen2' ? { bq: bias(`${p}attn_q.bias`, nq), bk: bias(`${p}attn_k.bias`, nkv), bv: bias(`${p}attn_v.bias`, nkv) } : {};
-        const qkNorms = arch === 'qwen3' ? { qNorm: normWeight(`${p}attn_q_norm.weight`, cfg.headDim), kNorm: normWeight(`${p}attn_k_norm.weight`, cfg.headDim) } : {};
+        const qkNorms =
+          arch === 'qwen3' ? { qNorm: normWeight(`${p}attn_q_norm.weight`, cfg.headDim), kNorm: normWeight(`${p}attn_k_norm.weight`, cfg.headDim) } : {};
         const wo = matrix(`${p}attn_output.weight`, d, nq);
         const ffnNorm = normWeight(`${p}ffn_norm.weight`, d);
         const ffnGate = matrix(`${p}ffn_gate.weight`, ff, d);
@@ -335,7 +354,15 @@ export function writeArchGguf(spec: ArchSpec, file: string, opts: ArchGgufOption
       case 'gptneox': {
         const attnNorm = normWeight(`${p}attn_norm.weight`, d);
         const attnNormB = bias(`${p}attn_norm.bias`, d);
-        const [wq, wk, wv] = fused(`${p}attn_qkv.weight`, [{ rows: nq, gain: QK_GAIN }, { rows: nkv, gain: QK_GAIN }, { rows: nkv, gain: GAIN }], d);
+        const [wq, wk, wv] = fused(
+          `${p}attn_qkv.weight`,
+          [
+            { rows: nq, gain: QK_GAIN },
+            { rows: nkv, gain: QK_GAIN },
+            { rows: nkv, gain: GAIN },
+          ],
+          d,
+        );
         const [bq, bk, bv] = fusedBias(`${p}attn_qkv.bias`, [nq, nkv, nkv]);
         const wo = matrix(`${p}attn_output.weight`, d, nq);
         const bo = bias(`${p}attn_output.bias`, d);
@@ -350,11 +377,26 @@ export function writeArchGguf(spec: ArchSpec, file: string, opts: ArchGgufOption
       }
       case 'phi3': {
         const attnNorm = normWeight(`${p}attn_norm.weight`, d);
-        const [wq, wk, wv] = fused(`${p}attn_qkv.weight`, [{ rows: nq, gain: QK_GAIN }, { rows: nkv, gain: QK_GAIN }, { rows: nkv, gain: GAIN }], d);
+        const [wq, wk, wv] = fused(
+          `${p}attn_qkv.weight`,
+          [
+            { rows: nq, gain: QK_GAIN },
+            { rows: nkv, gain: QK_GAIN },
+            { rows: nkv, gain: GAIN },
+          ],
+          d,
+        );
         const wo = matrix(`${p}attn_output.weight`, d, nq);
         const ffnNorm = normWeight(`${p}ffn_norm.weight`, d);
         // ggml_swiglu applies silu to the first half of the fused rows and multiplies by the second.
-        const [ffnGate, ffnUp] = fused(`${p}ffn_up.weight`, [{ rows: ff, gain: GAIN }, { rows: ff, gain: GAIN }], d);
+        const [ffnGate, ffnUp] = fused(
+          `${p}ffn_up.weight`,
+          [
+            { rows: ff, gain: GAIN },
+            { rows: ff, gain: GAIN },
+          ],
+          d,
+        );
         const ffnDown = matrix(`${p}ffn_down.weight`, d, ff);
         w = { attnNorm, wq, wk, wv, wo, ffnNorm, ffnGate, ffnUp, ffnDown };
         break;

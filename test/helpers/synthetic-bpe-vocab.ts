@@ -48,7 +48,29 @@ export function toByteLevel(text: string): string {
 }
 
 // Words whose left-to-right merges make the small vocabulary's merged tokens.
-const SMALL_WORDS = [' the', ' of', ' and', ' to', ' in', 'in', 'er', 'an', 'on', ' a', ' is', ' capital', ' Paris', ' France', ' Poland', 'Hello', ' world', 'Q:', 'A:', '\n\n', '  '];
+const SMALL_WORDS = [
+  ' the',
+  ' of',
+  ' and',
+  ' to',
+  ' in',
+  'in',
+  'er',
+  'an',
+  'on',
+  ' a',
+  ' is',
+  ' capital',
+  ' Paris',
+  ' France',
+  ' Poland',
+  'Hello',
+  ' world',
+  'Q:',
+  'A:',
+  '\n\n',
+  '  ',
+];
 
 // The Jinja templates llama.cpp's llama_chat_apply_template recognises: it detects ChatML by
 // "<|im_start|>", Llama 3 by "<|start_header_id|>" together with "<|end_header_id|>".
@@ -102,18 +124,21 @@ export function syntheticVocab(size: 'small' | number, chat: ChatTemplateKind): 
     }
   } else {
     const target = size - specials.length;
-    if (!Number.isInteger(size) || target < tokens.length) throw new Error(`vocabulary size ${size} is below the ${tokens.length + specials.length} byte and special tokens`);
+    if (!Number.isInteger(size) || target < tokens.length)
+      throw new Error(`vocabulary size ${size} is below the ${tokens.length + specials.length} byte and special tokens`);
     const bytesChars = tokens.slice(0, 256);
     // Two-character tokens (65,536), then two-character token + byte character, as many as needed.
-    outer: for (const a of bytesChars) for (const b of bytesChars) {
-      if (tokens.length >= target) break outer;
-      addMerge(a, b);
-    }
+    outer: for (const a of bytesChars)
+      for (const b of bytesChars) {
+        if (tokens.length >= target) break outer;
+        addMerge(a, b);
+      }
     const pairs = tokens.slice(256);
-    outer3: for (const a of pairs) for (const b of bytesChars) {
-      if (tokens.length >= target) break outer3;
-      addMerge(a, b);
-    }
+    outer3: for (const a of pairs)
+      for (const b of bytesChars) {
+        if (tokens.length >= target) break outer3;
+        addMerge(a, b);
+      }
     if (tokens.length < target) throw new Error(`vocabulary size ${size} is beyond what this generator makes`);
   }
 

@@ -73,9 +73,9 @@ function parseGguf(file: string): ParsedGguf {
       case 4:
         return u32();
       case 5:
-        return (at += 4), buf.readInt32LE(at - 4);
+        return ((at += 4), buf.readInt32LE(at - 4));
       case 6:
-        return (at += 4), buf.readFloatLE(at - 4);
+        return ((at += 4), buf.readFloatLE(at - 4));
       case 7:
         return buf.readUInt8(at++) !== 0;
       case 8:
@@ -88,7 +88,7 @@ function parseGguf(file: string): ParsedGguf {
       case 10:
         return u64();
       case 12:
-        return (at += 8), buf.readDoubleLE(at - 8);
+        return ((at += 8), buf.readDoubleLE(at - 8));
       default:
         throw new Error(`GGUF value type ${type} not handled by the test reader`);
     }
@@ -326,10 +326,24 @@ describe('RoPE, norms and GELU', () => {
     const norm = v.slice();
     ropeInPlace(norm, 2, 4, 100, 'norm');
     // pair 0: angle 2; pair 1: angle 2·100^(-1/2) = 0.2
-    expect(maxAbsDiff(norm, [1 * Math.cos(2) - 2 * Math.sin(2), 1 * Math.sin(2) + 2 * Math.cos(2), 3 * Math.cos(0.2) - 4 * Math.sin(0.2), 3 * Math.sin(0.2) + 4 * Math.cos(0.2)])).toBeLessThan(1e-15);
+    expect(
+      maxAbsDiff(norm, [
+        1 * Math.cos(2) - 2 * Math.sin(2),
+        1 * Math.sin(2) + 2 * Math.cos(2),
+        3 * Math.cos(0.2) - 4 * Math.sin(0.2),
+        3 * Math.sin(0.2) + 4 * Math.cos(0.2),
+      ]),
+    ).toBeLessThan(1e-15);
     const neox = v.slice();
     ropeInPlace(neox, 2, 4, 100, 'neox');
-    expect(maxAbsDiff(neox, [1 * Math.cos(2) - 3 * Math.sin(2), 2 * Math.cos(0.2) - 4 * Math.sin(0.2), 1 * Math.sin(2) + 3 * Math.cos(2), 2 * Math.sin(0.2) + 4 * Math.cos(0.2)])).toBeLessThan(1e-15);
+    expect(
+      maxAbsDiff(neox, [
+        1 * Math.cos(2) - 3 * Math.sin(2),
+        2 * Math.cos(0.2) - 4 * Math.sin(0.2),
+        1 * Math.sin(2) + 3 * Math.cos(2),
+        2 * Math.sin(0.2) + 4 * Math.cos(0.2),
+      ]),
+    ).toBeLessThan(1e-15);
   });
 
   it('NEOX equals NORM on the interleaved vector, and both keep the norm and depend on relative position only', () => {
@@ -368,12 +382,22 @@ describe('RoPE, norms and GELU', () => {
     const c = -3,
       eps = 1e-5;
     const r = rmsNorm(new Float64Array(4).fill(c), w, eps);
-    expect(maxAbsDiff(r, Array.from(w, (x) => (x * c) / Math.sqrt(c * c + eps)))).toBeLessThan(1e-15);
+    expect(
+      maxAbsDiff(
+        r,
+        Array.from(w, (x) => (x * c) / Math.sqrt(c * c + eps)),
+      ),
+    ).toBeLessThan(1e-15);
     const b = Float64Array.from([0.1, 0.2, 0.3, 0.4]);
     expect(maxAbsDiff(layerNorm(new Float64Array(4).fill(c), w, b, eps), b)).toBe(0);
     // LayerNorm of [1, -1, 1, -1] (mean 0, variance 1) is w·x/sqrt(1 + eps) + b
     const ln = layerNorm(Float64Array.from([1, -1, 1, -1]), w, b, eps);
-    expect(maxAbsDiff(ln, [0.5, -1, 2, 1].map((x, i) => x / Math.sqrt(1 + eps) + b[i]))).toBeLessThan(1e-15);
+    expect(
+      maxAbsDiff(
+        ln,
+        [0.5, -1, 2, 1].map((x, i) => x / Math.sqrt(1 + eps) + b[i]),
+      ),
+    ).toBeLessThan(1e-15);
   });
 
   it('GELU is the tanh form (ggml_gelu), not the erf one Hugging Face Pythia uses', () => {
@@ -463,9 +487,49 @@ describe('reference forward', () => {
     const ones = new Float64Array(4).fill(1);
     const E = Float64Array.from([0, 1, 0, 0, 1, 0, 0, 0]);
     const pattern = (arch: ArchName) => {
-      const cfg: ArchConfig = { arch, nLayer: 1, nEmbd: 4, nHead: 1, nHeadKv: 1, headDim: 4, nFf: 1, nCtx: 4, nVocab: 2, nRot: 4, ropeTheta: 10000, normEps: 0, parallelResidual: false, attnSoftcap: 1e9, finalSoftcap: 1e9, slidingWindow: 1e9 };
-      const layer = { attnNorm: ones, attnNormB: new Float64Array(4), wq: I4, wk: I4, wv: I4, wo: I4, ffnNorm: ones, ffnNormB: new Float64Array(4), ffnGate: new Float64Array(4), ffnUp: new Float64Array(4), ffnDown: new Float64Array(4), qNorm: ones, kNorm: ones, attnPostNorm: ones, ffnPostNorm: ones };
-      const m: ArchWeights = { config: cfg, tokenEmbd: E, output: E, outputNorm: ones, outputNormB: arch === 'gptneox' ? new Float64Array(4) : undefined, layers: [layer] };
+      const cfg: ArchConfig = {
+        arch,
+        nLayer: 1,
+        nEmbd: 4,
+        nHead: 1,
+        nHeadKv: 1,
+        headDim: 4,
+        nFf: 1,
+        nCtx: 4,
+        nVocab: 2,
+        nRot: 4,
+        ropeTheta: 10000,
+        normEps: 0,
+        parallelResidual: false,
+        attnSoftcap: 1e9,
+        finalSoftcap: 1e9,
+        slidingWindow: 1e9,
+      };
+      const layer = {
+        attnNorm: ones,
+        attnNormB: new Float64Array(4),
+        wq: I4,
+        wk: I4,
+        wv: I4,
+        wo: I4,
+        ffnNorm: ones,
+        ffnNormB: new Float64Array(4),
+        ffnGate: new Float64Array(4),
+        ffnUp: new Float64Array(4),
+        ffnDown: new Float64Array(4),
+        qNorm: ones,
+        kNorm: ones,
+        attnPostNorm: ones,
+        ffnPostNorm: ones,
+      };
+      const m: ArchWeights = {
+        config: cfg,
+        tokenEmbd: E,
+        output: E,
+        outputNorm: ones,
+        outputNormB: arch === 'gptneox' ? new Float64Array(4) : undefined,
+        layers: [layer],
+      };
       return archForward(m, [0, 1]).layers[0].attn_pattern;
     };
     const softmax2 = (a: number, b: number) => [Math.exp(a) / (Math.exp(a) + Math.exp(b)), Math.exp(b) / (Math.exp(a) + Math.exp(b))];
@@ -521,10 +585,25 @@ describe('reference forward', () => {
           }
         if (m.config.parallelResidual) {
           expect(l.resid_mid, arch).toBeUndefined();
-          expect(maxAbsDiff(l.resid_post, l.resid_pre.map((x, k) => x + l.attn_out[k] + l.mlp_out[k]))).toBeLessThan(1e-12);
+          expect(
+            maxAbsDiff(
+              l.resid_post,
+              l.resid_pre.map((x, k) => x + l.attn_out[k] + l.mlp_out[k]),
+            ),
+          ).toBeLessThan(1e-12);
         } else {
-          expect(maxAbsDiff(l.resid_mid!, l.resid_pre.map((x, k) => x + l.attn_out[k]))).toBeLessThan(1e-12);
-          expect(maxAbsDiff(l.resid_post, l.resid_mid!.map((x, k) => x + l.mlp_out[k]))).toBeLessThan(1e-12);
+          expect(
+            maxAbsDiff(
+              l.resid_mid!,
+              l.resid_pre.map((x, k) => x + l.attn_out[k]),
+            ),
+          ).toBeLessThan(1e-12);
+          expect(
+            maxAbsDiff(
+              l.resid_post,
+              l.resid_mid!.map((x, k) => x + l.mlp_out[k]),
+            ),
+          ).toBeLessThan(1e-12);
         }
         if (il + 1 < fwd.layers.length) expect(fwd.layers[il + 1].resid_pre).toBe(l.resid_post);
         // Without a post-attention norm, the heads' outputs (plus the output bias) add up to attn_out.
@@ -532,7 +611,8 @@ describe('reference forward', () => {
           const bo = m.layers[il].bo;
           const summed = new Float64Array(n * d);
           for (let i = 0; i < n; i++)
-            for (let h = 0; h < m.config.nHead; h++) for (let c = 0; c < d; c++) summed[i * d + c] += l.attn_head_out[(i * m.config.nHead + h) * d + c] + (h === 0 && bo ? bo[c] : 0);
+            for (let h = 0; h < m.config.nHead; h++)
+              for (let c = 0; c < d; c++) summed[i * d + c] += l.attn_head_out[(i * m.config.nHead + h) * d + c] + (h === 0 && bo ? bo[c] : 0);
           expect(maxAbsDiff(summed, l.attn_out), arch).toBeLessThan(1e-12);
         }
       });
@@ -558,7 +638,12 @@ describe('reference forward', () => {
     const fwd = archForward(m, IDS);
     const d = m.config.nEmbd,
       n = IDS.length;
-    expect(maxAbsDiff(fwd.embed.subarray(0, d), m.tokenEmbd.subarray(IDS[0] * d, (IDS[0] + 1) * d).map((x) => x * 8))).toBeLessThan(1e-14);
+    expect(
+      maxAbsDiff(
+        fwd.embed.subarray(0, d),
+        m.tokenEmbd.subarray(IDS[0] * d, (IDS[0] + 1) * d).map((x) => x * 8),
+      ),
+    ).toBeLessThan(1e-14);
     expect(fwd.logits.every((x) => Math.abs(x) <= 1.5)).toBe(true);
     expect(Math.max(...fwd.logits.map(Math.abs))).toBeGreaterThan(1);
     const far = (il: number) => {
