@@ -21,6 +21,7 @@ import {
   type ArchName,
   type ArchWeights,
 } from '../reference/llama-f64.js';
+import { forwardReference, type RefModel } from '../reference/gpt2-f64.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'layerlens-arch-gguf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -620,6 +621,54 @@ describe('reference forward', () => {
       expect(hooks.has('blocks.0.resid_mid')).toBe(!m.config.parallelResidual);
       expect(hooks.get(`blocks.${m.config.nLayer - 1}.resid_post`)).toBe(fwd.layers[m.config.nLayer - 1].resid_post);
     }
+  });
+
+  it('gptneox, sequential and without rotary, equals the GPT-2 reference with zero position embeddings', () => {
+    // With RoPE rotating no dims and a sequential residual, GPT-NeoX is GPT-2 without learned
+    // positions: LayerNorms with biases, fused [Q | K | V] with bias, tanh GELU, biased projections.
+    const m = write({ arch: 'gptneox', parallelResidual: false });
+    const c = m.config;
+    const neox: ArchWeights = { ...m, config: { ...c, nRot: 0 }, output: m.tokenEmbd };
+    const d = c.nEmbd;
+    const transpose = (a: Float64Array, rows: number, cols: number) => {
+      const t = new Float64Array(a.length);
+      for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) t[k * rows + r] = a[r * cols + k];
+      return t;
+    };
+    const concat = (...parts: Float64Array[]) => {
+      const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+      let at = 0;
+      for (const p of parts) out.set(p, (at += p.length) - p.length);
+      return out;
+    };
+    const gpt2: RefModel = {
+      dir: m.file,
+      config: { n_layer: c.nLayer, n_embd: d, n_head: c.nHead, n_ctx: c.nCtx, n_vocab: c.nVocab, eps: c.normEps },
+      dtype: 'F32',
+      wte: m.tokenEmbd,
+      wpe: new Float64Array(c.nCtx * d),
+      lnf_w: m.outputNorm,
+      lnf_b: m.outputNormB!,
+      blocks: m.layers.map((l) => ({
+        ln1_w: l.attnNorm!,
+        ln1_b: l.attnNormB!,
+        attn_w: transpose(concat(l.wq, l.wk, l.wv), 3 * d, d),
+        attn_b: concat(l.bq!, l.bk!, l.bv!),
+        attn_proj_w: transpose(l.wo, d, d),
+        attn_proj_b: l.bo!,
+        ln2_w: l.ffnNorm!,
+        ln2_b: l.ffnNormB!,
+        fc_w: transpose(l.ffnUp, c.nFf, d),
+        fc_b: l.ffnUpB!,
+        proj_w: transpose(l.ffnDown, d, c.nFf),
+        proj_b: l.ffnDownB!,
+      })),
+    };
+    const a = archForward(neox, IDS);
+    const b = forwardReference(gpt2, IDS);
+    expect(maxAbsDiff(a.embed, b.get('embed'))).toBe(0);
+    for (const [name, value] of archHookValues(a)) expect(maxAbsDiff(value, b.get(name)), name).toBeLessThan(1e-12);
+    expect(maxAbsDiff(a.logits, b.get('logits'))).toBeLessThan(1e-12);
   });
 
   it('gptneox without a parallel residual runs attention then FFN on the updated stream', () => {
