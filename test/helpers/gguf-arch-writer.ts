@@ -147,7 +147,14 @@ function resolveConfig(spec: ArchSpec, nVocab: number): ArchConfig {
   const headDim = merged.headDim ?? nEmbd / nHead;
   // Pythia rotates a quarter of each head (rotary_pct 0.25); the others rotate all of it.
   const nRot = merged.nRot ?? (spec.arch === 'gptneox' ? headDim / 4 : headDim);
-  const cfg = { ...merged, headDim, nRot, nVocab } as ArchConfig;
+  // The file holds these as float32, and float32 is what llama.cpp computes with.
+  const f32 = {
+    ropeTheta: Math.fround(merged.ropeTheta!),
+    normEps: Math.fround(merged.normEps!),
+    attnSoftcap: Math.fround(merged.attnSoftcap!),
+    finalSoftcap: Math.fround(merged.finalSoftcap!),
+  };
+  const cfg = { ...merged, ...f32, headDim, nRot, nVocab } as ArchConfig;
   const { arch, nHeadKv } = cfg;
   const positive = ['nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'headDim', 'nFf', 'nCtx', 'nRot'] as const;
   for (const k of positive) if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new Error(`${arch}: ${k} must be a positive integer, got ${cfg[k]}`);
