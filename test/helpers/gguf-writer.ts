@@ -44,13 +44,14 @@ export function encode(values: Float64Array, rowLength: number, type: GgufTensor
     const out = b * blockBytes;
     if (type === 'q8_0') {
       // Symmetric: d = max|x| / 127, q = round(x / d) in -127..127.
-      const amax = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      let amax = 0;
+      for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[j]));
       const dBits = f32ToF16Bits(amax / 127);
       const d = f16BitsToNumber(dBits);
       bytes.writeUInt16LE(dBits, out);
       for (let j = 0; j < QK; j++) {
         const q = d === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(x[j] / d)));
-        bytes.writeInt8(q, out + 2 + j);
+        bytes[out + 2 + j] = q & 0xff; // int8, two's complement
         decoded[b * QK + j] = q * d;
       }
     } else {
