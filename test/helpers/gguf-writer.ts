@@ -10,15 +10,15 @@ import type { RefBlock, RefModel } from '../reference/gpt2-f64.js';
 export type GgufTensorType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 // ggml_type numbers and GGUF value types, from the GGUF specification.
-const GGML_TYPE: Record<GgufTensorType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8 };
+export const GGML_TYPE: Record<GgufTensorType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8 };
 const GGUF_UINT32 = 4;
 const GGUF_FLOAT32 = 6;
 const GGUF_STRING = 8;
-const ALIGNMENT = 32;
+export const ALIGNMENT = 32;
 const QK = 32; // values per q8_0 / q4_0 block
 
 /** Bytes of `values` (one ggml row after another, rows of `rowLength`) in `type`, and the values they decode to. */
-function encode(values: Float64Array, rowLength: number, type: GgufTensorType): { bytes: Buffer; decoded: Float64Array } {
+export function encode(values: Float64Array, rowLength: number, type: GgufTensorType): { bytes: Buffer; decoded: Float64Array } {
   const n = values.length;
   const decoded = new Float64Array(n);
   if (type === 'f32') {
@@ -44,13 +44,14 @@ function encode(values: Float64Array, rowLength: number, type: GgufTensorType): 
     const out = b * blockBytes;
     if (type === 'q8_0') {
       // Symmetric: d = max|x| / 127, q = round(x / d) in -127..127.
-      const amax = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      let amax = 0;
+      for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[j]));
       const dBits = f32ToF16Bits(amax / 127);
       const d = f16BitsToNumber(dBits);
       bytes.writeUInt16LE(dBits, out);
       for (let j = 0; j < QK; j++) {
         const q = d === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(x[j] / d)));
-        bytes.writeInt8(q, out + 2 + j);
+        bytes[out + 2 + j] = q & 0xff; // int8, two's complement
         decoded[b * QK + j] = q * d;
       }
     } else {
@@ -81,20 +82,20 @@ function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
   return t;
 }
 
-function ggufString(s: string): Buffer {
+export function ggufString(s: string): Buffer {
   const body = Buffer.from(s, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(body.length));
   return Buffer.concat([len, body]);
 }
 
-function u32(v: number): Buffer {
+export function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v);
   return b;
 }
 
-function u64(v: number): Buffer {
+export function u64(v: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(v));
   return b;
@@ -107,7 +108,7 @@ function u64(v: number): Buffer {
  */
 export function writeGpt2Gguf(ref: RefModel, file: string, typeOf: (ggufName: string) => GgufTensorType): RefModel {
   const { n_layer: L, n_embd: d, n_head, n_ctx, n_vocab: V, eps } = ref.config;
-  const tensors: { name: string; ne: number[]; type: GgufTensorType; bytes: Buffer }[] = [];
+  const tensors: GgufTensorBytes[] = [];
   // A Hugging Face tensor in, the stored values (Hugging Face layout) out. Conv1D weights [in, out]
   // are stored transposed (ggml's ne0 = in); wte [V, d] and vectors keep their layout.
   const add = (name: string, values: Float64Array, hfShape: number[], conv1d: boolean, matrix: boolean): Float64Array => {
@@ -158,6 +159,20 @@ export function writeGpt2Gguf(ref: RefModel, file: string, typeOf: (ggufName: st
       return Buffer.concat([ggufString('gpt2.attention.layer_norm_epsilon'), u32(GGUF_FLOAT32), f]);
     })(),
   ];
+  writeFileSync(file, ggufFileBytes(kv, tensors));
+  return { ...ref, dir: file, wte, wpe, lnf_w, lnf_b, blocks };
+}
+
+/** One tensor of a GGUF file: ggml dims (ne0 first), type, and its encoded bytes. */
+export interface GgufTensorBytes {
+  name: string;
+  ne: number[];
+  type: GgufTensorType;
+  bytes: Buffer;
+}
+
+/** A whole GGUF v3 file: header, the encoded key/value pairs `kv`, tensor infos, then the data, each tensor aligned. */
+export function ggufFileBytes(kv: Buffer[], tensors: GgufTensorBytes[]): Buffer {
   const pad = (n: number) => (ALIGNMENT - (n % ALIGNMENT)) % ALIGNMENT;
   let offset = 0;
   const infos: Buffer[] = [];
@@ -168,6 +183,5 @@ export function writeGpt2Gguf(ref: RefModel, file: string, typeOf: (ggufName: st
     offset += t.bytes.length + pad(t.bytes.length);
   }
   const head = Buffer.concat([Buffer.from('GGUF'), u32(3), u64(tensors.length), u64(kv.length), ...kv, ...infos]);
-  writeFileSync(file, Buffer.concat([head, Buffer.alloc(pad(head.length)), ...data]));
-  return { ...ref, dir: file, wte, wpe, lnf_w, lnf_b, blocks };
+  return Buffer.concat([head, Buffer.alloc(pad(head.length)), ...data]);
 }
