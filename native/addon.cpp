@@ -4,15 +4,18 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine.hpp"
 #include "io/gguf_model.hpp"
+#include "sampling.hpp"
 
 namespace layerlens {
 namespace {
@@ -71,6 +74,13 @@ class Options {
     Napi::Value v = obj_.Get(key);
     if (!v.IsBoolean()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a boolean");
     return v.As<Napi::Boolean>().Value();
+  }
+
+  double number(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    Napi::Value v = obj_.Get(key);
+    if (!v.IsNumber()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
   }
 
   std::string string(const char* key) const {
@@ -153,6 +163,30 @@ std::vector<InterventionSpec> interventionsFrom(const Options& options, int32_t 
     out.push_back(std::move(spec));
   }
   return out;
+}
+
+// generate()'s temperature, topK, topP and seed, checked here as well as by the engine: a value that
+// does not survive the conversion to the C++ field (a float overflowing, a seed beyond 2^53) is an
+// error rather than a different value.
+SamplingParams samplingFrom(Napi::Env env, const Options& o) {
+  SamplingParams p;
+  const double temperature = o.number("temperature", 0.0);
+  if (!(temperature >= 0 && temperature <= double(std::numeric_limits<float>::max()))) {
+    throw Napi::RangeError::New(env, o.field("temperature") + " must be a finite number >= 0 (0 = greedy)");
+  }
+  p.temperature = float(temperature);
+  const double topP = o.number("topP", 1.0);
+  if (!(topP > 0 && topP <= 1) || !(float(topP) > 0)) {
+    throw Napi::RangeError::New(env, o.field("topP") + " must be in (0, 1]");
+  }
+  p.topP = float(topP);
+  p.topK = o.int32("topK", 0);
+  const double seed = o.number("seed", 0.0);
+  if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed)) {
+    throw Napi::RangeError::New(env, o.field("seed") + " must be an integer in 0..2^53-1");
+  }
+  p.seed = uint64_t(seed);
+  return p;
 }
 
 Napi::Float32Array toFloat32Array(Napi::Env env, const float* data, size_t n) {
@@ -331,21 +365,25 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // generate({tokens: Int32Array, maxNewTokens: number, stopToken?: number = -1,
-  //           interventions?: [{hook, mul?, add?}], stepInterventions?: [{hook, mul?, add?}] (one token each)})
+  //           interventions?: [{hook, mul?, add?}], stepInterventions?: [{hook, mul?, add?}] (one token each),
+  //           temperature?: number = 0, topK?: number = 0, topP?: number = 1, seed?: number = 0})
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
     const Options o(info[0], "generate");
-    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions", "stepInterventions"});
+    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions", "stepInterventions", "temperature", "topK",
+                 "topP", "seed"});
     std::vector<int32_t> prompt = o.int32Array("tokens");
     const int32_t maxNew = o.int32("maxNewTokens");
     const int32_t stop = o.int32("stopToken", -1);
     std::vector<InterventionSpec> interventions = interventionsFrom(o, eng->hparams().nLayer);
     std::vector<InterventionSpec> steps = interventionsFrom(o, eng->hparams().nLayer, "stepInterventions");
+    const SamplingParams sampling = samplingFrom(env, o);
     return queue<std::vector<int32_t>>(
         env,
         [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions),
-         steps = std::move(steps)]() { return eng->generate(prompt, maxNew, stop, interventions, steps); },
+         steps = std::move(steps),
+         sampling]() { return eng->generate(prompt, maxNew, stop, interventions, steps, sampling); },
         [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
           return toInt32Array(env, ids.data(), ids.size());
         });

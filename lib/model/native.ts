@@ -109,6 +109,14 @@ export interface NativeGenerateRequest {
   interventions?: NativeIntervention[];
   /** Edits of each generated token's own pass, sized for one token (steering: the same addition at every position). */
   stepInterventions?: NativeIntervention[];
+  /** Sampling (native/sampling.hpp): 0 (default) = greedy; else finite, > 0, kept as a float32. */
+  temperature?: number;
+  /** Keep the topK most likely tokens; ≤ 0 (default 0) = all. */
+  topK?: number;
+  /** In (0, 1], default 1. */
+  topP?: number;
+  /** The PRNG's seed, an integer in 0..2^53-1; default 0. */
+  seed?: number;
 }
 
 /** loadModel()'s request (the engine's EngineOptions plus what to load). */
