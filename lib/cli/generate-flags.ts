@@ -27,8 +27,9 @@ export const GENERATE_HELP = `  --generate N          after the lens, generate u
                         --top-k is the number of tokens the lens shows)
   --top-p P             with --temperature: sample among the fewest most likely tokens whose
                         probabilities add up to at least P, in (0, 1] (default 1)
-  --seed S              with --temperature: the sampler's seed, 0..${MAX_SEED} (default: a random one,
-                        printed with the continuation); a seed gives the same tokens every time
+  --seed S              with --temperature: the sampler's seed, an integer in 0..2^53-1 (default: a
+                        random one, printed with the continuation); a seed gives the same tokens
+                        every time
 `;
 
 /** What the flags ask for; absent sampling fields keep generate()'s defaults. */
