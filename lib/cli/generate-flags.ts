@@ -64,8 +64,7 @@ export function parseGenerateFlags(v: GenerateFlagValues): CliGenerate | undefin
     return undefined;
   }
   const maxNewTokens = integerFlag('--generate', v.generate, 1, MAX_INT32);
-  const temperature =
-    v.temperature === undefined ? 0 : decimalFlag('--temperature', v.temperature, 'a number ≥ 0 (0 = greedy)', (n) => n <= MAX_FLOAT32);
+  const temperature = v.temperature === undefined ? 0 : decimalFlag('--temperature', v.temperature, 'a number ≥ 0 (0 = greedy)', (n) => n <= MAX_FLOAT32);
   const topK = v['sample-top-k'] === undefined ? 0 : integerFlag('--sample-top-k', v['sample-top-k'], 0, MAX_INT32);
   const topP = v['top-p'] === undefined ? 1 : decimalFlag('--top-p', v['top-p'], 'a number in (0, 1]', (n) => n > 0 && n <= 1 && Math.fround(n) > 0);
   const seed = v.seed === undefined ? undefined : integerFlag('--seed', v.seed, 0, MAX_SEED);

@@ -51,7 +51,13 @@ function checkMargins(logits: Float32Array, p: ReferenceSampling, drawMargin: nu
 }
 
 /** The reference continuation: the reference sampler on model.run's logits of each prefix. */
-async function referenceContinuation(ids: number[], count: number, p: ReferenceSampling, interventions: Intervention[] = [], margins = true): Promise<number[]> {
+async function referenceContinuation(
+  ids: number[],
+  count: number,
+  p: ReferenceSampling,
+  interventions: Intervention[] = [],
+  margins = true,
+): Promise<number[]> {
   const sampler = new ReferenceSampler(p);
   const seq = [...ids];
   const out: number[] = [];
