@@ -53,13 +53,17 @@ class Sampler {
   double nextUniform();
 
   struct Candidate {
-    double z;
-    double w;
+    uint32_t key;  // the logit, mapped so that ascending keys are descending logits
     int32_t id;
+    double w;  // exp(z - max z)
   };
+  void sortCandidates();
+
   SamplingParams params_;
   uint64_t state_;
-  std::vector<Candidate> candidates_;  // reused across tokens: a vocabulary's worth each call
+  // reused across tokens: a vocabulary's worth each call
+  std::vector<Candidate> candidates_;
+  std::vector<Candidate> scratch_;
   std::vector<double> probs_;
 };
 
