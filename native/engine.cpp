@@ -250,7 +250,7 @@ std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_
     else if (!stepInterventions.empty()) f.interventions = &stepInterventions;
     std::vector<float> logits = forwardLogits(f);
     nPast += int32_t(step.size());
-    // greedy: the first maximum wins, as torch.argmax does
+    // greedy keeps torch.argmax's rule: the first maximum wins
     const int32_t next = sampler.sample(logits.data(), int32_t(logits.size()));
     generated.push_back(next);
     if (next == stopToken) break;
