@@ -11,6 +11,7 @@
  */
 export { decodeLayers, releaseModels, resolveTarget, attentionLayers, type DecodeOptions } from './lens/decode.js';
 export { generate, type GenerateOptions, type GenerateResult } from './model/generate.js';
+export type { SamplingOptions } from './model/sampling.js';
 export {
   loadModel,
   Model,

@@ -16,6 +16,7 @@
 #include "llama/llama_log.hpp"
 #include "napi_helpers.hpp"
 #include "io/gguf_model.hpp"
+#include "sampling.hpp"
 
 namespace layerlens {
 namespace {
@@ -71,21 +72,25 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   // generate({tokens: Int32Array, maxNewTokens: number, stopToken?: number = -1,
-  //           interventions?: [{hook, mul?, add?}], stepInterventions?: [{hook, mul?, add?}] (one token each)})
+  //           interventions?: [{hook, mul?, add?}], stepInterventions?: [{hook, mul?, add?}] (one token each),
+  //           temperature?: number = 0, topK?: number = 0, topP?: number = 1, seed?: number = 0})
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
     const Options o(info[0], "generate");
-    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions", "stepInterventions"});
+    o.onlyKnown({"tokens", "maxNewTokens", "stopToken", "interventions", "stepInterventions", "temperature", "topK",
+                 "topP", "seed"});
     std::vector<int32_t> prompt = o.int32Array("tokens");
     const int32_t maxNew = o.int32("maxNewTokens");
     const int32_t stop = o.int32("stopToken", -1);
     std::vector<InterventionSpec> interventions = interventionsFrom(o, eng->hparams().nLayer);
     std::vector<InterventionSpec> steps = interventionsFrom(o, eng->hparams().nLayer, "stepInterventions");
+    const SamplingParams sampling = samplingFrom(env, o);
     return queue<std::vector<int32_t>>(
         env,
         [eng, prompt = std::move(prompt), maxNew, stop, interventions = std::move(interventions),
-         steps = std::move(steps)]() { return eng->generate(prompt, maxNew, stop, interventions, steps); },
+         steps = std::move(steps),
+         sampling]() { return eng->generate(prompt, maxNew, stop, interventions, steps, sampling); },
         [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
           return toInt32Array(env, ids.data(), ids.size());
         });

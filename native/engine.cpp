@@ -228,7 +228,9 @@ std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {
 
 std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken,
                                       const std::vector<InterventionSpec>& interventions,
-                                      const std::vector<InterventionSpec>& stepInterventions) {
+                                      const std::vector<InterventionSpec>& stepInterventions,
+                                      const SamplingParams& sampling) {
+  Sampler sampler(sampling);  // validates the parameters
   validateTokens(prompt, 0);
   validateInterventions(interventions, int32_t(prompt.size()));
   validateInterventions(stepInterventions, 1);
@@ -248,8 +250,8 @@ std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int32_
     else if (!stepInterventions.empty()) f.interventions = &stepInterventions;
     std::vector<float> logits = forwardLogits(f);
     nPast += int32_t(step.size());
-    // argmax; the first maximum wins, as torch.argmax does
-    const int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    // greedy keeps torch.argmax's rule: the first maximum wins
+    const int32_t next = sampler.sample(logits.data(), int32_t(logits.size()));
     generated.push_back(next);
     if (next == stopToken) break;
     step.assign(1, next);

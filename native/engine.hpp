@@ -18,6 +18,7 @@
 #include "io/weights.hpp"
 #include "lens/lens_plan.hpp"
 #include "lens/topk.hpp"
+#include "sampling.hpp"
 
 namespace layerlens {
 
@@ -44,14 +45,16 @@ class Engine {
   // ln_f + unembedding + top-k (and the requested measures) of m vectors, batched on the backend.
   LensOutput lens(const LensRequest& request);
 
-  // Greedy decoding with a KV cache. Stops after maxNewTokens, at the context limit, or after
+  // Decoding with a KV cache, greedy or sampled (sampling.hpp; the PRNG is seeded once per call, so a
+  // seed gives the same tokens every time). Stops after maxNewTokens, at the context limit, or after
   // emitting stopToken (>= 0).
   // Interventions (sized for the prompt) apply to the prompt's forward pass; the tokens generated
   // after it see their effect through the KV cache. stepInterventions (sized for one token) apply to
   // each generated token's own pass (steering vectors: the same addition at every position).
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t maxNewTokens, int32_t stopToken,
                                 const std::vector<InterventionSpec>& interventions = {},
-                                const std::vector<InterventionSpec>& stepInterventions = {});
+                                const std::vector<InterventionSpec>& stepInterventions = {},
+                                const SamplingParams& sampling = {});
 
   std::vector<float> weight(const std::string& name);
 

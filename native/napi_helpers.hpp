@@ -6,13 +6,16 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "run_types.hpp"
+#include "sampling.hpp"
 
 namespace layerlens {
 
@@ -70,6 +73,13 @@ class Options {
     Napi::Value v = obj_.Get(key);
     if (!v.IsBoolean()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a boolean");
     return v.As<Napi::Boolean>().Value();
+  }
+
+  double number(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    Napi::Value v = obj_.Get(key);
+    if (!v.IsNumber()) throw Napi::TypeError::New(obj_.Env(), field(key) + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
   }
 
   std::string string(const char* key) const {
@@ -152,6 +162,30 @@ inline std::vector<InterventionSpec> interventionsFrom(const Options& options, i
     out.push_back(std::move(spec));
   }
   return out;
+}
+
+// generate()'s temperature, topK, topP and seed, checked here as well as by the engine: a value that
+// does not survive the conversion to the C++ field (a float overflowing, a seed beyond 2^53) is an
+// error rather than a different value.
+inline SamplingParams samplingFrom(Napi::Env env, const Options& o) {
+  SamplingParams p;
+  const double temperature = o.number("temperature", 0.0);
+  if (!(temperature >= 0 && temperature <= double(std::numeric_limits<float>::max()))) {
+    throw Napi::RangeError::New(env, o.field("temperature") + " must be a finite number >= 0 (0 = greedy)");
+  }
+  p.temperature = float(temperature);
+  const double topP = o.number("topP", 1.0);
+  if (!(topP > 0 && topP <= 1) || !(float(topP) > 0)) {
+    throw Napi::RangeError::New(env, o.field("topP") + " must be in (0, 1]");
+  }
+  p.topP = float(topP);
+  p.topK = o.int32("topK", 0);
+  const double seed = o.number("seed", 0.0);
+  if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed)) {
+    throw Napi::RangeError::New(env, o.field("seed") + " must be an integer in 0..2^53-1");
+  }
+  p.seed = uint64_t(seed);
+  return p;
 }
 
 inline Napi::Float32Array toFloat32Array(Napi::Env env, const float* data, size_t n) {

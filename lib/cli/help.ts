@@ -5,6 +5,7 @@ import { vocabSize } from '../tokens/tokenizer.js';
 import { VIEW_HELP } from '../render/view.js';
 import { DEFAULT_CONVERT_TYPE } from './convert.js';
 import { DEFAULT_TOP_K } from './lens.js';
+import { GENERATE_HELP } from './generate-flags.js';
 
 export const HELP = `Usage: layerlens [options] "prompt"
        layerlens [options] -          (read the prompt from stdin)
@@ -68,7 +69,7 @@ ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside th
                         the same, times SCALE (also written FILE:SCALE); repeatable
   --control-vector-layer-range A B
                         apply control vectors to blocks A..B only (inclusive; default 1..n_layer)
-  --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
+${GENERATE_HELP}  --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')}; auto (the default) takes a GPU backend when the build
                         has one, else the CPU
   -h, --help            print this help and exit

@@ -1,5 +1,6 @@
 // `layerlens [options] PROMPT`, the default command: the logit lens of a prompt as a table, a grid,
-// JSON or an HTML report, optionally with an ablation (--ablate) or activation patching (--patch-from).
+// JSON or an HTML report, optionally with an ablation (--ablate) or activation patching (--patch-from),
+// and the prompt's continuation after it (--generate).
 // Parsing is pure; the model modules (and with them the native addon) are imported only to run.
 import { checkHookSpec, isIntervenable, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
 import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';
@@ -8,16 +9,17 @@ import type { PositionSpec } from '../model/positions.js';
 import { stringifyJSON, toJSON } from '../render/format.js';
 import { formatView, parseViewFlags, VIEW_OPTIONS, viewDecodeOptions, type ViewFlags } from '../render/view.js';
 import { encode } from '../tokens/tokenizer.js';
-
-/** The largest --top-k accepted before the model is known. */
-const MAX_VOCAB = 1 << 24;
-import type { LensResult } from '../types.js';
+import type { Intervention, LensResult } from '../types.js';
 import { choiceFlag, integerFlag, listFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
 import { readAll, useColor, writeReport, type CommandIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
+import { continuationJSON, formatContinuation, GENERATE_FLAGS, parseGenerateFlags, type CliGenerate } from './generate-flags.js';
+import type { GenerateResult } from '../model/generate.js';
 
 export const DEFAULT_TOP_K = 5;
 const PATCH_MODES = ['set', 'add'] as const;
+/** The largest --top-k accepted before the model is known (its vocabulary bounds it once loaded). */
+const MAX_VOCAB = 1 << 24;
 
 export interface CliRunOptions extends ModelLoadFlags {
   /** --target, --metrics, --grid, --html (lib/render/view.ts). */
@@ -39,6 +41,8 @@ export interface CliRunOptions extends ModelLoadFlags {
   tunedLens?: string;
   /** --chat: wrap the prompt in the model's chat template (llama.cpp engine). */
   chat?: boolean;
+  /** --generate N and the sampling flags: the continuation printed after the lens. */
+  generate?: CliGenerate;
 }
 
 export type LensCommand = { command: 'help' } | { command: 'version' } | ({ command: 'run' } & CliRunOptions);
@@ -58,6 +62,7 @@ const LENS_FLAGS = {
   'tuned-lens': { type: 'string' },
   chat: { type: 'boolean' },
   ...CONTROL_VECTOR_FLAGS,
+  ...GENERATE_FLAGS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -115,6 +120,10 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   if (tunedLens !== undefined && tunedLens.trim() === '') throw invalidParameterError('--tuned-lens', 'a tuned lens folder', tunedLens);
   if (tunedLens !== undefined && patch) throw new InvalidParameterError('--tuned-lens does not combine with --patch-from (patching compares logit lenses)');
 
+  const generate = parseGenerateFlags(v);
+  if (generate && patch) throw new InvalidParameterError('--generate does not combine with --patch-from');
+  if (generate && view.html === '-') throw new InvalidParameterError('--generate prints after the table or in --json; with --html - stdout is the report');
+
   const pos = parsed.positionals;
   if (pos.length === 0) throw new InvalidParameterError('missing prompt (give it as the last argument, or "-" to read stdin; see --help)');
   if (pos.length > 1) throw new InvalidParameterError(`expected one prompt, got ${pos.length} arguments; quote the prompt: layerlens "${pos.join(' ')}"`);
@@ -134,6 +143,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
     ...(tunedLens !== undefined ? { tunedLens } : {}),
     ...(steer.controlVectors ? { steer } : {}),
     ...(v.chat ? { chat: true } : {}),
+    ...(generate ? { generate } : {}),
   };
 }
 
@@ -205,15 +215,35 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       const { decodeLayers } = await import('../lens/decode.js');
       result = await decodeLayers(prompt, { ...options, ...(ablated.length ? { interventions: ablation(ablated) } : {}) });
     }
-    if (cmd.json) io.stdout.write(stringifyJSON(toJSON(result, { vectors: cmd.vectors })) + '\n');
-    else {
+    const continuation = cmd.generate ? await generateContinuation(prompt, cmd.generate, options, ablated.length ? ablation(ablated) : []) : undefined;
+    if (cmd.json) {
+      const json = toJSON(result, { vectors: cmd.vectors });
+      io.stdout.write(stringifyJSON(continuation ? { ...json, ...continuationJSON(cmd.generate!, continuation) } : json) + '\n');
+    } else {
       const width = io.stdout.isTTY ? io.stdout.columns : undefined;
       io.stdout.write(formatView(result, { color: useColor(io.stdout, io.env), grid: cmd.view.grid, ...(width ? { width } : {}) }));
       if (result.lens === 'tuned') io.stdout.write(tunedLensNote(cmd.tunedLens!, n_layer));
+      if (continuation) io.stdout.write(formatContinuation(cmd.generate!, continuation));
     }
   } finally {
     model.dispose();
   }
+}
+
+/** --generate: the continuation of the model the lens looked at (its control vectors, and its ablation at every token). */
+async function generateContinuation(prompt: string, g: CliGenerate, options: LensOptions, ablation: Intervention[]): Promise<GenerateResult> {
+  const { generate } = await import('../model/generate.js');
+  return generate(prompt, {
+    model: options.model,
+    maxNewTokens: g.maxNewTokens,
+    temperature: g.temperature,
+    topK: g.topK,
+    topP: g.topP,
+    ...(g.seed === undefined ? {} : { seed: g.seed }),
+    ...(options.controlVectors ? { controlVectors: options.controlVectors } : {}),
+    ...(options.controlVectorLayerRange ? { controlVectorLayerRange: options.controlVectorLayerRange } : {}),
+    ...(ablation.length ? { interventions: ablation, stepInterventions: ablation } : {}),
+  });
 }
 
 /** Below the table or grid: which rows the tuned lens changed. */

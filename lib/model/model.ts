@@ -8,6 +8,7 @@ import { HOOK_KINDS, type HookKind } from '../hooks.js';
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
+import { resolveSampling, type SamplingOptions } from './sampling.js';
 import { DEVICES, DTYPES, MAX_THREADS, MODEL_ENGINES, type ModelEngine, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
 import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 
@@ -279,7 +280,8 @@ export class Model {
     return this.#lensWeights;
   }
 
-  /** Greedy decoding with a KV cache; returns the new token ids (stops early after `stopToken`).
+  /** Decoding with a KV cache, greedy by default, else sampled as `sampling` says (whose seed defaults
+   *  to 0 here: generate() picks a random one); returns the new token ids (stops early after `stopToken`).
    *  Interventions apply to the prompt's positions; the generated tokens see them through the cache.
    *  `stepInterventions` (positions relative to the one new token, so 'all' = it) apply to each generated token's own pass. */
   async generateIds(
@@ -288,12 +290,14 @@ export class Model {
     stopToken = -1,
     interventions: readonly Intervention[] = [],
     stepInterventions: readonly Intervention[] = [],
+    sampling: SamplingOptions = {},
   ): Promise<number[]> {
     const tokens = this.#checkTokens(ids);
     if (!is.integer(maxNewTokens) || maxNewTokens < 0) throw invalidParameterError('maxNewTokens', 'a non-negative integer', maxNewTokens);
     const edits = toNativeInterventions(interventions, this.info, tokens.length);
     const steps = toNativeInterventions(stepInterventions, this.info, 1);
-    const extra = steps.length ? { stepInterventions: steps } : {};
+    const pick = resolveSampling(sampling, () => 0);
+    const extra = { ...(steps.length ? { stepInterventions: steps } : {}), ...pick };
     if (this.isLlama) {
       // The llama.cpp engine stops at the vocabulary's end-of-generation tokens (any stopToken asks for that).
       const llama = this.#engine() as NativeLlamaModel;

@@ -101,7 +101,7 @@ export interface NativeLensRequest extends NativeLensOptions {
 }
 
 /** generate()'s request. */
-export interface NativeGenerateRequest {
+export interface NativeGenerateRequest extends NativeSamplingRequest {
   tokens: Int32Array;
   maxNewTokens: number;
   /** Stop after emitting this token; -1 (default) = never. */
@@ -109,6 +109,18 @@ export interface NativeGenerateRequest {
   interventions?: NativeIntervention[];
   /** Edits of each generated token's own pass, sized for one token (steering: the same addition at every position). */
   stepInterventions?: NativeIntervention[];
+}
+
+/** generate()'s sampling fields, the same on both engines (native/sampling.hpp). */
+export interface NativeSamplingRequest {
+  /** Sampling (native/sampling.hpp): 0 (default) = greedy; else finite, > 0, kept as a float32. */
+  temperature?: number;
+  /** Keep the topK most likely tokens; ≤ 0 (default 0) = all. */
+  topK?: number;
+  /** In (0, 1], default 1. */
+  topP?: number;
+  /** The PRNG's seed, an integer in 0..2^53-1; default 0. */
+  seed?: number;
 }
 
 /** loadModel()'s request (the engine's EngineOptions plus what to load). */
@@ -183,7 +195,7 @@ export interface NativeLlamaModelInfo {
   device: 'cpu';
 }
 
-export interface NativeLlamaGenerateRequest {
+export interface NativeLlamaGenerateRequest extends NativeSamplingRequest {
   tokens: Int32Array;
   maxNewTokens: number;
   /** Stop after an end-of-generation token (default true). */

@@ -11,14 +11,6 @@
 namespace layerlens {
 namespace {
 
-// Greedy pick: the highest logit, ties to the lowest id (as the GPT-2 engine).
-int32_t argmax(const float* logits, int32_t n) {
-  int32_t best = 0;
-  for (int32_t i = 1; i < n; ++i)
-    if (logits[i] > logits[best]) best = i;
-  return best;
-}
-
 class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -63,22 +55,28 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
         [](Napi::Env env, LensOutput& r) { return lensOutputToJs(env, r); });
   }
 
-  // generate({tokens, maxNewTokens, stopAtEog?: boolean = true, interventions?, stepInterventions?})
+  // generate({tokens, maxNewTokens, stopAtEog?: boolean = true, interventions?, stepInterventions?,
+  //           temperature?, topK?, topP?, seed?}): the same sampler as the GPT-2 engine (native/sampling.hpp),
+  //           so a seed picks the same tokens from the same logits on both engines.
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto eng = engine(env);
     const Options o(info[0], "generate");
-    o.onlyKnown({"tokens", "maxNewTokens", "stopAtEog", "interventions", "stepInterventions"});
+    o.onlyKnown({"tokens", "maxNewTokens", "stopAtEog", "interventions", "stepInterventions", "temperature", "topK",
+                 "topP", "seed"});
     std::vector<int32_t> prompt = o.int32Array("tokens");
     const int32_t maxNew = o.int32("maxNewTokens");
     const bool stop = o.boolean("stopAtEog", true);
     const int32_t nLayer = eng->info().nLayer;
     std::vector<InterventionSpec> ivs = interventionsFrom(o, nLayer);
     std::vector<InterventionSpec> steps = interventionsFrom(o, nLayer, "stepInterventions");
+    const SamplingParams sampling = samplingFrom(env, o);
     return queue<std::vector<int32_t>>(
         env,
-        [eng, prompt = std::move(prompt), maxNew, stop, ivs = std::move(ivs), steps = std::move(steps)]() {
-          return eng->generate(prompt, maxNew, stop, ivs, steps, argmax);
+        [eng, prompt = std::move(prompt), maxNew, stop, ivs = std::move(ivs), steps = std::move(steps), sampling]() {
+          Sampler sampler(sampling);
+          return eng->generate(prompt, maxNew, stop, ivs, steps,
+                               [&sampler](const float* logits, int32_t n) { return sampler.sample(logits, n); });
         },
         [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
           return toInt32Array(env, ids.data(), ids.size());
