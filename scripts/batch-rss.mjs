@@ -4,7 +4,7 @@
 // the same RSS after 10% and after 100% of the prompts (input and output are streamed; only the ids
 // seen are kept). Needs the built package (npm run build:ts) and addon.
 //
-//   node scripts/batch-rss.mjs [--prompts N] [--hooks LIST] [--keep]
+//   node scripts/batch-rss.mjs [--prompts N] [--hooks LIST] [--threads N] [--keep]
 import { mkdtempSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { makeCheckpoint } from './make-checkpoint.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({ options: { prompts: { type: 'string', default: '10000' }, hooks: { type: 'string', default: 'all' }, keep: { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { prompts: { type: 'string', default: '10000' }, hooks: { type: 'string', default: 'default' }, threads: { type: 'string', default: '1' }, keep: { type: 'boolean' } } });
 const n = Number(args.prompts);
 
 const model = join(root, '.cache', 'test-checkpoints', 'tiny-f32');
@@ -48,7 +48,7 @@ const timer = setInterval(() => {
   samples.push({ s: (Date.now() - started) / 1000, rss: process.memoryUsage().rss, outBytes: bytes });
 }, 1000);
 let err = '';
-const code = await main(['batch', input, '--out', out, '--model', model, '--device', 'cpu', '--hooks', args.hooks, '--summary', join(work, 'summary.json')], {
+const code = await main(['batch', input, '--out', out, '--model', model, '--device', 'cpu', '--threads', args.threads, '--hooks', args.hooks, '--summary', join(work, 'summary.json')], {
   stdout: { write: () => true },
   stderr: { write: (s) => ((err += s), true) },
   env: process.env,
@@ -60,7 +60,7 @@ const peak = Math.max(...samples.map((x) => x.rss), end);
 const at = (frac) => samples.find((x) => x.outBytes >= frac * outSize) ?? samples[samples.length - 1];
 
 console.log(err.trim());
-console.log(`exit code ${code}; ${n} prompts, hooks ${args.hooks}; input ${mib(statSync(input).size)} MiB, output ${mib(outSize)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`exit code ${code}; ${n} prompts, hooks ${args.hooks}, ${args.threads} thread(s); input ${mib(statSync(input).size)} MiB, output ${mib(outSize)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(`RSS at start (before the model is loaded): ${mib(start)} MiB`);
 for (const f of [0.1, 0.5, 0.9]) {
   const s = at(f);

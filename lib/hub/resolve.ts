@@ -3,6 +3,9 @@
 //   2. a hub name (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, org/name) already in the local
 //      Hugging Face cache at the revision (refs/<revision> → snapshots/<commit>/): no network at all;
 //   3. otherwise a download from the hub into that same cache (lib/hub/hub.ts), unless HF_HUB_OFFLINE is set.
+// Before those: `ollama:NAME[:TAG]` and `lmstudio:PUB/REPO[/FILE]` name models in those tools' stores
+// (lib/hub/local-models.ts), and `org/name:QUANT` / `org/name/file.gguf` a GGUF of a hub repo, cached and
+// downloaded like the rest (lib/hub/hub-gguf.ts).
 // The cache layout is huggingface_hub's, so Python tools and layerlens share one cache.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
