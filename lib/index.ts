@@ -124,7 +124,17 @@ export {
   type ControlVector,
 } from './interp/control-vector.js';
 export { decodeBatch, DEFAULT_BATCH_CONCURRENCY, type BatchPrompt, type BatchResult, type DecodeBatchOptions } from './batch/decode-batch.js';
-export { readBatchInput, parseShard, inShard, idHash, type BatchItem, type BadLine, type Shard, type InputFormat, type ReadInputOptions } from './batch/input.js';
+export {
+  readBatchInput,
+  parseShard,
+  inShard,
+  idHash,
+  type BatchItem,
+  type BadLine,
+  type Shard,
+  type InputFormat,
+  type ReadInputOptions,
+} from './batch/input.js';
 export { scanOutput, OutputWriter, type ExistingOutput } from './batch/output.js';
 export {
   SummaryAccumulator,

@@ -5,7 +5,7 @@
 // seen are kept). Needs the built package (npm run build:ts) and addon.
 //
 //   node scripts/batch-rss.mjs [--prompts N] [--hooks LIST] [--threads N] [--keep]
-import { mkdtempSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,14 @@ import { parseArgs } from 'node:util';
 import { makeCheckpoint } from './make-checkpoint.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({ options: { prompts: { type: 'string', default: '10000' }, hooks: { type: 'string', default: 'default' }, threads: { type: 'string', default: '1' }, keep: { type: 'boolean' } } });
+const { values: args } = parseArgs({
+  options: {
+    prompts: { type: 'string', default: '10000' },
+    hooks: { type: 'string', default: 'default' },
+    threads: { type: 'string', default: '1' },
+    keep: { type: 'boolean' },
+  },
+});
 const n = Number(args.prompts);
 
 const model = join(root, '.cache', 'test-checkpoints', 'tiny-f32');
@@ -34,7 +41,7 @@ await new Promise((resolve) => w.end(resolve));
 
 const mib = (b) => (b / 2 ** 20).toFixed(1);
 const { main } = await import(join(root, 'dist', 'cli', 'main.js'));
-global.gc?.();
+globalThis.gc?.();
 const start = process.memoryUsage().rss;
 const samples = [];
 const started = Date.now();
@@ -48,11 +55,29 @@ const timer = setInterval(() => {
   samples.push({ s: (Date.now() - started) / 1000, rss: process.memoryUsage().rss, outBytes: bytes });
 }, 1000);
 let err = '';
-const code = await main(['batch', input, '--out', out, '--model', model, '--device', 'cpu', '--threads', args.threads, '--hooks', args.hooks, '--summary', join(work, 'summary.json')], {
-  stdout: { write: () => true },
-  stderr: { write: (s) => ((err += s), true) },
-  env: process.env,
-});
+const code = await main(
+  [
+    'batch',
+    input,
+    '--out',
+    out,
+    '--model',
+    model,
+    '--device',
+    'cpu',
+    '--threads',
+    args.threads,
+    '--hooks',
+    args.hooks,
+    '--summary',
+    join(work, 'summary.json'),
+  ],
+  {
+    stdout: { write: () => true },
+    stderr: { write: (s) => ((err += s), true) },
+    env: process.env,
+  },
+);
 clearInterval(timer);
 const end = process.memoryUsage().rss;
 const outSize = statSync(out).size;
@@ -60,7 +85,9 @@ const peak = Math.max(...samples.map((x) => x.rss), end);
 const at = (frac) => samples.find((x) => x.outBytes >= frac * outSize) ?? samples[samples.length - 1];
 
 console.log(err.trim());
-console.log(`exit code ${code}; ${n} prompts, hooks ${args.hooks}, ${args.threads} thread(s); input ${mib(statSync(input).size)} MiB, output ${mib(outSize)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `exit code ${code}; ${n} prompts, hooks ${args.hooks}, ${args.threads} thread(s); input ${mib(statSync(input).size)} MiB, output ${mib(outSize)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
 console.log(`RSS at start (before the model is loaded): ${mib(start)} MiB`);
 for (const f of [0.1, 0.5, 0.9]) {
   const s = at(f);

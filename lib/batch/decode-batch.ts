@@ -24,8 +24,7 @@ export interface DecodeBatchOptions extends DecodeOptions {
 
 /** One prompt's outcome: its result, or the error that prompt alone raised (the batch goes on). */
 export type BatchResult<P extends BatchPrompt = BatchPrompt> =
-  | { index: number; input: P; result: DecodedLens; error?: undefined }
-  | { index: number; input: P; error: Error; result?: undefined };
+  { index: number; input: P; result: DecodedLens; error?: undefined } | { index: number; input: P; error: Error; result?: undefined };
 
 export const DEFAULT_BATCH_CONCURRENCY = 2;
 const MAX_CONCURRENCY = 64;

@@ -37,7 +37,8 @@ export async function scanOutput(path: string): Promise<ExistingOutput> {
     } catch {
       id = undefined;
     }
-    if (typeof id !== 'string') throw new Error(`${path}:${lineNo} is not a line of a layerlens batch output (a JSON object with a string "id"); give another --out file`);
+    if (typeof id !== 'string')
+      throw new Error(`${path}:${lineNo} is not a line of a layerlens batch output (a JSON object with a string "id"); give another --out file`);
     ids.add(id);
   };
   try {
@@ -78,7 +79,7 @@ export class OutputWriter {
   /** Writes `value` as one line (one write call: the line and its newline together). */
   async writeLine(value: unknown): Promise<void> {
     const bytes = Buffer.from(JSON.stringify(value) + '\n', 'utf8');
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       const { bytesWritten } = await this.#file.write(bytes, at, bytes.length - at);
       at += bytesWritten;
     }

@@ -83,11 +83,12 @@ function plotSvg(plot: Plot, s: BatchSummary): string | null {
     const yv = y0 + ((y1 - y0) * i) / 4;
     const label = plot.log ? fmt(10 ** yv) : fmt(yv);
     const y = H - M.bottom - (i / 4) * (H - M.top - M.bottom);
-    parts.push(`<line x1="${M.left - 4}" y1="${y}" x2="${W - M.right}" y2="${y}" class="grid"/><text x="${M.left - 6}" y="${y + 4}" text-anchor="end">${label}</text>`);
+    parts.push(
+      `<line x1="${M.left - 4}" y1="${y}" x2="${W - M.right}" y2="${y}" class="grid"/><text x="${M.left - 6}" y="${y + 4}" text-anchor="end">${label}</text>`,
+    );
   }
   const step = Math.max(1, Math.ceil(xMax / 12));
-  for (let x = 0; x <= xMax; x += step)
-    parts.push(`<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${x === 0 ? 'emb' : x - 1}</text>`);
+  for (let x = 0; x <= xMax; x += step) parts.push(`<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${x === 0 ? 'emb' : x - 1}</text>`);
   parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">block</text>`);
   let legendX = M.left + 8;
   for (const [kind, pts] of series) {
@@ -98,7 +99,10 @@ function plotSvg(plot: Plot, s: BatchSummary): string | null {
       parts.push(`<polygon points="${band}" fill="${color}" fill-opacity="0.15" stroke="none"/>`);
       parts.push(`<polyline points="${pts.map((p) => `${px(p.x)},${py(p.y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
     } else parts.push(`<line x1="${px(pts[0].x)}" y1="${py(pts[0].lo)}" x2="${px(pts[0].x)}" y2="${py(pts[0].hi)}" stroke="${color}"/>`);
-    for (const p of pts) parts.push(`<circle cx="${px(p.x)}" cy="${py(p.y)}" r="2.5" fill="${color}"><title>${esc(kind)} ${p.x === 0 ? 'embed' : `block ${p.x - 1}`}: ${fmt(p.y)} [${fmt(p.lo)}, ${fmt(p.hi)}]</title></circle>`);
+    for (const p of pts)
+      parts.push(
+        `<circle cx="${px(p.x)}" cy="${py(p.y)}" r="2.5" fill="${color}"><title>${esc(kind)} ${p.x === 0 ? 'embed' : `block ${p.x - 1}`}: ${fmt(p.y)} [${fmt(p.lo)}, ${fmt(p.hi)}]</title></circle>`,
+      );
     parts.push(`<rect x="${legendX}" y="${M.top - 2}" width="10" height="10" fill="${color}"/><text x="${legendX + 14}" y="${M.top + 7}">${esc(kind)}</text>`);
     legendX += 20 + kind.length * 7;
   }

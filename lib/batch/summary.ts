@@ -95,7 +95,10 @@ export function wilsonInterval(count: number, n: number): [number, number] {
 
 /** ln Γ(x) (Lanczos, g = 7). */
 function logGamma(x: number): number {
-  const c = [0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406, 12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7];
+  const c = [
+    0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406, 12.507343278686905, -0.13857109526572012,
+    9.984369578019572e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -116,7 +119,8 @@ function incompleteBeta(x: number, a: number, b: number): number {
   let d = 0;
   for (let i = 0; i <= 400; i++) {
     const m = Math.floor(i / 2);
-    const num = i === 0 ? 1 : i % 2 === 0 ? (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)) : -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    const num =
+      i === 0 ? 1 : i % 2 === 0 ? (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)) : -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
     d = 1 + num * d;
     if (Math.abs(d) < tiny) d = tiny;
     d = 1 / d;
@@ -178,7 +182,19 @@ export class SummaryAccumulator {
       if (h.position !== r.position || !h.top || h.top.length === 0) continue;
       let a = this.#hooks.get(h.name);
       if (!a) {
-        a = { name: h.name, layer: h.layer, kind: h.kind, n: 0, agreePrediction: 0, nTarget: 0, agreeTarget: 0, rank: new Running(), prob: new Running(), entropy: new Running(), kl: new Running() };
+        a = {
+          name: h.name,
+          layer: h.layer,
+          kind: h.kind,
+          n: 0,
+          agreePrediction: 0,
+          nTarget: 0,
+          agreeTarget: 0,
+          rank: new Running(),
+          prob: new Running(),
+          entropy: new Running(),
+          kl: new Running(),
+        };
         this.#hooks.set(h.name, a);
       }
       a.n++;
@@ -196,20 +212,18 @@ export class SummaryAccumulator {
 
   summary(): BatchSummary {
     const share = (count: number, n: number): ShareStat => ({ count, n, share: n ? count / n : 0, ci: wilsonInterval(count, n) });
-    const hooks = [...this.#hooks.values()].map(
-      (a): HookSummary => ({
-        name: a.name,
-        layer: a.layer,
-        kind: a.kind,
-        n: a.n,
-        top1IsPrediction: share(a.agreePrediction, a.n),
-        top1IsTarget: a.nTarget ? share(a.agreeTarget, a.nTarget) : null,
-        targetRank: a.rank.stat(),
-        targetProb: a.prob.stat(),
-        entropy: a.entropy.stat(),
-        kl: a.kl.stat(),
-      }),
-    );
+    const hooks = [...this.#hooks.values()].map((a): HookSummary => ({
+      name: a.name,
+      layer: a.layer,
+      kind: a.kind,
+      n: a.n,
+      top1IsPrediction: share(a.agreePrediction, a.n),
+      top1IsTarget: a.nTarget ? share(a.agreeTarget, a.nTarget) : null,
+      targetRank: a.rank.stat(),
+      targetProb: a.prob.stat(),
+      entropy: a.entropy.stat(),
+      kl: a.kl.stat(),
+    }));
     return { prompts: this.#prompts, withTarget: this.#withTarget, model: this.#model, confidence: CONFIDENCE, hooks };
   }
 }

@@ -50,7 +50,8 @@ export function parseBatchArgs(argv: readonly string[]): { command: 'help' } | (
   const v = parsed.values;
   if (v.help) return { command: 'help' };
   const pos = parsed.positionals;
-  if (pos.length === 0) throw new InvalidParameterError('batch: missing the input file (INPUT.jsonl with {"prompt": …} lines, or INPUT.txt with one prompt per line)');
+  if (pos.length === 0)
+    throw new InvalidParameterError('batch: missing the input file (INPUT.jsonl with {"prompt": …} lines, or INPUT.txt with one prompt per line)');
   if (pos.length > 1) throw new InvalidParameterError(`batch: expected one input file, got ${pos.length}: ${pos.join(' ')}`);
   const shard = v.shard === undefined ? undefined : checkParameter(null, () => parseShard(v.shard!));
   if (v.target !== undefined && v.target === '') throw invalidParameterError('--target', 'the text of one token or a token id', v.target);
@@ -85,7 +86,7 @@ export async function batchCommand(cmd: CliBatchOptions, io: CommandIO): Promise
   try {
     if (!(await stat(cmd.input)).isFile()) throw new Error('not a file');
   } catch (err) {
-    throw new Error(`batch: cannot read the input ${cmd.input} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(`batch: cannot read the input ${cmd.input} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
   const say = (s: string) => io.stderr.write(`layerlens batch: ${s}\n`);
 
@@ -117,7 +118,8 @@ export async function batchCommand(cmd: CliBatchOptions, io: CommandIO): Promise
   const writer = cmd.out === undefined ? undefined : await OutputWriter.open(cmd.out);
   try {
     // Named hooks are checked against the model's depth once, not once per prompt.
-    const hooks: HookSpec = typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, model.info.n_layer).map((h) => h.name));
+    const hooks: HookSpec =
+      typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, model.info.n_layer).map((h) => h.name));
     // Lines to run: bad ones are reported here, in file order; done ids are passed over.
     async function* todo(): AsyncGenerator<BatchItem> {
       for await (const x of readBatchInput(cmd.input, readOptions) as AsyncGenerator<BatchItem | BadLine>) {

@@ -38,7 +38,7 @@ export function formatParameters(n: number | undefined): string {
 }
 
 export function formatModelsTable(models: readonly LocalModel[]): string {
-  if (models.length === 0) return 'no models found (looked in Ollama\'s store, LM Studio\'s models folders and the Hugging Face cache)\n';
+  if (models.length === 0) return "no models found (looked in Ollama's store, LM Studio's models folders and the Hugging Face cache)\n";
   const rows = models.map((m) => [
     m.ref,
     m.architecture ?? '?',

@@ -36,22 +36,97 @@ const CHUNK = 1 << 16;
 // GGUF metadata value types (gguf.h).
 const T = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
 const SCALAR_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const TYPE_NAME: Record<number, string> = { 0: 'u8', 1: 'i8', 2: 'u16', 3: 'i16', 4: 'u32', 5: 'i32', 6: 'f32', 7: 'bool', 8: 'string', 10: 'u64', 11: 'i64', 12: 'f64' };
+const TYPE_NAME: Record<number, string> = {
+  0: 'u8',
+  1: 'i8',
+  2: 'u16',
+  3: 'i16',
+  4: 'u32',
+  5: 'i32',
+  6: 'f32',
+  7: 'bool',
+  8: 'string',
+  10: 'u64',
+  11: 'i64',
+  12: 'f64',
+};
 
 /** ggml_type numbers → names (ggml.h), for describing a file's tensors. */
 export const GGML_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K',
-  13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
-  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16', 34: 'TQ1_0',
-  35: 'TQ2_0', 39: 'MXFP4', 40: 'NVFP4', 41: 'Q1_0',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  8: 'Q8_0',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  12: 'Q4_K',
+  13: 'Q5_K',
+  14: 'Q6_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  30: 'BF16',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
+  39: 'MXFP4',
+  40: 'NVFP4',
+  41: 'Q1_0',
 });
 
 /** llama.cpp's `general.file_type` (llama_ftype) → the quant name its tools put in file names. */
 export const LLAMA_FILE_TYPES: Readonly<Record<number, string>> = Object.freeze({
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S', 12: 'Q3_K_M',
-  13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K', 19: 'IQ2_XXS', 20: 'IQ2_XS',
-  21: 'Q2_K_S', 22: 'IQ3_XS', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S', 27: 'IQ3_M', 28: 'IQ2_S', 29: 'IQ2_M',
-  30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0', 38: 'MXFP4_MOE', 39: 'NVFP4', 40: 'Q1_0', 41: 'Q2_0',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  7: 'Q8_0',
+  8: 'Q5_0',
+  9: 'Q5_1',
+  10: 'Q2_K',
+  11: 'Q3_K_S',
+  12: 'Q3_K_M',
+  13: 'Q3_K_L',
+  14: 'Q4_K_S',
+  15: 'Q4_K_M',
+  16: 'Q5_K_S',
+  17: 'Q5_K_M',
+  18: 'Q6_K',
+  19: 'IQ2_XXS',
+  20: 'IQ2_XS',
+  21: 'Q2_K_S',
+  22: 'IQ3_XS',
+  23: 'IQ3_XXS',
+  24: 'IQ1_S',
+  25: 'IQ4_NL',
+  26: 'IQ3_S',
+  27: 'IQ3_M',
+  28: 'IQ2_S',
+  29: 'IQ2_M',
+  30: 'IQ4_XS',
+  31: 'IQ1_M',
+  32: 'BF16',
+  36: 'TQ1_0',
+  37: 'TQ2_0',
+  38: 'MXFP4_MOE',
+  39: 'NVFP4',
+  40: 'Q1_0',
+  41: 'Q2_0',
 });
 
 /** Sequential reads from a file through a small buffer; `skip` moves past bytes without reading them. */
@@ -124,17 +199,28 @@ class HeaderReader {
   async scalar(type: number): Promise<number | bigint | boolean> {
     const b = await this.bytes(SCALAR_SIZE[type]);
     switch (type) {
-      case T.U8: return b.readUInt8(0);
-      case T.I8: return b.readInt8(0);
-      case T.U16: return b.readUInt16LE(0);
-      case T.I16: return b.readInt16LE(0);
-      case T.U32: return b.readUInt32LE(0);
-      case T.I32: return b.readInt32LE(0);
-      case T.F32: return b.readFloatLE(0);
-      case T.BOOL: return b.readUInt8(0) !== 0;
-      case T.U64: return b.readBigUInt64LE(0);
-      case T.I64: return b.readBigInt64LE(0);
-      default: return b.readDoubleLE(0);
+      case T.U8:
+        return b.readUInt8(0);
+      case T.I8:
+        return b.readInt8(0);
+      case T.U16:
+        return b.readUInt16LE(0);
+      case T.I16:
+        return b.readInt16LE(0);
+      case T.U32:
+        return b.readUInt32LE(0);
+      case T.I32:
+        return b.readInt32LE(0);
+      case T.F32:
+        return b.readFloatLE(0);
+      case T.BOOL:
+        return b.readUInt8(0) !== 0;
+      case T.U64:
+        return b.readBigUInt64LE(0);
+      case T.I64:
+        return b.readBigInt64LE(0);
+      default:
+        return b.readDoubleLE(0);
     }
   }
 

@@ -89,7 +89,7 @@ function ollamaBlob(dir: string, manifestPath: string): string {
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   } catch (err) {
-    throw new Error(`the Ollama manifest ${manifestPath} is not readable JSON (${(err as Error).message})`);
+    throw new Error(`the Ollama manifest ${manifestPath} is not readable JSON (${(err as Error).message})`, { cause: err });
   }
   const layers = (manifest as { layers?: unknown }).layers;
   const layer = Array.isArray(layers) ? layers.find((l) => (l as { mediaType?: unknown })?.mediaType === OLLAMA_MODEL_MEDIA_TYPE) : undefined;
@@ -110,7 +110,9 @@ export function resolveOllamaModel(ref: string, env: Env = process.env): Checkpo
   if (!existsSync(manifest)) {
     const have = listOllamaManifests(dir).map((m) => ollamaRefName(m.ref));
     const list = have.length ? `; it has ${have.join(', ')}` : ' (it has none)';
-    throw new Error(`Ollama model "${ollamaRefName(r)}" was not found: no manifest ${manifest} in Ollama's store ${dir}${list}. Set OLLAMA_MODELS if the store is elsewhere.`);
+    throw new Error(
+      `Ollama model "${ollamaRefName(r)}" was not found: no manifest ${manifest} in Ollama's store ${dir}${list}. Set OLLAMA_MODELS if the store is elsewhere.`,
+    );
   }
   return { name: `${OLLAMA_PREFIX}${ollamaRefName(r)}`, weights: ollamaBlob(dir, manifest) };
 }
@@ -137,7 +139,9 @@ function isModelGguf(file: string): boolean {
 export function resolveLmStudioModel(ref: string, env: Env = process.env): CheckpointFiles {
   const parts = ref.split('/');
   if ((parts.length !== 2 && parts.length !== 3) || !parts.every((s) => SEGMENT.test(s)))
-    throw new TypeError(`"${LMSTUDIO_PREFIX}${ref}" is not an LM Studio model (expected ${LMSTUDIO_PREFIX}publisher/repo or ${LMSTUDIO_PREFIX}publisher/repo/file.gguf)`);
+    throw new TypeError(
+      `"${LMSTUDIO_PREFIX}${ref}" is not an LM Studio model (expected ${LMSTUDIO_PREFIX}publisher/repo or ${LMSTUDIO_PREFIX}publisher/repo/file.gguf)`,
+    );
   const dirs = lmStudioModelsDirs(env);
   for (const root of dirs) {
     const dir = join(root, parts[0], parts[1]);
@@ -149,8 +153,7 @@ export function resolveLmStudioModel(ref: string, env: Env = process.env): Check
     }
     const ggufs = listDir(dir).filter(isModelGguf);
     if (ggufs.length === 1) return { name: `${LMSTUDIO_PREFIX}${ref}`, weights: join(dir, ggufs[0]) };
-    if (ggufs.length > 1)
-      throw new Error(`LM Studio's ${dir} holds several models (${ggufs.join(', ')}); name one: ${LMSTUDIO_PREFIX}${ref}/${ggufs[0]}`);
+    if (ggufs.length > 1) throw new Error(`LM Studio's ${dir} holds several models (${ggufs.join(', ')}); name one: ${LMSTUDIO_PREFIX}${ref}/${ggufs[0]}`);
   }
   const where = dirs.length ? dirs.join(' and ') : `${join(home(env), '.lmstudio', 'models')} (which does not exist)`;
   throw new Error(`LM Studio model "${ref}" was not found in ${where}`);

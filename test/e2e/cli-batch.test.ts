@@ -160,13 +160,16 @@ describe('layerlens batch', () => {
     expect(await runCli(['batch'])).toMatchObject({ code: 2, err: expect.stringMatching(/batch: missing the input file/) });
     expect(await runCli(['batch', input, '--shard', '2/2'])).toMatchObject({ code: 2, err: expect.stringMatching(/--shard must be i\/N/) });
     expect(await runCli(['batch', input, '--out', input])).toMatchObject({ code: 2, err: expect.stringMatching(/--out must not be the input/) });
-    expect(await runCli(['batch', join(work, 'absent.jsonl'), '--model', dir])).toMatchObject({ code: 1, err: expect.stringMatching(/cannot read the input .*ENOENT/) });
+    expect(await runCli(['batch', join(work, 'absent.jsonl'), '--model', dir])).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/cannot read the input .*ENOENT/),
+    });
     expect(await runCli(['batch', input, '--bogus'])).toMatchObject({ code: 2 });
   });
 
   it('the progress line shows done/total, rate and ETA', () => {
     const p = new BatchProgress({ write: () => true, isTTY: true }, 200);
     const line = p.render(50, Date.now() + 10_000);
-    expect(line).toMatch(/^batch  25% \[#####\.{15}\] 50\/200 prompts {2}5\.0\/s {2}ETA 0:30$/);
+    expect(line).toMatch(/^batch {2}25% \[#####\.{15}\] 50\/200 prompts {2}5\.0\/s {2}ETA 0:30$/);
   });
 });

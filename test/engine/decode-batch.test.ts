@@ -63,7 +63,9 @@ describe('decodeBatch', () => {
 
   it('a failing prompt yields its error in place; the others still run', async () => {
     const long = 'word '.repeat(200); // more tokens than the tiny model's context of 64
-    const results = await collect(decodeBatch([{ prompt: 'fine' }, { prompt: long }, { prompt: 'also fine', target: ' two tokens' }, { prompt: 'last' }], { model: tiny.model }));
+    const results = await collect(
+      decodeBatch([{ prompt: 'fine' }, { prompt: long }, { prompt: 'also fine', target: ' two tokens' }, { prompt: 'last' }], { model: tiny.model }),
+    );
     expect(results.map((r) => (r.error ? 'error' : 'ok'))).toEqual(['ok', 'error', 'error', 'ok']);
     expect(results[1].error!.message).toMatch(/context holds at most 64/);
     expect(results[2].error!.message).toMatch(/is 2 tokens, not one/);

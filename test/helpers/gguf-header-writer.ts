@@ -54,7 +54,10 @@ export function writeGgufHeader(file: string, metadata: Record<string, HeaderVal
 }
 
 /** A small llama-like model's header: architecture, file type, a vocabulary array and two tensors. */
-export function writeFakeModelGguf(file: string, o: { arch: string; fileType?: number; name?: string; vocab?: number; tensorType?: number }): { parameters: number } {
+export function writeFakeModelGguf(
+  file: string,
+  o: { arch: string; fileType?: number; name?: string; vocab?: number; tensorType?: number },
+): { parameters: number } {
   const tokens = Array.from({ length: o.vocab ?? 300 }, (_, i) => `tok${i}`);
   const meta: Record<string, HeaderValue> = {
     'general.architecture': { str: o.arch },

@@ -174,7 +174,14 @@ export class FakeHub {
     if (!repo) return this.#error(res, 404, 'RepoNotFound', 'Repository not found');
     if (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`) return this.#error(res, 401, 'RepoNotFound', 'Invalid credentials');
     if (revision !== 'main' && revision !== repo.commit) return this.#error(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
-    const dirs = new Set(Object.keys(repo.files).flatMap((f) => f.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'))));
+    const dirs = new Set(
+      Object.keys(repo.files).flatMap((f) =>
+        f
+          .split('/')
+          .slice(0, -1)
+          .map((_, i, a) => a.slice(0, i + 1).join('/')),
+      ),
+    );
     const entries = [
       ...[...dirs].map((path) => ({ type: 'directory', path })),
       ...Object.entries(repo.files).map(([path, b]) => ({ type: 'file', path, size: b.length })),

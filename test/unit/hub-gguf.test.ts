@@ -38,7 +38,8 @@ describe('hub GGUF references', () => {
   it('parses org/name:QUANT and org/name/file.gguf, and nothing else', () => {
     expect(parseHubGgufRef('org/name:Q8_0')).toEqual({ repo: 'org/name', quant: 'Q8_0' });
     expect(parseHubGgufRef('org/name/sub/file.gguf')).toEqual({ repo: 'org/name', file: 'sub/file.gguf' });
-    for (const s of ['org/name', 'gpt2', 'org/name/file.bin', 'org/name:', './x/y/z.gguf', 'org/../x/y.gguf', 'http://x/y:z']) expect(parseHubGgufRef(s), s).toBeUndefined();
+    for (const s of ['org/name', 'gpt2', 'org/name/file.bin', 'org/name:', './x/y/z.gguf', 'org/../x/y.gguf', 'http://x/y:z'])
+      expect(parseHubGgufRef(s), s).toBeUndefined();
   });
 
   it('chooses the one file whose name holds the quant, preferring the quant standing alone', () => {
@@ -47,7 +48,9 @@ describe('hub GGUF references', () => {
     expect(chooseGgufByQuant(list, 'Q4_K_M', 'r')).toBe('model-Q4_K_M.gguf');
     expect(chooseGgufByQuant(list, 'F16', 'r')).toBe('fp/model-F16.gguf');
     expect(chooseGgufByQuant(['a-Q4_K.gguf', 'a-Q4_K_M.gguf'], 'Q4_K', 'r')).toBe('a-Q4_K.gguf');
-    expect(() => chooseGgufByQuant(list, 'Q4_K', 'r')).toThrow(/several GGUF files of "r" match the quant Q4_K: model-Q4_K_M\.gguf, model-Q4_K_S\.gguf; name one as r\/model-Q4_K_M\.gguf/);
+    expect(() => chooseGgufByQuant(list, 'Q4_K', 'r')).toThrow(
+      /several GGUF files of "r" match the quant Q4_K: model-Q4_K_M\.gguf, model-Q4_K_S\.gguf; name one as r\/model-Q4_K_M\.gguf/,
+    );
     expect(() => chooseGgufByQuant(list, 'Q2_K', 'r')).toThrow(
       /no GGUF file of "r" matches the quant Q2_K; its GGUF files: model-Q4_K_M\.gguf, model-Q4_K_S\.gguf, model-Q8_0\.gguf, fp\/model-F16\.gguf/,
     );

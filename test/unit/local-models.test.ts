@@ -92,7 +92,13 @@ describe('GGUF header reader', () => {
     writeFileSync(other, 'PK\x03\x04 not a gguf');
     await expect(readGgufHeader(other)).rejects.toThrow(/not a GGUF file/);
     // a length that would ask for a huge allocation
-    const huge = Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.alloc(8), Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0])]);
+    const huge = Buffer.concat([
+      Buffer.from('GGUF'),
+      Buffer.from([3, 0, 0, 0]),
+      Buffer.alloc(8),
+      Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]),
+    ]);
     writeFileSync(other, huge);
     await expect(readGgufHeader(other)).rejects.toThrow(/exceeds/);
   });
@@ -101,7 +107,8 @@ describe('GGUF header reader', () => {
 describe('architectures', () => {
   it('one table says which engine runs what; the GPT-2 engine is in this build', () => {
     expect(SUPPORTED_ARCHITECTURES.gpt2).toBe('gpt2');
-    for (const a of ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'gptneox', 'olmo2', 'mistral']) expect(SUPPORTED_ARCHITECTURES[a]).toBe('llama.cpp');
+    for (const a of ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'gptneox', 'olmo2', 'mistral'])
+      expect(SUPPORTED_ARCHITECTURES[a]).toBe('llama.cpp');
     expect(architectureSupport('gpt2')).toEqual({ engine: 'gpt2', supported: true, note: 'yes' });
     expect(architectureSupport('llama')).toMatchObject({ engine: 'llama.cpp', supported: false });
     expect(architectureSupport('toString')).toEqual({ supported: false, note: 'no' });
