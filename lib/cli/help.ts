@@ -75,7 +75,8 @@ Commands:
   serve                 start the web viewer on http://127.0.0.1:8080/ (see layerlens serve --help)
   pull NAME             download the hub model NAME (config.json and model.safetensors) into the
                         Hugging Face cache unless it is already there, and print its snapshot
-                        directory; takes --revision, --quiet and --help
+                        directory (for org/name:QUANT or org/name/file.gguf: that GGUF file, and
+                        its path); takes --revision, --quiet and --help
   steer                 build a steering vector from paired prompts and write it as llama.cpp's
                         control-vector GGUF: --positive P and --negative N (repeatable, paired in
                         order; a prompt, or a file of prompts one per line), --layers LIST (the

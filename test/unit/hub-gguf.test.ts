@@ -89,3 +89,14 @@ describe('hub GGUF references', () => {
     );
   });
 });
+
+describe('layerlens pull of a hub GGUF', () => {
+  it('downloads the chosen file and prints its path', async () => {
+    const { runCli } = await import('../helpers/cli.js');
+    const env = freshEnv();
+    const r = await runCli(['pull', 'org/Model-GGUF:Q4_K_S', '--quiet'], { env });
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toBe(join(env.HF_HOME, 'hub', 'models--org--Model-GGUF', 'snapshots', COMMIT, 'model-Q4_K_S.gguf') + '\n');
+    expect(readFileSync(r.out.trim())).toEqual(files['model-Q4_K_S.gguf']);
+  });
+});
