@@ -4,7 +4,8 @@
 // the same RSS after 10% and after 100% of the prompts (input and output are streamed; only the ids
 // seen are kept). Needs the built package (npm run build:ts) and addon.
 //
-//   node scripts/batch-rss.mjs [--prompts N] [--hooks LIST] [--threads N] [--keep]
+//   node --expose-gc scripts/batch-rss.mjs [--prompts N] [--hooks LIST] [--threads N] [--keep]
+// With --expose-gc a full collection runs before each sample, so the JS heap numbers are live data only.
 import { mkdtempSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -42,7 +43,7 @@ await new Promise((resolve) => w.end(resolve));
 const mib = (b) => (b / 2 ** 20).toFixed(1);
 const { main } = await import(join(root, 'dist', 'cli', 'main.js'));
 globalThis.gc?.();
-const start = process.memoryUsage().rss;
+const { rss: start, heapUsed: startHeap } = process.memoryUsage();
 const samples = [];
 const started = Date.now();
 const timer = setInterval(() => {
@@ -52,7 +53,9 @@ const timer = setInterval(() => {
   } catch {
     // not created yet
   }
-  samples.push({ s: (Date.now() - started) / 1000, rss: process.memoryUsage().rss, outBytes: bytes });
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  samples.push({ s: (Date.now() - started) / 1000, rss: m.rss, heap: m.heapUsed, outBytes: bytes });
 }, 1000);
 let err = '';
 const code = await main(
@@ -79,7 +82,8 @@ const code = await main(
   },
 );
 clearInterval(timer);
-const end = process.memoryUsage().rss;
+globalThis.gc?.();
+const { rss: end, heapUsed: endHeap } = process.memoryUsage();
 const outSize = statSync(out).size;
 const peak = Math.max(...samples.map((x) => x.rss), end);
 const at = (frac) => samples.find((x) => x.outBytes >= frac * outSize) ?? samples[samples.length - 1];
@@ -88,12 +92,12 @@ console.log(err.trim());
 console.log(
   `exit code ${code}; ${n} prompts, hooks ${args.hooks}, ${args.threads} thread(s); input ${mib(statSync(input).size)} MiB, output ${mib(outSize)} MiB, ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
-console.log(`RSS at start (before the model is loaded): ${mib(start)} MiB`);
+console.log(`RSS at start (before the model is loaded): ${mib(start)} MiB (JS heap ${mib(startHeap)} MiB)`);
 for (const f of [0.1, 0.5, 0.9]) {
   const s = at(f);
-  if (s) console.log(`RSS with ${Math.round(f * 100)}% of the output written: ${mib(s.rss)} MiB (t = ${s.s.toFixed(0)} s)`);
+  if (s) console.log(`RSS with ${Math.round(f * 100)}% of the output written: ${mib(s.rss)} MiB (JS heap ${mib(s.heap)} MiB, t = ${s.s.toFixed(0)} s)`);
 }
-console.log(`RSS at end: ${mib(end)} MiB; peak sampled: ${mib(peak)} MiB`);
+console.log(`RSS at end: ${mib(end)} MiB (JS heap ${mib(endHeap)} MiB); peak sampled: ${mib(peak)} MiB`);
 if (args.keep) console.log(`kept ${work}`);
 else rmSync(work, { recursive: true, force: true });
 process.exitCode = code;
