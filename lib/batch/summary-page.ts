@@ -12,7 +12,7 @@ const KIND_COLORS: Readonly<Record<string, string>> = {
 };
 const W = 520;
 const H = 260;
-const M = { left: 56, right: 16, top: 28, bottom: 40 };
+const M = { left: 56, right: 16, top: 44, bottom: 40 };
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -103,7 +103,7 @@ function plotSvg(plot: Plot, s: BatchSummary): string | null {
       parts.push(
         `<circle cx="${px(p.x)}" cy="${py(p.y)}" r="2.5" fill="${color}"><title>${esc(kind)} ${p.x === 0 ? 'embed' : `block ${p.x - 1}`}: ${fmt(p.y)} [${fmt(p.lo)}, ${fmt(p.hi)}]</title></circle>`,
       );
-    parts.push(`<rect x="${legendX}" y="${M.top - 2}" width="10" height="10" fill="${color}"/><text x="${legendX + 14}" y="${M.top + 7}">${esc(kind)}</text>`);
+    parts.push(`<rect x="${legendX}" y="22" width="10" height="10" fill="${color}"/><text x="${legendX + 14}" y="31">${esc(kind)}</text>`);
     legendX += 20 + kind.length * 7;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(plot.title)}">${parts.join('')}</svg>`;

@@ -90,7 +90,8 @@ export function wilsonInterval(count: number, n: number): [number, number] {
   const denom = 1 + z2 / n;
   const center = (p + z2 / (2 * n)) / denom;
   const half = (Z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return [Math.max(0, center - half), Math.min(1, center + half)];
+  // At 0 and n successes the bounds are exactly 0 and 1; rounding would leave 1e-17 there.
+  return [count === 0 ? 0 : Math.max(0, center - half), count === n ? 1 : Math.min(1, center + half)];
 }
 
 /** ln Γ(x) (Lanczos, g = 7). */
