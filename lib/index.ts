@@ -124,3 +124,32 @@ export {
   ControlVectorFormatError,
   type ControlVector,
 } from './interp/control-vector.js';
+export { decodeBatch, DEFAULT_BATCH_CONCURRENCY, type BatchPrompt, type BatchResult, type DecodeBatchOptions } from './batch/decode-batch.js';
+export {
+  readBatchInput,
+  parseShard,
+  inShard,
+  idHash,
+  type BatchItem,
+  type BadLine,
+  type Shard,
+  type InputFormat,
+  type ReadInputOptions,
+} from './batch/input.js';
+export { scanOutput, OutputWriter, type ExistingOutput } from './batch/output.js';
+export {
+  SummaryAccumulator,
+  summarizeOutputFile,
+  wilsonInterval,
+  studentT975,
+  CONFIDENCE,
+  type BatchSummary,
+  type HookSummary,
+  type ShareStat,
+  type MeanStat,
+} from './batch/summary.js';
+export { renderSummaryPage } from './batch/summary-page.js';
+export { listLocalModels, ollamaModelsDir, lmStudioModelsDirs, resolveOllamaModel, resolveLmStudioModel, type LocalModel } from './hub/local-models.js';
+export { readGgufHeader, summarizeGguf, GgufHeaderError, type GgufHeader, type GgufSummary, type GgufValue, type GgufTensorInfo } from './hub/gguf-header.js';
+export { parseHubGgufRef, chooseGgufByQuant, resolveHubGguf, type HubGgufRef } from './hub/hub-gguf.js';
+export { SUPPORTED_ARCHITECTURES, ENGINES_IN_THIS_BUILD, architectureSupport, type EngineName, type ArchitectureSupport } from './model/architectures.js';

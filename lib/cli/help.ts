@@ -13,6 +13,8 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens convert PATH --to gguf [--type ${DTYPES.join('|')}] [--out FILE]
        layerlens steer --positive P… --negative N… [--layers 6-10] [--method mean|pca] [--out FILE]
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
+       layerlens batch INPUT.jsonl|INPUT.txt [--out results.jsonl] [--summary summary.json] [--shard i/N]
+       layerlens models [--json]
 
 Runs the model on the prompt and decodes every hook point through the final norm and the
 unembedding (the "logit lens"): what the model would predict after each layer. GPT-2 runs on
@@ -23,7 +25,11 @@ Options:
   --model PATH|NAME     model directory (config.json + model.safetensors), a .safetensors file
                         with config.json beside it, a .gguf file (any architecture llama.cpp loads), or a hub name (gpt2, gpt2-medium, gpt2-large,
                         gpt2-xl, distilgpt2, org/name): taken from the local Hugging Face cache,
-                        else downloaded into it; default: $LAYERLENS_MODEL, else gpt2-medium
+                        else downloaded into it; default: $LAYERLENS_MODEL, else gpt2-medium.
+                        Also: a GGUF of a hub repo by quant (org/name:Q8_0) or by file
+                        (org/name/file.gguf), cached like any hub file; an Ollama model
+                        (ollama:llama3.2:1b, from $OLLAMA_MODELS or ~/.ollama/models); an LM Studio
+                        model (lmstudio:publisher/repo[/file.gguf]); see layerlens models
   --revision R          branch, tag or commit of a hub model (default main)
   --quiet               no download progress bar (it is only drawn when stderr is a terminal)
   --engine E            auto (default: GPT-2 checkpoints and gpt2 GGUFs on the GPT-2 engine, every
@@ -79,7 +85,8 @@ Commands:
   serve                 start the web viewer on http://127.0.0.1:8080/ (see layerlens serve --help)
   pull NAME             download the hub model NAME (config.json and model.safetensors) into the
                         Hugging Face cache unless it is already there, and print its snapshot
-                        directory; takes --revision, --quiet and --help
+                        directory (for org/name:QUANT or org/name/file.gguf: that GGUF file, and
+                        its path); takes --revision, --quiet and --help
   steer                 build a steering vector from paired prompts and write it as llama.cpp's
                         control-vector GGUF: --positive P and --negative N (repeatable, paired in
                         order; a prompt, or a file of prompts one per line), --layers LIST (the
@@ -87,6 +94,21 @@ Commands:
                         --method mean|pca (default mean), --position last|all (default last),
                         --read-from same-block|previous-block (default same-block), --normalize,
                         --out FILE (default control_vector.gguf); also --model, --device, --threads
+  batch INPUT           the lens of every prompt of a data set: INPUT.jsonl has lines {"id"?: "…",
+                        "prompt": "…", "target"?: "…"} (id default: the line number), INPUT.txt one
+                        prompt per line (id = line number); writes one JSON line per prompt (the
+                        --json of that prompt plus its "id") to --out FILE (default stdout). A rerun
+                        with the same --out skips the ids already there (resume; an incomplete last
+                        line is cut); --shard i/N runs the ids whose hash falls in shard i of N;
+                        --summary FILE.json writes per-hook statistics (share of top-1 = prediction
+                        and = target, mean target rank and probability, entropy, KL; 95% intervals)
+                        and FILE.html with plots (--summary-html FILE to put it elsewhere); bad lines
+                        are reported on stderr with their line number and skipped; takes --hooks,
+                        --top-k, --positions, --target (for lines without one) and the model flags;
+                        a progress bar with rate and ETA is drawn when stderr is a terminal
+  models                list the models on this machine: Ollama's store, LM Studio's models
+                        folders and the Hugging Face cache, with architecture, size, quant,
+                        parameters and whether layerlens runs them (--json for JSON)
   convert PATH          write the checkpoint at PATH (directory or .safetensors with config.json)
                         as a GGUF file with llama.cpp's gpt2 tensor names: --to gguf (required),
                         --type ${DTYPES.slice(0, -1).join(', ')} or ${DTYPES[DTYPES.length - 1]} (default ${DEFAULT_CONVERT_TYPE}), --out FILE (default:
@@ -100,7 +122,8 @@ download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL 
 
 The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
 becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
-is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert", "steer" or "serve".
+is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert", "steer", "serve",
+"batch" or "models".
 
 Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
 literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).

@@ -68,14 +68,14 @@ const LENS_FLAGS = {
 } as const;
 
 /** A hook list flag: 'all' / 'default' alone, else the list, checked for known names and kinds. */
-function hookListFlag(name: string, text: string): CliRunOptions['hooks'] {
+export function hookListFlag(name: string, text: string): CliRunOptions['hooks'] {
   const items = listFlag(name, text);
   const spec = items.length === 1 && (items[0] === 'all' || items[0] === 'default') ? (items[0] as 'all' | 'default') : items;
   checkParameter(name, () => checkHookSpec(spec));
   return spec;
 }
 
-function positionsFlag(text: string): CliRunOptions['positions'] {
+export function positionsFlag(text: string): CliRunOptions['positions'] {
   const p = text.trim();
   if (p === 'last' || p === 'all') return p;
   const list = p.split(',').map((s) => s.trim());

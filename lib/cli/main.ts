@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// The `layerlens` command: picks the command from the first word (pull, convert, steer, serve, else the lens
+// The `layerlens` command: picks the command from the first word (pull, convert, steer, serve, batch, models, else the lens
 // of a prompt), lets its module parse and run it, and turns what it throws into a message and an exit
 // code (lib/cli/io.ts). Parsing is pure; the model modules (and with them the native addon) are
 // imported only when something is run, so --help, --version and usage errors work without a built addon.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { batchCommand, parseBatchArgs, type CliBatchOptions } from './batch.js';
 import { convertCommand, parseConvertArgs, type CliConvertOptions } from './convert.js';
 import { HELP } from './help.js';
 import { EXIT_OK, reportError, withDefaults, type CliIO } from './io.js';
 import { lensCommand, parseLensArgs, type CliRunOptions } from './lens.js';
+import { modelsCommand, parseModelsArgs, type CliModelsOptions } from './models.js';
 import { parsePullArgs, pullCommand, type CliPullOptions } from './pull.js';
 import { parseSteerArgs, steerCommand, type CliSteerOptions } from './steer.js';
 import { packageVersion } from './version.js';
@@ -20,6 +22,8 @@ export { DEFAULT_TOP_K, type CliRunOptions } from './lens.js';
 export type { CliPullOptions } from './pull.js';
 export type { CliConvertOptions } from './convert.js';
 export type { CliSteerOptions } from './steer.js';
+export type { CliBatchOptions } from './batch.js';
+export type { CliModelsOptions } from './models.js';
 export { HELP } from './help.js';
 export { packageVersion } from './version.js';
 
@@ -30,11 +34,17 @@ export type CliCommand =
   | ({ command: 'pull' } & CliPullOptions)
   | ({ command: 'convert' } & CliConvertOptions)
   | ({ command: 'steer' } & CliSteerOptions)
+  | ({ command: 'batch' } & CliBatchOptions)
+  | ({ command: 'models' } & CliModelsOptions)
   | { command: 'serve'; argv: string[] };
 
 /** Parses the command line (without `node` and the script). Throws InvalidParameterError. No I/O. */
 export function parseCliArgs(argv: readonly string[]): CliCommand {
   switch (argv[0]) {
+    case 'batch':
+      return parseBatchArgs(argv.slice(1));
+    case 'models':
+      return parseModelsArgs(argv.slice(1));
     case 'pull':
       return parsePullArgs(argv.slice(1));
     case 'convert':
@@ -73,6 +83,12 @@ export async function main(argv: readonly string[], cliIO: CliIO = {}): Promise<
         break;
       case 'steer':
         await steerCommand(cmd, io);
+        break;
+      case 'batch':
+        await batchCommand(cmd, io);
+        break;
+      case 'models':
+        await modelsCommand(cmd, io);
         break;
       case 'run':
         await lensCommand(cmd, io);

@@ -1,6 +1,7 @@
 // `layerlens pull NAME [--revision R] [--quiet]`: download a hub model into the Hugging Face cache and
 // print its snapshot directory.
 import { isHubId } from '../hub/hub.js';
+import { parseHubGgufRef } from '../hub/hub-gguf.js';
 import { InvalidParameterError } from '../is.js';
 import { parseFlags, revisionFlag } from './flags.js';
 import type { CommandIO } from './io.js';
@@ -22,12 +23,25 @@ export function parsePullArgs(argv: readonly string[]): { command: 'help' } | ({
   if (pos.length > 1) throw new InvalidParameterError(`pull: expected one model name, got ${pos.length}: ${pos.join(' ')}`);
   const name = pos[0].trim();
   // pull only downloads from the hub: a path here is a mistake, not something to look up
-  if (!isHubId(name))
+  if (!isHubId(name) && !parseHubGgufRef(name))
     throw new InvalidParameterError(`pull: ${JSON.stringify(pos[0])} is not a hub model name (expected gpt2-medium, distilgpt2, org/name, …)`);
   return { command: 'pull', name, revision, quiet: v.quiet === true ? true : undefined };
 }
 
 export async function pullCommand(cmd: CliPullOptions, io: CommandIO): Promise<void> {
+  const gguf = parseHubGgufRef(cmd.name);
+  if (gguf) {
+    // org/name:QUANT or org/name/file.gguf: the one file, and its path (not the snapshot) is printed
+    const { resolveHubGguf } = await import('../hub/hub-gguf.js');
+    const file = await resolveHubGguf(gguf, {
+      env: io.env,
+      progress: io.stderr,
+      ...(cmd.revision === undefined ? {} : { revision: cmd.revision }),
+      ...(cmd.quiet === undefined ? {} : { quiet: cmd.quiet }),
+    });
+    io.stdout.write(file.weights + '\n');
+    return;
+  }
   const { pullModel } = await import('../hub/resolve.js');
   const files = await pullModel(cmd.name, {
     env: io.env,

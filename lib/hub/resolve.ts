@@ -3,6 +3,9 @@
 //   2. a hub name (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, org/name) already in the local
 //      Hugging Face cache at the revision (refs/<revision> → snapshots/<commit>/): no network at all;
 //   3. otherwise a download from the hub into that same cache (lib/hub/hub.ts), unless HF_HUB_OFFLINE is set.
+// Before those: `ollama:NAME[:TAG]` and `lmstudio:PUB/REPO[/FILE]` name models in those tools' stores
+// (lib/hub/local-models.ts), and `org/name:QUANT` / `org/name/file.gguf` a GGUF of a hub repo, cached and
+// downloaded like the rest (lib/hub/hub-gguf.ts).
 // The cache layout is huggingface_hub's, so Python tools and layerlens share one cache.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -19,6 +22,8 @@ import {
   isHubId,
   isHubOffline,
 } from './hub.js';
+import { parseHubGgufRef, resolveHubGguf } from './hub-gguf.js';
+import { LMSTUDIO_PREFIX, OLLAMA_PREFIX, resolveLmStudioModel, resolveOllamaModel } from './local-models.js';
 
 export { findInHubCache, hfHubCache, hubCacheFolder, isHubId } from './hub.js';
 
@@ -66,11 +71,26 @@ function notFoundPrefix(model: string, revision: string, env: NodeJS.ProcessEnv)
   return `model "${model}" was not found: it is not a local path, and the Hugging Face cache has no snapshot of it${rev} (${describeCacheMiss(model, revision, env)})`;
 }
 
+/** `ollama:NAME[:TAG]` and `lmstudio:PUBLISHER/REPO[/FILE]`: models in those tools' stores (lib/hub/local-models.ts). */
+function otherToolsModel(model: string, env: NodeJS.ProcessEnv): CheckpointFiles | undefined {
+  if (model.startsWith(OLLAMA_PREFIX)) return resolveOllamaModel(model.slice(OLLAMA_PREFIX.length), env);
+  if (model.startsWith(LMSTUDIO_PREFIX)) return resolveLmStudioModel(model.slice(LMSTUDIO_PREFIX.length), env);
+  return undefined;
+}
+
 /**
  * `model` as given by the user → files, without any network: an existing path, else a hub id found
  * in the local Hugging Face cache. `resolveModelFiles` adds the download.
  */
 export function resolveModel(model: string = DEFAULT_MODEL, env: NodeJS.ProcessEnv = process.env, revision: string = DEFAULT_REVISION): CheckpointFiles {
+  const store = otherToolsModel(model, env);
+  if (store) return store;
+  const gguf = existsSync(model) ? undefined : parseHubGgufRef(model);
+  if (gguf) {
+    const hit = gguf.file !== undefined ? findInHubCache(gguf.repo, checkRevision(revision), env, [gguf.file]) : undefined;
+    if (hit) return { name: model, weights: join(hit, gguf.file!), snapshot: hit };
+    throw new Error(`${notFoundPrefix(gguf.repo, revision, env)}. Load it with loadModel or the CLI, which download it into the cache.`);
+  }
   if (existsSync(model) || !isHubId(model)) return resolveCheckpointPath(model);
   const snapshot = findInHubCache(model, checkRevision(revision), env);
   if (snapshot) return { ...resolveCheckpointPath(snapshot), name: model, snapshot };
@@ -98,6 +118,13 @@ export interface ResolveOptions {
  */
 export async function resolveModelFiles(model: string = DEFAULT_MODEL, options: ResolveOptions = {}): Promise<CheckpointFiles> {
   if (typeof model !== 'string' || model.trim() === '') throw new TypeError(`model must be a path or a hub id, got ${JSON.stringify(model)}`);
+  const store = otherToolsModel(model, options.env ?? process.env);
+  if (store) return store;
+  const gguf = existsSync(model) ? undefined : parseHubGgufRef(model);
+  if (gguf) {
+    const { download, ...rest } = options;
+    return resolveHubGguf(gguf, { ...rest, ...(download === undefined ? {} : { download }) });
+  }
   if (existsSync(model) || !isHubId(model)) return resolveCheckpointPath(model);
   return hubModelFiles(model, options);
 }

@@ -59,7 +59,13 @@ uint64_t uintValue(const gguf_context* ctx, const std::string& key, const std::s
 
 }  // namespace
 
-bool isGgufPath(const std::string& path) { return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0; }
+// By extension, else by magic: Ollama stores its GGUFs as blobs/sha256-<hex>, without an extension.
+bool isGgufPath(const std::string& path) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0) return true;
+  std::ifstream probe(path, std::ios::binary);
+  char magic[4] = {};
+  return probe.read(magic, 4) && std::string(magic, 4) == "GGUF";
+}
 
 HParams readGgufHParams(const std::string& path) {
   ContextPtr meta;

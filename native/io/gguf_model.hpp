@@ -30,7 +30,7 @@ struct GgufVocab {
 // "gpt2" architecture.
 void writeGguf(Weights& w, const GgufVocab& vocab, const std::string& name, const std::string& outPath);
 
-// True when `path` names a GGUF file (by its extension).
+// True when `path` names a GGUF file (by its extension, else by its magic bytes).
 bool isGgufPath(const std::string& path);
 
 }  // namespace layerlens

@@ -7,6 +7,9 @@
 //     - 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound; 401 for a private repo
 //       without its token; 307 with a relative Location for a renamed repo.
 //   HEAD|GET /cdn/<sha256>: the bytes, with Range support (206 + Content-Range, 416).
+//   GET /api/models/{repo}/tree/{revision}?recursive=true: the repo's files as the hub's tree API lists
+//     them ([{type: "file", path, size}], folders as {type: "directory"}), two pages when there are
+//     more than 2 entries (a Link rel="next" header, as the hub paginates).
 // Every request is recorded (method, path, Range, Authorization). Behaviour switches let a test cut a
 // connection (or stall) after N body bytes, announce a wrong SHA-256, omit X-Repo-Commit, ignore Range, or hang.
 import { createHash } from 'node:crypto';
@@ -55,7 +58,7 @@ export function gitBlobSha1(b: Buffer): string {
   return createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 }
 
-const isLfs = (file: string) => file.endsWith('.safetensors');
+const isLfs = (file: string) => file.endsWith('.safetensors') || file.endsWith('.gguf');
 
 function defaults(): FakeHubBehaviour {
   return { cutTimes: 0, stallInsteadOfCut: false, wrongSha256: false, omitCommit: false, ignoreRange: false, hangHead: false };
@@ -126,6 +129,9 @@ export class FakeHub {
     }
     if (server === 'cdn') return this.#error(res, 404, 'NotFound', 'no such object');
 
+    const tree = /^\/api\/models\/(.+?)\/tree\/([^/]+)$/.exec(url.pathname);
+    if (tree) return this.#tree(req, res, tree[1], decodeURIComponent(tree[2]), url);
+
     const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) return this.#error(res, 404, 'NotFound', 'not a resolve URL');
     const repoId = m[1];
@@ -160,6 +166,37 @@ export class FakeHub {
       return void res.end();
     }
     this.#serve(req, res, body, { ...meta, etag: `"${gitBlobSha1(body)}"` }, false);
+  }
+
+  /** The tree API: files and the folders above them, paginated two entries a page via ?cursor=N. */
+  #tree(req: IncomingMessage, res: ServerResponse, repoId: string, revision: string, url: URL): void {
+    const repo = this.#repos[repoId];
+    if (!repo) return this.#error(res, 404, 'RepoNotFound', 'Repository not found');
+    if (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`) return this.#error(res, 401, 'RepoNotFound', 'Invalid credentials');
+    if (revision !== 'main' && revision !== repo.commit) return this.#error(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+    const dirs = new Set(
+      Object.keys(repo.files).flatMap((f) =>
+        f
+          .split('/')
+          .slice(0, -1)
+          .map((_, i, a) => a.slice(0, i + 1).join('/')),
+      ),
+    );
+    const entries = [
+      ...[...dirs].map((path) => ({ type: 'directory', path })),
+      ...Object.entries(repo.files).map(([path, b]) => ({ type: 'file', path, size: b.length })),
+    ];
+    const cursor = Number(url.searchParams.get('cursor') ?? 0);
+    const page = entries.slice(cursor, cursor + 2);
+    const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
+    if (cursor + 2 < entries.length) {
+      const next = new URL(url.href.replace(/^http:\/\/x/, this.url));
+      next.searchParams.set('cursor', String(cursor + 2));
+      headers.link = `<${next.href}>; rel="next"`;
+    }
+    const body = JSON.stringify(page);
+    res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   }
 
   #error(res: ServerResponse, status: number, code: string, message: string): void {

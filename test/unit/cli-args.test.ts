@@ -131,6 +131,11 @@ describe('main (no model needed)', () => {
     for (const flag of helpFlags) {
       // convert's and serve's; steer's (test/unit/steer-cli.test.ts checks them against steer's parser)
       if (['--to', '--type', '--out', '--port', '--host', ...STEER_ONLY_FLAGS].includes(flag)) continue;
+      // batch's own flags, checked against batch's parser
+      if (['--summary', '--summary-html', '--shard'].includes(flag)) {
+        expect(() => parseCliArgs(['batch', 'in.jsonl', flag, flag === '--shard' ? '0/2' : 'v']), flag).not.toThrow();
+        continue;
+      }
       expect(
         () => parseCliArgs([flag, ...(['--help', '--version', '--json', '--vectors', '--quiet', '--metrics', '--grid'].includes(flag) ? [] : ['v'])]),
         flag,
