@@ -1,13 +1,15 @@
 // Which model architectures layerlens can run, and with which engine: the one list `layerlens models`
 // and the model loaders consult. The GPT-2 engine (native/, over ggml) reads GPT-2 safetensors and
-// GGUFs of architecture "gpt2"; the llama.cpp engine (over libllama) is to take the GGUF architectures
-// below. Update ENGINES_IN_THIS_BUILD when an engine lands, and the table when one learns an architecture.
+// GGUFs of architecture "gpt2"; the llama.cpp engine (over libllama) takes every other GGUF decoder. The
+// table lists the architectures whose hook map was checked by value (every hook kind the architecture
+// has); any other decoder llama.cpp loads runs too, with the embedding and resid_post hooks only.
+import type { ModelEngine } from '../types.js';
 
 /** The engines layerlens has or is getting. */
-export type EngineName = 'gpt2' | 'llama.cpp';
+export type EngineName = ModelEngine;
 
 /** The engines this build of layerlens contains. */
-export const ENGINES_IN_THIS_BUILD: readonly EngineName[] = Object.freeze(['gpt2']);
+export const ENGINES_IN_THIS_BUILD: readonly EngineName[] = Object.freeze(['gpt2', 'llama.cpp']);
 
 /**
  * GGUF `general.architecture` (or config.json `model_type`) → the engine that runs it. Names follow

@@ -2,7 +2,7 @@
 import { readConfig, type GPT2Config } from './config.js';
 import { resolveHooks, type HookSpec } from '../hooks.js';
 import { native, type NativeLensOptions, type NativeLlamaModel, type NativeLlamaModelInfo, type NativeModel, type NativeModelInfo } from './native.js';
-import { readGgufArchitecture } from './gguf-arch.js';
+import { readGgufHeader } from '../hub/gguf-header.js';
 import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
 import { HOOK_KINDS, type HookKind } from '../hooks.js';
 import { resolveModelFiles } from '../hub/resolve.js';
@@ -319,6 +319,13 @@ export class Model {
 }
 
 const CAPTURES = ['auto', 'callback', 'outputs'] as const;
+
+/** `general.architecture` of a GGUF file (the header only is read), to choose its engine. */
+async function ggufArchitecture(path: string): Promise<string> {
+  const arch = (await readGgufHeader(path)).metadata.get('general.architecture');
+  if (typeof arch !== 'string') throw new Error(`${path} has no general.architecture: not a model GGUF`);
+  return arch;
+}
 const LOG_LEVELS = ['quiet', 'errors', 'verbose'] as const;
 
 /**
@@ -357,7 +364,7 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (engine === 'llama.cpp' && !gguf) {
     throw new TypeError(`the llama.cpp engine reads GGUF files; ${files.weights} is a safetensors checkpoint (convert it with \`layerlens convert\`)`);
   }
-  if (gguf && (engine === 'llama.cpp' || (engine === 'auto' && (await readGgufArchitecture(files.weights)) !== 'gpt2'))) {
+  if (gguf && (engine === 'llama.cpp' || (engine === 'auto' && (await ggufArchitecture(files.weights)) !== 'gpt2'))) {
     if (dtype !== 'auto') throw new TypeError(`dtype '${dtype}' is a GPT-2 engine option; the llama.cpp engine computes in the file's own types`);
     if (options.capture !== undefined && options.capture !== 'auto' && options.capture !== 'callback')
       throw new TypeError("the llama.cpp engine captures through its eval callback: capture must be 'auto' or 'callback'");
