@@ -283,7 +283,9 @@ export function resolveHooks(spec: HookSpec, nLayer: number, available?: readonl
   if (available === undefined) return chosen;
   // A model on the llama.cpp engine offers the kinds its architecture has: presets and kind selectors keep
   // those; a hook named one by one that the model lacks is an error.
-  const named = Array.isArray(spec) ? spec.map((s) => s.trim()).filter((s) => s !== 'all' && s !== 'default' && !isHookKind(s) && !/^blocks\.\d+$/.test(s)) : [];
+  const named = Array.isArray(spec)
+    ? spec.map((s) => s.trim()).filter((s) => s !== 'all' && s !== 'default' && !isHookKind(s) && !/^blocks\.\d+$/.test(s))
+    : [];
   for (const n of named) {
     const ref = parseName(n, nLayer);
     if (!available.includes(ref.kind)) throw new Error(`hook ${ref.name} is not available for this model (it offers ${available.join(', ')})`);

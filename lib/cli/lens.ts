@@ -181,7 +181,8 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
   try {
     const { n_layer } = model.info;
     // Named hooks are checked against the model's depth (block numbers) once it is known.
-    const hooks: HookSpec = typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer, model.info.hookKinds).map((h) => h.name));
+    const hooks: HookSpec =
+      typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer, model.info.hookKinds).map((h) => h.name));
     const options: LensOptions = {
       model,
       topK: cmd.topK,

@@ -124,7 +124,7 @@ export function tokenizePrompt(prompt: unknown, modelOrNCtx: Model | number): nu
 export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<DecodedLens> {
   if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
   const model = await modelFrom(options.model);
-  const { n_layer, n_embd, n_vocab, n_ctx } = model.info;
+  const { n_layer, n_embd, n_vocab } = model.info;
   const topK = options.topK ?? 5;
   if (!is.integerIn(topK, 1, n_vocab)) throw invalidParameterError('topK', `an integer in 1..${n_vocab}`, topK);
   if (options.onActivation !== undefined && typeof options.onActivation !== 'function')

@@ -4,12 +4,23 @@ import { resolveHooks, type HookSpec } from '../hooks.js';
 import { native, type NativeLensOptions, type NativeLlamaModel, type NativeLlamaModelInfo, type NativeModel, type NativeModelInfo } from './native.js';
 import { readGgufHeader } from '../hub/gguf-header.js';
 import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
-import { HOOK_KINDS, type HookKind } from '../hooks.js';
+import { HOOK_KINDS } from '../hooks.js';
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
 import { resolveSampling, type SamplingOptions } from './sampling.js';
-import { DEVICES, DTYPES, MAX_THREADS, MODEL_ENGINES, type ModelEngine, type Activation, type Device, type Intervention, type ModelInfo, type WeightDType } from '../types.js';
+import {
+  DEVICES,
+  DTYPES,
+  MAX_THREADS,
+  MODEL_ENGINES,
+  type ModelEngine,
+  type Activation,
+  type Device,
+  type Intervention,
+  type ModelInfo,
+  type WeightDType,
+} from '../types.js';
 import { InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 
 /** `LoadOptions.dtype`: 'auto' keeps Hugging Face's float32 compute; the others convert the matrices. */

@@ -61,7 +61,9 @@ describe('a GPT-2 GGUF on the llama.cpp engine', () => {
   it('predicts the same token, and its lens of the last resid_post is its own logits', async () => {
     const run = await llama.run(NOTEBOOK_IDS, { hooks: [`blocks.${llama.info.n_layer - 1}.resid_post`] });
     const lens = await llama.lensNative(run.activations[0].data, 1, 5);
-    const top = Array.from(run.logits.keys()).sort((x, y) => run.logits[y] - run.logits[x] || x - y).slice(0, 5);
+    const top = Array.from(run.logits.keys())
+      .sort((x, y) => run.logits[y] - run.logits[x] || x - y)
+      .slice(0, 5);
     expect(Array.from(lens.ids)).toEqual(top);
     for (let i = 0; i < 5; i++) expect(lens.logits[i]).toBeCloseTo(run.logits[top[i]], 4);
     const [x, y] = await Promise.all([gpt2, llama].map((m) => decodeLayers(NOTEBOOK_PROMPT, { model: m })));
