@@ -68,7 +68,11 @@ function byteTokens() {
   for (let b = 174; b <= 255; b++) bs.push(b);
   const cs = [...bs];
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) (bs.push(b), cs.push(256 + n++));
+  for (let b = 0; b < 256; b++) {
+    if (bs.includes(b)) continue;
+    bs.push(b);
+    cs.push(256 + n++);
+  }
   const map = new Array(256);
   bs.forEach((b, i) => (map[b] = String.fromCodePoint(cs[i])));
   return map;
