@@ -12,6 +12,7 @@ import { EXIT_OK, reportError, withDefaults, type CliIO } from './io.js';
 import { lensCommand, parseLensArgs, type CliRunOptions } from './lens.js';
 import { parsePullArgs, pullCommand, type CliPullOptions } from './pull.js';
 import { parseSteerArgs, steerCommand, type CliSteerOptions } from './steer.js';
+import { parseTrainLensArgs, trainLensCommand, type CliTrainLensOptions } from './train-lens.js';
 import { packageVersion } from './version.js';
 
 export { InvalidParameterError as UsageError } from '../is.js';
@@ -20,6 +21,7 @@ export { DEFAULT_TOP_K, type CliRunOptions } from './lens.js';
 export type { CliPullOptions } from './pull.js';
 export type { CliConvertOptions } from './convert.js';
 export type { CliSteerOptions } from './steer.js';
+export type { CliTrainLensOptions } from './train-lens.js';
 export { HELP } from './help.js';
 export { packageVersion } from './version.js';
 
@@ -30,6 +32,7 @@ export type CliCommand =
   | ({ command: 'pull' } & CliPullOptions)
   | ({ command: 'convert' } & CliConvertOptions)
   | ({ command: 'steer' } & CliSteerOptions)
+  | ({ command: 'train-lens' } & CliTrainLensOptions)
   | { command: 'serve'; argv: string[] };
 
 /** Parses the command line (without `node` and the script). Throws InvalidParameterError. No I/O. */
@@ -41,6 +44,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       return parseConvertArgs(argv.slice(1));
     case 'steer':
       return parseSteerArgs(argv.slice(1));
+    case 'train-lens':
+      return parseTrainLensArgs(argv.slice(1));
     case 'serve':
       // serve parses its own flags (and has its own --help)
       return { command: 'serve', argv: argv.slice(1) };
@@ -73,6 +78,9 @@ export async function main(argv: readonly string[], cliIO: CliIO = {}): Promise<
         break;
       case 'steer':
         await steerCommand(cmd, io);
+        break;
+      case 'train-lens':
+        await trainLensCommand(cmd, io);
         break;
       case 'run':
         await lensCommand(cmd, io);
