@@ -3,7 +3,7 @@
 // test/unit/tuned-lens-train.test.ts), the first step's loss against the reference definition on the same
 // positions, held-out KL below the logit lens's after training, resume = uninterrupted, and the
 // written folder through loadTunedLens and decodeLayers.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { trainTunedLens, type TrainProgress } from '../../lib/lens/tuned/train.j
 import { translatedHook } from '../../lib/lens/tuned/tuned-lens.js';
 import { forwardReference, relativeL2Error, type RefModel } from '../reference/gpt2-f64.js';
 import { lensLossAndGrad64, type LensHead } from '../reference/tuned-lens-grad.js';
+import { runCli } from '../helpers/cli.js';
 import { useTinyModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
 
@@ -150,5 +151,27 @@ describe('trainTunedLens on the tiny model', () => {
       if (t.name === last) expect(t.top).toEqual(l.top);
       else expect(t.top, `${t.name} differs from the logit lens once translated`).not.toEqual(l.top);
     }
+  });
+
+  it('CLI train-lens: trains from a text file, reports held-out KL, writes a lens that --tuned-lens reads, and resumes', async () => {
+    const data = join(work, 'corpus.txt');
+    writeFileSync(data, 'The quick brown fox jumps over the lazy dog. '.repeat(20));
+    const out = join(work, 'cli-lens');
+    const args = ['train-lens', '--model', tiny.dir, '--threads', '2', '--data', data, '--out', out, '--seq-len', '16', '--tokens-per-step', '16', '--held-out', '16'];
+    const r = await runCli([...args, '--steps', '2', '--checkpoint-every', '1']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(out + '\n');
+    expect(r.err).toMatch(/train-lens: \[#+\] step 2\/2 {2}loss \d+\.\d{4} {2}[\d.]+ tok\/s/);
+    expect(r.err).toMatch(/held-out KL over 16 tokens, mean over translators: tuned \d+\.\d{4} nats, logit lens \d+\.\d{4} nats/);
+    const lensRun = await runCli(['--model', tiny.dir, '--threads', '2', '--tuned-lens', out, '--json', 'Hello']);
+    expect(lensRun.code, lensRun.err).toBe(0);
+    expect(JSON.parse(lensRun.out).lens).toBe('tuned');
+    const more = await runCli([...args, '--steps', '2', '--checkpoint-every', '1', '--resume', '--quiet']);
+    expect(more.code, more.err).toBe(0);
+    expect(more.err).toMatch(/resumed from step 2/);
+    expect(more.err).not.toMatch(/step \d+\/2/);
+    const missing = await runCli(['train-lens', '--model', tiny.dir, '--data', join(work, 'nope.txt'), '--out', out]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/cannot read --data/);
   });
 });
