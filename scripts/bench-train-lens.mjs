@@ -30,8 +30,7 @@ const dir = join(root, '.cache', 'bench', `${args.preset}-f32`);
 const made = makeCheckpoint(dir, { preset: args.preset, dtype: 'f32', log: (s) => console.error(s) });
 if (!made.skipped) console.error(`generated ${dir} in ${made.seconds.toFixed(1)} s`);
 
-const threads = args.threads === undefined ? 0 : Number(args.threads);
-const model = await loadModel(dir, { threads, device: 'cpu' });
+const model = await loadModel(dir, { device: 'cpu', ...(args.threads === undefined ? {} : { threads: Number(args.threads) }) });
 const { n_layer, n_embd, n_vocab } = model.info;
 const steps = Number(args.steps);
 const seqLen = Number(args['seq-len']);

@@ -58,8 +58,12 @@ class Pickler {
   global(module: string, name: string): this {
     return this.memoized(`g:${module}.${name}`, () => this.op(GLOBAL, ...Buffer.from(`${module}\n${name}\n`, 'latin1')));
   }
-  str(s: string): this {
-    return this.memoized(`s:${s}`, () => {
+  /**
+   * BINUNICODE, memoized under `identity`: CPython memoizes by object, so equal strings built apart
+   * (a storage key and a module prefix, both '0') are written twice, while a literal is written once.
+   */
+  str(s: string, identity = ''): this {
+    return this.memoized(`s:${identity}:${s}`, () => {
       const b = Buffer.from(s, 'utf8');
       this.op(BINUNICODE);
       this.u32(b.length);
@@ -101,7 +105,7 @@ export function stateDictPickle(tensors: readonly SavedTensor[], metadataKeys: r
     p.global('torch._utils', '_rebuild_tensor_v2');
     p.op(MARK);
     // The persistent id tuple ('storage', torch.FloatStorage, key, 'cpu', numel)
-    p.op(MARK).str('storage').global('torch', 'FloatStorage').str(String(key)).str('cpu').int(t.data.length).op(TUPLE).put();
+    p.op(MARK).str('storage').global('torch', 'FloatStorage').str(String(key), 'storage key').str('cpu').int(t.data.length).op(TUPLE).put();
     p.op(BINPERSID);
     p.int(0);
     p.intTuple(t.shape);
@@ -117,7 +121,7 @@ export function stateDictPickle(tensors: readonly SavedTensor[], metadataKeys: r
   p.op(EMPTY_DICT).put().str('_metadata');
   p.emptyOrderedDict();
   if (metadataKeys.length > 1) p.op(MARK);
-  for (const k of metadataKeys) p.str(k).op(EMPTY_DICT).put().str('version').int(1).op(SETITEM);
+  for (const k of metadataKeys) p.str(k, 'module prefix').op(EMPTY_DICT).put().str('version').int(1).op(SETITEM);
   if (metadataKeys.length > 1) p.op(SETITEMS);
   else if (metadataKeys.length === 1) p.op(SETITEM);
   p.op(SETITEM, BUILD, STOP);
