@@ -81,7 +81,8 @@ struct LensTrainer::State {
   int threads = 1;
   ContextPtr weights;             // W_U in both layouts, γ and β
   ggml_tensor* wte = nullptr;     // [d, V]: z = mul_mat(wte, y)
-  ggml_tensor* wteT = nullptr;    // [V, d]: g_y = mul_mat(wteT, q − p)
+  int64_t vocabPadded = 0;        // V rounded up to 64: the K of g_y's product, so it takes ggml's sgemm path
+  ggml_tensor* wteT = nullptr;    // [vocabPadded, d], zero past V: g_y = mul_mat(wteT, q − p)
   ggml_tensor* gamma = nullptr;   // [d]
   ggml_tensor* beta = nullptr;    // [d]
   Arena forward, backward;        // the forward graph's results stay alive while the backward runs
@@ -122,18 +123,21 @@ void LensTrainer::prepare() {
   if (wte.size() != size_t(s->vocab * s->d) || gamma.size() != size_t(s->d) || beta.size() != size_t(s->d))
     throw std::runtime_error("tuned lens training: the model's wte or ln_f does not match its hparams");
   ggml_init_params params{};
-  params.mem_size = size_t(2 * s->vocab * s->d + 2 * s->d) * sizeof(float) + 8 * (ggml_tensor_overhead() + 64);
+  s->vocabPadded = (s->vocab + 63) / 64 * 64;
+  params.mem_size = size_t((s->vocab + s->vocabPadded) * s->d + 2 * s->d) * sizeof(float) + 8 * (ggml_tensor_overhead() + 64);
   params.no_alloc = false;
   s->weights.reset(ggml_init(params));
   if (!s->weights) throw std::runtime_error("tuned lens training: out of memory for the unembedding copies");
   ggml_context* ctx = s->weights.get();
   s->wte = matrix(ctx, s->d, s->vocab, wte.data());
-  s->wteT = matrix(ctx, s->vocab, s->d, nullptr);
+  const int64_t d = s->d, V = s->vocab, Vp = s->vocabPadded;
+  s->wteT = matrix(ctx, Vp, d, nullptr);
   auto* t = static_cast<float*>(s->wteT->data);
-  const int64_t d = s->d, V = s->vocab;
   parallelRanges(d, s->threads, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t v = 0; v < V; ++v) t[i * V + v] = wte[size_t(v * d + i)];
+    for (int64_t i = i0; i < i1; ++i) {
+      for (int64_t v = 0; v < V; ++v) t[i * Vp + v] = wte[size_t(v * d + i)];
+      std::fill(t + i * Vp + V, t + (i + 1) * Vp, 0.0f);
+    }
   });
   s->gamma = matrix(ctx, d, 1, gamma.data());
   s->beta = matrix(ctx, d, 1, beta.data());
@@ -217,11 +221,12 @@ LensTrainResult LensTrainer::step(const LensTrainBatch& b) {
       s.compute(fg);
 
       ContextPtr bctx;
-      float* residual = nullptr;  // q − p, [c, V], written straight into the backward graph's input
+      float* residual = nullptr;  // q − p, [c, vocabPadded] (zero past V), written straight into the backward graph's input
       ggml_tensor* qp = nullptr;
+      const int64_t Vp = s.vocabPadded;
       if (b.gradients) {
-        bctx = s.backward.context((block + size_t(6 * c * d + d * d)) * sizeof(float), 16);
-        qp = matrix(bctx.get(), V, c, nullptr);
+        bctx = s.backward.context((size_t(c * Vp) + size_t(6 * c * d + d * d)) * sizeof(float), 16);
+        qp = matrix(bctx.get(), Vp, c, nullptr);
         residual = static_cast<float*>(qp->data);
       }
       rowLoss.assign(size_t(c), 0.0);
@@ -231,7 +236,7 @@ LensTrainResult LensTrainer::step(const LensTrainBatch& b) {
         for (int64_t r = a; r < e; ++r) {
           const float* zr = zs + r * V;
           const float* pr = s.p.data() + r * V;
-          float* er = residual ? residual + r * V : scratch.data();
+          float* er = residual ? residual + r * Vp : scratch.data();
           const float mx = *std::max_element(zr, zr + V);
           for (int64_t v = 0; v < V; ++v) er[v] = expF32(zr[v] - mx);
           const double sum = laneSum(V, [&](int64_t v) { return er[v]; });
@@ -241,6 +246,7 @@ LensTrainResult LensTrainer::step(const LensTrainBatch& b) {
           if (residual) {
             const float inv = float(1.0 / sum);
             for (int64_t v = 0; v < V; ++v) er[v] = er[v] * inv - pr[v];
+            std::fill(er + V, er + Vp, 0.0f);
           }
         }
       });
