@@ -39,7 +39,9 @@ const tokensPerStep = Number(args['tokens-per-step']);
 let seed = 1;
 const corpus = Int32Array.from({ length: seqLen * Math.ceil(tokensPerStep / seqLen) * steps }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n_vocab);
 const rows = [];
-console.error(`${args.preset}: ${n_layer} layers × ${n_embd} wide, vocab ${n_vocab}; ${model.runtime.threads} threads; ${steps} steps of ${tokensPerStep} tokens (windows of ${seqLen}); load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} CPUs`);
+console.error(
+  `${args.preset}: ${n_layer} layers × ${n_embd} wide, vocab ${n_vocab}; ${model.runtime.threads} threads; ${steps} steps of ${tokensPerStep} tokens (windows of ${seqLen}); load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} CPUs`,
+);
 await trainTunedLens(model, corpus, {
   steps,
   seqLen,
@@ -51,8 +53,22 @@ await trainTunedLens(model, corpus, {
   },
 });
 const steady = rows.slice(1);
-const tokensPerSecond = steady.length ? steady.reduce((a, r) => a + r.tokens, 0) / steady.reduce((a, r) => a + r.tokens / r.tokensPerSecond, 0) : rows[0].tokensPerSecond;
-const result = { preset: args.preset, n_layer, n_embd, n_vocab, threads: model.runtime.threads, cpus: availableParallelism(), loadAverage: loadavg()[0], seqLen, tokensPerStep, steps: rows, tokensPerSecond };
+const tokensPerSecond = steady.length
+  ? steady.reduce((a, r) => a + r.tokens, 0) / steady.reduce((a, r) => a + r.tokens / r.tokensPerSecond, 0)
+  : rows[0].tokensPerSecond;
+const result = {
+  preset: args.preset,
+  n_layer,
+  n_embd,
+  n_vocab,
+  threads: model.runtime.threads,
+  cpus: availableParallelism(),
+  loadAverage: loadavg()[0],
+  seqLen,
+  tokensPerStep,
+  steps: rows,
+  tokensPerSecond,
+};
 console.log(JSON.stringify(result, null, 2));
 if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
 model.dispose();

@@ -79,16 +79,16 @@ struct LensTrainer::State {
   int64_t d = 0, vocab = 0;
   float eps = 0;
   int threads = 1;
-  ContextPtr weights;             // W_U in both layouts, γ and β
-  ggml_tensor* wte = nullptr;     // [d, V]: z = mul_mat(wte, y)
-  int64_t vocabPadded = 0;        // V rounded up to 64: the K of g_y's product, so it takes ggml's sgemm path
-  ggml_tensor* wteT = nullptr;    // [vocabPadded, d], zero past V: g_y = mul_mat(wteT, q − p)
-  ggml_tensor* gamma = nullptr;   // [d]
-  ggml_tensor* beta = nullptr;    // [d]
-  Arena forward, backward;        // the forward graph's results stay alive while the backward runs
-  std::vector<uint8_t> work;      // ggml's work buffer
-  std::vector<float> p;           // [rows, V]: the final distribution of the current chunk
-  std::vector<double> pLogP;      // [rows]: Σ_v p log p
+  ContextPtr weights;            // W_U in both layouts, γ and β
+  ggml_tensor* wte = nullptr;    // [d, V]: z = mul_mat(wte, y)
+  int64_t vocabPadded = 0;       // V rounded up to 64: the K of g_y's product, so it takes ggml's sgemm path
+  ggml_tensor* wteT = nullptr;   // [vocabPadded, d], zero past V: g_y = mul_mat(wteT, q − p)
+  ggml_tensor* gamma = nullptr;  // [d]
+  ggml_tensor* beta = nullptr;   // [d]
+  Arena forward, backward;       // the forward graph's results stay alive while the backward runs
+  std::vector<uint8_t> work;     // ggml's work buffer
+  std::vector<float> p;          // [rows, V]: the final distribution of the current chunk
+  std::vector<double> pLogP;     // [rows]: Σ_v p log p
 
   void compute(ggml_cgraph* graph) {
     ggml_cplan plan = ggml_graph_plan(graph, threads, nullptr);
@@ -124,7 +124,8 @@ void LensTrainer::prepare() {
     throw std::runtime_error("tuned lens training: the model's wte or ln_f does not match its hparams");
   ggml_init_params params{};
   s->vocabPadded = (s->vocab + 63) / 64 * 64;
-  params.mem_size = size_t((s->vocab + s->vocabPadded) * s->d + 2 * s->d) * sizeof(float) + 8 * (ggml_tensor_overhead() + 64);
+  params.mem_size =
+      size_t((s->vocab + s->vocabPadded) * s->d + 2 * s->d) * sizeof(float) + 8 * (ggml_tensor_overhead() + 64);
   params.no_alloc = false;
   s->weights.reset(ggml_init(params));
   if (!s->weights) throw std::runtime_error("tuned lens training: out of memory for the unembedding copies");
@@ -221,7 +222,8 @@ LensTrainResult LensTrainer::step(const LensTrainBatch& b) {
       s.compute(fg);
 
       ContextPtr bctx;
-      float* residual = nullptr;  // q − p, [c, vocabPadded] (zero past V), written straight into the backward graph's input
+      float* residual =
+          nullptr;  // q − p, [c, vocabPadded] (zero past V), written straight into the backward graph's input
       ggml_tensor* qp = nullptr;
       const int64_t Vp = s.vocabPadded;
       if (b.gradients) {
@@ -283,8 +285,7 @@ LensTrainResult LensTrainer::step(const LensTrainBatch& b) {
           }
           m1 /= double(d);
           m2 /= double(d);
-          for (int64_t j = 0; j < d; ++j)
-            gus[r * d + j] = float((gx[size_t(j)] - m1 - xhat[size_t(j)] * m2) / sigma);
+          for (int64_t j = 0; j < d; ++j) gus[r * d + j] = float((gx[size_t(j)] - m1 - xhat[size_t(j)] * m2) / sigma);
         }
       });
       double* gb = gradBias.data() + size_t(i) * ud;
@@ -300,7 +301,8 @@ LensTrainResult LensTrainer::step(const LensTrainBatch& b) {
       for (size_t k = 0; k < ud * ud; ++k) gw[k] += dAs[k];
     }
   }
-  if (b.gradients) std::transform(gradBias.begin(), gradBias.end(), out.gradBiases.begin(), [](double x) { return float(x); });
+  if (b.gradients)
+    std::transform(gradBias.begin(), gradBias.end(), out.gradBiases.begin(), [](double x) { return float(x); });
   return out;
 }
 

@@ -74,8 +74,12 @@ describe('trainTunedLens on the tiny model', () => {
     await expect(model.tunedLensGradients({ inputs: f(3 * d), final: f(2 * d), weights: f(d * d), biases: f(d), rows: 2, count: 1 })).rejects.toThrow(
       `trainLens: 'inputs' must hold count × rows × n_embd = ${2 * d} floats, got ${3 * d}`,
     );
-    await expect(model.tunedLensGradients({ inputs: f(0), final: f(0), weights: f(0), biases: f(0), rows: 0, count: 1 })).rejects.toThrow(/'rows' must be between 1/);
-    await expect(model.tunedLensGradients({ inputs: f(d), final: f(d), weights: f(d * d), biases: f(d), rows: 1, count: 1, extra: 1 } as never)).rejects.toThrow(/unknown option 'extra'/);
+    await expect(model.tunedLensGradients({ inputs: f(0), final: f(0), weights: f(0), biases: f(0), rows: 0, count: 1 })).rejects.toThrow(
+      /'rows' must be between 1/,
+    );
+    await expect(
+      model.tunedLensGradients({ inputs: f(d), final: f(d), weights: f(d * d), biases: f(d), rows: 1, count: 1, extra: 1 } as never),
+    ).rejects.toThrow(/unknown option 'extra'/);
   });
 
   it("the first step's loss is the reference mean KL of the logit lens over that step's positions", async () => {
@@ -91,7 +95,14 @@ describe('trainTunedLens on the tiny model', () => {
       const rowsOf = (name: string) => Float64Array.from({ length: 16 * d }, (_, k) => acts.row(name, Math.floor(k / d))[k % d]);
       for (let i = 0; i < L; i++)
         sums[i] += lensLossAndGrad64(
-          { head: head(ref), inputs: rowsOf(translatedHook(i)), final: rowsOf(`blocks.${L - 1}.resid_post`), rows: 16, weight: new Float64Array(d * d), bias: new Float64Array(d) },
+          {
+            head: head(ref),
+            inputs: rowsOf(translatedHook(i)),
+            final: rowsOf(`blocks.${L - 1}.resid_post`),
+            rows: 16,
+            weight: new Float64Array(d * d),
+            bias: new Float64Array(d),
+          },
           false,
         ).loss;
     }
@@ -105,7 +116,13 @@ describe('trainTunedLens on the tiny model', () => {
     const losses: number[] = [];
     // The package's defaults (SGD, Nesterov momentum 0.9, lr 0.1, linear decay) on a CPU-sized budget:
     // 12 steps of 64 tokens; measured: held-out KL 6.03 / 1.95 nats against the logit lens's 12.15 / 2.44.
-    const r = await trainTunedLens(model, randomCorpus(32 * 14, 7), { steps: 12, seqLen: 32, tokensPerStep: 64, heldOut: 64, onProgress: (p) => losses.push(p.loss) });
+    const r = await trainTunedLens(model, randomCorpus(32 * 14, 7), {
+      steps: 12,
+      seqLen: 32,
+      tokensPerStep: 64,
+      heldOut: 64,
+      onProgress: (p) => losses.push(p.loss),
+    });
     expect(r.heldOut!.tokens).toBe(64);
     r.heldOut!.tuned.forEach((kl, i) => expect(kl, `translator ${i}`).toBeLessThan(0.9 * r.heldOut!.logitLens[i]));
     expect(losses.at(-1)!).toBeLessThan(0.7 * losses[0]);
@@ -131,7 +148,9 @@ describe('trainTunedLens on the tiny model', () => {
     expect(resumed.losses).toEqual(whole.losses);
     expect(resumed.lens.translators).toEqual(whole.lens.translators);
     expect(resumed.heldOut).toEqual(whole.heldOut);
-    await expect(trainTunedLens(model, corpus, { ...options, lr: 0.5, out, resume: true })).rejects.toThrow(/used lr = 0\.0999\d*, this run 0\.5; resume with the same settings/);
+    await expect(trainTunedLens(model, corpus, { ...options, lr: 0.5, out, resume: true })).rejects.toThrow(
+      /used lr = 0\.0999\d*, this run 0\.5; resume with the same settings/,
+    );
     await expect(trainTunedLens(model, randomCorpus(32 * 4, 10), { ...options, out, resume: true })).rejects.toThrow(/another corpus/);
   });
 
@@ -157,7 +176,23 @@ describe('trainTunedLens on the tiny model', () => {
     const data = join(work, 'corpus.txt');
     writeFileSync(data, 'The quick brown fox jumps over the lazy dog. '.repeat(20));
     const out = join(work, 'cli-lens');
-    const args = ['train-lens', '--model', tiny.dir, '--threads', '2', '--data', data, '--out', out, '--seq-len', '16', '--tokens-per-step', '16', '--held-out', '16'];
+    const args = [
+      'train-lens',
+      '--model',
+      tiny.dir,
+      '--threads',
+      '2',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--seq-len',
+      '16',
+      '--tokens-per-step',
+      '16',
+      '--held-out',
+      '16',
+    ];
     const r = await runCli([...args, '--steps', '2', '--checkpoint-every', '1']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe(out + '\n');

@@ -40,7 +40,11 @@ const python = torchPython();
 
 describe('torch.save writer', () => {
   // 300 translators: memo slots past 255 (LONG_BINPUT / LONG_BINGET) and ints past 255 and 65535
-  for (const [d, layers] of [[4, 3], [3, 300], [300, 1]] as const) {
+  for (const [d, layers] of [
+    [4, 3],
+    [3, 300],
+    [300, 1],
+  ] as const) {
     it(`d=${d}, ${layers} translators: the restricted reader reads back every name, shape and value`, () => {
       const lens = randomLens(d, layers, d + layers);
       const bytes = tunedLensParams(lens);
@@ -59,7 +63,15 @@ describe('torch.save writer', () => {
     const bytes = tunedLensParams(randomLens(5, 2, 1));
     const entries = readStoredZip(bytes, 'params.pt');
     const offsetInArchive = (data: Uint8Array) => data.byteOffset - bytes.byteOffset;
-    expect([...entries.keys()]).toEqual(['params/data.pkl', 'params/byteorder', 'params/data/0', 'params/data/1', 'params/data/2', 'params/data/3', 'params/version']);
+    expect([...entries.keys()]).toEqual([
+      'params/data.pkl',
+      'params/byteorder',
+      'params/data/0',
+      'params/data/1',
+      'params/data/2',
+      'params/data/3',
+      'params/version',
+    ]);
     for (const [name, data] of entries) expect(offsetInArchive(data) % 64, name).toBe(0);
     expect(Buffer.from(entries.get('params/version')!).toString()).toBe('3\n');
   });
@@ -72,7 +84,15 @@ describe('torch.save writer', () => {
     expect(back.config).toEqual({ baseModel: 'gpt2', dModel: 8, numLayers: 3, bias: true });
     expect(back.translators).toEqual(lens.translators);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    expect(Object.keys(config).sort()).toEqual(['base_model_name_or_path', 'base_model_revision', 'bias', 'd_model', 'lens_type', 'num_hidden_layers', 'unembed_hash']);
+    expect(Object.keys(config).sort()).toEqual([
+      'base_model_name_or_path',
+      'base_model_revision',
+      'bias',
+      'd_model',
+      'lens_type',
+      'num_hidden_layers',
+      'unembed_hash',
+    ]);
     expect(config.lens_type).toBe('linear_tuned_lens');
   });
 
@@ -99,9 +119,11 @@ print(json.dumps({'keys': list(sd.keys()), 'dtypes': sorted({str(t.dtype) for t 
     });
   });
 
-  it.skipIf(!python)("the restricted reader reads a params.pt that real torch.save wrote (ModuleList of Linear), and our data.pkl and storages equal torch's byte for byte", async () => {
-    const dir = join(work, 'from-torch');
-    const script = `
+  it.skipIf(!python)(
+    "the restricted reader reads a params.pt that real torch.save wrote (ModuleList of Linear), and our data.pkl and storages equal torch's byte for byte",
+    async () => {
+      const dir = join(work, 'from-torch');
+      const script = `
 import os, sys, torch
 torch.manual_seed(0)
 m = torch.nn.ModuleList([torch.nn.Linear(5, 5) for _ in range(2)])
@@ -109,21 +131,22 @@ os.makedirs(sys.argv[1], exist_ok=True)
 torch.save(m.state_dict(), sys.argv[1] + '/params.pt')
 import json; print(json.dumps({k: v.flatten().tolist() for k, v in m.state_dict().items()}))
 `;
-    const values = JSON.parse(execFileSync(python!, ['-c', script, dir], { encoding: 'utf8' })) as Record<string, number[]>;
-    const torchBytes = readFileSync(join(dir, 'params.pt'));
-    const sd = loadTorchStateDict(torchBytes, 'params.pt');
-    expect([...sd.keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias']);
-    for (const [k, v] of Object.entries(values)) expect(sd.get(k)!.data).toEqual(Float32Array.from(v));
-    const lens: TunedLens = {
-      config: { baseModel: 'x', dModel: 5, numLayers: 2, bias: true },
-      translators: [0, 1].map((i) => ({ weight: Float32Array.from(values[`${i}.weight`]), bias: Float32Array.from(values[`${i}.bias`]) })),
-      source: 'test',
-    };
-    // The same pickle, byte for byte, and the same storages. (The zip around them differs in header details, and
-    // torch 1.13 writes no `byteorder` entry where torch ≥ 2.1 does; both readers ignore that.)
-    const ours = readStoredZip(tunedLensParams(lens), 'ours');
-    const theirs = readStoredZip(torchBytes, 'torch');
-    expect(Buffer.from(ours.get('params/data.pkl')!).equals(Buffer.from(theirs.get('params/data.pkl')!))).toBe(true);
-    for (const [name, data] of theirs) expect(Buffer.from(ours.get(name)!).equals(Buffer.from(data)), name).toBe(true);
-  });
+      const values = JSON.parse(execFileSync(python!, ['-c', script, dir], { encoding: 'utf8' })) as Record<string, number[]>;
+      const torchBytes = readFileSync(join(dir, 'params.pt'));
+      const sd = loadTorchStateDict(torchBytes, 'params.pt');
+      expect([...sd.keys()]).toEqual(['0.weight', '0.bias', '1.weight', '1.bias']);
+      for (const [k, v] of Object.entries(values)) expect(sd.get(k)!.data).toEqual(Float32Array.from(v));
+      const lens: TunedLens = {
+        config: { baseModel: 'x', dModel: 5, numLayers: 2, bias: true },
+        translators: [0, 1].map((i) => ({ weight: Float32Array.from(values[`${i}.weight`]), bias: Float32Array.from(values[`${i}.bias`]) })),
+        source: 'test',
+      };
+      // The same pickle, byte for byte, and the same storages. (The zip around them differs in header details, and
+      // torch 1.13 writes no `byteorder` entry where torch ≥ 2.1 does; both readers ignore that.)
+      const ours = readStoredZip(tunedLensParams(lens), 'ours');
+      const theirs = readStoredZip(torchBytes, 'torch');
+      expect(Buffer.from(ours.get('params/data.pkl')!).equals(Buffer.from(theirs.get('params/data.pkl')!))).toBe(true);
+      for (const [name, data] of theirs) expect(Buffer.from(ours.get(name)!).equals(Buffer.from(data)), name).toBe(true);
+    },
+  );
 });

@@ -8,14 +8,56 @@ describe('layerlens train-lens arguments', () => {
   it('parses every flag, with the model-load flags', () => {
     expect(
       parseCliArgs([
-        'train-lens', '--model', 'gpt2', '--threads', '4', '--data', 'c.txt', '--out', 'lens', '--steps', '100', '--lr', '0.05', '--tokens-per-step', '2048',
-        '--seq-len', '512', '--held-out', '0', '--optimizer', 'adam', '--checkpoint-every', '5', '--resume', '--quiet',
+        'train-lens',
+        '--model',
+        'gpt2',
+        '--threads',
+        '4',
+        '--data',
+        'c.txt',
+        '--out',
+        'lens',
+        '--steps',
+        '100',
+        '--lr',
+        '0.05',
+        '--tokens-per-step',
+        '2048',
+        '--seq-len',
+        '512',
+        '--held-out',
+        '0',
+        '--optimizer',
+        'adam',
+        '--checkpoint-every',
+        '5',
+        '--resume',
+        '--quiet',
       ]),
     ).toEqual({
-      command: 'train-lens', model: 'gpt2', threads: 4, device: 'auto', quiet: true, data: 'c.txt', out: 'lens', steps: 100, lr: 0.05, tokensPerStep: 2048,
-      seqLen: 512, heldOut: 0, optimizer: 'adam', checkpointEvery: 5, resume: true,
+      command: 'train-lens',
+      model: 'gpt2',
+      threads: 4,
+      device: 'auto',
+      quiet: true,
+      data: 'c.txt',
+      out: 'lens',
+      steps: 100,
+      lr: 0.05,
+      tokensPerStep: 2048,
+      seqLen: 512,
+      heldOut: 0,
+      optimizer: 'adam',
+      checkpointEvery: 5,
+      resume: true,
     });
-    expect(parseCliArgs(['train-lens', '--data', 'c.txt', '--out', 'd'])).toEqual({ command: 'train-lens', device: 'auto', data: 'c.txt', out: 'd', resume: false });
+    expect(parseCliArgs(['train-lens', '--data', 'c.txt', '--out', 'd'])).toEqual({
+      command: 'train-lens',
+      device: 'auto',
+      data: 'c.txt',
+      out: 'd',
+      resume: false,
+    });
     expect(parseCliArgs(['train-lens', '--help'])).toEqual({ command: 'help' });
     expect(parseCliArgs(['train-lens', '--data', 'x', '--out', 'y', '--lr', '1e-3'])).toMatchObject({ lr: 1e-3 });
   });

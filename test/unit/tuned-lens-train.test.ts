@@ -55,7 +55,12 @@ describe('tuned lens objective (float64 reference)', () => {
     expect(total).toBeGreaterThan(0);
     let parts = 0;
     for (let r = 0; r < x.rows; r++)
-      parts += lensLoss64({ ...x, rows: 1, inputs: (x.inputs as Float64Array).subarray(r * d, (r + 1) * d), final: (x.final as Float64Array).subarray(r * d, (r + 1) * d) });
+      parts += lensLoss64({
+        ...x,
+        rows: 1,
+        inputs: (x.inputs as Float64Array).subarray(r * d, (r + 1) * d),
+        final: (x.final as Float64Array).subarray(r * d, (r + 1) * d),
+      });
     expect(parts).toBeCloseTo(total, 12);
     // Direct KL of one row from explicitly normalised distributions (no log-sum-exp shortcut).
     const row = { ...x, rows: 1 };

@@ -15,10 +15,28 @@ export interface SavedTensor {
 }
 
 // Pickle opcodes (protocol 2) used here.
-const PROTO = 0x80, GLOBAL = 0x63, BINPUT = 0x71, LONG_BINPUT = 0x72, BINGET = 0x68, LONG_BINGET = 0x6a;
-const BINUNICODE = 0x58, BININT1 = 0x4b, BININT2 = 0x4d, BININT = 0x4a, EMPTY_TUPLE = 0x29, MARK = 0x28;
-const TUPLE = 0x74, TUPLE1 = 0x85, REDUCE = 0x52, BINPERSID = 0x51, NEWFALSE = 0x89, EMPTY_DICT = 0x7d;
-const SETITEM = 0x73, SETITEMS = 0x75, BUILD = 0x62, STOP = 0x2e;
+const PROTO = 0x80,
+  GLOBAL = 0x63,
+  BINPUT = 0x71,
+  LONG_BINPUT = 0x72,
+  BINGET = 0x68,
+  LONG_BINGET = 0x6a;
+const BINUNICODE = 0x58,
+  BININT1 = 0x4b,
+  BININT2 = 0x4d,
+  BININT = 0x4a,
+  EMPTY_TUPLE = 0x29,
+  MARK = 0x28;
+const TUPLE = 0x74,
+  TUPLE1 = 0x85,
+  REDUCE = 0x52,
+  BINPERSID = 0x51,
+  NEWFALSE = 0x89,
+  EMPTY_DICT = 0x7d;
+const SETITEM = 0x73,
+  SETITEMS = 0x75,
+  BUILD = 0x62,
+  STOP = 0x2e;
 
 /** Pickle bytes with CPython's memo behaviour: globals and strings are written once, then fetched. */
 class Pickler {

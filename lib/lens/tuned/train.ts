@@ -148,7 +148,15 @@ interface TrainState {
 function newState(h: Hyper, L: number, d: number): TrainState {
   const pair = (): [Float32Array, Float32Array] => [new Float32Array(L * d * d), new Float32Array(L * d)];
   const names = h.optimizer === 'sgd' ? ['momentum'] : ['m', 'v', 'vmax'];
-  return { weights: new Float32Array(L * d * d), biases: new Float32Array(L * d), buffers: Object.fromEntries(names.map((n) => [n, pair()])), step: 0, cursor: 0, tokensSeen: 0, losses: [] };
+  return {
+    weights: new Float32Array(L * d * d),
+    biases: new Float32Array(L * d),
+    buffers: Object.fromEntries(names.map((n) => [n, pair()])),
+    step: 0,
+    cursor: 0,
+    tokensSeen: 0,
+    losses: [],
+  };
 }
 
 /** One optimizer step in place, with torch's SGD(nesterov) / Adam(amsgrad) update rules. `grad` is the mean gradient. */
@@ -237,7 +245,9 @@ interface CheckpointMeta {
 }
 
 function corpusDigest(ids: Int32Array): string {
-  return createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength))
+    .digest('hex');
 }
 
 async function writeCheckpoint(out: string, meta: CheckpointMeta, state: TrainState): Promise<void> {
@@ -262,7 +272,11 @@ async function writeCheckpoint(out: string, meta: CheckpointMeta, state: TrainSt
   await rm(old, { recursive: true, force: true });
 }
 
-async function readCheckpoint(out: string, expect: Omit<CheckpointMeta, 'step' | 'cursor' | 'tokensSeen' | 'losses'>, fresh: TrainState): Promise<TrainState | null> {
+async function readCheckpoint(
+  out: string,
+  expect: Omit<CheckpointMeta, 'step' | 'cursor' | 'tokensSeen' | 'losses'>,
+  fresh: TrainState,
+): Promise<TrainState | null> {
   const dir = [join(out, 'checkpoint'), join(out, 'checkpoint.old')].find((p) => existsSync(join(p, 'state.json')));
   if (!dir) return null;
   const meta = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as CheckpointMeta;
@@ -270,9 +284,11 @@ async function readCheckpoint(out: string, expect: Omit<CheckpointMeta, 'step' |
   if (meta.format !== expect.format || meta.version !== expect.version) throw new Error(`${what} is not a layerlens tuned-lens checkpoint of version 1`);
   const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
   if (differs(meta.model, expect.model)) throw new Error(`${what} was made for ${JSON.stringify(meta.model)}, not ${JSON.stringify(expect.model)}`);
-  if (differs(meta.corpus, expect.corpus)) throw new Error(`${what} was made on another corpus (${meta.corpus.tokens} tokens, sha256 ${meta.corpus.sha256.slice(0, 12)}…)`);
+  if (differs(meta.corpus, expect.corpus))
+    throw new Error(`${what} was made on another corpus (${meta.corpus.tokens} tokens, sha256 ${meta.corpus.sha256.slice(0, 12)}…)`);
   for (const key of Object.keys(expect.hyper) as (keyof Hyper)[])
-    if (meta.hyper[key] !== expect.hyper[key]) throw new Error(`${what} used ${key} = ${String(meta.hyper[key])}, this run ${String(expect.hyper[key])}; resume with the same settings`);
+    if (meta.hyper[key] !== expect.hyper[key])
+      throw new Error(`${what} used ${key} = ${String(meta.hyper[key])}, this run ${String(expect.hyper[key])}; resume with the same settings`);
   const tensors = readSafetensorsTensors(await readFile(join(dir, 'state.safetensors')), what);
   const take = (name: string, into: Float32Array) => {
     const t = tensors.get(name);
@@ -316,7 +332,9 @@ export async function trainTunedLens(model: Model, corpus: string | ArrayLike<nu
   const heldOutWindows = Math.ceil(h.heldOut / h.seqLen);
   const trainWindows = windowCount - heldOutWindows;
   if (trainWindows < 1)
-    throw new RangeError(`trainTunedLens: the corpus has ${ids.length} tokens, ${windowCount} windows of ${h.seqLen}; ${heldOutWindows} are held out and none would be left to train on`);
+    throw new RangeError(
+      `trainTunedLens: the corpus has ${ids.length} tokens, ${windowCount} windows of ${h.seqLen}; ${heldOutWindows} are held out and none would be left to train on`,
+    );
   const window = (w: number) => ids.subarray(w * h.seqLen, (w + 1) * h.seqLen);
   const windowsPerStep = Math.max(1, Math.round(h.tokensPerStep / h.seqLen));
   const baseModel = options.baseModel ?? model.info.name;
@@ -362,7 +380,8 @@ export async function trainTunedLens(model: Model, corpus: string | ArrayLike<nu
     state.tokensSeen += rows;
     state.losses.push(loss);
     const checkpointed = !!options.out && checkpointEvery > 0 && (state.step % checkpointEvery === 0 || state.step === h.steps);
-    if (checkpointed) await writeCheckpoint(options.out!, { ...meta, step: state.step, cursor: state.cursor, tokensSeen: state.tokensSeen, losses: state.losses }, state);
+    if (checkpointed)
+      await writeCheckpoint(options.out!, { ...meta, step: state.step, cursor: state.cursor, tokensSeen: state.tokensSeen, losses: state.losses }, state);
     const seconds = (performance.now() - started) / 1000;
     options.onProgress?.({ step: state.step, steps: h.steps, loss, layerLoss, tokens: rows, tokensPerSecond: rows / seconds, lr, checkpointed });
   }
