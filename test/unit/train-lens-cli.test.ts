@@ -1,6 +1,6 @@
 // `layerlens train-lens` argument parsing and its progress line (no addon needed).
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs, UsageError } from '../../lib/cli/main.js';
+import { HELP, parseCliArgs, UsageError } from '../../lib/cli/main.js';
 import { progressLine } from '../../lib/cli/train-lens.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -84,5 +84,17 @@ describe('layerlens train-lens arguments', () => {
     const line = progressLine({ step: 5, steps: 20, loss: 3.14159, layerLoss: [], tokens: 1000, tokensPerSecond: 50, lr: 0.1, checkpointed: false }, 10);
     // 15 steps left × 1000 tokens / 50 tokens/s = 300 s
     expect(line).toBe('[###-------] step 5/20  loss 3.1416  50.0 tok/s  ETA 5m00s');
+  });
+
+  it("every flag in --help's train-lens paragraph and usage line is one its parser accepts", () => {
+    const usage = HELP.split('\n').find((l) => l.includes('layerlens train-lens'))!;
+    const paragraph = HELP.slice(HELP.indexOf('  train-lens  '), HELP.indexOf('  convert PATH'));
+    const flags = new Set(`${usage}\n${paragraph}`.match(/--[a-z][a-z-]+/g));
+    expect(flags.size).toBeGreaterThan(10);
+    for (const flag of flags) {
+      if (flag === '--tuned-lens') continue; // named as the way to use the result: a flag of the lens command
+      const value = ['--resume', '--quiet', '--help'].includes(flag) ? [] : [flag === '--optimizer' ? 'sgd' : flag === '--device' ? 'cpu' : '1'];
+      expect(() => parseCliArgs(['train-lens', '--data', 'c', '--out', 'd', flag, ...value]), flag).not.toThrow();
+    }
   });
 });
