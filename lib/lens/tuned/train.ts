@@ -266,8 +266,11 @@ async function writeCheckpoint(out: string, meta: CheckpointMeta, state: TrainSt
   await writeFile(join(tmp, 'state.safetensors'), writeSafetensorsTensors(tensors));
   await writeFile(join(tmp, 'state.json'), JSON.stringify(meta) + '\n');
   // checkpoint → checkpoint.old, tmp → checkpoint, then drop old: at every instant one complete copy exists.
-  await rm(old, { recursive: true, force: true });
-  if (existsSync(dir)) await rename(dir, old);
+  // Without a checkpoint/, a checkpoint.old/ is the copy a crash left between the renames: kept until tmp is in place.
+  if (existsSync(dir)) {
+    await rm(old, { recursive: true, force: true });
+    await rename(dir, old);
+  }
   await rename(tmp, dir);
   await rm(old, { recursive: true, force: true });
 }
