@@ -3,7 +3,7 @@
 // test/unit/tuned-lens-train.test.ts), the first step's loss against the reference definition on the same
 // positions, held-out KL below the logit lens's after training, resume = uninterrupted, and the
 // written folder through loadTunedLens and decodeLayers.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,8 +143,11 @@ describe('trainTunedLens on the tiny model', () => {
         },
       }),
     ).rejects.toThrow('interrupted');
+    // As a crash between the checkpoint swap's two renames leaves it: only checkpoint.old/.
+    renameSync(join(out, 'checkpoint'), join(out, 'checkpoint.old'));
     const resumed = await trainTunedLens(model, corpus, { ...options, out, resume: true });
     expect(resumed.resumedAt).toBe(2);
+    expect([existsSync(join(out, 'checkpoint', 'state.json')), existsSync(join(out, 'checkpoint.old'))]).toEqual([true, false]);
     expect(resumed.losses).toEqual(whole.losses);
     expect(resumed.lens.translators).toEqual(whole.lens.translators);
     expect(resumed.heldOut).toEqual(whole.heldOut);
