@@ -3,7 +3,8 @@
 // differences of its loss, and its loss against properties of the KL divergence. Also the LR schedule
 // against torch's get_linear_schedule_with_warmup, written out from its definition.
 import { describe, expect, it } from 'vitest';
-import { scheduledLr } from '../../lib/lens/tuned/train.js';
+import { spawnSync } from 'node:child_process';
+import { optimizerUpdate, scheduledLr } from '../../lib/lens/tuned/train.js';
 import { lensLoss64, lensLossAndGrad64, type LensHead, type LensLossInput } from '../reference/tuned-lens-grad.js';
 import { signedRandom } from '../helpers/random.js';
 
@@ -90,5 +91,57 @@ describe('learning-rate schedule', () => {
     expect(scheduledLr(w, 2)).toBeCloseTo(1e-3, 15);
     expect(scheduledLr(w, 6)).toBeCloseTo(5e-4, 15);
     expect(scheduledLr(w, 10)).toBe(0);
+  });
+});
+
+/** A python3 that imports torch (the pyenv shim first, then Debian's), or null. */
+function torchPython(): string | null {
+  for (const py of ['python3', '/usr/bin/python3']) if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
+  return null;
+}
+const python = torchPython();
+
+describe('optimizer updates', () => {
+  it('SGD with Nesterov momentum, first step by hand: θ − lr·(g′ + μ·g′) with g′ = g + wd·θ', () => {
+    const params = Float32Array.from([1, -2]);
+    const grad = Float32Array.from([0.5, 0.25]);
+    optimizerUpdate({ optimizer: 'sgd', momentum: 0.9, weightDecay: 0.1 }, params, grad, 0.1, 0, {});
+    const expected = [1 - 0.1 * 1.9 * (0.5 + 0.1), -2 - 0.1 * 1.9 * (0.25 - 0.2)];
+    expected.forEach((e, i) => expect(params[i]).toBeCloseTo(e, 6));
+  });
+
+  it.skipIf(!python)("SGD (nesterov) and Adam (amsgrad) over four steps with changing lr = torch.optim's", () => {
+    const theta = [0.5, -1.25, 2, 0.001, -0.3];
+    const grads = [
+      [0.1, -0.2, 0.3, 0.05, -1],
+      [-0.4, 0.1, 0.2, 0, 0.5],
+      [0.3, 0.3, -0.1, 0.2, 0.1],
+      [0.01, -0.5, 0.4, -0.3, 0.2],
+    ];
+    const lrs = [0.1, 0.075, 0.05, 0.025];
+    const script = `
+import json, sys, torch
+theta, grads, lrs = json.loads(sys.argv[1])
+out = {}
+for name in ['sgd', 'adam']:
+    p = torch.nn.Parameter(torch.tensor(theta, dtype=torch.float32))
+    opt = torch.optim.SGD([p], lr=lrs[0], momentum=0.9, nesterov=True, weight_decay=1e-3) if name == 'sgd' \
+        else torch.optim.Adam([p], lr=lrs[0], betas=(0.9, 0.999), amsgrad=True, weight_decay=1e-3)
+    for g, lr in zip(grads, lrs):
+        for group in opt.param_groups: group['lr'] = lr
+        p.grad = torch.tensor(g, dtype=torch.float32)
+        opt.step()
+    out[name] = p.detach().tolist()
+print(json.dumps(out))
+`;
+    const r = spawnSync(python!, ['-c', script, JSON.stringify([theta, grads, lrs])], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const torchResult = JSON.parse(r.stdout) as Record<'sgd' | 'adam', number[]>;
+    for (const optimizer of ['sgd', 'adam'] as const) {
+      const params = Float32Array.from(theta);
+      const buffers = {};
+      grads.forEach((g, step) => optimizerUpdate({ optimizer, momentum: 0.9, weightDecay: 1e-3 }, params, Float32Array.from(g), lrs[step], step, buffers));
+      torchResult[optimizer].forEach((t, i) => expect(Math.abs(params[i] - t), `${optimizer} [${i}]`).toBeLessThan(1e-6 * Math.max(1, Math.abs(t))));
+    }
   });
 });

@@ -187,6 +187,24 @@ function applyUpdate(h: Hyper, state: TrainState, which: 0 | 1, params: Float32A
   }
 }
 
+/**
+ * One optimizer update of a single parameter vector, as trainTunedLens applies it (exported for tests
+ * against torch.optim): `buffers` holds the optimizer state between calls, `step` counts from 0.
+ */
+export function optimizerUpdate(
+  options: { optimizer: LensOptimizerKind; momentum: number; weightDecay: number },
+  params: Float32Array,
+  grad: Float32Array,
+  lr: number,
+  step: number,
+  buffers: Record<string, Float32Array>,
+): void {
+  const names = options.optimizer === 'sgd' ? ['momentum'] : ['m', 'v', 'vmax'];
+  for (const n of names) buffers[n] ??= new Float32Array(params.length);
+  const state = { buffers: Object.fromEntries(names.map((n) => [n, [buffers[n], buffers[n]]])), step } as unknown as TrainState;
+  applyUpdate({ ...options } as Hyper, state, 0, params, grad, lr);
+}
+
 /** Token ids of a corpus: text through GPT-2's tokenizer, or ids as given (checked against the vocabulary). */
 export function corpusTokens(corpus: string | ArrayLike<number>, nVocab: number): Int32Array {
   const ids = typeof corpus === 'string' ? Int32Array.from(encode(corpus)) : Int32Array.from(corpus);
