@@ -66,6 +66,15 @@ export {
   type TunedLensConfig,
   type Translator,
 } from './lens/tuned/tuned-lens.js';
+export {
+  trainTunedLens,
+  type TrainTunedLensOptions,
+  type TrainTunedLensResult,
+  type TrainProgress,
+  type HeldOutKL,
+  type LensOptimizerKind,
+} from './lens/tuned/train.js';
+export { saveTunedLens } from './lens/tuned/save.js';
 export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './render/format.js';
 export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './render/view.js';
 export {

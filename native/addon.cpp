@@ -17,6 +17,7 @@
 #include "napi_helpers.hpp"
 #include "io/gguf_model.hpp"
 #include "sampling.hpp"
+#include "train/lens_trainer.hpp"
 
 namespace layerlens {
 namespace {
@@ -30,7 +31,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
         env, "NativeModel",
         {InstanceMethod("run", &NativeModel::Run), InstanceMethod("lens", &NativeModel::Lens),
          InstanceMethod("generate", &NativeModel::Generate), InstanceMethod("weight", &NativeModel::Weight),
-         InstanceMethod("info", &NativeModel::Info), InstanceMethod("dispose", &NativeModel::Dispose)});
+         InstanceMethod("info", &NativeModel::Info), InstanceMethod("dispose", &NativeModel::Dispose),
+         InstanceMethod("trainLens", &NativeModel::TrainLens)});
   }
 
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
@@ -129,12 +131,43 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return o;
   }
 
+  // trainLens({inputs, final, weights, biases: Float32Array, rows, count: number, gradients?: boolean})
+  // -> {loss: Float64Array, gradWeights?: Float32Array, gradBiases?: Float32Array} — LensTrainBatch.
+  Napi::Value TrainLens(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "trainLens");
+    o.onlyKnown({"inputs", "final", "weights", "biases", "rows", "count", "gradients"});
+    LensTrainBatch batch;
+    batch.rows = o.int32("rows");
+    batch.count = o.int32("count");
+    batch.inputs = o.float32Array("inputs");
+    batch.final = o.float32Array("final");
+    batch.weights = o.float32Array("weights");
+    batch.biases = o.float32Array("biases");
+    batch.gradients = o.boolean("gradients", true);
+    if (!trainer_) trainer_ = std::make_shared<LensTrainer>(eng);  // W_U's copies are made on its first step
+    return queue<LensTrainResult>(
+        env, [trainer = trainer_, batch = std::move(batch)]() { return trainer->step(batch); },
+        [](Napi::Env env, LensTrainResult& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("loss", toFloat64Array(env, r.loss));
+          if (!r.gradWeights.empty()) {
+            out.Set("gradWeights", toFloat32Array(env, r.gradWeights.data(), r.gradWeights.size()));
+            out.Set("gradBiases", toFloat32Array(env, r.gradBiases.data(), r.gradBiases.size()));
+          }
+          return out;
+        });
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     engine_.reset();
+    trainer_.reset();
     return info.Env().Undefined();
   }
 
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<LensTrainer> trainer_;  // made on the first trainLens call
 };
 
 struct AddonData {

@@ -12,6 +12,7 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens pull NAME [--revision R] [--quiet]
        layerlens convert PATH --to gguf [--type ${DTYPES.join('|')}] [--out FILE]
        layerlens steer --positive P… --negative N… [--layers 6-10] [--method mean|pca] [--out FILE]
+       layerlens train-lens --data FILE --out DIR [--steps N] [--lr X] [--resume]
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
        layerlens batch INPUT.jsonl|INPUT.txt [--out results.jsonl] [--summary summary.json] [--shard i/N]
        layerlens models [--json]
@@ -109,6 +110,15 @@ Commands:
   models                list the models on this machine: Ollama's store, LM Studio's models
                         folders and the Hugging Face cache, with architecture, size, quant,
                         parameters and whether layerlens runs them (--json for JSON)
+  train-lens            train a tuned lens on a text corpus and write it to DIR (config.json + params.pt,
+                        as the tuned-lens package saves one; use it with --tuned-lens DIR):
+                        --data FILE (UTF-8 text, required), --out DIR (required), --steps N (default
+                        250), --tokens-per-step N (default 4096), --seq-len N (default min(1024, n_ctx)),
+                        --lr X (default 0.1 for sgd, 1e-3 for adam), --optimizer sgd|adam (default sgd,
+                        Nesterov momentum 0.9), --held-out N (tokens at the end of the corpus for the
+                        held-out KL; default ~10%), --checkpoint-every N (default 10; DIR/checkpoint),
+                        --resume (continue from DIR/checkpoint), --quiet (no progress); also --model,
+                        --device, --threads
   convert PATH          write the checkpoint at PATH (directory or .safetensors with config.json)
                         as a GGUF file with llama.cpp's gpt2 tensor names: --to gguf (required),
                         --type ${DTYPES.slice(0, -1).join(', ')} or ${DTYPES[DTYPES.length - 1]} (default ${DEFAULT_CONVERT_TYPE}), --out FILE (default:
@@ -123,7 +133,7 @@ download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL 
 The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
 becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
 is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert", "steer", "serve",
-"batch" or "models".
+"batch", "models" or "train-lens".
 
 Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
 literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).

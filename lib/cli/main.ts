@@ -14,6 +14,7 @@ import { lensCommand, parseLensArgs, type CliRunOptions } from './lens.js';
 import { modelsCommand, parseModelsArgs, type CliModelsOptions } from './models.js';
 import { parsePullArgs, pullCommand, type CliPullOptions } from './pull.js';
 import { parseSteerArgs, steerCommand, type CliSteerOptions } from './steer.js';
+import { parseTrainLensArgs, trainLensCommand, type CliTrainLensOptions } from './train-lens.js';
 import { packageVersion } from './version.js';
 
 export { InvalidParameterError as UsageError } from '../is.js';
@@ -24,6 +25,7 @@ export type { CliConvertOptions } from './convert.js';
 export type { CliSteerOptions } from './steer.js';
 export type { CliBatchOptions } from './batch.js';
 export type { CliModelsOptions } from './models.js';
+export type { CliTrainLensOptions } from './train-lens.js';
 export { HELP } from './help.js';
 export { packageVersion } from './version.js';
 
@@ -36,6 +38,7 @@ export type CliCommand =
   | ({ command: 'steer' } & CliSteerOptions)
   | ({ command: 'batch' } & CliBatchOptions)
   | ({ command: 'models' } & CliModelsOptions)
+  | ({ command: 'train-lens' } & CliTrainLensOptions)
   | { command: 'serve'; argv: string[] };
 
 /** Parses the command line (without `node` and the script). Throws InvalidParameterError. No I/O. */
@@ -51,6 +54,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       return parseConvertArgs(argv.slice(1));
     case 'steer':
       return parseSteerArgs(argv.slice(1));
+    case 'train-lens':
+      return parseTrainLensArgs(argv.slice(1));
     case 'serve':
       // serve parses its own flags (and has its own --help)
       return { command: 'serve', argv: argv.slice(1) };
@@ -89,6 +94,9 @@ export async function main(argv: readonly string[], cliIO: CliIO = {}): Promise<
         break;
       case 'models':
         await modelsCommand(cmd, io);
+        break;
+      case 'train-lens':
+        await trainLensCommand(cmd, io);
         break;
       case 'run':
         await lensCommand(cmd, io);

@@ -1,7 +1,7 @@
 // A loaded GPT-2: the native engine plus what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
 import { resolveHooks, type HookSpec } from '../hooks.js';
-import { native, type NativeLensOptions, type NativeLlamaModel, type NativeLlamaModelInfo, type NativeModel, type NativeModelInfo } from './native.js';
+import { native, type NativeLensOptions, type NativeLlamaModel, type NativeLlamaModelInfo, type NativeModel, type NativeModelInfo, type NativeTrainLensRequest } from './native.js';
 import { readGgufHeader } from '../hub/gguf-header.js';
 import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
 import { HOOK_KINDS } from '../hooks.js';
@@ -245,6 +245,14 @@ export class Model {
     });
     const activations = out.captured.map((c): Activation => ({ name: c.name, layer: c.layer, kind: c.kind, positions, data: c.data, shape: c.shape }));
     return { activations, logits: out.logits };
+  }
+
+  /**
+   * The tuned lens's training objective and gradients for a batch of positions, on the CPU
+   * (native/train); lib/lens/tuned/train.ts drives it. GPT-2 engine only: the trainer reads its ln_f and wte.
+   */
+  async tunedLensGradients(request: NativeTrainLensRequest) {
+    return this.#gpt2().trainLens(request);
   }
 
   /**

@@ -147,8 +147,32 @@ export interface NativeConvertRequest {
 }
 
 /** Every method takes one options object; an unknown or mistyped field is a TypeError naming it. */
+/** trainLens()'s request (native/train/lens_trainer.hpp): `count` translators over `rows` positions. */
+export interface NativeTrainLensRequest {
+  /** [count, rows, n_embd]: the hidden state each translator acts on. */
+  inputs: Float32Array;
+  /** [rows, n_embd]: the last block's resid_post, whose lens is the model's output distribution. */
+  final: Float32Array;
+  /** [count, n_embd, n_embd]: each translator's weight, row-major out × in. */
+  weights: Float32Array;
+  /** [count, n_embd] */
+  biases: Float32Array;
+  rows: number;
+  count: number;
+  /** Compute the gradients (default true); false: the loss only. */
+  gradients?: boolean;
+}
+
+/** Sums over the rows: loss[i] = Σ KL(p ‖ q_i) in nats, and its gradients. */
+export interface NativeTrainLensResult {
+  loss: Float64Array;
+  gradWeights?: Float32Array;
+  gradBiases?: Float32Array;
+}
+
 export interface NativeModel {
   run(request: NativeRunRequest): Promise<NativeRunResult>;
+  trainLens(request: NativeTrainLensRequest): Promise<NativeTrainLensResult>;
   lens(request: NativeLensRequest): Promise<NativeTopK>;
   generate(request: NativeGenerateRequest): Promise<Int32Array>;
   weight(name: 'wte' | 'wpe' | 'ln_f.weight' | 'ln_f.bias'): Promise<Float32Array>;

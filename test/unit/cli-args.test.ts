@@ -6,6 +6,8 @@ import { runCli as run } from '../helpers/cli.js';
 
 /** Flags only `layerlens steer` knows. */
 const STEER_ONLY_FLAGS = ['--positive', '--negative', '--layers', '--method', '--position', '--read-from', '--normalize'];
+// train-lens's own (test/unit/train-lens-cli.test.ts checks them against its parser)
+const TRAIN_LENS_ONLY_FLAGS = ['--data', '--steps', '--lr', '--tokens-per-step', '--seq-len', '--optimizer', '--held-out', '--checkpoint-every', '--resume'];
 
 describe('parseCliArgs', () => {
   it('has defaults', () => {
@@ -130,7 +132,7 @@ describe('main (no model needed)', () => {
     const helpFlags = new Set(HELP.match(/--[a-z][a-z-]+/g));
     for (const flag of helpFlags) {
       // convert's and serve's; steer's (test/unit/steer-cli.test.ts checks them against steer's parser)
-      if (['--to', '--type', '--out', '--port', '--host', ...STEER_ONLY_FLAGS].includes(flag)) continue;
+      if (['--to', '--type', '--out', '--port', '--host', ...STEER_ONLY_FLAGS, ...TRAIN_LENS_ONLY_FLAGS].includes(flag)) continue;
       // batch's own flags, checked against batch's parser
       if (['--summary', '--summary-html', '--shard'].includes(flag)) {
         expect(() => parseCliArgs(['batch', 'in.jsonl', flag, flag === '--shard' ? '0/2' : 'v']), flag).not.toThrow();
