@@ -50,12 +50,17 @@ describe('a GPT-2 GGUF on the llama.cpp engine', () => {
       const e = relativeL2Error(b.activations[i].data, x.data);
       worst[x.kind] = Math.max(worst[x.kind] ?? 0, e);
     });
-    // The embedding and attention are computed the same way (1e-6); GELU's fp16 table in llama.cpp moves
-    // mlp_post by up to ~1e-3 and what follows it by less.
+    // The embedding is the same gather (exact); block 0's attention agrees to float rounding; GELU through
+    // ggml-cpu's fp16 table (llama.cpp) against the exact GELU (GPT-2 engine) moves mlp_post by ~4e-4 and,
+    // through it, everything after block 0 (measured worst: 4e-4 at mlp_out, 2.5e-4 at attn_pattern).
     expect(worst.embed).toBeLessThan(1e-6);
-    expect(worst.attn_pattern).toBeLessThan(1e-4);
-    for (const k of ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post']) expect(worst[k], k).toBeLessThan(5e-3);
-    expect(relativeL2Error(b.logits, a.logits)).toBeLessThan(5e-3);
+    const block0Pattern = relativeL2Error(
+      b.activations.find((x) => x.name === 'blocks.0.attn_pattern')!.data,
+      a.activations.find((x) => x.name === 'blocks.0.attn_pattern')!.data,
+    );
+    expect(block0Pattern).toBeLessThan(1e-5);
+    for (const k of ['attn_out', 'resid_mid', 'mlp_post', 'mlp_out', 'resid_post', 'attn_pattern']) expect(worst[k], k).toBeLessThan(2e-3);
+    expect(relativeL2Error(b.logits, a.logits)).toBeLessThan(2e-3);
   });
 
   it('predicts the same token, and its lens of the last resid_post is its own logits', async () => {

@@ -202,7 +202,9 @@ function archMetadata(cfg: ArchConfig, vocab: SyntheticVocab, opts: Required<Pic
   const u = (k: string, value: number) => m.set(k, { type: 'u32', value });
   const f = (k: string, value: number) => m.set(k, { type: 'f32', value });
   m.set('general.architecture', { type: 'str', value: a });
-  m.set('general.name', { type: 'str', value: `layerlens synthetic ${a}` });
+  // llama.cpp's vocab loader special-cases names containing "phi3"/"phi-3" (it then looks up Phi-3's own
+  // SPM tokens such as "</s>" and "<unk>", which a byte-level BPE vocabulary lacks): keep the name neutral.
+  m.set('general.name', { type: 'str', value: `layerlens synthetic ${a === 'phi3' ? 'p-h-i-3' : a}` });
   u('general.alignment', 32);
   // llama_ftype: ALL_F32 = 0, MOSTLY_Q8_0 = 7
   u('general.file_type', opts.type === 'q8_0' ? 7 : 0);
