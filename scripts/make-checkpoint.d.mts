@@ -57,8 +57,7 @@ export interface TensorToWrite {
 
 export const STAMP_FILE: 'layerlens-synthetic.json';
 export const GENERATOR_VERSION: number;
-export const PRESETS: Readonly<Record<'tiny' | 'small' | 'medium',
-  Readonly<{ layers: number; embd: number; heads: number; ctx: number; vocab: number }>>>;
+export const PRESETS: Readonly<Record<'tiny' | 'small' | 'medium', Readonly<{ layers: number; embd: number; heads: number; ctx: number; vocab: number }>>>;
 
 export function makeCheckpoint(outDir: string, opts?: CheckpointOptions): CheckpointResult;
 

@@ -39,7 +39,8 @@ Options:
   --verbose             llama.cpp engine: let llama.cpp and ggml print their logs (default: errors only)
   --chat                wrap the prompt in the model's own chat template as a user message with the
                         assistant turn opened (llama.cpp engine; the template comes from the GGUF)
-  --top-k N             tokens shown per hook, an integer in 1..n_vocab (${vocabSize} for GPT-2; default ${DEFAULT_TOP_K})
+  --top-k N             tokens shown per hook, an integer in 1..n_vocab (${vocabSize} for GPT-2; default
+                        ${DEFAULT_TOP_K}); the sampler's top-k is --sample-top-k
   --hooks LIST          which hook points: "default" (embed + every block's resid_mid and
                         resid_post), "all" (every hook but attn_head_out), or a
                         comma-separated list of hook names (embed, blocks.3.mlp_out), kinds (resid_post

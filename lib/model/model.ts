@@ -1,7 +1,15 @@
 // A loaded GPT-2: the native engine plus what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
 import { resolveHooks, type HookSpec } from '../hooks.js';
-import { native, type NativeLensOptions, type NativeLlamaModel, type NativeLlamaModelInfo, type NativeModel, type NativeModelInfo, type NativeTrainLensRequest } from './native.js';
+import {
+  native,
+  type NativeLensOptions,
+  type NativeLlamaModel,
+  type NativeLlamaModelInfo,
+  type NativeModel,
+  type NativeModelInfo,
+  type NativeTrainLensRequest,
+} from './native.js';
 import { readGgufHeader } from '../hub/gguf-header.js';
 import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
 import { HOOK_KINDS } from '../hooks.js';
@@ -340,10 +348,14 @@ export class Model {
 const CAPTURES = ['auto', 'callback', 'outputs'] as const;
 
 /** `general.architecture` of a GGUF file (the header only is read), to choose its engine. */
-async function ggufArchitecture(path: string): Promise<string> {
-  const arch = (await readGgufHeader(path)).metadata.get('general.architecture');
-  if (typeof arch !== 'string') throw new Error(`${path} has no general.architecture: not a model GGUF`);
-  return arch;
+async function ggufArchitecture(path: string): Promise<string | undefined> {
+  try {
+    const arch = (await readGgufHeader(path)).metadata.get('general.architecture');
+    return typeof arch === 'string' ? arch : undefined;
+  } catch {
+    // A file whose header does not parse goes to the GPT-2 engine's own GGUF parser, which says what is wrong.
+    return undefined;
+  }
 }
 const LOG_LEVELS = ['quiet', 'errors', 'verbose'] as const;
 
@@ -383,7 +395,7 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (engine === 'llama.cpp' && !gguf) {
     throw new TypeError(`the llama.cpp engine reads GGUF files; ${files.weights} is a safetensors checkpoint (convert it with \`layerlens convert\`)`);
   }
-  if (gguf && (engine === 'llama.cpp' || (engine === 'auto' && (await ggufArchitecture(files.weights)) !== 'gpt2'))) {
+  if (gguf && (engine === 'llama.cpp' || (engine === 'auto' && ![undefined, 'gpt2'].includes(await ggufArchitecture(files.weights))))) {
     if (dtype !== 'auto') throw new TypeError(`dtype '${dtype}' is a GPT-2 engine option; the llama.cpp engine computes in the file's own types`);
     if (options.capture !== undefined && options.capture !== 'auto' && options.capture !== 'callback')
       throw new TypeError("the llama.cpp engine captures through its eval callback: capture must be 'auto' or 'callback'");

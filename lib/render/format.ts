@@ -296,7 +296,10 @@ export function formatTable(result: LensResult, options: FormatTableOptions = {}
   };
 
   const lines: string[] = [];
-  lines.push(`${paint('model', ANSI.bold)}       ${m.name} (${m.n_layer} layers, n_embd ${m.n_embd}, ${m.n_head} heads, vocab ${m.n_vocab}, ${m.dtype})`);
+  const engine = m.engine === 'llama.cpp' ? `, ${m.architecture ?? '?'} on llama.cpp` : '';
+  lines.push(
+    `${paint('model', ANSI.bold)}       ${m.name} (${m.n_layer} layers, n_embd ${m.n_embd}, ${m.n_head} heads, vocab ${m.n_vocab}, ${m.dtype}${engine})`,
+  );
   const n = result.tokens.length;
   lines.push(`${paint('prompt', ANSI.bold)}      ${n} token${n === 1 ? '' : 's'}`);
   const pred = result.prediction;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "llama-model.h"
+#include "llama_log.hpp"
 
 namespace layerlens {
 namespace {
@@ -40,8 +41,12 @@ LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& opti
 
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = 0;
+  clearLlamaErrors();
   model_.reset(llama_model_load_from_file(path.c_str(), mp));
-  if (!model_) throw std::runtime_error("llama.cpp could not load '" + path + "' (run with verbose logging for its reason)");
+  if (!model_) {
+    const std::string why = llamaErrors();
+    throw std::runtime_error("llama.cpp could not load '" + path + "'" + (why.empty() ? "" : ": " + why));
+  }
   vocab_ = llama_model_get_vocab(model_.get());
 
   const llama_model& m = *model_;

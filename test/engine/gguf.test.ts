@@ -252,7 +252,15 @@ describe('malformed GGUF files', () => {
     it(`rejects ${what}`, async () => {
       const p = join(work, 'bad.gguf');
       writeFileSync(p, make());
-      await expect(loadModel(p, { device: testDevice() })).rejects.toThrow(message);
+      // The GPT-2 engine's parser (another architecture goes to the llama.cpp engine by default: see below)
+      await expect(loadModel(p, { device: testDevice(), engine: 'gpt2' })).rejects.toThrow(message);
     });
   }
+  it('sends another architecture to the llama.cpp engine, which says why the file does not load', async () => {
+    const p = join(work, 'bad-arch.gguf');
+    const b = good();
+    b.write('gptj', b.indexOf('gpt2', b.indexOf('general.architecture') + 20));
+    writeFileSync(p, b);
+    await expect(loadModel(p, { device: 'cpu' })).rejects.toThrow(/llama\.cpp could not load .*unsupported model architecture: 'gptj'/s);
+  });
 });

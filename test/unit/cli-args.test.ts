@@ -78,8 +78,9 @@ describe('parseCliArgs', () => {
   });
 
   const bad: [string[], RegExp][] = [
-    [['--top-k', '0', 'x'], /^Expected an integer in 1\.\.50257 for --top-k but received "0" of type string$/],
-    [['--top-k', '50258', 'x'], /1\.\.50257 for --top-k but received "50258"/],
+    [['--top-k', '0', 'x'], /^Expected an integer in 1\.\.16777216 for --top-k but received "0" of type string$/],
+    // the model's vocabulary bounds --top-k once it is loaded (GPT-2: 50257; GGUF vocabularies up to 262k+)
+    [['--top-k', '16777217', 'x'], /1\.\.16777216 for --top-k but received "16777217"/],
     [['--top-k', '2.5', 'x'], /Expected an integer .* for --top-k/],
     [['--top-k', 'five', 'x'], /received "five"/],
     [['--top-k', '', 'x'], /Expected an integer .* for --top-k/],
@@ -155,7 +156,7 @@ describe('main (no model needed)', () => {
     let r = await run(['--top-k', '0', 'hi']);
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
-    expect(r.err).toBe('layerlens: Expected an integer in 1..50257 for --top-k but received "0" of type string\n');
+    expect(r.err).toBe('layerlens: Expected an integer in 1..16777216 for --top-k but received "0" of type string\n');
 
     r = await run(['--bogus', 'hi']);
     expect(r.code).toBe(2);

@@ -105,12 +105,12 @@ describe('GGUF header reader', () => {
 });
 
 describe('architectures', () => {
-  it('one table says which engine runs what; the GPT-2 engine is in this build', () => {
+  it('one table says which engine runs what; both engines are in this build', () => {
     expect(SUPPORTED_ARCHITECTURES.gpt2).toBe('gpt2');
     for (const a of ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'phi3', 'gptneox', 'olmo2', 'mistral'])
       expect(SUPPORTED_ARCHITECTURES[a]).toBe('llama.cpp');
     expect(architectureSupport('gpt2')).toEqual({ engine: 'gpt2', supported: true, note: 'yes' });
-    expect(architectureSupport('llama')).toMatchObject({ engine: 'llama.cpp', supported: false });
+    expect(architectureSupport('llama')).toEqual({ engine: 'llama.cpp', supported: true, note: 'yes' });
     expect(architectureSupport('toString')).toEqual({ supported: false, note: 'no' });
   });
 });
@@ -173,15 +173,15 @@ describe('models on disk', () => {
     const models = await listLocalModels(env);
     const summary = models.map((m) => [m.source, m.ref, m.architecture, m.quant, m.support.supported]);
     expect(summary).toEqual([
-      ['ollama', 'ollama:llama3.2:1b', 'llama', 'Q4_K_M', false],
+      ['ollama', 'ollama:llama3.2:1b', 'llama', 'Q4_K_M', true],
       ['ollama', 'ollama:someone/tiny-gpt2:latest', 'gpt2', 'Q8_0', true],
-      ['lmstudio', 'lmstudio:lmstudio-community/Qwen3-0.6B-GGUF', 'qwen3', 'Q8_0', false],
-      ['lmstudio', 'lmstudio:TheBloke/two/a-Q4_0.gguf', 'llama', 'Q4_0', false],
-      ['lmstudio', 'lmstudio:TheBloke/two/a-Q8_0.gguf', 'llama', 'Q8_0', false],
-      ['hf-cache', 'org/Tiny-GGUF/tiny-Q8_0.gguf', 'phi3', 'Q8_0', false],
+      ['lmstudio', 'lmstudio:lmstudio-community/Qwen3-0.6B-GGUF', 'qwen3', 'Q8_0', true],
+      ['lmstudio', 'lmstudio:TheBloke/two/a-Q4_0.gguf', 'llama', 'Q4_0', true],
+      ['lmstudio', 'lmstudio:TheBloke/two/a-Q8_0.gguf', 'llama', 'Q8_0', true],
+      ['hf-cache', 'org/Tiny-GGUF/tiny-Q8_0.gguf', 'phi3', 'Q8_0', true],
     ]);
     expect(models[0]).toMatchObject({ path: llamaBlob, format: 'gguf', bytes: readFileSync(llamaFile).length, parameters: llamaParams });
-    expect(models[0].support.note).toBe('llama.cpp engine (not in this build)');
+    expect(models[0].support).toEqual({ engine: 'llama.cpp', supported: true, note: 'yes' });
   });
 
   it('an empty home lists nothing', async () => {
