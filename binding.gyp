@@ -1,7 +1,9 @@
-# node-gyp build of the CPU addon: ggml's CPU backend (vendor/ggml, fetched by scripts/install-ggml.mjs)
-# as static libraries, linked into build/Release/layerlens.node with native/**/*.cpp.
-# It mirrors what ggml's CMake does for the CMakeLists.txt configuration (GGML_STATIC, GGML_OPENMP=OFF,
-# GGML_LLAMAFILE=ON, GGML_CPU_REPACK=ON, GGML_BACKEND_DL=OFF); CUDA and Metal need the CMake build.
+# node-gyp build of the CPU addon: ggml 0.23.0's CPU backend (vendor/ggml) and libllama (vendor/llama.cpp),
+# both fetched by scripts/install-llama-cpp.mjs, as static libraries linked into
+# build/Release/layerlens.node with native/**/*.cpp. One ggml serves both engines (GPT-2 and llama.cpp).
+# It mirrors what ggml's and llama.cpp's CMake do for the CMakeLists.txt configuration (static libraries,
+# GGML_OPENMP=OFF, GGML_LLAMAFILE=ON, GGML_CPU_REPACK=ON, GGML_BACKEND_DL=OFF; libllama only, no common,
+# tools or tests); CUDA and Metal need the CMake build.
 #
 #   layerlens_native=0 (default)  x86-64: AVX/AVX2/FMA/F16C/BMI2 baseline (x86-64-v3, any x86 CPU since
 #                                 ~2015), the same as CMake's LAYERLENS_NATIVE=OFF: what prebuilds ship.
@@ -14,8 +16,13 @@
     'variables': {
       'variables': {
         'layerlens_native%': 0,
+        # Fetches llama.cpp and its ggml into vendor/ when they are missing (so a bare `node-gyp rebuild`
+        # works on a clean clone) and prints the pinned ggml version; at this level so it runs before the
+        # source lists and version headers below read vendor/.
+        'ggml_version': '<!(node scripts/install-llama-cpp.mjs --print-version)',
       },
       'layerlens_native%': '<(layerlens_native)',
+      'ggml_version': '<(ggml_version)',
       'conditions': [
         # ggml's CMake passes the arch flags to ggml-cpu only; CMakeLists.txt gives native/ the same level.
         ['target_arch=="x64" and OS!="win" and layerlens_native==1', {
@@ -55,15 +62,16 @@
     },
     'arch_cflags': ['<@(arch_cflags)'],
     'ggml_platform_defines': ['<@(ggml_platform_defines)'],
-    # Fetches ggml into vendor/ggml when it is missing, so a bare `node-gyp rebuild` works on a clean clone.
-    'ggml_version': '<!(node scripts/install-ggml.mjs --print-version)',
     'ggml_src': 'vendor/ggml/src',
     'ggml_include': 'vendor/ggml/include',
-    # ggml takes GGML_COMMIT from `git rev-parse` in its source tree; the npm tarball has none ("unknown").
+    'llama_src': 'vendor/llama.cpp/src',
+    'llama_include': 'vendor/llama.cpp/include',
+    # ggml-version.h and llama-version.h, which ggml's and llama.cpp's CMake configure from their .h.in
+    # templates (versions from their CMakeLists.txt, the pinned llama.cpp commit), in build/generated.
+    # Fails if vendor/ggml is not the pinned ggml version.
+    'generated_include': '<!(node scripts/native-sources.mjs version-headers <(ggml_version))',
     'ggml_base_defines': [
       'GGML_SCHED_MAX_COPIES=4',
-      'GGML_VERSION="<(ggml_version)"',
-      'GGML_COMMIT="unknown"',
       '<@(ggml_platform_defines)',
     ],
     'ggml_cpu_include_dirs': ['vendor/ggml', 'vendor/ggml/src', 'vendor/ggml/src/ggml-cpu', 'vendor/ggml/include'],
@@ -117,7 +125,8 @@
         '<(ggml_src)/ggml-alloc.c',
         '<(ggml_src)/ggml-quants.c',
       ],
-      'include_dirs': ['<(ggml_src)', '<(ggml_include)'],
+      # ggml.c reports its version and commit from the generated ggml-version.h.
+      'include_dirs': ['<(ggml_src)', '<(generated_include)', '<(ggml_include)'],
       'defines': ['<@(ggml_base_defines)'],
       'link_settings': {
         'conditions': [['OS!="win"', {'libraries': ['-lm']}]],
@@ -184,6 +193,7 @@
       'sources': [
         '<(ggml_src)/ggml-cpu/ggml-cpu.cpp',
         '<(ggml_src)/ggml-cpu/repack.cpp',
+        '<(ggml_src)/ggml-cpu/iqp.cpp',
         '<(ggml_src)/ggml-cpu/hbm.cpp',
         '<(ggml_src)/ggml-cpu/traits.cpp',
         '<(ggml_src)/ggml-cpu/amx/amx.cpp',
@@ -200,6 +210,8 @@
       'cflags': ['<@(arch_cflags)'],
       'xcode_settings': {'OTHER_CFLAGS': ['<@(arch_cflags)']},
       'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['<@(arch_cflags)']}},
+      # No arch/*/cpu-feats.cpp: ggml's CMake compiles it only with GGML_BACKEND_DL, where it scores
+      # which of several loadable CPU backends fits the machine; here the one CPU backend is linked in.
       'conditions': [
         ['target_arch=="x64"', {'sources': ['<(ggml_src)/ggml-cpu/arch/x86/repack.cpp']}],
         ['target_arch=="arm64"', {'sources': ['<(ggml_src)/ggml-cpu/arch/arm/repack.cpp']}],
@@ -209,11 +221,31 @@
       ],
     },
     {
+      # libllama as llama.cpp's src/CMakeLists.txt builds it statically: src/*.cpp and src/models/*.cpp
+      # (listed by the script: gyp has no glob), C++17, no defines of its own (LLAMA_SHARED/LLAMA_BUILD
+      # are for the shared library); it links the same ggml targets as the GPT-2 engine.
+      # src/llama.cpp and src/models/llama.cpp share a basename: make and MSBuild keep their objects
+      # apart by directory, and ar keeps both members.
+      'target_name': 'llama',
+      'type': 'static_library',
+      'dependencies': ['ggml'],
+      'export_dependent_settings': ['ggml'],
+      'sources': ['<!@(node scripts/native-sources.mjs llama)'],
+      'include_dirs': ['<(llama_src)', '<(generated_include)', '<(llama_include)'],
+      'conditions': [['OS=="win"', {'defines': ['_CRT_SECURE_NO_WARNINGS']}]],
+      'direct_dependent_settings': {
+        'include_dirs': ['<(llama_include)'],
+      },
+    },
+    {
       'target_name': 'layerlens',
-      'dependencies': ['ggml', 'ggml-cpu'],
-      # native/**/*.cpp without native/test and native/fuzz (standalone programs with their own main()).
+      'dependencies': ['llama', 'ggml', 'ggml-cpu'],
+      # native/**/*.cpp (native/llama/ included) without native/test and native/fuzz (standalone
+      # programs with their own main()).
       'sources': ['<!@(node scripts/native-sources.mjs)'],
-      'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")'],
+      # The llama.cpp engine reads the model's head (final norm, output matrix, soft-capping) from
+      # libllama's internal model struct: its private headers in src/, at the pinned commit.
+      'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")', '<(llama_src)', '<(llama_include)'],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
       # The addon's own loops (GELU, log-sum-exp, lens sums) target the same CPU level as ggml's kernels.
       # -fno-trapping-math lets the compiler turn their clamps into selects and vectorize them.

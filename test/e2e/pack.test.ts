@@ -1,7 +1,7 @@
 // The published package: build the portable prebuild with prebuildify (which runs node-gyp on
 // binding.gyp), `npm pack`, install the tarball into an empty project with no compiler on PATH, and
 // run decodeLayers there.
-// Slow (a full portable build of ggml, ~3 min of CPU); set LAYERLENS_SKIP_PACK_TEST=1 to skip.
+// Slow (a full portable build of ggml and libllama); set LAYERLENS_SKIP_PACK_TEST=1 to skip.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpoint, repoRoot } from '../helpers/checkpoints.js';
 
-const skip = !!process.env.LAYERLENS_SKIP_PACK_TEST || !existsSync(join(repoRoot, 'vendor', 'ggml', 'CMakeLists.txt'));
+const skip =
+  !!process.env.LAYERLENS_SKIP_PACK_TEST ||
+  !existsSync(join(repoRoot, 'vendor', 'ggml', 'CMakeLists.txt')) ||
+  !existsSync(join(repoRoot, 'vendor', 'llama.cpp', 'CMakeLists.txt'));
 const work = mkdtempSync(join(tmpdir(), 'layerlens-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -36,7 +39,8 @@ async function run(cmd: string, args: string[], cwd: string, env: NodeJS.Process
 
 describe.skipIf(skip)('npm pack + install from the prebuild, without compilers', () => {
   it('installs from the tarball and runs decodeLayers', { timeout: 1_500_000 }, async () => {
-    // 1. A copy of the tracked sources (plus the fetched ggml and the built dist/), sharing node_modules.
+    // 1. A copy of the tracked sources (plus the fetched llama.cpp and ggml, with their install stamps so
+    //    binding.gyp's install step does not download them again, and the built dist/), sharing node_modules.
     const src = join(work, 'src');
     const tracked = (await run('git', ['ls-files', '-z'], repoRoot)).split('\0').filter(Boolean);
     for (const f of tracked) {
@@ -45,6 +49,7 @@ describe.skipIf(skip)('npm pack + install from the prebuild, without compilers',
       cpSync(join(repoRoot, f), join(src, f));
     }
     cpSync(join(repoRoot, 'vendor', 'ggml'), join(src, 'vendor', 'ggml'), { recursive: true });
+    cpSync(join(repoRoot, 'vendor', 'llama.cpp'), join(src, 'vendor', 'llama.cpp'), { recursive: true });
     cpSync(join(repoRoot, 'dist'), join(src, 'dist'), { recursive: true });
     symlinkSync(join(repoRoot, 'node_modules'), join(src, 'node_modules'), 'dir');
 
@@ -67,7 +72,10 @@ describe.skipIf(skip)('npm pack + install from the prebuild, without compilers',
     expect(listing).toMatch(/package\/binding\.gyp/);
     expect(listing).toMatch(/package\/CMakeLists\.txt/);
     expect(listing).toMatch(/package\/native\/lens\/topk\.cpp/);
-    expect(listing).toMatch(/package\/scripts\/install-ggml\.mjs/);
+    expect(listing).toMatch(/package\/native\/llama\/llama_engine\.cpp/);
+    expect(listing).toMatch(/package\/scripts\/install-llama-cpp\.mjs/);
+    expect(listing).toMatch(/package\/scripts\/native-sources\.mjs/);
+    expect(listing).not.toMatch(/package\/scripts\/install-ggml\.mjs/);
     expect(listing).not.toMatch(/package\/native\/(test|fuzz)\//);
 
     // 3. An empty project; PATH holds node, npm and sh only, so no compiler, cmake or make can be found.
