@@ -176,6 +176,7 @@ function writeModel(file, type) {
 }
 
 const { decodeLayers, loadModel, releaseModels } = await import(join(root, 'dist', 'index.js'));
+// the notebook's prompt, as the GPT-2 bench uses it
 const PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -203,8 +204,11 @@ for (const type of args.type === 'both' ? ['q8_0', 'f16'] : [args.type]) {
     console.error(`generated ${file} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   const model = await loadModel(file, { threads: args.threads ? Number(args.threads) : undefined, logLevel: 'quiet' });
+  // The synthetic vocabulary is mostly bytes: the notebook's prompt is ~80 tokens here. Take its first 26
+  // (BOS included) and the text they spell, so decodeLayers lenses the same 26 tokens as the other rows.
   const ids = model.tokenizer.encode(PROMPT).slice(0, 26);
-  while (ids.length < 26) ids.push(ids[ids.length - 1]);
+  const text = model.tokenizer.decode(ids.slice(1));
+  if (model.tokenizer.encode(text).length !== ids.length) throw new Error('the 26-token prompt does not re-tokenize to 26 tokens');
   const L = model.info.n_layer;
   const residPost = Array.from({ length: L }, (_, l) => `blocks.${l}.resid_post`);
   const plain = await time(() => model.run(ids));
@@ -214,7 +218,7 @@ for (const type of args.type === 'both' ? ['q8_0', 'f16'] : [args.type]) {
   const rows = new Float32Array(activations.length * d);
   activations.forEach((a, i) => rows.set(a.data, i * d));
   const lens = await time(() => model.lensNative(rows, activations.length, 5));
-  const decode = await time(() => decodeLayers(PROMPT, { model, hooks: ['embed', 'resid_post'] }));
+  const decode = await time(() => decodeLayers(text, { model, hooks: ['embed', 'resid_post'] }));
   const r = {
     type,
     shape: SHAPE,
