@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "io/gguf_model.hpp"
 #include "llama/llama_addon.hpp"
 #include "llama/llama_log.hpp"
 #include "napi_helpers.hpp"
-#include "io/gguf_model.hpp"
 #include "sampling.hpp"
 #include "train/lens_trainer.hpp"
 
@@ -56,8 +56,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
     RunRequest req = runRequestFrom(env, o, nLayer);
     return queue<RunResult>(
-        env, [eng, req]() { return eng->run(req); },
-        [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
+        env, [eng, req]() { return eng->run(req); }, [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
   }
 
   // lens({vectors: Float32Array, count: number, k: number, entropy?: boolean, targets?: Int32Array,

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "backends.hpp"
-#include "run_types.hpp"
 #include "graph/capture.hpp"
 #include "graph/forward_graph.hpp"
 #include "io/weights.hpp"
 #include "lens/lens_plan.hpp"
 #include "lens/topk.hpp"
+#include "run_types.hpp"
 #include "sampling.hpp"
 
 namespace layerlens {

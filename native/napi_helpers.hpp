@@ -145,7 +145,7 @@ inline HookRef hookFrom(Napi::Env env, const std::string& name, int32_t nLayer, 
 
 // [{hook: string, mul?: Float32Array, add?: Float32Array}] (sizes are checked by the engine).
 inline std::vector<InterventionSpec> interventionsFrom(const Options& options, int32_t nLayer,
-                                                const char* key = "interventions") {
+                                                       const char* key = "interventions") {
   std::vector<InterventionSpec> out;
   if (!options.has(key)) return out;
   Napi::Value v = options.get(key);
@@ -256,7 +256,6 @@ Napi::Promise queue(Napi::Env env, typename PromiseWorker<Result>::Work work,
   return p;
 }
 
-
 // run({tokens: Int32Array, hooks?: string[], positions?: Int32Array, interventions?: [{hook, mul?, add?}],
 //      logits?: boolean = true}) — RunRequest. Hook names are parsed here, once.
 inline RunRequest runRequestFrom(Napi::Env env, const Options& o, int32_t nLayer) {
@@ -265,7 +264,7 @@ inline RunRequest runRequestFrom(Napi::Env env, const Options& o, int32_t nLayer
   if (o.has("hooks")) {
     const std::vector<std::string> names = o.strings("hooks");
     for (size_t i = 0; i < names.size(); ++i)
-    req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
+      req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
   }
   if (o.has("positions")) req.positions = o.int32Array("positions");
   req.interventions = interventionsFrom(o, nLayer);
@@ -274,62 +273,61 @@ inline RunRequest runRequestFrom(Napi::Env env, const Options& o, int32_t nLayer
 }
 
 inline Napi::Value runResultToJs(Napi::Env env, RunResult& r) {
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array captured = Napi::Array::New(env, r.captured.size());
-    for (size_t i = 0; i < r.captured.size(); ++i) {
-      const CapturedTensor& t = r.captured[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("name", hookName(t.hook));
-      o.Set("kind", hookKindInfo(t.hook.kind).name);
-      o.Set("layer", t.hook.layer < 0 ? env.Null() : Napi::Number::New(env, t.hook.layer));
-      Napi::Array shape = Napi::Array::New(env, t.shape.size());
-      for (size_t j = 0; j < t.shape.size(); ++j)
-        shape.Set(uint32_t(j), Napi::Number::New(env, double(t.shape[j])));
-      o.Set("shape", shape);
-      o.Set("data", toFloat32Array(env, t.data.data(), t.data.size()));
-      captured.Set(uint32_t(i), o);
-    }
-    out.Set("captured", captured);
-    out.Set("logits", toFloat32Array(env, r.logits.data(), r.logits.size()));
-    return out;
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array captured = Napi::Array::New(env, r.captured.size());
+  for (size_t i = 0; i < r.captured.size(); ++i) {
+    const CapturedTensor& t = r.captured[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", hookName(t.hook));
+    o.Set("kind", hookKindInfo(t.hook.kind).name);
+    o.Set("layer", t.hook.layer < 0 ? env.Null() : Napi::Number::New(env, t.hook.layer));
+    Napi::Array shape = Napi::Array::New(env, t.shape.size());
+    for (size_t j = 0; j < t.shape.size(); ++j) shape.Set(uint32_t(j), Napi::Number::New(env, double(t.shape[j])));
+    o.Set("shape", shape);
+    o.Set("data", toFloat32Array(env, t.data.data(), t.data.size()));
+    captured.Set(uint32_t(i), o);
+  }
+  out.Set("captured", captured);
+  out.Set("logits", toFloat32Array(env, r.logits.data(), r.logits.size()));
+  return out;
 }
 
 // lens({vectors: Float32Array, count: number, k: number, entropy?: boolean, targets?: Int32Array,
 //       references?: Int32Array, sums?: Int32Array}) — LensRequest
 inline LensRequest lensRequestFrom(Napi::Env env, const Options& o) {
-    LensRequest req;
-    req.vectors = o.float32Array("vectors");
-    req.m = o.int32("count");
-    req.k = o.int32("k");
-    req.entropy = o.boolean("entropy", false);
-    if (o.has("targets")) req.targets = o.int32Array("targets");
-    if (o.has("references")) req.references = o.int32Array("references");
-    if (o.has("sums")) {
-      const std::vector<int32_t> flat = o.int32Array("sums");
-      if (flat.size() % 3 != 0)
-        throw Napi::RangeError::New(env, "lens: 'sums' must hold [row, a, b] triples (a length divisible by 3)");
-      for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
-    }
+  LensRequest req;
+  req.vectors = o.float32Array("vectors");
+  req.m = o.int32("count");
+  req.k = o.int32("k");
+  req.entropy = o.boolean("entropy", false);
+  if (o.has("targets")) req.targets = o.int32Array("targets");
+  if (o.has("references")) req.references = o.int32Array("references");
+  if (o.has("sums")) {
+    const std::vector<int32_t> flat = o.int32Array("sums");
+    if (flat.size() % 3 != 0)
+      throw Napi::RangeError::New(env, "lens: 'sums' must hold [row, a, b] triples (a length divisible by 3)");
+    for (size_t i = 0; i < flat.size(); i += 3) req.sums.push_back({flat[i], flat[i + 1], flat[i + 2]});
+  }
   return req;
 }
 
 inline Napi::Value lensOutputToJs(Napi::Env env, LensOutput& r) {
-    const TopK& t = r.top;
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("k", Napi::Number::New(env, t.k));
-    out.Set("ids", toInt32Array(env, t.ids.data(), t.ids.size()));
-    out.Set("logits", toFloat32Array(env, t.logits.data(), t.logits.size()));
-    out.Set("probs", toFloat32Array(env, t.probs.data(), t.probs.size()));
-    out.Set("logSumExp", toFloat64Array(env, t.logSumExp));
-    const MeasureResults& m = r.measures;
-    if (!m.entropy.empty()) {
-      out.Set("entropy", toFloat64Array(env, m.entropy));
-      out.Set("targetLogit", toFloat32Array(env, m.targetLogit.data(), m.targetLogit.size()));
-      out.Set("targetProb", toFloat64Array(env, m.targetProb));
-      out.Set("targetRank", toInt32Array(env, m.targetRank.data(), m.targetRank.size()));
-      out.Set("kl", toFloat64Array(env, m.kl));
-    }
-    return out;
+  const TopK& t = r.top;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("k", Napi::Number::New(env, t.k));
+  out.Set("ids", toInt32Array(env, t.ids.data(), t.ids.size()));
+  out.Set("logits", toFloat32Array(env, t.logits.data(), t.logits.size()));
+  out.Set("probs", toFloat32Array(env, t.probs.data(), t.probs.size()));
+  out.Set("logSumExp", toFloat64Array(env, t.logSumExp));
+  const MeasureResults& m = r.measures;
+  if (!m.entropy.empty()) {
+    out.Set("entropy", toFloat64Array(env, m.entropy));
+    out.Set("targetLogit", toFloat32Array(env, m.targetLogit.data(), m.targetLogit.size()));
+    out.Set("targetProb", toFloat64Array(env, m.targetProb));
+    out.Set("targetRank", toInt32Array(env, m.targetRank.data(), m.targetRank.size()));
+    out.Set("kl", toFloat64Array(env, m.kl));
+  }
+  return out;
 }
 
 }  // namespace layerlens

@@ -193,7 +193,7 @@ export interface LogitAttribution extends Attribution {
  * The attention bias term of block L is attn_out − Σ_h attn_head_out (the c_proj bias, as the engine added it).
  */
 export async function attributeLogit(model: Model, prompt: string | readonly number[], options: AttributeOptions): Promise<LogitAttribution> {
-  const { n_layer, n_vocab, n_embd: d, n_ctx } = model.info;
+  const { n_layer, n_vocab, n_embd: d } = model.info;
   if (typeof options !== 'object' || options === null) throw new TypeError('attributeLogit needs options with a target');
   const ids = typeof prompt === 'string' ? tokenizePrompt(prompt, model) : [...prompt];
   if (ids.length === 0) throw new Error('no tokens to attribute: the prompt is empty');

@@ -97,7 +97,7 @@ export async function patchActivations(options: PatchOptions): Promise<PatchResu
   if (!is.inArray(mode, PATCH_MODES)) throw invalidParameterError('mode', oneOf(PATCH_MODES), mode);
   if (!is.string(options.hook)) throw invalidParameterError('hook', 'a hook name string', options.hook);
   const model = await modelFrom(options.model);
-  const { n_layer, n_ctx, n_vocab } = model.info;
+  const { n_layer, n_vocab } = model.info;
   const ref = parseHookName(options.hook, n_layer);
   if (!isIntervenable(ref.kind)) throw new Error(`${options.hook} cannot be patched: only d-wide hooks and mlp_post take interventions`);
   if (options.neurons !== undefined && ref.kind !== 'mlp_post') throw new Error(`neurons apply to mlp_post hooks only, not ${options.hook}`);

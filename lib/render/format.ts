@@ -1,6 +1,6 @@
 // Output of a LensResult: the result's JSON (CLI --json; the shape in docs/api.md) and a readable table (the notebook's printout).
 
-import type { Activation, HookKind, HookLens, LensResult, ModelInfo, TargetStats, TopEntry, WeightDType } from '../types.js';
+import type { Activation, HookKind, HookLens, LensResult, ModelInfo, TargetStats, TopEntry } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON

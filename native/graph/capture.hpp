@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "ggml.h"
 #include "../run_types.hpp"
+#include "ggml.h"
 #include "hook_kinds.hpp"
 
 namespace layerlens {

@@ -6,8 +6,8 @@
 
 #include "../ggml_handles.hpp"
 #include "../io/weights.hpp"
-#include "capture.hpp"
 #include "../run_types.hpp"
+#include "capture.hpp"
 #include "hook_kinds.hpp"
 
 namespace layerlens {
@@ -52,7 +52,6 @@ struct TapArena {
   size_t floats() const { return size_t(ggml_nelements(tensor)); }
   static TapArena create(ggml_backend_t backend, size_t floats);
 };
-
 
 // What a forward graph is built with besides the tokens.
 struct GraphExtras {

@@ -14,15 +14,14 @@ namespace {
 class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeLlamaModel",
-                       {InstanceMethod("run", &NativeLlamaModel::Run), InstanceMethod("lens", &NativeLlamaModel::Lens),
-                        InstanceMethod("generate", &NativeLlamaModel::Generate),
-                        InstanceMethod("tokenize", &NativeLlamaModel::Tokenize),
-                        InstanceMethod("pieces", &NativeLlamaModel::Pieces),
-                        InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
-                        InstanceMethod("applyChatTemplate", &NativeLlamaModel::ApplyChatTemplate),
-                        InstanceMethod("info", &NativeLlamaModel::Info),
-                        InstanceMethod("dispose", &NativeLlamaModel::Dispose)});
+    return DefineClass(
+        env, "NativeLlamaModel",
+        {InstanceMethod("run", &NativeLlamaModel::Run), InstanceMethod("lens", &NativeLlamaModel::Lens),
+         InstanceMethod("generate", &NativeLlamaModel::Generate),
+         InstanceMethod("tokenize", &NativeLlamaModel::Tokenize), InstanceMethod("pieces", &NativeLlamaModel::Pieces),
+         InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
+         InstanceMethod("applyChatTemplate", &NativeLlamaModel::ApplyChatTemplate),
+         InstanceMethod("info", &NativeLlamaModel::Info), InstanceMethod("dispose", &NativeLlamaModel::Dispose)});
   }
 
   explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
@@ -90,7 +89,8 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
     const Options o(info[0], "tokenize");
     o.onlyKnown({"text", "addSpecial", "parseSpecial"});
     try {
-      std::vector<int32_t> ids = eng->tokenize(o.string("text"), o.boolean("addSpecial", true), o.boolean("parseSpecial", false));
+      std::vector<int32_t> ids =
+          eng->tokenize(o.string("text"), o.boolean("addSpecial", true), o.boolean("parseSpecial", false));
       return toInt32Array(env, ids.data(), ids.size());
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());

@@ -73,12 +73,8 @@ int32_t LlamaCapture::needTap(const TensorTap& tap, bool allPositions, bool patt
 
 void LlamaCapture::addOperand(const Operand& op, int32_t layer, bool allPositions) {
   switch (op.kind) {
-    case Operand::Kind::Tap:
-      needTap(op.tap, allPositions, false);
-      break;
-    case Operand::Kind::ResidPre:
-      needTap(residPreTap(*s_.arch, layer), allPositions, false);
-      break;
+    case Operand::Kind::Tap: needTap(op.tap, allPositions, false); break;
+    case Operand::Kind::ResidPre: needTap(residPreTap(*s_.arch, layer), allPositions, false); break;
     case Operand::Kind::Hook: {
       const HookSource src = hookSource(*s_.arch, op.hook, layer);
       if (src.how == HookSource::How::None) throw std::logic_error("hook map: a hook reads an unavailable hook");
@@ -130,8 +126,8 @@ int64_t LlamaCapture::rowOf(int64_t rows, int32_t pos) const {
       if (s_.outputPositions[i] == pos) return int64_t(i);
     return -1;
   }
-  throw std::runtime_error("llama.cpp produced " + std::to_string(rows) + " rows where " +
-                           std::to_string(s_.nTokens) + " tokens were decoded");
+  throw std::runtime_error("llama.cpp produced " + std::to_string(rows) + " rows where " + std::to_string(s_.nTokens) +
+                           " tokens were decoded");
 }
 
 void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
@@ -152,7 +148,8 @@ void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
       const int32_t p = wanted[i];
       for (int32_t h = 0; h < s_.nHead; ++h) {
         float* dst = s.data.data() + i * size_t(s.width) + size_t(h) * size_t(s_.nTokens);
-        ggml_backend_tensor_get(t, dst, size_t(p) * t->nb[1] + size_t(h) * t->nb[2], size_t(s_.nTokens) * sizeof(float));
+        ggml_backend_tensor_get(t, dst, size_t(p) * t->nb[1] + size_t(h) * t->nb[2],
+                                size_t(s_.nTokens) * sizeof(float));
       }
       s.slot[size_t(p)] = int32_t(i);
     }
@@ -176,7 +173,8 @@ void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
 const float* LlamaCapture::row(const TapStore& s, int32_t pos) const {
   if (!s.seen) throw std::runtime_error("llama.cpp's graph never computed " + tapName(s.tap));
   const int32_t slot = s.slot[size_t(pos)];
-  if (slot < 0) throw std::runtime_error("position " + std::to_string(pos) + " of " + tapName(s.tap) + " was not computed");
+  if (slot < 0)
+    throw std::runtime_error("position " + std::to_string(pos) + " of " + tapName(s.tap) + " was not computed");
   return s.data.data() + size_t(slot) * size_t(s.width);
 }
 
@@ -215,14 +213,9 @@ void LlamaCapture::applyEdits(ggml_tensor* t, TapStore& s) {
 std::vector<float> LlamaCapture::value(const Operand& op, int32_t layer, int32_t pos, int64_t width) {
   const TapStore* s = nullptr;
   switch (op.kind) {
-    case Operand::Kind::Hook:
-      return hookValue(op.hook, layer, pos, width);
-    case Operand::Kind::ResidPre:
-      s = &taps_[size_t(tapIndex_.at(residPreTap(*s_.arch, layer)))];
-      break;
-    case Operand::Kind::Tap:
-      s = &taps_[size_t(tapIndex_.at(op.tap))];
-      break;
+    case Operand::Kind::Hook: return hookValue(op.hook, layer, pos, width);
+    case Operand::Kind::ResidPre: s = &taps_[size_t(tapIndex_.at(residPreTap(*s_.arch, layer)))]; break;
+    case Operand::Kind::Tap: s = &taps_[size_t(tapIndex_.at(op.tap))]; break;
   }
   const float* r = row(*s, pos);
   if (width >= 0 && s->width != width)

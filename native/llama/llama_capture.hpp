@@ -39,13 +39,13 @@ class LlamaCapture {
  private:
   struct TapStore {
     TensorTap tap;
-    bool allPositions = false;   // keep every position's row (an intervention's subtrahend needs them)
-    bool pattern = false;        // kq_soft_max: per position, n_head rows of n_tokens keys
-    int64_t width = 0;           // floats per stored position
-    std::vector<int32_t> slot;   // per position: index into data rows, or -1
+    bool allPositions = false;  // keep every position's row (an intervention's subtrahend needs them)
+    bool pattern = false;       // kq_soft_max: per position, n_head rows of n_tokens keys
+    int64_t width = 0;          // floats per stored position
+    std::vector<int32_t> slot;  // per position: index into data rows, or -1
     std::vector<float> data;
     bool seen = false;
-    std::vector<size_t> edits;   // interventions applied when this tap is computed
+    std::vector<size_t> edits;  // interventions applied when this tap is computed
   };
   int32_t needTap(const TensorTap& tap, bool allPositions, bool pattern);
   void addOperand(const Operand& op, int32_t layer, bool allPositions);
@@ -63,7 +63,7 @@ class LlamaCapture {
   std::vector<TapStore> taps_;
   std::map<TensorTap, int32_t> tapIndex_;
   std::map<std::pair<std::string, int32_t>, int32_t> occurrences_;  // (name, layer) → nodes seen so far
-  std::unordered_map<const ggml_tensor*, int32_t> pending_;          // asked-for node → tap
+  std::unordered_map<const ggml_tensor*, int32_t> pending_;         // asked-for node → tap
   std::vector<float> scratch_;
   std::string error_;
 };

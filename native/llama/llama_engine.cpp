@@ -83,8 +83,9 @@ LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& opti
   const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   info_.threads = threads;
   llama_context_params cp = llama_context_default_params();
-  const int32_t ctxLen = options.contextLength > 0 ? options.contextLength
-                                                   : std::min<int32_t>(info_.nCtxTrain > 0 ? info_.nCtxTrain : 4096, 4096);
+  const int32_t ctxLen = options.contextLength > 0
+                             ? options.contextLength
+                             : std::min<int32_t>(info_.nCtxTrain > 0 ? info_.nCtxTrain : 4096, 4096);
   info_.nCtx = ctxLen;
   info_.nBatch = std::min(options.batchSize, ctxLen);
   cp.n_ctx = uint32_t(ctxLen);
@@ -131,7 +132,8 @@ void LlamaEngine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPa
 
 void LlamaEngine::validateHook(const HookRef& h) const {
   if (h.layer >= info_.nLayer)
-    throw std::invalid_argument("hook " + hookName(h) + ": the model has blocks 0.." + std::to_string(info_.nLayer - 1));
+    throw std::invalid_argument("hook " + hookName(h) + ": the model has blocks 0.." +
+                                std::to_string(info_.nLayer - 1));
   if (hookSource(arch_, h.kind, h.layer).how == HookSource::How::None) {
     std::string offered;
     for (HookKind k : info_.hooks) offered += std::string(offered.empty() ? "" : ", ") + hookKindInfo(k).name;
@@ -148,7 +150,7 @@ void LlamaEngine::validateInterventions(const std::vector<InterventionSpec>& ivs
       throw std::invalid_argument("interventions on " + hookName(iv.hook) + " are not supported for the '" +
                                   info_.arch + "' architecture");
     const int64_t width = iv.hook.kind == HookKind::MlpPost ? int64_t(model_->hparams.n_ff(uint32_t(iv.hook.layer)))
-                                                             : int64_t(info_.nEmbd);
+                                                            : int64_t(info_.nEmbd);
     const size_t expected = size_t(width) * size_t(nTokens);
     for (const auto* v : {&iv.mul, &iv.add}) {
       if (!v->empty() && v->size() != expected)
@@ -285,7 +287,8 @@ std::vector<int32_t> LlamaEngine::tokenize(const std::string& text, bool addSpec
 }
 
 std::string LlamaEngine::piece(int32_t id) const {
-  if (id < 0 || id >= info_.nVocab) throw std::invalid_argument("token " + std::to_string(id) + " is outside the vocabulary");
+  if (id < 0 || id >= info_.nVocab)
+    throw std::invalid_argument("token " + std::to_string(id) + " is outside the vocabulary");
   std::string buf(64, '\0');
   int32_t n = llama_token_to_piece(vocab_, id, buf.data(), int32_t(buf.size()), 0, true);
   if (n < 0) {
@@ -298,7 +301,8 @@ std::string LlamaEngine::piece(int32_t id) const {
 
 std::string LlamaEngine::detokenize(const std::vector<int32_t>& ids) const {
   for (int32_t id : ids)
-    if (id < 0 || id >= info_.nVocab) throw std::invalid_argument("token " + std::to_string(id) + " is outside the vocabulary");
+    if (id < 0 || id >= info_.nVocab)
+      throw std::invalid_argument("token " + std::to_string(id) + " is outside the vocabulary");
   std::string buf(ids.size() * 8 + 16, '\0');
   int32_t n = llama_detokenize(vocab_, ids.data(), int32_t(ids.size()), buf.data(), int32_t(buf.size()), false, false);
   if (n < 0) {
@@ -311,7 +315,8 @@ std::string LlamaEngine::detokenize(const std::vector<int32_t>& ids) const {
 
 std::string LlamaEngine::applyChatTemplate(const std::vector<std::pair<std::string, std::string>>& messages,
                                            bool addAssistant) const {
-  if (info_.chatTemplate.empty()) throw std::invalid_argument("the model file has no chat template (tokenizer.chat_template)");
+  if (info_.chatTemplate.empty())
+    throw std::invalid_argument("the model file has no chat template (tokenizer.chat_template)");
   std::vector<llama_chat_message> chat;
   size_t total = 0;
   for (const auto& [role, content] : messages) {

@@ -95,17 +95,14 @@ HookSource hookSource(const ArchHooks& a, HookKind kind, int32_t L) {
       if (arch == "phi3") return difference(tap("l_out", L), tap("ffn_out", L, 0), false);
       if (a.parallelResidual) return {};
       return direct(tap("ffn_inp", L));
-    case HookKind::MlpPost:
-      return direct(tap(a.mlpActivation, L));
+    case HookKind::MlpPost: return direct(tap(a.mlpActivation, L));
     case HookKind::MlpOut:
       // gemma and olmo2 add a post-FFN norm's output (tagged without its block) to the residual.
       if (gemma) return difference(tap("l_out", L), tap("sa_out", L), true);
       if (arch == "olmo2") return difference(tap("l_out", L), tap("ffn_inp", L), true);
       return direct(tap("ffn_out", L, 0));
-    case HookKind::AttnPattern:
-      return direct(tap("kq_soft_max", L), false);
-    default:
-      return {};
+    case HookKind::AttnPattern: return direct(tap("kq_soft_max", L), false);
+    default: return {};
   }
 }
 

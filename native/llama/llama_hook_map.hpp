@@ -25,9 +25,7 @@ struct TensorTap {
     if (layer != o.layer) return layer < o.layer;
     return occurrence < o.occurrence;
   }
-  bool operator==(const TensorTap& o) const {
-    return name == o.name && layer == o.layer && occurrence == o.occurrence;
-  }
+  bool operator==(const TensorTap& o) const { return name == o.name && layer == o.layer && occurrence == o.occurrence; }
 };
 
 // A value the hook is computed from: a tap, the block's input residual (resid_pre: the embedding for
@@ -54,7 +52,7 @@ struct ArchHooks {
   std::string arch;
   bool verified = false;  // the mapping was checked by value for this architecture (else: embed + resid_post only)
   FinalNorm finalNorm = FinalNorm::Rms;
-  std::string embedTap;  // the embedding as the first block reads it
+  std::string embedTap;       // the embedding as the first block reads it
   std::string mlpActivation;  // the FFN activation entering the down projection (mlp_post)
   bool parallelResidual = false;
 };

@@ -50,8 +50,8 @@ void LlamaLens::project(const float* vectors, int64_t m, const std::function<voi
     if (!ctx) throw std::runtime_error("lens: could not allocate a ggml context");
     ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, d, n);
     ggml_set_input(x);
-    ggml_tensor* cur = head_.normKind == FinalNorm::Rms ? ggml_rms_norm(ctx.get(), x, head_.eps)
-                                                        : ggml_norm(ctx.get(), x, head_.eps);
+    ggml_tensor* cur =
+        head_.normKind == FinalNorm::Rms ? ggml_rms_norm(ctx.get(), x, head_.eps) : ggml_norm(ctx.get(), x, head_.eps);
     if (head_.norm) cur = ggml_mul(ctx.get(), cur, head_.norm);
     if (head_.normBias) cur = ggml_add(ctx.get(), cur, head_.normBias);
     cur = ggml_mul_mat(ctx.get(), head_.output, cur);  // [V, n]
@@ -85,7 +85,8 @@ LensOutput LlamaLens::lens(const LensRequest& req) {
                                 " floats, got " + std::to_string(req.vectors.size()) + " floats");
   auto checkPerRow = [&](const std::vector<int32_t>& v, const char* what, int64_t limit) {
     if (v.empty()) return;
-    if (int64_t(v.size()) != m) throw std::invalid_argument(std::string("lens: ") + what + " must have one entry per vector");
+    if (int64_t(v.size()) != m)
+      throw std::invalid_argument(std::string("lens: ") + what + " must have one entry per vector");
     for (int32_t x : v)
       if (x < -1 || x >= limit)
         throw std::invalid_argument(std::string("lens: ") + what + " entry " + std::to_string(x) + " is out of range");

@@ -114,7 +114,7 @@ export async function decodeForView(prompt: string, options: ViewDecodeOptions =
   const { attention = true, maxAttentionFloats = DEFAULT_MAX_ATTENTION_FLOATS, ...decodeOptions } = options;
   if (!attention) return decodeLayers(prompt, decodeOptions);
   const model = await modelFrom(options.model);
-  const { n_layer, n_head, n_ctx } = model.info;
+  const { n_layer, n_head } = model.info;
   const ids = tokenizePrompt(prompt, model);
   const positions = resolvePositions(options.positions ?? 'last', ids.length);
   const names = resolveHooks(options.hooks ?? 'default', n_layer)
