@@ -79,7 +79,7 @@ TensorTap residPreTap(const ArchHooks& a, int32_t layer) {
 
 HookSource hookSource(const ArchHooks& a, HookKind kind, int32_t L) {
   const std::string& arch = a.arch;
-  if (kind == HookKind::Embed) return direct(tap(a.embedTap, -1), false);
+  if (kind == HookKind::Embed) return direct(tap(a.embedTap, -1));
   if (kind == HookKind::ResidPost) return direct(tap("l_out", L));
   if (!a.verified) return {};
   const bool gemma = isOneOf(arch, {"gemma2", "gemma3"});

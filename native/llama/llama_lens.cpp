@@ -20,7 +20,13 @@ LensHead lensHeadOf(const llama_model* model, const ArchHooks& arch) {
   h.outputBias = model->output_b;
   h.normKind = arch.finalNorm;
   h.eps = arch.finalNorm == FinalNorm::Rms ? model->hparams.f_norm_rms_eps : model->hparams.f_norm_eps;
-  if ((arch.arch == "gemma2" || arch.arch == "gemma3") && model->hparams.f_final_logit_softcapping > 0.0f)
+  // What each architecture's graph does after the output matrix (src/models/<arch>.cpp at the pinned commit).
+  const std::string& a = arch.arch;
+  const float scale = model->hparams.f_logit_scale;
+  if ((a == "command-r" || a == "cohere2" || a == "cohere2moe" || a == "grok") && scale != 0.0f) h.logitScale = scale;
+  if (a.rfind("granite", 0) == 0 && scale != 0.0f) h.logitScale = 1.0f / scale;
+  if ((a == "gemma2" || a == "gemma3" || a == "gemma3n" || a == "gemma4") &&
+      model->hparams.f_final_logit_softcapping > 0.0f)
     h.softcap = model->hparams.f_final_logit_softcapping;
   h.nEmbd = int32_t(model->hparams.n_embd);
   if (!h.output) throw std::runtime_error("the model has neither an output matrix nor a token embedding");
@@ -56,6 +62,7 @@ void LlamaLens::project(const float* vectors, int64_t m, const std::function<voi
     if (head_.normBias) cur = ggml_add(ctx.get(), cur, head_.normBias);
     cur = ggml_mul_mat(ctx.get(), head_.output, cur);  // [V, n]
     if (head_.outputBias) cur = ggml_add(ctx.get(), cur, head_.outputBias);
+    if (head_.logitScale != 1.0f) cur = ggml_scale(ctx.get(), cur, head_.logitScale);
     if (head_.softcap > 0.0f) {
       cur = ggml_scale(ctx.get(), cur, 1.0f / head_.softcap);
       cur = ggml_tanh(ctx.get(), cur);

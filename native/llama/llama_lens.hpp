@@ -25,7 +25,8 @@ struct LensHead {
   ggml_tensor* outputBias = nullptr;
   FinalNorm normKind = FinalNorm::Rms;
   float eps = 1e-5f;
-  float softcap = 0.0f;  // final logit soft-capping c: c·tanh(z / c); 0 = none
+  float logitScale = 1.0f;  // logits multiplied by this (command-r/cohere/grok: f_logit_scale; granite: its inverse)
+  float softcap = 0.0f;     // final logit soft-capping c: c·tanh(z / c); 0 = none
   int32_t nEmbd = 0;
   int32_t nVocab = 0;
 };

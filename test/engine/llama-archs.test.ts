@@ -189,6 +189,19 @@ describe('llama.cpp engine: tokens, chat, lens, interventions', () => {
       });
       expect(relativeL2Error(get(zeroed, 'blocks.1.resid_mid'), get(zeroed, 'blocks.0.resid_post'))).toBeLessThan(1e-6);
       expect(Math.max(...get(zeroed, 'blocks.1.attn_out').map(Math.abs))).toBeLessThan(1e-6);
+      // the embedding (resid_pre of block 0) is edited before block 0 reads it
+      const hooks = ['embed', 'blocks.0.resid_mid'];
+      const [plain, shifted] = await Promise.all([
+        m.run(IDS, { hooks, positions: 'all' }),
+        m.run(IDS, { hooks, positions: 'all', interventions: [{ hook: 'embed', op: 'add', vector: v }] }),
+      ]);
+      expect(
+        relativeL2Error(
+          get(shifted, 'embed'),
+          get(plain, 'embed').map((x, i) => x + v[i % d]),
+        ),
+      ).toBeLessThan(1e-6);
+      expect(relativeL2Error(get(shifted, 'blocks.0.resid_mid'), get(plain, 'blocks.0.resid_mid'))).toBeGreaterThan(1e-3);
     });
   });
 
