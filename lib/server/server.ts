@@ -16,7 +16,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 import { tokenizePrompt } from '../lens/decode.js';
-import { checkHookSpec, resolveHooks, type HookSpec } from '../hooks.js';
+import { checkHookSpec, resolveHooks, type HookKind, type HookSpec } from '../hooks.js';
+import type { ModelTokenizer } from '../tokens/model-tokenizer.js';
 import { loadModel, Model, resolvePositions, type LoadOptions, type PositionSpec } from '../model/model.js';
 import { compareReportData, decodeForView, reportData } from '../render/report/data.js';
 import { ablatedLabel, ablation, compareRuns, resolveAblation } from '../interp/compare.js';
@@ -90,7 +91,12 @@ const field = (name: string): string => JSON.stringify(name);
  * Checks a parsed POST /api/lens body against the model: throws InvalidParameterError naming the field
  * (the server answers it with 400). Defaults: hooks 'default', topK 10, positions 'all'.
  */
-export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: number; n_vocab: number }, maxTopK = 100): LensRequest {
+export function parseLensRequest(
+  body: unknown,
+  info: { n_layer: number; n_ctx: number; n_vocab: number; hookKinds?: readonly HookKind[] },
+  maxTopK = 100,
+  tokenizer?: ModelTokenizer,
+): LensRequest {
   if (!is.plainObject(body)) throw invalidParameterError('the body', 'a JSON object like {"prompt": "..."}', body);
   for (const k of Object.keys(body))
     if (!LENS_FIELDS.includes(k)) throw new InvalidParameterError(`unknown field ${field(k)}; the fields are ${LENS_FIELDS.join(', ')}`);
@@ -98,7 +104,12 @@ export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: 
   const prompt = body.prompt;
   if (!is.string(prompt)) throw invalidParameterError(field('prompt'), 'a string', prompt);
   if (prompt.length === 0) throw new InvalidParameterError(`${field('prompt')} is empty`);
-  const nTokens = checkParameter(field('prompt'), () => tokenizePrompt(prompt, info.n_ctx).length);
+  // The model's own tokenizer when given (a llama.cpp model's differs from GPT-2's), for the positions check.
+  const nTokens = checkParameter(field('prompt'), () => {
+    const n = tokenizer ? tokenizer.encode(prompt).length : tokenizePrompt(prompt, info.n_ctx).length;
+    if (n > info.n_ctx) throw new RangeError(`the prompt is ${n} tokens long; the model's context holds at most ${info.n_ctx}`);
+    return n;
+  });
 
   let hooks: HookSpec = 'default';
   if (body.hooks !== undefined) {
@@ -109,7 +120,7 @@ export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: 
     hooks = h;
     checkParameter(field('hooks'), () => {
       checkHookSpec(hooks);
-      resolveHooks(hooks, info.n_layer);
+      resolveHooks(hooks, info.n_layer, info.hookKinds);
     });
   }
 
@@ -123,7 +134,7 @@ export function parseLensRequest(body: unknown, info: { n_layer: number; n_ctx: 
   const t = body.target;
   if (is.defined(t) && t !== '') {
     if (!is.string(t) && typeof t !== 'number') throw invalidParameterError(field('target'), 'the text of one token or a token id', t);
-    checkParameter(field('target'), () => resolveTarget(t, info.n_vocab));
+    checkParameter(field('target'), () => resolveTarget(t, info.n_vocab, tokenizer));
     target = t;
   }
 
@@ -275,7 +286,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
       }
       const raw = await readBody(req, maxBody);
       const body = checkParameter('the body is not valid JSON', () => JSON.parse(raw.toString('utf8')) as unknown);
-      const r = parseLensRequest(body, info, maxTopK);
+      const r = parseLensRequest(body, info, maxTopK, model.tokenizer);
       const data = await serialized(async () => {
         const common = {
           model,
