@@ -214,7 +214,9 @@ RunResult LlamaEngine::run(const RunRequest& req) {
   setup.interventions = &req.interventions;
   LlamaCapture capture(std::move(setup));
   llama_memory_clear(llama_get_memory(ctx_.get()), true);
-  decode(req.tokens, 0, outputs, &capture);
+  // Nothing to copy or edit: no callback at all, so this is llama.cpp's plain decode.
+  const bool plain = req.hooks.empty() && req.interventions.empty();
+  decode(req.tokens, 0, outputs, plain ? nullptr : &capture);
   RunResult out;
   out.captured = capture.take();
   if (req.logits) {
