@@ -1,6 +1,7 @@
-// A loaded GPT-2: the native engine plus what the TS side needs to describe it.
+// A loaded model: one of the two native engines (GPT-2's own graph, or libllama for any GGUF decoder), its
+// tokenizer, and what the TS side needs to describe it.
 import { readConfig, type GPT2Config } from './config.js';
-import { resolveHooks, type HookSpec } from '../hooks.js';
+import { HOOK_KINDS, resolveHooks, type HookSpec } from '../hooks.js';
 import {
   native,
   type NativeLensOptions,
@@ -12,7 +13,6 @@ import {
 } from './native.js';
 import { readGgufHeader } from '../hub/gguf-header.js';
 import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
-import { HOOK_KINDS } from '../hooks.js';
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
