@@ -16,7 +16,8 @@ export interface ModelTokenizer {
   label(id: number): string;
   /** Text of a sequence of tokens. */
   decode(ids: readonly number[]): string;
-  /** True for tokens that end generation by default (GPT-2: <|endoftext|>; llama.cpp: the vocabulary's end-of-generation tokens). */
+  /** True for the token that ends a text (GPT-2: <|endoftext|>; a llama.cpp model: its EOS). Generation on the
+   *  llama.cpp engine stops natively at every end-of-generation token of the vocabulary (EOS, EOT, …). */
   endsGeneration(id: number): boolean;
 }
 
