@@ -49,28 +49,13 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // run({tokens: Int32Array, hooks?: string[], positions?: Int32Array, interventions?: [{hook, mul?, add?}],
   //      logits?: boolean = true}) — RunRequest. Hook names are parsed here, once.
   Napi::Value Run(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto eng = engine(env);
-    const int32_t nLayer = eng->hparams().nLayer;
-    const Options o(info[0], "run");
-    o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
-    RunRequest req = runRequestFrom(env, o, nLayer);
-    return queue<RunResult>(
-        env, [eng, req]() { return eng->run(req); }, [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
+    auto eng = engine(info.Env());
+    return queueRun(info, eng, eng->hparams().nLayer);
   }
 
   // lens({vectors: Float32Array, count: number, k: number, entropy?: boolean, targets?: Int32Array,
   //       references?: Int32Array, sums?: Int32Array}) — LensRequest
-  Napi::Value Lens(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto eng = engine(env);
-    const Options o(info[0], "lens");
-    o.onlyKnown({"vectors", "count", "k", "entropy", "targets", "references", "sums"});
-    LensRequest req = lensRequestFrom(env, o);
-    return queue<LensOutput>(
-        env, [eng, req = std::move(req)]() { return eng->lens(req); },
-        [](Napi::Env env, LensOutput& r) { return lensOutputToJs(env, r); });
-  }
+  Napi::Value Lens(const Napi::CallbackInfo& info) { return queueLens(info, engine(info.Env())); }
 
   // generate({tokens: Int32Array, maxNewTokens: number, stopToken?: number = -1,
   //           interventions?: [{hook, mul?, add?}], stepInterventions?: [{hook, mul?, add?}] (one token each),

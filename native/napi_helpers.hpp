@@ -11,6 +11,7 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -328,6 +329,28 @@ inline Napi::Value lensOutputToJs(Napi::Env env, LensOutput& r) {
     out.Set("kl", toFloat64Array(env, m.kl));
   }
   return out;
+}
+
+// run() and lens() of either engine class: the same options object, checks, worker and result shape.
+template <typename Engine>
+Napi::Value queueRun(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng, int32_t nLayer) {
+  Napi::Env env = info.Env();
+  const Options o(info[0], "run");
+  o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
+  RunRequest req = runRequestFrom(env, o, nLayer);
+  return queue<RunResult>(
+      env, [eng, req]() { return eng->run(req); }, [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
+}
+
+template <typename Engine>
+Napi::Value queueLens(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng) {
+  Napi::Env env = info.Env();
+  const Options o(info[0], "lens");
+  o.onlyKnown({"vectors", "count", "k", "entropy", "targets", "references", "sums"});
+  LensRequest req = lensRequestFrom(env, o);
+  return queue<LensOutput>(
+      env, [eng, req = std::move(req)]() { return eng->lens(req); },
+      [](Napi::Env env, LensOutput& r) { return lensOutputToJs(env, r); });
 }
 
 }  // namespace layerlens

@@ -34,25 +34,11 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   }
 
   Napi::Value Run(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto eng = engine(env);
-    const Options o(info[0], "run");
-    o.onlyKnown({"tokens", "hooks", "positions", "interventions", "logits"});
-    RunRequest req = runRequestFrom(env, o, eng->info().nLayer);
-    return queue<RunResult>(
-        env, [eng, req]() { return eng->run(req); }, [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
+    auto eng = engine(info.Env());
+    return queueRun(info, eng, eng->info().nLayer);
   }
 
-  Napi::Value Lens(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto eng = engine(env);
-    const Options o(info[0], "lens");
-    o.onlyKnown({"vectors", "count", "k", "entropy", "targets", "references", "sums"});
-    LensRequest req = lensRequestFrom(env, o);
-    return queue<LensOutput>(
-        env, [eng, req = std::move(req)]() { return eng->lens(req); },
-        [](Napi::Env env, LensOutput& r) { return lensOutputToJs(env, r); });
-  }
+  Napi::Value Lens(const Napi::CallbackInfo& info) { return queueLens(info, engine(info.Env())); }
 
   // generate({tokens, maxNewTokens, stopAtEog?: boolean = true, interventions?, stepInterventions?,
   //           temperature?, topK?, topP?, seed?}): the same sampler as the GPT-2 engine (native/sampling.hpp),
