@@ -1,7 +1,9 @@
 #include "llama_capture.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 #include "ggml-backend.h"
 
@@ -42,7 +44,12 @@ LlamaCapture::LlamaCapture(LlamaCaptureSetup setup) : s_(std::move(setup)) {
     addOperand(src.a, h.layer, false);
     if (src.how == HookSource::How::Difference) addOperand(src.b, h.layer, false);
   }
-  if (!s_.interventions) return;
+  if (s_.interventions) addInterventionTaps();
+  for (const TapStore& t : taps_)
+    if (std::find(tapNames_.begin(), tapNames_.end(), t.tap.name) == tapNames_.end()) tapNames_.push_back(t.tap.name);
+}
+
+void LlamaCapture::addInterventionTaps() {
   for (size_t i = 0; i < s_.interventions->size(); ++i) {
     const HookRef& h = (*s_.interventions)[i].hook;
     const HookSource src = hookSource(*s_.arch, h.kind, h.layer);
@@ -85,10 +92,22 @@ void LlamaCapture::addOperand(const Operand& op, int32_t layer, bool allPosition
   }
 }
 
+bool LlamaCapture::namesATap(const char* node) const {
+  const std::string_view name(node);
+  for (const std::string& base : tapNames_) {
+    if (name.size() >= base.size() && name.compare(0, base.size(), base) == 0 &&
+        (name.size() == base.size() || name[base.size()] == '-'))
+      return true;
+  }
+  return false;
+}
+
 bool LlamaCapture::evalCallback(ggml_tensor* t, bool ask, void* self) {
   auto* c = static_cast<LlamaCapture*>(self);
   if (!c) return ask ? false : true;
   if (ask) {
+    // Occurrences are counted only for the names a tap uses: every other node costs a few compares.
+    if (!c->namesATap(t->name)) return false;
     auto [base, layer] = splitNodeName(t->name);
     int32_t& seen = c->occurrences_[{base, layer}];
     auto it = c->tapIndex_.find(TensorTap{base, layer, seen});

@@ -50,6 +50,8 @@ class LlamaCapture {
   int32_t needTap(const TensorTap& tap, bool allPositions, bool pattern);
   void addOperand(const Operand& op, int32_t layer, bool allPositions);
   void copyTap(const ggml_tensor* t, TapStore& s);
+  bool namesATap(const char* node) const;
+  void addInterventionTaps();
   void applyEdits(ggml_tensor* t, TapStore& s);
   bool onData(ggml_tensor* t);
   const float* row(const TapStore& s, int32_t pos) const;
@@ -62,6 +64,7 @@ class LlamaCapture {
   LlamaCaptureSetup s_;
   std::vector<TapStore> taps_;
   std::map<TensorTap, int32_t> tapIndex_;
+  std::vector<std::string> tapNames_;  // distinct base names of taps_: other nodes are answered without allocating
   std::map<std::pair<std::string, int32_t>, int32_t> occurrences_;  // (name, layer) → nodes seen so far
   std::unordered_map<const ggml_tensor*, int32_t> pending_;         // asked-for node → tap
   std::vector<float> scratch_;
