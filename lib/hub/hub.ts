@@ -6,6 +6,8 @@
 //             blobs/<etag>.incomplete       a transfer in progress (resumed with HTTP Range)
 //             snapshots/<commit>/<file>     relative symlink ../../blobs/<etag> (a copy where symlinks fail)
 //             refs/<revision>               the commit hash the revision pointed to (no trailing newline)
+// A Space (repoType 'space', e.g. the tuned-lens package's published lenses) is the same with
+// `{endpoint}/spaces/{repo}/resolve/…` and a `spaces--{org}--{name}` cache folder.
 // See docs/architecture.md, "Hub and cache", for the decisions.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,6 +39,9 @@ const SHA256_RE = /^[0-9a-f]{64}$/i;
 
 type Env = NodeJS.ProcessEnv | Record<string, string | undefined>;
 
+/** What kind of hub repository: a model (the default) or a Space. */
+export type HubRepoType = 'model' | 'space';
+
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
 }
@@ -49,9 +54,9 @@ export function hfHubCache(env: Env = process.env): string {
   return join(xdg, 'huggingface', 'hub');
 }
 
-/** `models--org--name` (ids without an organisation, like gpt2-medium, live under the bare name). */
-export function hubCacheFolder(repoId: string): string {
-  return `models--${repoId.split('/').join('--')}`;
+/** `models--org--name` (ids without an organisation, like gpt2-medium, live under the bare name); `spaces--org--name` for a Space. */
+export function hubCacheFolder(repoId: string, repoType: HubRepoType = 'model'): string {
+  return `${repoType === 'space' ? 'spaces' : 'models'}--${repoId.split('/').join('--')}`;
 }
 
 /** A hub repo id: `name` or `org/name` (letters, digits, `_`, `-`, `.`), not a .safetensors file name. */
@@ -109,8 +114,8 @@ function seconds(v: string | undefined, fallback: number): number {
 }
 
 /** The URL of one file of a repo at a revision. */
-export function hubFileUrl(endpoint: string, repoId: string, revision: string, file: string): URL {
-  return new URL(`${endpoint}/${repoId}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`);
+export function hubFileUrl(endpoint: string, repoId: string, revision: string, file: string, repoType: HubRepoType = 'model'): URL {
+  return new URL(`${endpoint}/${repoType === 'space' ? 'spaces/' : ''}${repoId}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`);
 }
 
 function readRef(repoDir: string, revision: string): string | undefined {
@@ -123,8 +128,9 @@ function readRef(repoDir: string, revision: string): string | undefined {
 }
 
 /** The cache folders that may hold `repoId`: its own, then its alias (gpt2-medium ↔ openai-community/gpt2-medium). */
-export function hubCacheCandidates(repoId: string, env: Env = process.env): string[] {
+export function hubCacheCandidates(repoId: string, env: Env = process.env, repoType: HubRepoType = 'model'): string[] {
   const cache = hfHubCache(env);
+  if (repoType === 'space') return [join(cache, hubCacheFolder(repoId, repoType))];
   const alias = HUB_ALIASES[repoId] ?? Object.keys(HUB_ALIASES).find((k) => HUB_ALIASES[k] === repoId);
   return [repoId, ...(alias ? [alias] : [])].map((id) => join(cache, hubCacheFolder(id)));
 }
@@ -138,8 +144,9 @@ export function findInHubCache(
   revision = DEFAULT_REVISION,
   env: Env = process.env,
   files: readonly string[] = MODEL_FILES,
+  repoType: HubRepoType = 'model',
 ): string | undefined {
-  for (const repoDir of hubCacheCandidates(repoId, env)) {
+  for (const repoDir of hubCacheCandidates(repoId, env, repoType)) {
     const commit = readRef(repoDir, revision) ?? (COMMIT_RE.test(revision) ? revision : undefined);
     if (!commit) continue;
     const snapshot = join(repoDir, 'snapshots', commit);
@@ -149,8 +156,14 @@ export function findInHubCache(
 }
 
 /** What the cache has of `repoId` at `revision`, in words, for error messages. */
-export function describeCacheMiss(repoId: string, revision = DEFAULT_REVISION, env: Env = process.env, files: readonly string[] = MODEL_FILES): string {
-  const [own] = hubCacheCandidates(repoId, env);
+export function describeCacheMiss(
+  repoId: string,
+  revision = DEFAULT_REVISION,
+  env: Env = process.env,
+  files: readonly string[] = MODEL_FILES,
+  repoType: HubRepoType = 'model',
+): string {
+  const [own] = hubCacheCandidates(repoId, env, repoType);
   const commit = readRef(own, revision) ?? (COMMIT_RE.test(revision) ? revision : undefined);
   if (commit) {
     const snapshot = join(own, 'snapshots', commit);
@@ -208,6 +221,7 @@ export function placeholderCommit(repoId: string, revision: string): string {
 
 interface Ctx {
   repoId: string;
+  repoType: HubRepoType;
   revision: string;
   endpoint: string;
   auth?: { origin: string; header: string };
@@ -235,9 +249,10 @@ function httpError(ctx: Ctx, file: string, status: number, h: IncomingHttpHeader
   }
   if (status === 404) {
     if (code === 'EntryNotFound') {
+      const needs = ctx.repoType === 'model' ? '; layerlens needs config.json and model.safetensors (pytorch_model.bin and .h5 weights are not read)' : '';
       return new HubError(
         'file-not-found',
-        `the hub repository "${ctx.repoId}" has no file ${file} at revision ${ctx.revision} (404 from ${where}); layerlens needs config.json and model.safetensors (pytorch_model.bin and .h5 weights are not read)${said}`,
+        `the hub ${ctx.repoType === 'space' ? 'space' : 'repository'} "${ctx.repoId}" has no file ${file} at revision ${ctx.revision} (404 from ${where})${needs}${said}`,
       );
     }
     if (code === 'RevisionNotFound') {
@@ -280,7 +295,7 @@ interface FileMeta {
 
 /** HEAD on the resolve URL; redirects without file metadata (renamed repos) are followed, the 302 to the CDN is not. */
 async function fileMetadata(ctx: Ctx, revision: string, file: string): Promise<FileMeta> {
-  const start = hubFileUrl(ctx.endpoint, ctx.repoId, revision, file);
+  const start = hubFileUrl(ctx.endpoint, ctx.repoId, revision, file, ctx.repoType);
   const hasMeta = (h: IncomingHttpHeaders) => header(h, 'x-repo-commit') !== undefined || header(h, 'x-linked-etag') !== undefined;
   let r;
   try {
@@ -318,6 +333,8 @@ async function fileMetadata(ctx: Ctx, revision: string, file: string): Promise<F
 export interface HubDownloadOptions {
   /** Branch, tag or commit (default "main"). */
   revision?: string;
+  /** A model repository (default) or a Space. */
+  repoType?: HubRepoType;
   /** HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_TOKEN, …; default process.env. */
   env?: Env;
   /** No progress bar. The bar is drawn only when `progress` (default process.stderr) is a TTY. */
@@ -390,18 +407,20 @@ async function writeRef(repoDir: string, revision: string, commit: string): Prom
 export async function downloadHubFiles(repoId: string, files: readonly string[] = MODEL_FILES, options: HubDownloadOptions = {}): Promise<HubSnapshot> {
   const env = options.env ?? process.env;
   const revision = checkRevision(options.revision ?? DEFAULT_REVISION);
+  const repoType = options.repoType ?? 'model';
   if (!isHubId(repoId)) throw new TypeError(`${JSON.stringify(repoId)} is not a hub repo id (expected name or org/name)`);
   if (files.length === 0) throw new TypeError('no files to download');
   if (isHubOffline(env)) {
     throw new HubError(
       'offline',
-      `HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading ${files.join(' and ')} of "${repoId}" (${describeCacheMiss(repoId, revision, env, files)})`,
+      `HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading ${files.join(' and ')} of "${repoId}" (${describeCacheMiss(repoId, revision, env, files, repoType)})`,
     );
   }
   const endpoint = hubEndpoint(env);
   const token = hubToken(env);
   const ctx: Ctx = {
     repoId,
+    repoType,
     revision,
     endpoint,
     hasToken: token !== undefined,
@@ -420,7 +439,7 @@ export async function downloadHubFiles(repoId: string, files: readonly string[] 
   const commit = metas[0].commit ?? (COMMIT_RE.test(revision) ? revision.toLowerCase() : placeholderCommit(repoId, revision));
   for (const f of files.slice(1)) metas.push(await fileMetadata(ctx, metas[0].commit ?? revision, f));
 
-  const repoDir = join(hfHubCache(env), hubCacheFolder(repoId));
+  const repoDir = join(hfHubCache(env), hubCacheFolder(repoId, repoType));
   const blobs = join(repoDir, 'blobs');
   const snapshot = join(repoDir, 'snapshots', commit);
   try {

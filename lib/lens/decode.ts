@@ -9,7 +9,9 @@ import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
-import { checkTunedLens, loadTunedLens, translateRows, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
+import { checkTunedLens, translateRows, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
+import { loadTunedLensByName } from './tuned/resolve.js';
+import { lensChoice, type LensKind } from './lens-choice.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
 import { resolveControlVectors, steeringInterventions, type SteeringOptions } from '../interp/steering.js';
 
@@ -31,8 +33,14 @@ export interface DecodeOptions extends SteeringOptions {
   vectors?: boolean;
   /** Called once per captured tensor, in hook order, before the lens runs. */
   onActivation?: (activation: Activation) => void;
-  /** Lens implementation; 'native' (default) or the plain-TS 'reference'. */
-  lens?: LensImpl;
+  /**
+   * Which lens: 'logit' or 'tuned' (needs `tunedLens`). Default: 'tuned' when `tunedLens` is given, else
+   * 'logit'; 'logit' with a `tunedLens` ignores it, so one options object can toggle between the two.
+   * ('native' and 'reference' are still read as `lensImpl`, deprecated, with a warning LAYERLENS_LENS_IMPL.)
+   */
+  lens?: LensKind | LensImpl;
+  /** Lens implementation; 'native' (default: on the engine's backend) or the plain-TS float64 'reference'. */
+  lensImpl?: LensImpl;
   /** Edits applied inside the graph before anything is lensed (see Intervention). */
   interventions?: readonly Intervention[];
   /**
@@ -47,7 +55,9 @@ export interface DecodeOptions extends SteeringOptions {
    */
   metrics?: boolean;
   /**
-   * Use the tuned lens: a folder (config.json + params.pt or params.safetensors) or a loaded TunedLens.
+   * The tuned lens: a folder (config.json + params.pt or params.safetensors), the name of a lens the
+   * tuned-lens package publishes (the Hugging Face space AlignmentResearch/tuned-lens, lens/<name>/, e.g.
+   * "gpt2"; downloaded into the HF cache like a model), or a loaded TunedLens.
    * Rows with a translator (`embed`, every block's resid_post but the last) are translated first
    * (h + A·h + b) and get `lens: 'tuned'`; every other lensed row keeps the logit lens (`lens: 'logit'`).
    */
@@ -57,9 +67,9 @@ export interface DecodeOptions extends SteeringOptions {
 /** The tuned lens an option names, loaded and checked against the model. */
 async function tunedLensFrom(value: unknown, info: Model['info']): Promise<TunedLens> {
   let lens: TunedLens;
-  if (is.nonEmptyString(value)) lens = await loadTunedLens(value);
+  if (is.nonEmptyString(value)) lens = await loadTunedLensByName(value);
   else if (is.object(value) && Array.isArray((value as TunedLens).translators) && is.object((value as TunedLens).config)) lens = value as TunedLens;
-  else throw invalidParameterError('tunedLens', 'a tuned lens folder or a TunedLens (from loadTunedLens)', value);
+  else throw invalidParameterError('tunedLens', 'a tuned lens folder or a TunedLens (from loadTunedLens) or a published lens name such as "gpt2"', value);
   checkTunedLens(lens, info);
   return lens;
 }
@@ -140,7 +150,8 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
   const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab, model.tokenizer));
   const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer, model.info.hookKinds));
-  const tuned = options.tunedLens === undefined ? undefined : await tunedLensFrom(options.tunedLens, model.info);
+  const choice = lensChoice(options);
+  const tuned = choice.lens === 'tuned' ? await tunedLensFrom(options.tunedLens, model.info) : undefined;
   // Control vectors are added first, so an explicit intervention on the same hook sees the steered value.
   const steering = steeringInterventions(await resolveControlVectors(options, model.info));
   const interventions = [...steering, ...(options.interventions ?? [])];
@@ -198,7 +209,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     // KL(final ‖ row): each row against the final residual's row at its position; the final rows themselves get 0.
     measures.references = Int32Array.from({ length: count }, (_, r) => (Math.floor(r / P) === finalBlock ? -1 : finalBlock * P + (r % P)));
   }
-  const lens = await lensBatch(model, batch, count, topK, options.lens ?? 'native', measures);
+  const lens = await lensBatch(model, batch, count, topK, choice.impl, measures);
   const rows = lens.top;
 
   const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: label(t.id), prob: t.prob, logit: t.logit }));

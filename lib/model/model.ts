@@ -295,7 +295,7 @@ export class Model {
   /** wte and ln_f as float32, for the plain-TS reference lens (fetched once). */
   lensWeights(): Promise<LensWeights> {
     if (this.isLlama) {
-      return Promise.reject(new Error("the plain-TS reference lens covers the GPT-2 engine; the llama.cpp engine's lens runs natively (lens: 'native')"));
+      return Promise.reject(new Error("the plain-TS reference lens covers the GPT-2 engine; the llama.cpp engine's lens runs natively (lensImpl: 'native')"));
     }
     const engine = this.#gpt2();
     this.#lensWeights ??= Promise.all([engine.weight('wte'), engine.weight('ln_f.weight'), engine.weight('ln_f.bias')]).then(([wte, lnfWeight, lnfBias]) => ({

@@ -102,8 +102,8 @@ describe('decodeLayers: metrics', () => {
 
   it('the plain-TS reference lens gives the same target and metrics as the native lens', async () => {
     const opts = { model, hooks: ['embed', 'blocks.0.attn_out', FINAL], positions: [3, 25], metrics: true, target: ' Paris', topK: 4 } as const;
-    const a = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lens: 'native' });
-    const b = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lens: 'reference' });
+    const a = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lensImpl: 'native' });
+    const b = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lensImpl: 'reference' });
     expect(b.hooks.length).toBe(a.hooks.length);
     a.hooks.forEach((h, i) => {
       const g = b.hooks[i];

@@ -2,10 +2,11 @@
 // download tests (test/hub.test.ts):
 //   HEAD|GET /{repo}/resolve/{revision}/{file}
 //     - a regular file (config.json): 200, ETag "<git blob sha1>", X-Repo-Commit, Content-Length;
-//     - an LFS file (*.safetensors): 302 to {cdn}/cdn/<sha256>?X-Amz-Signature=… with X-Repo-Commit,
+//     - an LFS file (*.safetensors, *.gguf, *.pt): 302 to {cdn}/cdn/<sha256>?X-Amz-Signature=… with X-Repo-Commit,
 //       X-Linked-Etag "<sha256>", X-Linked-Size, like the hub's redirect to its CDN;
 //     - 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound; 401 for a private repo
 //       without its token; 307 with a relative Location for a renamed repo.
+//   A Space's files are served the same way under /spaces/{repo}/resolve/…: register the repo as "spaces/{repo}".
 //   HEAD|GET /cdn/<sha256>: the bytes, with Range support (206 + Content-Range, 416).
 //   GET /api/models/{repo}/tree/{revision}?recursive=true: the repo's files as the hub's tree API lists
 //     them ([{type: "file", path, size}], folders as {type: "directory"}), two pages when there are
@@ -58,7 +59,7 @@ export function gitBlobSha1(b: Buffer): string {
   return createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 }
 
-const isLfs = (file: string) => file.endsWith('.safetensors') || file.endsWith('.gguf');
+const isLfs = (file: string) => file.endsWith('.safetensors') || file.endsWith('.gguf') || file.endsWith('.pt');
 
 function defaults(): FakeHubBehaviour {
   return { cutTimes: 0, stallInsteadOfCut: false, wrongSha256: false, omitCommit: false, ignoreRange: false, hangHead: false };
