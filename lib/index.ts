@@ -75,6 +75,8 @@ export {
   type LensOptimizerKind,
 } from './lens/tuned/train.js';
 export { saveTunedLens } from './lens/tuned/save.js';
+export { loadTunedLensByName, resolveTunedLensFolder, TUNED_LENS_REPO, type TunedLensResolveOptions } from './lens/tuned/resolve.js';
+export type { LensKind } from './lens/lens-choice.js';
 export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './render/format.js';
 export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './render/view.js';
 export {

@@ -65,11 +65,19 @@ ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside th
                         layer, clean vs patched (--target is required; --json prints both runs;
                         --html FILE also writes a before/after report: patched vs clean; not with
                         --grid)
-  --tuned-lens PATH     decode with a tuned lens (a folder with config.json and params.pt or
-                        params.safetensors, as the tuned-lens package saves it) instead of the
-                        logit lens: embed and every block's resid_post but the last go through their
-                        translator first; other hooks keep the logit lens (--json marks each row's
-                        "lens"); not with --patch-from
+  --tuned-lens PATH|NAME
+                        decode with a tuned lens instead of the logit lens: a folder with
+                        config.json and params.pt or params.safetensors (as the tuned-lens package
+                        saves it), or the name of a lens the package publishes (the Hugging Face
+                        space AlignmentResearch/tuned-lens, lens/NAME/; e.g. gpt2 or
+                        EleutherAI/pythia-160m-deduped), looked up in and downloaded into the
+                        Hugging Face cache like a model. embed and every block's resid_post but the
+                        last go through their translator first; other hooks keep the logit lens
+                        (--json marks each row's "lens"); --html shows the logit and the tuned lens
+                        side by side with a switch; not with --patch-from
+  --lens logit|tuned    which lens the table and --json show (default: tuned with --tuned-lens, else
+                        logit; logit with --tuned-lens shows the logit lens); with --html, the lens
+                        the report shows first (default: both side by side)
   --control-vector FILE add llama.cpp's control vector FILE (a GGUF of direction.N tensors, e.g. from
                         layerlens steer) to blocks.N.resid_post at every position, inside the graph
                         before lensing; repeatable: the vectors are summed

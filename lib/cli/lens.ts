@@ -15,9 +15,11 @@ import { readAll, useColor, writeReport, type CommandIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 import { continuationJSON, formatContinuation, GENERATE_FLAGS, parseGenerateFlags, type CliGenerate } from './generate-flags.js';
 import type { GenerateResult } from '../model/generate.js';
+import type { TunedLens } from '../lens/tuned/tuned-lens.js';
 
 export const DEFAULT_TOP_K = 5;
 const PATCH_MODES = ['set', 'add'] as const;
+const LENS_KINDS = ['logit', 'tuned'] as const;
 /** The largest --top-k accepted before the model is known (its vocabulary bounds it once loaded). */
 const MAX_VOCAB = 1 << 24;
 
@@ -37,8 +39,10 @@ export interface CliRunOptions extends ModelLoadFlags {
   vectors: boolean;
   /** The prompt text, or null when it is read from stdin (`-`). */
   prompt: string | null;
-  /** --tuned-lens PATH: a tuned lens folder (config.json + params.pt or params.safetensors). */
+  /** --tuned-lens PATH|NAME: a tuned lens folder (config.json + params.pt or params.safetensors) or a published lens name (e.g. gpt2). */
   tunedLens?: string;
+  /** --lens logit|tuned: which lens the table/JSON shows (default tuned with --tuned-lens) and the report shows first (default both). */
+  lens?: 'logit' | 'tuned';
   /** --chat: wrap the prompt in the model's chat template (llama.cpp engine). */
   chat?: boolean;
   /** --generate N and the sampling flags: the continuation printed after the lens. */
@@ -60,6 +64,7 @@ const LENS_FLAGS = {
   'patch-hook': { type: 'string' },
   'patch-mode': { type: 'string' },
   'tuned-lens': { type: 'string' },
+  lens: { type: 'string' },
   chat: { type: 'boolean' },
   ...CONTROL_VECTOR_FLAGS,
   ...GENERATE_FLAGS,
@@ -117,7 +122,10 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   if (patch && steer.controlVectors) throw new InvalidParameterError('--patch-from does not combine with control vectors');
   if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
   const tunedLens = v['tuned-lens'];
-  if (tunedLens !== undefined && tunedLens.trim() === '') throw invalidParameterError('--tuned-lens', 'a tuned lens folder', tunedLens);
+  if (tunedLens !== undefined && tunedLens.trim() === '') throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
+  const lens = v.lens === undefined ? undefined : choiceFlag('--lens', v.lens, LENS_KINDS);
+  if (lens === 'tuned' && tunedLens === undefined)
+    throw new InvalidParameterError('--lens tuned needs --tuned-lens PATH|NAME (a tuned lens folder, or a published lens such as gpt2)');
   if (tunedLens !== undefined && patch) throw new InvalidParameterError('--tuned-lens does not combine with --patch-from (patching compares logit lenses)');
 
   const generate = parseGenerateFlags(v);
@@ -141,6 +149,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
     ...(ablate ? { ablate } : {}),
     ...(patch ? { patch } : {}),
     ...(tunedLens !== undefined ? { tunedLens } : {}),
+    ...(lens !== undefined ? { lens } : {}),
     ...(steer.controlVectors ? { steer } : {}),
     ...(v.chat ? { chat: true } : {}),
     ...(generate ? { generate } : {}),
@@ -170,7 +179,8 @@ interface LensOptions extends CliControlVectors {
   vectors: boolean;
   target?: string | number;
   metrics: boolean;
-  tunedLens?: string;
+  tunedLens?: TunedLens;
+  lens?: 'logit' | 'tuned';
   chat?: boolean;
 }
 
@@ -183,6 +193,12 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
     // Named hooks are checked against the model's depth (block numbers) once it is known.
     const hooks: HookSpec =
       typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer, model.info.hookKinds).map((h) => h.name));
+    // Loaded once (a name is downloaded into the HF cache once), for every decode of this command.
+    let tunedLens: TunedLens | undefined;
+    if (cmd.tunedLens !== undefined) {
+      const { loadTunedLensByName } = await import('../lens/tuned/resolve.js');
+      tunedLens = await loadTunedLensByName(cmd.tunedLens, { env: io.env as NodeJS.ProcessEnv });
+    }
     const options: LensOptions = {
       model,
       topK: cmd.topK,
@@ -191,7 +207,8 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       vectors: cmd.vectors,
       ...(cmd.chat ? { chat: true } : {}),
       ...viewDecodeOptions(cmd.view),
-      ...(cmd.tunedLens !== undefined ? { tunedLens: cmd.tunedLens } : {}),
+      ...(tunedLens ? { tunedLens } : {}),
+      ...(cmd.lens ? { lens: cmd.lens } : {}),
       ...cmd.steer,
     };
     if (cmd.patch) return await runPatch(prompt, cmd, cmd.patch, options, io);
@@ -202,7 +219,26 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       const { compareRuns, ablatedLabel } = await import('../interp/compare.js');
       const { decodeForView, renderReport } = await import('../render/report/index.js');
       let html: string;
-      if (ablated.length) {
+      if (tunedLens) {
+        // The page holds both lenses of the same run; the table/JSON below show the one --lens picks.
+        const { compareBothLenses, decodeBothLenses } = await import('../render/report/lenses.js');
+        const { lens: _shown, ...both } = options;
+        const shown = cmd.lens ?? 'tuned';
+        if (ablated.length) {
+          const c = await compareBothLenses(prompt, { ...both, tunedLens }, ablation(ablated), ablatedLabel(ablated));
+          result = c[shown].after;
+          html = renderReport(c.logit.after, {
+            label: c.logit.label,
+            compare: { result: c.logit.before, label: c.logit.compareLabel, tuned: c.tuned.before },
+            tuned: c.tuned.after,
+            lens: cmd.lens ?? 'both',
+          });
+        } else {
+          const p = await decodeBothLenses(prompt, { ...both, tunedLens });
+          result = p[shown];
+          html = renderReport(p.logit, { tuned: p.tuned, lens: cmd.lens ?? 'both' });
+        }
+      } else if (ablated.length) {
         const c = await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
         result = c.after;
         html = renderReport(c.after, { label: c.label, compare: { result: c.before, label: c.compareLabel } });

@@ -21,12 +21,19 @@ Options:
   --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')} (default auto)
   --banner TEXT         a notice shown at the top of the page
+  --tuned-lens PATH|NAME
+                        also offer the tuned lens: a folder (config.json + params.pt), or the name
+                        of a lens the tuned-lens package publishes (e.g. gpt2; downloaded into the
+                        Hugging Face cache); the page then shows the logit and the tuned lens side
+                        by side, with a switch (logit | tuned | both)
   -h, --help            print this help and exit
 
 API: POST /api/lens with Content-Type: application/json and a body
   {"prompt": "...", "target": " Warsaw", "topK": 10, "hooks": ["embed", "resid_post"], "positions": "all"}
 (only "prompt" is required) answers the lens JSON of every position with entropy and KL per hook and
-the attention patterns. GET /api/info describes the model and the limits.
+the attention patterns; with --tuned-lens, "lens": "tuned" answers the tuned lens and "lens": "both"
+the logit lens with the tuned lens of the same run as "tuned". GET /api/info describes the model, the
+limits and the tuned lens.
 `;
 
 export interface ServeArgs {
@@ -37,6 +44,8 @@ export interface ServeArgs {
   threads?: number;
   device: Device;
   banner?: string;
+  /** --tuned-lens PATH|NAME */
+  tunedLens?: string;
 }
 
 /** Parses the arguments after `serve`. Throws InvalidParameterError. No I/O. */
@@ -50,6 +59,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
       threads: { type: 'string' },
       device: { type: 'string' },
       banner: { type: 'string' },
+      'tuned-lens': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     { command: 'serve', positionals: false },
@@ -58,6 +68,8 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
   const host = (v.host ?? '127.0.0.1').trim();
   if (host === '') throw new InvalidParameterError('--host: empty address');
   const model = modelFlag(v.model);
+  const tunedLens = v['tuned-lens'];
+  if (tunedLens !== undefined && tunedLens.trim() === '') throw new InvalidParameterError('--tuned-lens: give a tuned lens folder or a published lens name (e.g. gpt2)');
   return {
     help: v.help === true,
     port: v.port === undefined ? 8080 : integerFlag('--port', v.port, 0, 65535),
@@ -66,6 +78,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
     device,
     ...(v.banner === undefined ? {} : { banner: v.banner }),
+    ...(tunedLens === undefined ? {} : { tunedLens }),
   };
 }
 
@@ -103,13 +116,15 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
       port: args.port,
       host: args.host,
       ...(args.banner === undefined ? {} : { banner: args.banner }),
+      ...(args.tunedLens === undefined ? {} : { tunedLens: args.tunedLens }),
       log: (line) => stderr.write(`layerlens serve: ${line}\n`),
     });
   } catch (err) {
     return reportError(stderr, err);
   }
   const m = srv.model.info;
-  stdout.write(`layerlens: serving ${m.name} (${m.n_layer} layers, ${srv.model.runtime.device}) at ${srv.url}  (Ctrl-C to stop)\n`);
+  const tuned = srv.tunedLens ? ` with the tuned lens ${srv.tunedLens.source}` : '';
+  stdout.write(`layerlens: serving ${m.name} (${m.n_layer} layers, ${srv.model.runtime.device})${tuned} at ${srv.url}  (Ctrl-C to stop)\n`);
   if (!/^(127\.|::1$|localhost$)/.test(args.host)) {
     stderr.write(`layerlens: warning: listening on ${args.host}: anyone who can reach this address can run the model\n`);
   }

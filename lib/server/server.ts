@@ -3,9 +3,11 @@
 //   GET  /           the viewer page (lib/render/report/page.ts in server mode: prompt box, hook kind, colouring,
 //                    target; drawn by the same client code as the HTML report)
 //   GET  /api/info   the model's shape and the request limits
-//   POST /api/lens   {prompt, hooks?, topK?, target?, positions?, ablate?} → the report JSON (lib/render/report/data.ts):
+//   POST /api/lens   {prompt, hooks?, topK?, target?, positions?, ablate?, lens?} → the report JSON (lib/render/report/data.ts):
 //                    toJSON(decodeLayers(...)) with metrics, every position by default, plus attention;
-//                    with `ablate` (hooks zeroed at every position): the ablated run plus `compare`, the clean one
+//                    with `ablate` (hooks zeroed at every position): the ablated run plus `compare`, the clean one;
+//                    with a tuned lens loaded (--tuned-lens), `lens` 'tuned' answers the tuned lens and 'both'
+//                    the logit lens with the tuned lens of the same run as `tuned` (default 'logit')
 //
 // The model is loaded once, before the server listens; requests are run one at a time (the engine is
 // single-stream anyway) with a short queue. Bad requests get a 4xx JSON {error}. Bound to a loopback
@@ -24,6 +26,9 @@ import { ablatedLabel, ablation, compareRuns, resolveAblation } from '../interp/
 import { checkParameter, InvalidParameterError, invalidParameterError, is } from '../is.js';
 import { renderPage } from '../render/report/page.js';
 import { resolveTarget } from '../lens/target.js';
+import { checkTunedLens, type TunedLens } from '../lens/tuned/tuned-lens.js';
+import { loadTunedLensByName } from '../lens/tuned/resolve.js';
+import { compareBothLenses, decodeBothLenses, withTuned } from '../render/report/lenses.js';
 
 export interface ServerOptions {
   /** A loaded Model (never disposed by the server), or a path / hub id to load (disposed on close). Default: the default model. */
@@ -36,6 +41,11 @@ export interface ServerOptions {
   host?: string;
   /** A warning shown at the top of the page (e.g. "synthetic weights"). */
   banner?: string;
+  /**
+   * A tuned lens (a folder, a published lens name such as "gpt2", resolved with `load.env`, or a loaded
+   * TunedLens): requests may then ask for `lens: 'tuned'` or `'both'`, and the page gets the lens switch.
+   */
+  tunedLens?: string | TunedLens;
   /** Largest POST body in bytes (default 65536). */
   maxBodyBytes?: number;
   /** Largest topK a request may ask for (default 100). */
@@ -52,6 +62,8 @@ export interface LayerlensServer {
   host: string;
   port: number;
   model: Model;
+  /** The tuned lens the server answers `lens: 'tuned'` with, when it has one. */
+  tunedLens?: TunedLens;
   server: Server;
   /** Stops listening, waits for running requests, frees the model if the server loaded it. */
   close(): Promise<void>;
@@ -77,9 +89,12 @@ export interface LensRequest {
   positions: PositionSpec;
   /** Hook names zeroed at every position (resolved from names, kinds or blocks.L; d-wide hooks and mlp_post). */
   ablate?: string[];
+  /** Which lens: 'logit' (default), 'tuned', or 'both' (the logit lens with the tuned lens as `tuned`); the last two need a tuned lens loaded. */
+  lens: 'logit' | 'tuned' | 'both';
 }
 
-const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate'];
+const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate', 'lens'];
+const LENS_CHOICES = ['logit', 'tuned', 'both'] as const;
 const DEFAULT_TOP_K = 10;
 /** Most entries a request's "hooks" or "ablate" list may have. */
 const MAX_LIST = 256;
@@ -96,6 +111,7 @@ export function parseLensRequest(
   info: { n_layer: number; n_ctx: number; n_vocab: number; hookKinds?: readonly HookKind[] },
   maxTopK = 100,
   tokenizer?: ModelTokenizer,
+  hasTunedLens = false,
 ): LensRequest {
   if (!is.plainObject(body)) throw invalidParameterError('the body', 'a JSON object like {"prompt": "..."}', body);
   for (const k of Object.keys(body))
@@ -157,7 +173,14 @@ export function parseLensRequest(
     const names = resolveAblation(a, info.n_layer, field('ablate'));
     if (names.length) ablate = names;
   }
-  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }) };
+
+  const lens = body.lens ?? 'logit';
+  if (!is.inArray(lens, LENS_CHOICES)) throw invalidParameterError(field('lens'), '"logit", "tuned" or "both"', lens);
+  if (lens !== 'logit' && !hasTunedLens)
+    throw new InvalidParameterError(
+      `${field('lens')} is "${lens}" but this server has no tuned lens loaded; start it with --tuned-lens PATH|NAME (e.g. --tuned-lens gpt2), or ask for "logit"`,
+    );
+  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }), lens };
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
@@ -233,11 +256,21 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
   const owned = !(options.model instanceof Model);
   const model = options.model instanceof Model ? options.model : await loadModel(options.model, options.load);
   const info = model.info;
+  let tunedLens: TunedLens | undefined;
+  try {
+    if (typeof options.tunedLens === 'string') tunedLens = await loadTunedLensByName(options.tunedLens, options.load?.env ? { env: options.load.env } : {});
+    else if (options.tunedLens !== undefined) tunedLens = options.tunedLens;
+    if (tunedLens) checkTunedLens(tunedLens, info);
+  } catch (err) {
+    if (owned) model.dispose();
+    throw err;
+  }
   const page = renderPage({
     mode: 'server',
     title: `layerlens: ${info.name}`,
     subtitle: `${info.name}: ${info.n_layer} layers, n_embd ${info.n_embd}, ${info.n_head} heads, context ${info.n_ctx} tokens, ${info.dtype}`,
     ...(options.banner === undefined ? {} : { banner: options.banner }),
+    ...(tunedLens ? { tunedLens: tunedLens.config.baseModel ? `${tunedLens.source} (trained on ${tunedLens.config.baseModel})` : tunedLens.source, lens: 'both' as const } : {}),
   });
 
   // One request at a time, in arrival order.
@@ -274,7 +307,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
     }
     if (path === '/api/info') {
       if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not allowed on ${path}; use GET`, { allow: 'GET, HEAD' });
-      sendJSON(res, 200, { model: { ...info }, limits: { maxBodyBytes: maxBody, maxTopK, maxPromptTokens: info.n_ctx } });
+      sendJSON(res, 200, {
+        model: { ...info },
+        limits: { maxBodyBytes: maxBody, maxTopK, maxPromptTokens: info.n_ctx },
+        tunedLens: tunedLens ? { source: tunedLens.source, baseModel: tunedLens.config.baseModel } : null,
+      });
       return 200;
     }
     if (path === '/api/lens') {
@@ -286,7 +323,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
       }
       const raw = await readBody(req, maxBody);
       const body = checkParameter('the body is not valid JSON', () => JSON.parse(raw.toString('utf8')) as unknown);
-      const r = parseLensRequest(body, info, maxTopK, model.tokenizer);
+      const r = parseLensRequest(body, info, maxTopK, model.tokenizer, tunedLens !== undefined);
       const data = await serialized(async () => {
         const common = {
           model,
@@ -296,8 +333,19 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
           metrics: true,
           ...(r.target === undefined ? {} : { target: r.target }),
         };
-        if (!r.ablate) return reportData(await decodeForView(r.prompt, common));
-        const c = await compareRuns(r.prompt, common, ablation(r.ablate), ablatedLabel(r.ablate));
+        if (r.lens === 'both') {
+          const withLens = { ...common, tunedLens: tunedLens! };
+          if (!r.ablate) {
+            const p = await decodeBothLenses(r.prompt, withLens);
+            return withTuned(reportData(p.logit), p.tuned);
+          }
+          const c = await compareBothLenses(r.prompt, withLens, ablation(r.ablate), ablatedLabel(r.ablate));
+          const both = compareReportData(c.logit.after, c.logit.before, { label: c.logit.label, compareLabel: c.logit.compareLabel });
+          return withTuned(both, c.tuned.after, c.tuned.before);
+        }
+        const options = r.lens === 'tuned' ? { ...common, tunedLens: tunedLens!, lens: 'tuned' as const } : common;
+        if (!r.ablate) return reportData(await decodeForView(r.prompt, options));
+        const c = await compareRuns(r.prompt, options, ablation(r.ablate), ablatedLabel(r.ablate));
         return compareReportData(c.after, c.before, { label: c.label, compareLabel: c.compareLabel });
       });
       sendJSON(res, 200, data);
@@ -347,6 +395,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
     host: addr.address,
     port: addr.port,
     model,
+    ...(tunedLens ? { tunedLens } : {}),
     server,
     close() {
       closing ??= (async () => {

@@ -26,6 +26,8 @@ export interface ReportData extends LensJSON {
   label?: string;
   /** The run before the intervention (same prompt and hooks), shown by the page's before/after switch. */
   compare?: ReportData;
+  /** The tuned-lens rows of the same run (the logit lens is the data itself), shown by the page's lens switch. */
+  tuned?: LensJSON;
 }
 
 /** Default cap on attention numbers in a report (query rows are cut to their causal part first). */

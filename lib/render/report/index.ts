@@ -3,6 +3,7 @@
 
 import type { HookKind, LensResult } from '../../types.js';
 import { compareReportData, reportData, type ReportDataOptions } from './data.js';
+import { withTuned, type LensView } from './lenses.js';
 import { renderPage, type ColorBy } from './page.js';
 
 export { CLIENT_CSS } from './style.js';
@@ -20,6 +21,7 @@ export {
   type ReportDataOptions,
   type ViewDecodeOptions,
 } from './data.js';
+export { compareBothLenses, decodeBothLenses, withTuned, LENS_VIEWS, type LensPair, type LensView, type TunedViewOptions } from './lenses.js';
 
 export interface ReportOptions extends ReportDataOptions {
   /** Page title (default: "layerlens: <model name>"). */
@@ -36,7 +38,15 @@ export interface ReportOptions extends ReportDataOptions {
    * The clean run of the same prompt, when `result` had an intervention (ablation, patching): the page
    * then gets a before/after switch, a "difference" colouring (after − before) and both runs in the plots.
    */
-  compare?: { result: LensResult; label: string };
+  compare?: { result: LensResult; label: string; tuned?: LensResult };
+  /**
+   * The tuned-lens result of the same prompt and options (`result` being the logit lens; see
+   * decodeBothLenses): the page then holds both and a lens switch (logit | tuned | both side by side).
+   * With `compare`, give `compare.tuned` too.
+   */
+  tuned?: LensResult;
+  /** With `tuned`: the lens shown first (default 'both'). */
+  lens?: LensView;
 }
 
 /**
@@ -47,16 +57,19 @@ export interface ReportOptions extends ReportDataOptions {
  * a `target` and the attn_pattern hooks (see decodeForView). With `compare`, the page shows before/after.
  */
 export function renderReport(result: LensResult, options: ReportOptions = {}): string {
+  const data = options.compare
+    ? compareReportData(
+        result,
+        options.compare.result,
+        { ...(options.label === undefined ? {} : { label: options.label }), compareLabel: options.compare.label },
+        options,
+      )
+    : reportData(result, options);
+  if (options.tuned && options.compare && !options.compare.tuned) throw new Error('renderReport: with compare and tuned, give compare.tuned (the tuned lens of the clean run) too');
   return renderPage({
     mode: 'report',
-    data: options.compare
-      ? compareReportData(
-          result,
-          options.compare.result,
-          { ...(options.label === undefined ? {} : { label: options.label }), compareLabel: options.compare.label },
-          options,
-        )
-      : reportData(result, options),
+    data: options.tuned ? withTuned(data, options.tuned, options.compare?.tuned) : data,
+    ...(options.tuned ? { lens: options.lens ?? 'both' } : {}),
     title: options.title ?? `layerlens: ${result.model.name}`,
     ...(options.banner === undefined ? {} : { banner: options.banner }),
     ...(options.kind === undefined ? {} : { kind: options.kind }),

@@ -17,6 +17,10 @@ export interface PageConfig {
   kind?: HookKind;
   /** Initial colouring of the cells. */
   colorBy?: ColorBy;
+  /** Which lens is shown first when the data has the tuned lens too (default 'both': side by side). */
+  lens?: 'logit' | 'tuned' | 'both';
+  /** Viewer: the tuned lens the server has loaded (it then answers both lenses); absent without one. */
+  tunedLens?: string;
 }
 
 export interface PageTopEntry {
@@ -40,6 +44,8 @@ export interface PageHook {
   target?: PageTarget;
   entropy?: number;
   kl?: number;
+  /** In tuned-lens data: 'tuned' where a translator acted, 'logit' elsewhere. */
+  lens?: 'tuned' | 'logit';
 }
 
 export interface PageAttention {
@@ -65,4 +71,8 @@ export interface PageData {
   label?: string;
   /** The run before the intervention, on a before/after page. */
   compare?: PageData;
+  /** The tuned-lens rows of the same run (this data is the logit lens), on a page with the lens switch. */
+  tuned?: PageData;
+  /** 'tuned' on tuned-lens data. */
+  lens?: 'tuned';
 }

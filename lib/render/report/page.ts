@@ -47,6 +47,10 @@ export interface PageOptions {
   kind?: HookKind;
   /** Initial colouring of the cells. */
   colorBy?: ColorBy;
+  /** With tuned-lens data (report) or a tuned lens loaded (viewer): the lens shown first (default 'both'). */
+  lens?: 'logit' | 'tuned' | 'both';
+  /** Viewer: the tuned lens the server has loaded, named in the lens switch. */
+  tunedLens?: string;
 }
 
 /** The complete page. */
@@ -59,7 +63,14 @@ export function renderPage(options: PageOptions): string {
   const server = options.mode === 'server';
   // default-src 'none': no fetch, image, font or frame from anywhere; the viewer may call its own origin.
   const csp = `default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src ${server ? "'self'" : "'none'"}; base-uri 'none'; form-action 'none'`;
-  const config: PageConfig = { mode: options.mode, kinds: DISPLAY_KINDS, kind: options.kind, colorBy: options.colorBy };
+  const config: PageConfig = {
+    mode: options.mode,
+    kinds: DISPLAY_KINDS,
+    kind: options.kind,
+    colorBy: options.colorBy,
+    ...(options.lens === undefined ? {} : { lens: options.lens }),
+    ...(options.tunedLens === undefined ? {} : { tunedLens: options.tunedLens }),
+  };
   const form = server
     ? `<form id="ll-form" autocomplete="off">
   <label class="ll-muted" for="ll-prompt" style="grid-column: 1 / -1">Prompt (used exactly as typed: no BOS token is added)</label>
@@ -98,6 +109,11 @@ ${form}
     <option value="after">after</option>
     <option value="before">before</option>
   </select></label>
+  <label id="ll-lens-wrap" hidden>Lens<select id="ll-lens">
+    <option value="logit">logit lens</option>
+    <option value="tuned">tuned lens</option>
+    <option value="both">both, side by side</option>
+  </select></label>
   <label>Hook kind (rows: embed, then each block)<select id="ll-kind">${kindOptions}</select></label>
   <label>Colour cells by<select id="ll-metric">
     <option value="prob">top-1 probability</option>
@@ -109,7 +125,10 @@ ${form}
 </div>
 <div id="ll-status" role="status" aria-live="polite"></div>
 <section id="ll-summary"></section>
-<div class="ll-heatmap-wrap"><table id="ll-heatmap" class="ll-heatmap"></table></div>
+<div class="ll-heatmaps">
+<figure class="ll-heatmap-fig"><figcaption id="ll-heatmap-caption" hidden></figcaption><div class="ll-heatmap-wrap"><table id="ll-heatmap" class="ll-heatmap"></table></div></figure>
+<figure class="ll-heatmap-fig" id="ll-heatmap-tuned-fig" hidden><figcaption>tuned lens</figcaption><div class="ll-heatmap-wrap"><table id="ll-heatmap-tuned" class="ll-heatmap" data-lens="tuned"></table></div></figure>
+</div>
 <div id="ll-legend" class="ll-legend"></div>
 <div class="ll-panels">
   <section><h2>Selected cell</h2><div id="ll-details"></div></section>

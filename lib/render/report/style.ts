@@ -23,6 +23,9 @@ button { padding: 6px 14px; cursor: pointer; }
 #ll-status.ll-error { color: #b91c1c; font-weight: 600; }
 .ll-prompt { white-space: pre-wrap; background: #f6f8fa; border: 1px solid var(--line); padding: 6px 8px; border-radius: 4px; max-width: 980px; margin: 6px 0; }
 #ll-summary { margin: 6px 0; }
+.ll-heatmaps { display: flex; gap: 16px; align-items: flex-start; }
+.ll-heatmap-fig { margin: 0; flex: 1 1 0; min-width: 0; }
+.ll-heatmap-fig figcaption { font-size: 12px; font-weight: 600; color: var(--muted); margin: 0 0 2px; }
 .ll-heatmap-wrap { overflow: auto; max-width: 100%; border: 1px solid var(--line); border-radius: 4px; }
 .ll-heatmap { border-collapse: collapse; font-size: 12px; }
 .ll-heatmap th, .ll-heatmap td { border: 1px solid #fff; padding: 2px 3px; max-width: 80px; min-width: 24px; overflow: hidden; text-overflow: ellipsis; white-space: pre; }
@@ -44,6 +47,9 @@ button { padding: 6px 14px; cursor: pointer; }
 .ll-bar { width: 80px; }
 .ll-bar span { display: block; height: 8px; background: #2171b5; }
 .ll-metrics, .ll-other { margin-top: 4px; font-size: 12px; color: var(--muted); }
+.ll-lens-note { font-size: 12px; color: #6a51a3; margin-bottom: 4px; }
+.ll-lens-summary { font-size: 12px; color: var(--muted); margin: 4px 0; max-width: 980px; }
+.ll-card-pair { display: flex; flex-wrap: wrap; gap: 20px; }
 #ll-tip { position: fixed; z-index: 10; background: #fff; border: 1px solid #8c959f; box-shadow: 0 4px 14px rgba(0,0,0,.18); padding: 8px 10px; border-radius: 4px; pointer-events: none; max-width: 420px; }
 .ll-plots { display: flex; flex-wrap: wrap; gap: 16px; }
 .ll-plot-legend { font-size: 12px; margin: 4px 0; }

@@ -5,12 +5,12 @@
 import type { PageConfig, PageData } from '../page-data.js';
 import { renderAttention } from './attention.js';
 import { hideTip, renderDetails, showTip } from './cards.js';
-import { indexData } from './data-index.js';
+import { indexData, type DataIndex } from './data-index.js';
 import { byId, readJSON } from './dom.js';
 import { cellFromEvent, renderHeatmap, renderLegend } from './heatmap.js';
 import { isColorBy, METRICS } from './helpers.js';
 import { renderPlots } from './plots.js';
-import { hasData, hookAt, setStatus, type ShownState, type State } from './state.js';
+import { hasData, hookAt, lensLabel, setStatus, type LensView, type RunView, type ShownState, type State } from './state.js';
 import { renderControls, renderSummary } from './summary.js';
 
 function setReady(value: 'idle' | 'false' | 'true' | 'error'): void {
@@ -23,6 +23,7 @@ function initialState(): State {
     config,
     shown: null,
     which: 'after',
+    lens: isLensView(config.lens) ? config.lens : 'both',
     kind: config.kind ?? null,
     metric: isColorBy(config.colorBy) ? config.colorBy : 'prob',
     sel: null,
@@ -30,14 +31,51 @@ function initialState(): State {
   };
 }
 
-/** Points `data` and `idx` at the run chosen by `which`. */
+function isLensView(v: unknown): v is LensView {
+  return v === 'logit' || v === 'tuned' || v === 'both';
+}
+
+/** Each run's index, built once per data object (the lens switch flips between indexes, it rebuilds none). */
+const indexes = new WeakMap<PageData, DataIndex>();
+function indexOf(s: State, data: PageData, isCompare: boolean): DataIndex {
+  let idx = indexes.get(data);
+  if (!idx) {
+    idx = indexData(data, s.config.kinds);
+    // the difference colouring needs both runs, whichever of them (and whichever lens) is shown
+    if (isCompare) idx.has.compare = true;
+    indexes.set(data, idx);
+  }
+  return idx;
+}
+
+/** The run chosen by `which` under one lens, with both runs' indexes under that lens. */
+function runView(s: State, main: PageData, lens: 'logit' | 'tuned'): RunView {
+  const after = lens === 'tuned' && main.tuned ? main.tuned : main;
+  const beforeRaw = main.compare ? (lens === 'tuned' ? main.compare.tuned : main.compare) : undefined;
+  const idxA = indexOf(s, after, !!beforeRaw);
+  const idxB = beforeRaw ? indexOf(s, beforeRaw, true) : null;
+  const before = s.which === 'before' && idxB && beforeRaw ? { data: beforeRaw, idx: idxB } : null;
+  return { data: before ? before.data : after, idx: before ? before.idx : idxA, idxA, idxB, lens: main.tuned ? lens : null };
+}
+
+/** Points the views at the run chosen by `which` and the lens(es) chosen by `lens`. */
 function showRun(s: State): void {
   const shown = s.shown;
   if (!shown) return;
-  const before = s.which === 'before' && shown.idxB && shown.main.compare ? { data: shown.main.compare, idx: shown.idxB } : null;
-  shown.data = before ? before.data : shown.main;
-  shown.idx = before ? before.idx : shown.idxA;
-  byId('ll-heatmap').setAttribute('data-run', shown.idxB ? s.which : 'main');
+  const hasTuned = !!shown.main.tuned;
+  Object.assign(shown, runView(s, shown.main, hasTuned && s.lens === 'tuned' ? 'tuned' : 'logit'));
+  shown.second = hasTuned && s.lens === 'both' ? runView(s, shown.main, 'tuned') : null;
+  const table = byId('ll-heatmap');
+  table.setAttribute('data-run', shown.idxB ? s.which : 'main');
+  if (shown.lens) table.setAttribute('data-lens', shown.lens);
+  else table.removeAttribute('data-lens');
+  byId('ll-heatmap-tuned').setAttribute('data-run', shown.idxB ? s.which : 'main');
+  const caption = byId('ll-heatmap-caption');
+  caption.hidden = !shown.lens;
+  caption.textContent = shown.lens ? lensLabel(shown.lens) : '';
+  byId('ll-heatmap-tuned-fig').hidden = !shown.second;
+  byId('ll-lens-wrap').hidden = !hasTuned;
+  document.body.setAttribute('data-lens', hasTuned ? s.lens : 'logit');
 }
 
 function renderSelection(s: ShownState): void {
@@ -55,11 +93,9 @@ function renderAll(s: ShownState): void {
 }
 
 function setData(s: State, data: PageData): void {
-  const idxA = indexData(data, s.config.kinds);
-  const idxB = data.compare ? indexData(data.compare, s.config.kinds) : null;
-  if (idxB) idxB.has.compare = true;
-  else s.which = 'after';
-  s.shown = { main: data, data, idx: idxA, idxA, idxB };
+  if (!data.compare) s.which = 'after';
+  const idxA = indexOf(s, data, !!data.compare);
+  s.shown = { main: data, data, idx: idxA, idxA, idxB: null, lens: null, second: null };
   showRun(s);
   const idx = s.shown.idx;
   if (s.kind === null || !idx.kinds.includes(s.kind)) s.kind = idx.kinds[0] ?? s.config.kinds[0];
@@ -80,6 +116,15 @@ function select(s: ShownState, name: string, pos: number): void {
   renderSelection(s);
 }
 
+/** Redraws everything after a switch (run or lens) that changes what is shown but not the data. */
+function redraw(s: State): void {
+  if (!hasData(s)) return;
+  setReady('false');
+  showRun(s);
+  renderAll(s);
+  setReady('true');
+}
+
 /** Viewer: asks the server for the lens of the prompt in the form; only the latest answer is shown. */
 function makeRunner(s: State): () => void {
   let inflight = 0;
@@ -96,6 +141,8 @@ function makeRunner(s: State): () => void {
       positions: 'all',
       topK: Number(byId<HTMLInputElement>('ll-topk').value) || 10,
     };
+    // with a tuned lens loaded, the server answers both lenses: the switch then works without asking again
+    if (s.config.tunedLens) body.lens = 'both';
     const t = byId<HTMLInputElement>('ll-target').value;
     if (t !== '') body.target = /^id:[0-9]+$/.test(t) ? Number(t.slice(3)) : t;
     const ablate = byId<HTMLInputElement>('ll-ablate')
@@ -132,26 +179,33 @@ function makeRunner(s: State): () => void {
 export function startPage(): void {
   const s = initialState();
   const run = makeRunner(s);
-  const table = byId('ll-heatmap');
-  const tipAt = (ev: MouseEvent, cell: { name: string; pos: number }): void => {
-    if (!hasData(s)) return;
-    const h = hookAt(s, cell.name, cell.pos);
-    if (h) showTip(s, h, ev);
-  };
-  table.addEventListener('mouseover', (ev) => {
-    const c = cellFromEvent(ev);
-    if (c) tipAt(ev, c);
-    else hideTip();
-  });
-  table.addEventListener('mousemove', (ev) => {
-    const c = cellFromEvent(ev);
-    if (c && !byId('ll-tip').hidden) tipAt(ev, c);
-  });
-  table.addEventListener('mouseleave', hideTip);
-  table.addEventListener('click', (ev) => {
-    const c = cellFromEvent(ev);
-    if (c && hasData(s)) select(s, c.name, c.pos);
-  });
+  // the main heatmap and, with the lens switch on 'both', the tuned lens's beside it
+  const tables: [HTMLElement, (st: ShownState) => RunView | null][] = [
+    [byId('ll-heatmap'), (st) => st.shown],
+    [byId('ll-heatmap-tuned'), (st) => st.shown.second],
+  ];
+  for (const [table, viewOf] of tables) {
+    const tipAt = (ev: MouseEvent, cell: { name: string; pos: number }): void => {
+      if (!hasData(s)) return;
+      const view = viewOf(s);
+      const h = view && hookAt(s, cell.name, cell.pos, view);
+      if (view && h) showTip(s, h, ev, view);
+    };
+    table.addEventListener('mouseover', (ev) => {
+      const c = cellFromEvent(ev);
+      if (c) tipAt(ev, c);
+      else hideTip();
+    });
+    table.addEventListener('mousemove', (ev) => {
+      const c = cellFromEvent(ev);
+      if (c && !byId('ll-tip').hidden) tipAt(ev, c);
+    });
+    table.addEventListener('mouseleave', hideTip);
+    table.addEventListener('click', (ev) => {
+      const c = cellFromEvent(ev);
+      if (c && hasData(s)) select(s, c.name, c.pos);
+    });
+  }
   byId<HTMLSelectElement>('ll-metric').addEventListener('change', (ev) => {
     const value = (ev.target as HTMLSelectElement).value;
     if (isColorBy(value)) s.metric = value;
@@ -169,11 +223,12 @@ export function startPage(): void {
   });
   byId<HTMLSelectElement>('ll-which').addEventListener('change', (ev) => {
     s.which = (ev.target as HTMLSelectElement).value === 'before' ? 'before' : 'after';
-    if (!hasData(s)) return;
-    setReady('false');
-    showRun(s);
-    renderAll(s);
-    setReady('true');
+    redraw(s);
+  });
+  byId<HTMLSelectElement>('ll-lens').addEventListener('change', (ev) => {
+    const value = (ev.target as HTMLSelectElement).value;
+    if (isLensView(value)) s.lens = value;
+    redraw(s);
   });
   if (s.config.mode === 'server') {
     byId('ll-form').addEventListener('submit', (ev) => {

@@ -4,16 +4,23 @@
 import type { PageHook } from '../page-data.js';
 import { byId, el, quote } from './dom.js';
 import { compactToken, diffValue, formatNats, formatProb } from './helpers.js';
-import { hookAt, runLabel, type ShownState } from './state.js';
+import { hookAt, lensLabel, runLabel, type RunView, type ShownState } from './state.js';
 
-export function hookCard(s: ShownState, h: PageHook): HTMLElement {
-  const { data: d, main, idxA, idxB } = s.shown;
+/** h's card; `view` is the heatmap it belongs to (default the main one). */
+export function hookCard(s: ShownState, h: PageHook, view: RunView = s.shown): HTMLElement {
+  const { data: d, idxA, idxB } = view;
+  const main = s.shown.main;
   const card = el('div', { class: 'll-card', 'data-hook': h.name, 'data-pos': h.position });
+  if (view.lens) card.setAttribute('data-lens', view.lens);
   const tok = d.tokens[h.position] ? d.tokens[h.position].token : '?';
   const title = el('div', { class: 'll-card-title' });
   title.appendChild(document.createTextNode(h.name + ' \u00b7 position ' + h.position + ' '));
   title.appendChild(el('span', { class: 'll-tok' }, compactToken(tok)));
   card.appendChild(title);
+  if (view.lens) {
+    const how = view.lens === 'logit' ? '' : h.lens === 'tuned' ? ': translated (h + A\u00b7h + b) before ln_f and the unembedding' : ': no translator here, the logit lens';
+    card.appendChild(el('div', { class: 'll-lens-note' }, lensLabel(view.lens) + how));
+  }
   const table = el('table', { class: 'll-topk' });
   (h.top ?? []).forEach((t, j) => {
     const tr = el('tr');
@@ -52,10 +59,10 @@ export function hookCard(s: ShownState, h: PageHook): HTMLElement {
 }
 
 /** The tooltip with h's card, next to the pointer and inside the window. */
-export function showTip(s: ShownState, h: PageHook, ev: MouseEvent): void {
+export function showTip(s: ShownState, h: PageHook, ev: MouseEvent, view: RunView = s.shown): void {
   const tip = byId('ll-tip');
   tip.textContent = '';
-  tip.appendChild(hookCard(s, h));
+  tip.appendChild(hookCard(s, h, view));
   tip.hidden = false;
   const pad = 14;
   const w = tip.offsetWidth;
@@ -80,5 +87,15 @@ export function renderDetails(s: ShownState): void {
     box.appendChild(el('p', { class: 'll-muted' }, 'Click a cell to pin its top-k here.'));
     return;
   }
-  box.appendChild(hookCard(s, h));
+  const second = s.shown.second;
+  const h2 = second && s.sel && hookAt(s, s.sel.name, s.sel.pos, second);
+  if (!second || !h2) {
+    box.appendChild(hookCard(s, h));
+    return;
+  }
+  // both lenses: their cards side by side
+  const pair = el('div', { class: 'll-card-pair' });
+  pair.appendChild(hookCard(s, h));
+  pair.appendChild(hookCard(s, h2, second));
+  box.appendChild(pair);
 }

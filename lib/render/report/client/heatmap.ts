@@ -1,14 +1,35 @@
 // The heatmap (one row per layer, one column per prompt position, each cell the top-1 token coloured by
-// the chosen metric) and its legend.
+// the chosen metric) and its legend; with the lens switch on 'both', a second heatmap of the tuned lens
+// beside the logit lens's, on the same colour scale.
 
 import { byId, el, quote, rampCanvas } from './dom.js';
 import { cellValue, color, compactToken, diffValue, divColor, divTextColor, formatNats, formatSigned, METRICS, textColor, type DiffValue } from './helpers.js';
-import type { ShownState } from './state.js';
+import type { RunView, ShownState } from './state.js';
 
+/** Every heatmap shown: the main one and, side by side, the tuned lens's. */
 export function renderHeatmap(s: ShownState): void {
-  const d = s.shown.data;
-  const { idx, idxA, idxB } = s.shown;
-  const table = byId<HTMLTableElement>('ll-heatmap');
+  const views: [RunView, string][] = [[s.shown, 'll-heatmap']];
+  if (s.shown.second) views.push([s.shown.second, 'll-heatmap-tuned']);
+  else byId('ll-heatmap-tuned').textContent = '';
+  const diffs = views.map(([view]) => (s.metric === 'diff' && view.idxB !== null ? diffsOf(s, view) : null));
+  // one scale for every heatmap: the largest |after − before|
+  s.diffScale = 0;
+  for (const d of diffs) if (d) for (const dv of d.values()) if (isFinite(dv.d) && Math.abs(dv.d) > s.diffScale) s.diffScale = Math.abs(dv.d);
+  views.forEach(([view, id], i) => drawHeatmap(s, view, byId<HTMLTableElement>(id), diffs[i]));
+}
+
+/** after − before of every cell of a view, by "name@pos". */
+function diffsOf(s: ShownState, view: RunView): Map<string, DiffValue> {
+  const diffs = new Map<string, DiffValue>();
+  for (const row of view.idx.rows(s.kind)) {
+    for (const p of view.data.positions) diffs.set(row.name + '@' + p, diffValue(view.idxA.at(row.name, p), view.idxB!.at(row.name, p)));
+  }
+  return diffs;
+}
+
+function drawHeatmap(s: ShownState, view: RunView, table: HTMLTableElement, diffs: Map<string, DiffValue> | null): void {
+  const d = view.data;
+  const idx = view.idx;
   table.textContent = '';
   const rows = idx.rows(s.kind);
   const thead = el('thead');
@@ -24,20 +45,6 @@ export function renderHeatmap(s: ShownState): void {
   table.appendChild(thead);
   const tbody = el('tbody');
   const targetId = d.target ? d.target.id : -1;
-  const diffs = new Map<string, DiffValue>();
-  const diff = s.metric === 'diff' && idxB !== null;
-  if (diff) {
-    // one scale for the whole heatmap: the largest |after − before|
-    let scale = 0;
-    for (const row of rows) {
-      for (const p of d.positions) {
-        const dv = diffValue(idxA.at(row.name, p), idxB.at(row.name, p));
-        diffs.set(row.name + '@' + p, dv);
-        if (isFinite(dv.d) && Math.abs(dv.d) > scale) scale = Math.abs(dv.d);
-      }
-    }
-    s.diffScale = scale;
-  }
   for (const row of rows) {
     const tr = el('tr', { 'data-hook': row.name });
     tr.appendChild(el('th', { class: 'll-row', scope: 'row', title: row.name }, row.label));
@@ -48,7 +55,9 @@ export function renderHeatmap(s: ShownState): void {
         continue;
       }
       const td = el('td', { 'data-hook': row.name, 'data-pos': p }, compactToken(h.top[0].token));
-      if (diff) {
+      // in tuned-lens data: which cells a translator acted on
+      if (h.lens) td.setAttribute('data-lens', h.lens);
+      if (diffs) {
         const dv = diffs.get(row.name + '@' + p)!;
         const v = s.diffScale > 0 ? dv.d / s.diffScale : 0;
         td.setAttribute('data-diff', isFinite(dv.d) ? String(dv.d) : 'NaN');

@@ -17,6 +17,8 @@ export interface LinePlotOptions {
   sel: number;
   /** A second series (the before-run on a before/after page), drawn dashed in another colour. */
   also?: number[];
+  /** The runs' names for `data-run` and the point titles (default 'after' and 'before'). */
+  names?: { main: string; also: string };
 }
 
 const W = 340;
@@ -64,15 +66,15 @@ export function linePlot(labels: string[], values: number[], opts: LinePlotOptio
     s.appendChild(svg('polyline', { points: pts.join(' '), fill: 'none', 'stroke-width': 2, ...attrs }));
   };
   if (opts.also) {
-    line(opts.also, { stroke: ALSO_COLOR, 'stroke-dasharray': '5 3', 'data-run': 'before' });
+    line(opts.also, { stroke: ALSO_COLOR, 'stroke-dasharray': '5 3', 'data-run': opts.names ? opts.names.also : 'before' });
     opts.also.forEach((v, i) => {
       if (typeof v !== 'number' || !isFinite(v)) return;
       const c = svg('circle', { cx: X(i), cy: Y(v), r: 2, fill: ALSO_COLOR });
-      c.appendChild(svg('title', {}, labels[i] + ' (before): ' + opts.fmt(v)));
+      c.appendChild(svg('title', {}, labels[i] + ' (' + (opts.names ? opts.names.also : 'before') + '): ' + opts.fmt(v)));
       s.appendChild(c);
     });
   }
-  line(values, { stroke: MAIN_COLOR, 'data-run': opts.also ? 'after' : 'main' });
+  line(values, { stroke: MAIN_COLOR, 'data-run': opts.also ? (opts.names ? opts.names.main : 'after') : 'main' });
   values.forEach((v, i) => {
     if (typeof v !== 'number' || !isFinite(v)) return;
     const selected = i === opts.sel;

@@ -50,6 +50,16 @@ export function renderSummary(s: ShownState): void {
     }
     box.appendChild(p2);
   }
+  if (main.tuned) {
+    box.appendChild(
+      el(
+        'div',
+        { class: 'll-lens-summary' },
+        'Logit lens and tuned lens of the same run: the tuned lens translates embed and every block\u2019s resid_post but the last ' +
+          '(h + A\u00b7h + b) before the same ln_f and unembedding; every other row, and the last block, is the logit lens in both.',
+      ),
+    );
+  }
   if (s.config.mode === 'report') box.appendChild(el('div', { class: 'll-prompt' }, d.prompt));
 }
 
@@ -67,6 +77,7 @@ export function renderControls(s: ShownState): void {
     which.options[1].textContent = runLabel(main.compare, 'before');
     which.value = s.which;
   }
+  if (main.tuned) byId<HTMLSelectElement>('ll-lens').value = s.lens;
   const kind = byId<HTMLSelectElement>('ll-kind');
   kind.textContent = '';
   for (const k of menuKinds(s)) kind.appendChild(el('option', { value: k }, k));
