@@ -89,8 +89,8 @@ export interface LensRequest {
   positions: PositionSpec;
   /** Hook names zeroed at every position (resolved from names, kinds or blocks.L; d-wide hooks and mlp_post). */
   ablate?: string[];
-  /** Which lens: 'logit' (default), 'tuned', or 'both' (the logit lens with the tuned lens as `tuned`); the last two need a tuned lens loaded. */
-  lens: 'logit' | 'tuned' | 'both';
+  /** Which lens: 'logit' (the default, when absent), 'tuned', or 'both' (the logit lens with the tuned lens as `tuned`); the last two need a tuned lens loaded. */
+  lens?: 'logit' | 'tuned' | 'both';
 }
 
 const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate', 'lens'];
@@ -174,13 +174,13 @@ export function parseLensRequest(
     if (names.length) ablate = names;
   }
 
-  const lens = body.lens ?? 'logit';
-  if (!is.inArray(lens, LENS_CHOICES)) throw invalidParameterError(field('lens'), '"logit", "tuned" or "both"', lens);
-  if (lens !== 'logit' && !hasTunedLens)
+  const lens = body.lens;
+  if (lens !== undefined && !is.inArray(lens, LENS_CHOICES)) throw invalidParameterError(field('lens'), '"logit", "tuned" or "both"', lens);
+  if ((lens === 'tuned' || lens === 'both') && !hasTunedLens)
     throw new InvalidParameterError(
       `${field('lens')} is "${lens}" but this server has no tuned lens loaded; start it with --tuned-lens PATH|NAME (e.g. --tuned-lens gpt2), or ask for "logit"`,
     );
-  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }), lens };
+  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }), ...(lens === undefined ? {} : { lens }) };
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
