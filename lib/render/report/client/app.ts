@@ -206,6 +206,13 @@ export function startPage(): void {
       if (c && hasData(s)) select(s, c.name, c.pos);
     });
   }
+  // side by side, the two heatmaps scroll together, so the same positions stay next to each other
+  const wraps = tables.map(([t]) => t.parentElement).filter((w): w is HTMLElement => w !== null);
+  for (const w of wraps) {
+    w.addEventListener('scroll', () => {
+      for (const o of wraps) if (o !== w && o.scrollLeft !== w.scrollLeft) o.scrollLeft = w.scrollLeft;
+    });
+  }
   byId<HTMLSelectElement>('ll-metric').addEventListener('change', (ev) => {
     const value = (ev.target as HTMLSelectElement).value;
     if (isColorBy(value)) s.metric = value;
