@@ -114,6 +114,26 @@ describe('the tuned lens', () => {
     expect(logit.hooks.every((h) => h.lens === undefined)).toBe(true);
   });
 
+  it("lens: 'logit' with a tunedLens is the logit lens (a caller toggles with one options object); lens: 'tuned' needs a tunedLens", async () => {
+    const { n_layer, n_embd, name } = model.info;
+    const dir = writeTunedLensFolder(join(work, 'lens-toggle'), randomSpec(name, n_embd, n_layer, 15));
+    const opts = { model, tunedLens: dir, hooks: 'all' as const, positions: 'all' as const };
+    const logit = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lens: 'logit' });
+    const plain = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all', positions: 'all' });
+    expect(logit.lens).toBeUndefined();
+    expect(logit.hooks.map((h) => [h.lens, h.top])).toEqual(plain.hooks.map((h) => [h.lens, h.top]));
+    const tuned = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lens: 'tuned' });
+    const implicit = await decodeLayers(NOTEBOOK_PROMPT, opts);
+    expect(tuned.lens).toBe('tuned');
+    expect(tuned.hooks.map((h) => h.top)).toEqual(implicit.hooks.map((h) => h.top));
+    await expect(decodeLayers('Hi', { model, lens: 'tuned' })).rejects.toThrow(/lens: 'tuned' needs tunedLens/);
+    await expect(decodeLayers('Hi', { model, lens: 'raw' as never })).rejects.toThrow(/for lens/);
+    // the plain-TS implementation with the tuned lens: the same top tokens
+    const ref = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, hooks: ['embed', 'resid_post'], lens: 'tuned', lensImpl: 'reference' });
+    const nat = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, hooks: ['embed', 'resid_post'], lens: 'tuned', lensImpl: 'native' });
+    expect(ref.hooks.map((h) => h.top!.map((t) => t.id))).toEqual(nat.hooks.map((h) => h.top!.map((t) => t.id)));
+  });
+
   it('refuses a lens of another width or depth, and warns when it was trained on another model', async () => {
     const { n_layer, n_embd, name } = model.info;
     const wide = writeTunedLensFolder(join(work, 'wide'), randomSpec(name, n_embd / 2, n_layer, 11));
