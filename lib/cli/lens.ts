@@ -122,7 +122,8 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   if (patch && steer.controlVectors) throw new InvalidParameterError('--patch-from does not combine with control vectors');
   if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
   const tunedLens = v['tuned-lens'];
-  if (tunedLens !== undefined && tunedLens.trim() === '') throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
+  if (tunedLens !== undefined && tunedLens.trim() === '')
+    throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
   const lens = v.lens === undefined ? undefined : choiceFlag('--lens', v.lens, LENS_KINDS);
   if (lens === 'tuned' && tunedLens === undefined)
     throw new InvalidParameterError('--lens tuned needs --tuned-lens PATH|NAME (a tuned lens folder, or a published lens such as gpt2)');

@@ -69,7 +69,8 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
   if (host === '') throw new InvalidParameterError('--host: empty address');
   const model = modelFlag(v.model);
   const tunedLens = v['tuned-lens'];
-  if (tunedLens !== undefined && tunedLens.trim() === '') throw new InvalidParameterError('--tuned-lens: give a tuned lens folder or a published lens name (e.g. gpt2)');
+  if (tunedLens !== undefined && tunedLens.trim() === '')
+    throw new InvalidParameterError('--tuned-lens: give a tuned lens folder or a published lens name (e.g. gpt2)');
   return {
     help: v.help === true,
     port: v.port === undefined ? 8080 : integerFlag('--port', v.port, 0, 65535),

@@ -115,7 +115,9 @@ function seconds(v: string | undefined, fallback: number): number {
 
 /** The URL of one file of a repo at a revision. */
 export function hubFileUrl(endpoint: string, repoId: string, revision: string, file: string, repoType: HubRepoType = 'model'): URL {
-  return new URL(`${endpoint}/${repoType === 'space' ? 'spaces/' : ''}${repoId}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`);
+  return new URL(
+    `${endpoint}/${repoType === 'space' ? 'spaces/' : ''}${repoId}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`,
+  );
 }
 
 function readRef(repoDir: string, revision: string): string | undefined {

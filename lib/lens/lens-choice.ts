@@ -29,20 +29,24 @@ export function lensChoice(options: { lens?: unknown; lensImpl?: unknown; tunedL
       throw new InvalidParameterError(`lens: '${String(lens)}' (the old name of lensImpl) and lensImpl: '${String(impl)}' disagree; give lensImpl only`);
     if (!warnedImplAlias) {
       warnedImplAlias = true;
-      process.emitWarning(`decodeLayers: lens: '${String(lens)}' names the implementation, which is now lensImpl: '${String(lens)}'; lens now says which lens ('logit' or 'tuned')`, {
-        type: 'DeprecationWarning',
-        code: 'LAYERLENS_LENS_IMPL',
-      });
+      process.emitWarning(
+        `decodeLayers: lens: '${String(lens)}' names the implementation, which is now lensImpl: '${String(lens)}'; lens now says which lens ('logit' or 'tuned')`,
+        {
+          type: 'DeprecationWarning',
+          code: 'LAYERLENS_LENS_IMPL',
+        },
+      );
     }
     impl = lens;
     lens = undefined;
   }
   const hasTuned = options.tunedLens !== undefined;
   if (lens === undefined) lens = hasTuned ? 'tuned' : 'logit';
-  if (lens !== 'logit' && lens !== 'tuned') throw invalidParameterError('lens', "'logit' or 'tuned' (the implementation is lensImpl: 'native' | 'reference')", lens);
+  if (lens !== 'logit' && lens !== 'tuned')
+    throw invalidParameterError('lens', "'logit' or 'tuned' (the implementation is lensImpl: 'native' | 'reference')", lens);
   if (lens === 'tuned' && !hasTuned)
     throw new InvalidParameterError(
-      "lens: 'tuned' needs tunedLens: a tuned lens folder (config.json + params.pt), a published lens name such as \"gpt2\", or a TunedLens from loadTunedLens",
+      'lens: \'tuned\' needs tunedLens: a tuned lens folder (config.json + params.pt), a published lens name such as "gpt2", or a TunedLens from loadTunedLens',
     );
   return { lens, impl: (impl ?? 'native') as LensImpl };
 }

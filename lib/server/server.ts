@@ -180,7 +180,15 @@ export function parseLensRequest(
     throw new InvalidParameterError(
       `${field('lens')} is "${lens}" but this server has no tuned lens loaded; start it with --tuned-lens PATH|NAME (e.g. --tuned-lens gpt2), or ask for "logit"`,
     );
-  return { prompt, hooks, topK, ...(target === undefined ? {} : { target }), positions, ...(ablate === undefined ? {} : { ablate }), ...(lens === undefined ? {} : { lens }) };
+  return {
+    prompt,
+    hooks,
+    topK,
+    ...(target === undefined ? {} : { target }),
+    positions,
+    ...(ablate === undefined ? {} : { ablate }),
+    ...(lens === undefined ? {} : { lens }),
+  };
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
@@ -270,7 +278,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
     title: `layerlens: ${info.name}`,
     subtitle: `${info.name}: ${info.n_layer} layers, n_embd ${info.n_embd}, ${info.n_head} heads, context ${info.n_ctx} tokens, ${info.dtype}`,
     ...(options.banner === undefined ? {} : { banner: options.banner }),
-    ...(tunedLens ? { tunedLens: tunedLens.config.baseModel ? `${tunedLens.source} (trained on ${tunedLens.config.baseModel})` : tunedLens.source, lens: 'both' as const } : {}),
+    ...(tunedLens
+      ? { tunedLens: tunedLens.config.baseModel ? `${tunedLens.source} (trained on ${tunedLens.config.baseModel})` : tunedLens.source, lens: 'both' as const }
+      : {}),
   });
 
   // One request at a time, in arrival order.

@@ -178,7 +178,9 @@ describe('the viewer with the tuned lens', () => {
   it('"tuned" without a tuned lens loaded is a 400 that says how to load one; a bad "lens" is a 400', async () => {
     const r = await post(plain, { prompt: 'a b', lens: 'tuned' });
     expect(r.status).toBe(400);
-    expect(((await r.json()) as { error: string }).error).toMatch(/"lens" is "tuned" but this server has no tuned lens loaded; start it with --tuned-lens PATH\|NAME/);
+    expect(((await r.json()) as { error: string }).error).toMatch(
+      /"lens" is "tuned" but this server has no tuned lens loaded; start it with --tuned-lens PATH\|NAME/,
+    );
     const bad = await post(srv, { prompt: 'a b', lens: 'native' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/Expected "logit", "tuned" or "both" for "lens"/);

@@ -94,7 +94,9 @@ describe('a tuned lens by name', () => {
     const err = await resolveTunedLensFolder('gpt3', { env: env(), quiet: true }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     const msg = (err as Error).message;
-    expect(msg).toMatch(/^no published tuned lens "gpt3": the Hugging Face space AlignmentResearch\/tuned-lens \(lens\/gpt3\/\) has no lens\/gpt3\/config\.json or lens\/gpt3\/params\.pt/);
+    expect(msg).toMatch(
+      /^no published tuned lens "gpt3": the Hugging Face space AlignmentResearch\/tuned-lens \(lens\/gpt3\/\) has no lens\/gpt3\/config\.json or lens\/gpt3\/params\.pt/,
+    );
     expect(msg).toContain(`What to do: check the name against the published lenses at ${hub.url}/spaces/AlignmentResearch/tuned-lens/tree/main/lens`);
     expect(msg).toContain('give a local folder that holds config.json and params.pt');
     expect(msg).toContain('layerlens train-lens');

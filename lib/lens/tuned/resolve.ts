@@ -43,7 +43,8 @@ export interface TunedLensResolveOptions {
 export function tunedLensRepo(env: NodeJS.ProcessEnv = process.env): { repoId: string; repoType: HubRepoType } {
   const repoId = env.TUNED_LENS_REPO_ID?.trim() || TUNED_LENS_REPO;
   const type = (env.TUNED_LENS_REPO_TYPE?.trim() || TUNED_LENS_REPO_TYPE).replace(/s$/, '');
-  if (type !== 'model' && type !== 'space') throw new Error(`TUNED_LENS_REPO_TYPE=${JSON.stringify(env.TUNED_LENS_REPO_TYPE)}: layerlens reads lenses from a "space" or a "model" repository`);
+  if (type !== 'model' && type !== 'space')
+    throw new Error(`TUNED_LENS_REPO_TYPE=${JSON.stringify(env.TUNED_LENS_REPO_TYPE)}: layerlens reads lenses from a "space" or a "model" repository`);
   if (!isHubId(repoId)) throw new Error(`TUNED_LENS_REPO_ID=${JSON.stringify(repoId)} is not a hub repository id (org/name)`);
   return { repoId, repoType: type };
 }
@@ -82,7 +83,8 @@ function whatToDo(repoId: string, repoType: HubRepoType, env: NodeJS.ProcessEnv)
  * from the local Hugging Face cache or (unless offline or `download: false`) downloaded into it.
  */
 export async function resolveTunedLensFolder(nameOrPath: string, options: TunedLensResolveOptions = {}): Promise<string> {
-  if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '') throw new TypeError(`tunedLens must be a folder or a lens name, got ${JSON.stringify(nameOrPath)}`);
+  if (typeof nameOrPath !== 'string' || nameOrPath.trim() === '')
+    throw new TypeError(`tunedLens must be a folder or a lens name, got ${JSON.stringify(nameOrPath)}`);
   // As the package decides: a folder with the lens files wins over a name (a model folder named "gpt2" does not).
   if (isLensFolder(nameOrPath)) return nameOrPath;
   const env = options.env ?? process.env;
@@ -105,7 +107,10 @@ export async function resolveTunedLensFolder(nameOrPath: string, options: TunedL
   const missing = `tuned lens "${nameOrPath}" is not a local folder, and the Hugging Face cache has no copy of ${where}: ${describeCacheMiss(repoId, revision, env, files, repoType)}`;
   if (options.download === false) throw new HubError('offline', `${missing}; downloading was turned off. ${whatToDo(repoId, repoType, env)}`);
   if (isHubOffline(env))
-    throw new HubError('offline', `${missing}; HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading it (unset it to download). ${whatToDo(repoId, repoType, env)}`);
+    throw new HubError(
+      'offline',
+      `${missing}; HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} forbids downloading it (unset it to download). ${whatToDo(repoId, repoType, env)}`,
+    );
   try {
     const snap = await downloadHubFiles(repoId, files, {
       revision,
@@ -118,9 +123,13 @@ export async function resolveTunedLensFolder(nameOrPath: string, options: TunedL
   } catch (err) {
     if (!(err instanceof HubError)) throw err;
     if (err.kind === 'file-not-found' || err.kind === 'repo-not-found')
-      throw new HubError(err.kind, `no published tuned lens "${nameOrPath}": ${where} has no ${files.join(' or ')} (${err.message}). ${whatToDo(repoId, repoType, env)}`, {
-        cause: err,
-      });
+      throw new HubError(
+        err.kind,
+        `no published tuned lens "${nameOrPath}": ${where} has no ${files.join(' or ')} (${err.message}). ${whatToDo(repoId, repoType, env)}`,
+        {
+          cause: err,
+        },
+      );
     throw new HubError(err.kind, `tuned lens "${nameOrPath}" is not a local folder, and downloading it from ${where} failed: ${err.message}`, { cause: err });
   }
 }

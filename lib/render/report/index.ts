@@ -65,7 +65,8 @@ export function renderReport(result: LensResult, options: ReportOptions = {}): s
         options,
       )
     : reportData(result, options);
-  if (options.tuned && options.compare && !options.compare.tuned) throw new Error('renderReport: with compare and tuned, give compare.tuned (the tuned lens of the clean run) too');
+  if (options.tuned && options.compare && !options.compare.tuned)
+    throw new Error('renderReport: with compare and tuned, give compare.tuned (the tuned lens of the clean run) too');
   return renderPage({
     mode: 'report',
     data: options.tuned ? withTuned(data, options.tuned, options.compare?.tuned) : data,

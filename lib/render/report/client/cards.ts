@@ -18,7 +18,12 @@ export function hookCard(s: ShownState, h: PageHook, view: RunView = s.shown): H
   title.appendChild(el('span', { class: 'll-tok' }, compactToken(tok)));
   card.appendChild(title);
   if (view.lens) {
-    const how = view.lens === 'logit' ? '' : h.lens === 'tuned' ? ': translated (h + A\u00b7h + b) before ln_f and the unembedding' : ': no translator here, the logit lens';
+    const how =
+      view.lens === 'logit'
+        ? ''
+        : h.lens === 'tuned'
+          ? ': translated (h + A\u00b7h + b) before ln_f and the unembedding'
+          : ': no translator here, the logit lens';
     card.appendChild(el('div', { class: 'll-lens-note' }, lensLabel(view.lens) + how));
   }
   const table = el('table', { class: 'll-topk' });

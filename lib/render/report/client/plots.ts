@@ -85,7 +85,16 @@ export function renderPlots(s: ShownState): void {
     const klsB = also(kl);
     const max = Math.max(...kls.concat(klsB ?? []).filter((v) => isFinite(v)), 1e-9);
     plots.appendChild(
-      linePlot(labels, kls, { title: 'KL(final \u2016 layer), nats', min: 0, max, ticks: [0, max / 2, max], fmt: twoDecimals, sel: selIndex, also: klsB, names }),
+      linePlot(labels, kls, {
+        title: 'KL(final \u2016 layer), nats',
+        min: 0,
+        max,
+        ticks: [0, max / 2, max],
+        fmt: twoDecimals,
+        sel: selIndex,
+        also: klsB,
+        names,
+      }),
     );
   }
   box.appendChild(plots);
