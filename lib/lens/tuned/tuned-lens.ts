@@ -129,6 +129,9 @@ function bareName(name: string): string {
     .toLowerCase();
 }
 
+/** The models each lens was already warned about (a lens loaded once and decoded with many times warns once per model). */
+const warnedOtherModel = new WeakMap<TunedLens, Set<string>>();
+
 /**
  * Checks a lens against a model. Width and depth must match (an error otherwise). The base model's name
  * only gives a warning when it differs, since a local folder's name need not be the hub id.
@@ -138,8 +141,11 @@ export function checkTunedLens(lens: TunedLens, info: ModelInfo): void {
   if (config.dModel !== info.n_embd) throw configError(lens.source, `d_model is ${config.dModel} but the model ${info.name} has n_embd ${info.n_embd}`);
   if (config.numLayers !== info.n_layer)
     throw configError(lens.source, `num_hidden_layers is ${config.numLayers} but the model ${info.name} has n_layer ${info.n_layer}`);
-  if (config.baseModel && bareName(config.baseModel) !== bareName(info.name))
+  const warned = warnedOtherModel.get(lens) ?? new Set<string>();
+  if (config.baseModel && bareName(config.baseModel) !== bareName(info.name) && !warned.has(info.name)) {
+    warnedOtherModel.set(lens, warned.add(info.name));
     process.emitWarning(`the tuned lens at ${lens.source} was trained on ${config.baseModel}, applied to ${info.name}`, { code: 'LAYERLENS_TUNED_LENS_MODEL' });
+  }
 }
 
 /** Which translator acts on a hook: 0 for `embed`, i for `blocks.{i-1}.resid_post`; null when none does. */
