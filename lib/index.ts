@@ -75,6 +75,7 @@ export {
   type LensOptimizerKind,
 } from './lens/tuned/train.js';
 export { saveTunedLens } from './lens/tuned/save.js';
+export { translateGroups, type TranslationGroup, type TranslateOptions } from './lens/tuned/translate.js';
 export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './render/format.js';
 export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './render/view.js';
 export {

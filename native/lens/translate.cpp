@@ -1,0 +1,127 @@
+#include "translate.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace layerlens {
+namespace {
+
+constexpr int32_t kMaxWidth = 1 << 16;
+constexpr int32_t kMaxTranslators = 1 << 16;
+constexpr size_t kMaxGroups = size_t(1) << 20;
+// Per group the graph holds the input view, the matrix view, the product, the residual add, the bias
+// view and the bias add.
+constexpr size_t kTensorsPerGroup = 6;
+
+}  // namespace
+
+Translators::Translators(int32_t d, const std::vector<FloatSpan>& weights, const std::vector<FloatSpan>& biases) {
+  if (d < 1 || d > kMaxWidth)
+    throw std::invalid_argument("translators: d must be in 1.." + std::to_string(kMaxWidth) + ", got " +
+                                std::to_string(d));
+  if (weights.empty() || weights.size() > size_t(kMaxTranslators))
+    throw std::invalid_argument("translators: expected 1.." + std::to_string(kMaxTranslators) +
+                                " weight matrices, got " + std::to_string(weights.size()));
+  if (!biases.empty() && biases.size() != weights.size())
+    throw std::invalid_argument("translators: " + std::to_string(biases.size()) + " biases for " +
+                                std::to_string(weights.size()) + " weight matrices (give one per translator, or none)");
+  const size_t dd = size_t(d) * size_t(d);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (!weights[i].data || weights[i].size != dd)
+      throw std::invalid_argument("translators: weight " + std::to_string(i) + " has " +
+                                  std::to_string(weights[i].size) + " values, a [" + std::to_string(d) + ", " +
+                                  std::to_string(d) + "] matrix has " + std::to_string(dd));
+  }
+  for (size_t i = 0; i < biases.size(); ++i) {
+    if (!biases[i].data || biases[i].size != size_t(d))
+      throw std::invalid_argument("translators: bias " + std::to_string(i) + " has " + std::to_string(biases[i].size) +
+                                  " values, expected " + std::to_string(d));
+  }
+  d_ = d;
+  n_ = int32_t(weights.size());
+  ctx_ = makeMetaContext(2);
+  if (!ctx_) throw std::runtime_error("translators: could not allocate a ggml context");
+  weights_ = ggml_new_tensor_3d(ctx_.get(), GGML_TYPE_F32, d, d, n_);
+  if (!biases.empty()) biases_ = ggml_new_tensor_2d(ctx_.get(), GGML_TYPE_F32, d, n_);
+  buffer_.reset(ggml_backend_alloc_ctx_tensors_from_buft(ctx_.get(), ggml_backend_cpu_buffer_type()));
+  if (!buffer_)
+    throw std::runtime_error("translators: could not allocate " + std::to_string(dd * weights.size() * 4) +
+                             " bytes for the weights");
+  // ggml's [d_in, d_out] with d_in fastest is exactly PyTorch's row-major [d_out, d_in].
+  for (size_t i = 0; i < weights.size(); ++i)
+    ggml_backend_tensor_set(weights_, weights[i].data, i * weights_->nb[2], dd * sizeof(float));
+  for (size_t i = 0; i < biases.size(); ++i)
+    ggml_backend_tensor_set(biases_, biases[i].data, i * biases_->nb[1], size_t(d) * sizeof(float));
+}
+
+size_t Translators::bytes() const { return buffer_ ? ggml_backend_buffer_get_size(buffer_.get()) : 0; }
+
+std::vector<float> Translators::translate(const std::vector<float>& rows, const std::vector<TranslateGroup>& groups,
+                                          int threads) const {
+  if (groups.size() > kMaxGroups)
+    throw std::invalid_argument("translate: at most " + std::to_string(kMaxGroups) + " groups per call");
+  if (threads > 1024) throw std::invalid_argument("translate: threads must be at most 1024");
+  int64_t total = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const TranslateGroup& gr = groups[g];
+    if (gr.translator < 0 || gr.translator >= n_)
+      throw std::invalid_argument("translate: group " + std::to_string(g) + " names translator " +
+                                  std::to_string(gr.translator) + "; there are " + std::to_string(n_) + " (0.." +
+                                  std::to_string(n_ - 1) + ")");
+    if (gr.rows < 0 || gr.rows > (int64_t(1) << 31))
+      throw std::invalid_argument("translate: group " + std::to_string(g) + " has " + std::to_string(gr.rows) + " rows");
+    total += gr.rows;
+  }
+  if (rows.size() / size_t(d_) != size_t(total) || rows.size() % size_t(d_) != 0)
+    throw std::invalid_argument("translate: the groups cover " + std::to_string(total) + " rows of " +
+                                std::to_string(d_) + " values, but " + std::to_string(rows.size()) +
+                                " values were given");
+  std::vector<float> out(rows.size());
+  if (total == 0) return out;
+
+  const size_t graphSize = kTensorsPerGroup * groups.size() + 16;
+  ggml_init_params params{};
+  params.mem_size = ggml_tensor_overhead() * (graphSize + 1) + ggml_graph_overhead_custom(graphSize, false) + 1024;
+  params.no_alloc = true;
+  ContextPtr ctx(ggml_init(params));
+  if (!ctx) throw std::runtime_error("translate: could not allocate a ggml context");
+  ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, d_, total);
+  ggml_set_input(x);
+  ggml_cgraph* gf = ggml_new_graph_custom(ctx.get(), graphSize, false);
+  std::vector<std::pair<ggml_tensor*, int64_t>> results;  // (output, first row)
+  int64_t first = 0;
+  for (const TranslateGroup& gr : groups) {
+    if (gr.rows == 0) continue;
+    ggml_tensor* h = ggml_view_2d(ctx.get(), x, d_, gr.rows, x->nb[1], size_t(first) * x->nb[1]);
+    ggml_tensor* a = ggml_view_2d(ctx.get(), weights_, d_, d_, weights_->nb[1], size_t(gr.translator) * weights_->nb[2]);
+    ggml_tensor* y = ggml_add(ctx.get(), ggml_mul_mat(ctx.get(), a, h), h);  // [d_out, rows]: A·h + h
+    if (biases_) {
+      ggml_tensor* b = ggml_view_1d(ctx.get(), biases_, d_, size_t(gr.translator) * biases_->nb[1]);
+      y = ggml_add(ctx.get(), y, b);  // b broadcast over the rows
+    }
+    ggml_set_output(y);
+    ggml_build_forward_expand(gf, y);
+    results.emplace_back(y, first);
+    first += gr.rows;
+  }
+
+  std::unique_ptr<ggml_gallocr, void (*)(ggml_gallocr_t)> alloc(ggml_gallocr_new(ggml_backend_cpu_buffer_type()),
+                                                               ggml_gallocr_free);
+  if (!alloc || !ggml_gallocr_alloc_graph(alloc.get(), gf))
+    throw std::runtime_error("translate: could not allocate the graph (" + std::to_string(total) + " rows)");
+  ggml_backend_tensor_set(x, rows.data(), 0, rows.size() * sizeof(float));
+  BackendPtr cpu(ggml_backend_cpu_init());
+  if (!cpu) throw std::runtime_error("translate: could not start ggml's CPU backend");
+  const int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  ggml_backend_cpu_set_n_threads(cpu.get(), n);
+  if (ggml_backend_graph_compute(cpu.get(), gf) != GGML_STATUS_SUCCESS)
+    throw std::runtime_error("translate: ggml failed to compute the translation");
+  for (const auto& [y, row] : results)
+    ggml_backend_tensor_get(y, out.data() + size_t(row) * size_t(d_), 0, ggml_nbytes(y));
+  return out;
+}
+
+}  // namespace layerlens
