@@ -21,7 +21,8 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
          InstanceMethod("tokenize", &NativeLlamaModel::Tokenize), InstanceMethod("pieces", &NativeLlamaModel::Pieces),
          InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
          InstanceMethod("applyChatTemplate", &NativeLlamaModel::ApplyChatTemplate),
-         InstanceMethod("info", &NativeLlamaModel::Info), InstanceMethod("dispose", &NativeLlamaModel::Dispose)});
+         InstanceMethod("info", &NativeLlamaModel::Info), InstanceMethod("dispose", &NativeLlamaModel::Dispose),
+         InstanceMethod("setControlVector", &NativeLlamaModel::SetControlVector)});
   }
 
   explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
@@ -141,6 +142,29 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
+  }
+
+  // setControlVector({directions?: Float32Array, nEmbd: number, ilStart?: number, ilEnd?: number}) -> Promise:
+  // llama.cpp's own control vector (LlamaEngine::setControlVector); no directions clears it.
+  Napi::Value SetControlVector(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "setControlVector");
+    o.onlyKnown({"directions", "nEmbd", "ilStart", "ilEnd"});
+    const int32_t nEmbd = o.int32("nEmbd");
+    if (nEmbd != eng->info().nEmbd)
+      throw Napi::RangeError::New(env, "setControlVector: nEmbd is " + std::to_string(nEmbd) + ", the model's " +
+                                           std::to_string(eng->info().nEmbd));
+    std::vector<float> directions = o.has("directions") ? o.float32Array("directions") : std::vector<float>{};
+    // llama.cpp's defaults for --control-vector: blocks 1..n_layer
+    const int32_t ilStart = o.int32("ilStart", 1), ilEnd = o.int32("ilEnd", eng->info().nLayer);
+    return queue<bool>(
+        env,
+        [eng, directions = std::move(directions), ilStart, ilEnd]() {
+          eng->setControlVector(directions, ilStart, ilEnd);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
