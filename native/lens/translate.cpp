@@ -12,9 +12,12 @@ namespace {
 constexpr int32_t kMaxWidth = 1 << 16;
 constexpr int32_t kMaxTranslators = 1 << 16;
 constexpr size_t kMaxGroups = size_t(1) << 20;
-// Per group the graph holds the input view, the matrix view, the product, the residual add, the bias
-// view and the bias add.
-constexpr size_t kTensorsPerGroup = 6;
+// Per run of translators the graph holds the input view, the matrix view and the product.
+constexpr size_t kTensorsPerRun = 3;
+
+// Values per stored row: d weights, the bias, then zeros up to a multiple of 16, since ggml's fast f32
+// matrix product (llamafile's tinyBLAS) takes only row lengths that are multiples of its vector width.
+int64_t paddedWidth(int32_t d) { return (int64_t(d) + 1 + 15) / 16 * 16; }
 
 }  // namespace
 
@@ -42,19 +45,30 @@ Translators::Translators(int32_t d, const std::vector<FloatSpan>& weights, const
   }
   d_ = d;
   n_ = int32_t(weights.size());
-  ctx_ = makeMetaContext(2);
+  ctx_ = makeMetaContext(1);
   if (!ctx_) throw std::runtime_error("translators: could not allocate a ggml context");
-  weights_ = ggml_new_tensor_3d(ctx_.get(), GGML_TYPE_F32, d, d, n_);
-  if (!biases.empty()) biases_ = ggml_new_tensor_2d(ctx_.get(), GGML_TYPE_F32, d, n_);
+  bias_ = !biases.empty();
+  // Each translator is stored as the affine map in one matrix, [A + I | b] (d_out rows of d_in + 1
+  // values, zero-padded: ggml's [paddedWidth, d]), so that out = [A + I | b]·[h; 1] is one matrix product per run of
+  // translators, with no separate additions (each would be another node, and another barrier for the
+  // CPU threads). Rounding A + I to float32 moves the result by as little as adding h afterwards would.
+  const size_t stride = size_t(paddedWidth(d));
+  weights_ = ggml_new_tensor_3d(ctx_.get(), GGML_TYPE_F32, int64_t(stride), d, n_);
   buffer_.reset(ggml_backend_alloc_ctx_tensors_from_buft(ctx_.get(), ggml_backend_cpu_buffer_type()));
   if (!buffer_)
-    throw std::runtime_error("translators: could not allocate " + std::to_string(dd * weights.size() * 4) +
+    throw std::runtime_error("translators: could not allocate " + std::to_string(stride * size_t(d) * weights.size() * 4) +
                              " bytes for the weights");
-  // ggml's [d_in, d_out] with d_in fastest is exactly PyTorch's row-major [d_out, d_in].
-  for (size_t i = 0; i < weights.size(); ++i)
-    ggml_backend_tensor_set(weights_, weights[i].data, i * weights_->nb[2], dd * sizeof(float));
-  for (size_t i = 0; i < biases.size(); ++i)
-    ggml_backend_tensor_set(biases_, biases[i].data, i * biases_->nb[1], size_t(d) * sizeof(float));
+  float* dst = static_cast<float*>(weights_->data);  // a CPU buffer: host memory
+  std::memset(dst, 0, ggml_nbytes(weights_));
+  for (size_t i = 0; i < weights.size(); ++i) {
+    for (size_t o = 0; o < size_t(d); ++o) {
+      float* row = dst + (i * size_t(d) + o) * stride;
+      // PyTorch's row-major [d_out, d_in]: row o holds output o's weights over the inputs
+      std::memcpy(row, weights[i].data + o * size_t(d), size_t(d) * sizeof(float));
+      row[o] += 1.0f;
+      row[d] = bias_ ? biases[i].data[o] : 0.0f;
+    }
+  }
 }
 
 size_t Translators::bytes() const { return buffer_ ? ggml_backend_buffer_get_size(buffer_.get()) : 0; }
@@ -82,37 +96,57 @@ std::vector<float> Translators::translate(const std::vector<float>& rows, const 
   std::vector<float> out(rows.size());
   if (total == 0) return out;
 
-  const size_t graphSize = kTensorsPerGroup * groups.size() + 16;
+  // The input with a 1 appended to every row (the bias column's input), zero-padded like the weights.
+  const size_t stride = size_t(paddedWidth(d_));
+  std::vector<float> input(size_t(total) * stride, 0.0f);
+  for (int64_t r = 0; r < total; ++r) {
+    std::memcpy(input.data() + size_t(r) * stride, rows.data() + size_t(r) * size_t(d_), size_t(d_) * sizeof(float));
+    input[size_t(r) * stride + size_t(d_)] = 1.0f;
+  }
+  // Runs of groups whose translators follow one another with the same row count become one batched
+  // product (decodeLayers' usual case: translators 0, 1, 2, … with one row per position each).
+  struct Run {
+    int32_t translator;
+    int64_t rows, groups, first;
+  };
+  std::vector<Run> runs;
+  int64_t first = 0;
+  for (const TranslateGroup& gr : groups) {
+    if (gr.rows == 0) continue;
+    Run* last = runs.empty() ? nullptr : &runs.back();
+    if (last && last->rows == gr.rows && last->translator + last->groups == gr.translator)
+      ++last->groups;
+    else
+      runs.push_back({gr.translator, gr.rows, 1, first});
+    first += gr.rows;
+  }
+
+  const size_t graphSize = kTensorsPerRun * runs.size() + 16;
   ggml_init_params params{};
   params.mem_size = ggml_tensor_overhead() * (graphSize + 1) + ggml_graph_overhead_custom(graphSize, false) + 1024;
   params.no_alloc = true;
   ContextPtr ctx(ggml_init(params));
   if (!ctx) throw std::runtime_error("translate: could not allocate a ggml context");
-  ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, d_, total);
+  ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, int64_t(stride), total);
   ggml_set_input(x);
   ggml_cgraph* gf = ggml_new_graph_custom(ctx.get(), graphSize, false);
-  std::vector<std::pair<ggml_tensor*, int64_t>> results;  // (output, first row)
-  int64_t first = 0;
-  for (const TranslateGroup& gr : groups) {
-    if (gr.rows == 0) continue;
-    ggml_tensor* h = ggml_view_2d(ctx.get(), x, d_, gr.rows, x->nb[1], size_t(first) * x->nb[1]);
-    ggml_tensor* a = ggml_view_2d(ctx.get(), weights_, d_, d_, weights_->nb[1], size_t(gr.translator) * weights_->nb[2]);
-    ggml_tensor* y = ggml_add(ctx.get(), ggml_mul_mat(ctx.get(), a, h), h);  // [d_out, rows]: A·h + h
-    if (biases_) {
-      ggml_tensor* b = ggml_view_1d(ctx.get(), biases_, d_, size_t(gr.translator) * biases_->nb[1]);
-      y = ggml_add(ctx.get(), y, b);  // b broadcast over the rows
-    }
+  std::vector<std::pair<ggml_tensor*, int64_t>> results;  // (output [d, rows, groups], first row)
+  for (const Run& run : runs) {
+    ggml_tensor* h = ggml_view_3d(ctx.get(), x, int64_t(stride), run.rows, run.groups, x->nb[1], size_t(run.rows) * x->nb[1],
+                                  size_t(run.first) * x->nb[1]);
+    ggml_tensor* a = ggml_view_3d(ctx.get(), weights_, int64_t(stride), d_, run.groups, weights_->nb[1], weights_->nb[2],
+                                  size_t(run.translator) * weights_->nb[2]);
+    ggml_tensor* y = ggml_mul_mat(ctx.get(), a, h);  // [d, rows, groups]
     ggml_set_output(y);
     ggml_build_forward_expand(gf, y);
-    results.emplace_back(y, first);
-    first += gr.rows;
+    results.emplace_back(y, run.first);
   }
 
   std::unique_ptr<ggml_gallocr, void (*)(ggml_gallocr_t)> alloc(ggml_gallocr_new(ggml_backend_cpu_buffer_type()),
                                                                ggml_gallocr_free);
   if (!alloc || !ggml_gallocr_alloc_graph(alloc.get(), gf))
     throw std::runtime_error("translate: could not allocate the graph (" + std::to_string(total) + " rows)");
-  ggml_backend_tensor_set(x, rows.data(), 0, rows.size() * sizeof(float));
+  ggml_backend_tensor_set(x, input.data(), 0, input.size() * sizeof(float));
   BackendPtr cpu(ggml_backend_cpu_init());
   if (!cpu) throw std::runtime_error("translate: could not start ggml's CPU backend");
   const int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));

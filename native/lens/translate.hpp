@@ -39,15 +39,15 @@ class Translators {
 
   int32_t width() const { return d_; }
   int32_t count() const { return n_; }
-  bool hasBias() const { return biases_ != nullptr; }
+  bool hasBias() const { return bias_; }
   size_t bytes() const;  // native memory held for the weights
 
  private:
   int32_t d_ = 0, n_ = 0;
-  ContextPtr ctx_;     // describes the two weight tensors
-  BufferPtr buffer_;   // holds them
-  ggml_tensor* weights_ = nullptr;  // [d_in, d_out, n] (ggml order)
-  ggml_tensor* biases_ = nullptr;   // [d, n], or null
+  bool bias_ = false;
+  ContextPtr ctx_;                  // describes the weight tensor
+  BufferPtr buffer_;                // holds it
+  ggml_tensor* weights_ = nullptr;  // [A + I | b | 0…] per translator: [paddedWidth(d), d, n] (ggml order)
 };
 
 }  // namespace layerlens

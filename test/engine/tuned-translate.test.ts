@@ -56,8 +56,9 @@ function randomRows(count: number, d: number, seed: number): Float32Array {
 
 describe('the native translation', () => {
   for (const bias of [true, false]) {
-    it(`matches float64 and translateRows for groups in any order, repeated and empty (bias ${bias})`, async () => {
-      const d = 96;
+    it(`matches float64 and translateRows for groups in any order, repeated, empty and batched (bias ${bias})`, async () => {
+      // an odd width too: the op pads rows to a multiple of 16
+      const d = bias ? 96 : 37;
       const lens = randomLens(d, 5, bias ? 1 : 2, bias);
       const groups = [
         { translator: 3, rows: randomRows(7, d, 10) },
@@ -65,6 +66,11 @@ describe('the native translation', () => {
         { translator: 3, rows: randomRows(4, d, 12) },
         { translator: 4, rows: new Float32Array(0) },
         { translator: 1, rows: randomRows(26, d, 13) },
+        // translators 1, 2, 3 with 26 rows each (an empty group between): one batched product
+        { translator: 2, rows: randomRows(26, d, 14) },
+        { translator: 0, rows: new Float32Array(0) },
+        { translator: 3, rows: randomRows(26, d, 15) },
+        { translator: 4, rows: randomRows(25, d, 16) },
       ];
       const out = await translateGroups(lens, groups, { threads: 2 });
       expect(out.map((x) => x.length)).toEqual(groups.map((g) => g.rows.length));
