@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -73,6 +74,68 @@ Translators::Translators(int32_t d, const std::vector<FloatSpan>& weights, const
 
 size_t Translators::bytes() const { return buffer_ ? ggml_backend_buffer_get_size(buffer_.get()) : 0; }
 
+void Translators::translatePart(const std::vector<float>& rows, const std::vector<Slice>& slices,
+                                std::vector<float>& out) const {
+  const int64_t first = slices.front().first;
+  const int64_t count = slices.back().first + slices.back().rows - first;
+  // The input with a 1 appended to every row (the bias column's input), zero-padded like the weights.
+  const size_t stride = size_t(paddedWidth(d_));
+  std::vector<float> input(size_t(count) * stride, 0.0f);
+  for (int64_t r = 0; r < count; ++r) {
+    std::memcpy(input.data() + size_t(r) * stride, rows.data() + size_t(first + r) * size_t(d_),
+                size_t(d_) * sizeof(float));
+    input[size_t(r) * stride + size_t(d_)] = 1.0f;
+  }
+  // Runs of slices whose translators follow one another with the same row count become one batched
+  // product (decodeLayers' usual case: translators 0, 1, 2, … with one row per position each).
+  struct Run {
+    int32_t translator;
+    int64_t rows, matrices, first;  // first: row within this part
+  };
+  std::vector<Run> runs;
+  for (const Slice& sl : slices) {
+    Run* last = runs.empty() ? nullptr : &runs.back();
+    if (last && last->rows == sl.rows && last->translator + last->matrices == sl.translator)
+      ++last->matrices;
+    else
+      runs.push_back({sl.translator, sl.rows, 1, sl.first - first});
+  }
+
+  const size_t graphSize = kTensorsPerRun * runs.size() + 16;
+  ggml_init_params params{};
+  params.mem_size = ggml_tensor_overhead() * (graphSize + 1) + ggml_graph_overhead_custom(graphSize, false) + 1024;
+  params.no_alloc = true;
+  ContextPtr ctx(ggml_init(params));
+  if (!ctx) throw std::runtime_error("translate: could not allocate a ggml context");
+  ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, int64_t(stride), count);
+  ggml_set_input(x);
+  ggml_cgraph* gf = ggml_new_graph_custom(ctx.get(), graphSize, false);
+  std::vector<std::pair<ggml_tensor*, int64_t>> results;  // (output [d, rows, matrices], first row in the part)
+  for (const Run& run : runs) {
+    ggml_tensor* h = ggml_view_3d(ctx.get(), x, int64_t(stride), run.rows, run.matrices, x->nb[1],
+                                  size_t(run.rows) * x->nb[1], size_t(run.first) * x->nb[1]);
+    ggml_tensor* a = ggml_view_3d(ctx.get(), weights_, int64_t(stride), d_, run.matrices, weights_->nb[1],
+                                  weights_->nb[2], size_t(run.translator) * weights_->nb[2]);
+    ggml_tensor* y = ggml_mul_mat(ctx.get(), a, h);  // [d, rows, matrices]
+    ggml_set_output(y);
+    ggml_build_forward_expand(gf, y);
+    results.emplace_back(y, run.first);
+  }
+
+  std::unique_ptr<ggml_gallocr, void (*)(ggml_gallocr_t)> alloc(ggml_gallocr_new(ggml_backend_cpu_buffer_type()),
+                                                               ggml_gallocr_free);
+  if (!alloc || !ggml_gallocr_alloc_graph(alloc.get(), gf))
+    throw std::runtime_error("translate: could not allocate the graph (" + std::to_string(count) + " rows)");
+  ggml_backend_tensor_set(x, input.data(), 0, input.size() * sizeof(float));
+  BackendPtr cpu(ggml_backend_cpu_init());
+  if (!cpu) throw std::runtime_error("translate: could not start ggml's CPU backend");
+  ggml_backend_cpu_set_n_threads(cpu.get(), 1);
+  if (ggml_backend_graph_compute(cpu.get(), gf) != GGML_STATUS_SUCCESS)
+    throw std::runtime_error("translate: ggml failed to compute the translation");
+  for (const auto& [y, row] : results)
+    ggml_backend_tensor_get(y, out.data() + size_t(first + row) * size_t(d_), 0, ggml_nbytes(y));
+}
+
 std::vector<float> Translators::translate(const std::vector<float>& rows, const std::vector<TranslateGroup>& groups,
                                           int threads) const {
   if (groups.size() > kMaxGroups)
@@ -96,65 +159,39 @@ std::vector<float> Translators::translate(const std::vector<float>& rows, const 
   std::vector<float> out(rows.size());
   if (total == 0) return out;
 
-  // The input with a 1 appended to every row (the bias column's input), zero-padded like the weights.
-  const size_t stride = size_t(paddedWidth(d_));
-  std::vector<float> input(size_t(total) * stride, 0.0f);
-  for (int64_t r = 0; r < total; ++r) {
-    std::memcpy(input.data() + size_t(r) * stride, rows.data() + size_t(r) * size_t(d_), size_t(d_) * sizeof(float));
-    input[size_t(r) * stride + size_t(d_)] = 1.0f;
-  }
-  // Runs of groups whose translators follow one another with the same row count become one batched
-  // product (decodeLayers' usual case: translators 0, 1, 2, … with one row per position each).
-  struct Run {
-    int32_t translator;
-    int64_t rows, groups, first;
-  };
-  std::vector<Run> runs;
-  int64_t first = 0;
+  // Threads work on consecutive row ranges of equal size, each one graph computed by ggml on that
+  // thread alone: ggml's own threading synchronises its threads at every matrix of a batched product
+  // (llamafile's tinyBLAS waits on a barrier per matrix), which costs more than the product when the
+  // cores are shared, while independent ranges never wait for each other.
+  const int64_t hardware = int64_t(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t nParts = std::min<int64_t>(threads > 0 ? threads : hardware, total);
+  const int64_t perPart = (total + nParts - 1) / nParts;
+  std::vector<std::vector<Slice>> parts(static_cast<size_t>(nParts));
+  int64_t at = 0;
   for (const TranslateGroup& gr : groups) {
-    if (gr.rows == 0) continue;
-    Run* last = runs.empty() ? nullptr : &runs.back();
-    if (last && last->rows == gr.rows && last->translator + last->groups == gr.translator)
-      ++last->groups;
-    else
-      runs.push_back({gr.translator, gr.rows, 1, first});
-    first += gr.rows;
+    int64_t left = gr.rows;
+    while (left > 0) {
+      const int64_t part = at / perPart;
+      const int64_t take = std::min(left, (part + 1) * perPart - at);
+      parts[size_t(part)].push_back({gr.translator, at, take});
+      at += take;
+      left -= take;
+    }
   }
-
-  const size_t graphSize = kTensorsPerRun * runs.size() + 16;
-  ggml_init_params params{};
-  params.mem_size = ggml_tensor_overhead() * (graphSize + 1) + ggml_graph_overhead_custom(graphSize, false) + 1024;
-  params.no_alloc = true;
-  ContextPtr ctx(ggml_init(params));
-  if (!ctx) throw std::runtime_error("translate: could not allocate a ggml context");
-  ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, int64_t(stride), total);
-  ggml_set_input(x);
-  ggml_cgraph* gf = ggml_new_graph_custom(ctx.get(), graphSize, false);
-  std::vector<std::pair<ggml_tensor*, int64_t>> results;  // (output [d, rows, groups], first row)
-  for (const Run& run : runs) {
-    ggml_tensor* h = ggml_view_3d(ctx.get(), x, int64_t(stride), run.rows, run.groups, x->nb[1], size_t(run.rows) * x->nb[1],
-                                  size_t(run.first) * x->nb[1]);
-    ggml_tensor* a = ggml_view_3d(ctx.get(), weights_, int64_t(stride), d_, run.groups, weights_->nb[1], weights_->nb[2],
-                                  size_t(run.translator) * weights_->nb[2]);
-    ggml_tensor* y = ggml_mul_mat(ctx.get(), a, h);  // [d, rows, groups]
-    ggml_set_output(y);
-    ggml_build_forward_expand(gf, y);
-    results.emplace_back(y, run.first);
-  }
-
-  std::unique_ptr<ggml_gallocr, void (*)(ggml_gallocr_t)> alloc(ggml_gallocr_new(ggml_backend_cpu_buffer_type()),
-                                                               ggml_gallocr_free);
-  if (!alloc || !ggml_gallocr_alloc_graph(alloc.get(), gf))
-    throw std::runtime_error("translate: could not allocate the graph (" + std::to_string(total) + " rows)");
-  ggml_backend_tensor_set(x, input.data(), 0, input.size() * sizeof(float));
-  BackendPtr cpu(ggml_backend_cpu_init());
-  if (!cpu) throw std::runtime_error("translate: could not start ggml's CPU backend");
-  const int n = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  ggml_backend_cpu_set_n_threads(cpu.get(), n);
-  if (ggml_backend_graph_compute(cpu.get(), gf) != GGML_STATUS_SUCCESS)
-    throw std::runtime_error("translate: ggml failed to compute the translation");
-  for (const auto& [y, row] : results)
-    ggml_backend_tensor_get(y, out.data() + size_t(row) * size_t(d_), 0, ggml_nbytes(y));
+  std::vector<std::exception_ptr> errors(parts.size());
+  auto work = [&](size_t p) {
+    try {
+      if (!parts[p].empty()) translatePart(rows, parts[p], out);
+    } catch (...) {
+      errors[p] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t p = 1; p < parts.size(); ++p) pool.emplace_back(work, p);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
   return out;
 }
 

@@ -33,7 +33,8 @@ class Translators {
   Translators& operator=(const Translators&) = delete;
 
   // rows: [sum of groups' rows, d] row-major, in group order; returns the translated rows in the same
-  // order. threads <= 0 uses the hardware concurrency. Safe to call from several threads at once.
+  // order. threads <= 0 uses the hardware concurrency (each thread takes an equal range of rows).
+  // Safe to call from several threads at once.
   std::vector<float> translate(const std::vector<float>& rows, const std::vector<TranslateGroup>& groups,
                                int threads) const;
 
@@ -43,6 +44,15 @@ class Translators {
   size_t bytes() const;  // native memory held for the weights
 
  private:
+  // `rows` consecutive input rows from `first` on, all through one translator.
+  struct Slice {
+    int32_t translator;
+    int64_t first, rows;
+  };
+  // Translates the slices (consecutive, covering one range of rows) in one graph on this thread,
+  // into the same rows of `out`.
+  void translatePart(const std::vector<float>& rows, const std::vector<Slice>& slices, std::vector<float>& out) const;
+
   int32_t d_ = 0, n_ = 0;
   bool bias_ = false;
   ContextPtr ctx_;                  // describes the weight tensor

@@ -88,12 +88,13 @@ describe('the native translation', () => {
     });
   }
 
-  it('gives the same rows with 1 thread and with 2, and for one call or one call per group', async () => {
+  it('gives the same rows with 1, 2 or 7 threads (ranges split inside groups), and for one call or one call per group', async () => {
     const d = 64;
     const lens = randomLens(d, 3, 3, true);
     const groups = [0, 1, 2].map((t) => ({ translator: t, rows: randomRows(5, d, 20 + t) }));
-    const [one, two] = await Promise.all([1, 2].map((threads) => translateGroups(lens, groups, { threads })));
+    const [one, two, seven] = await Promise.all([1, 2, 7].map((threads) => translateGroups(lens, groups, { threads })));
     for (let i = 0; i < 3; i++) expect(worstRelative(two[i], one[i])).toBeLessThan(1e-6);
+    for (let i = 0; i < 3; i++) expect(worstRelative(seven[i], one[i])).toBeLessThan(1e-6);
     const single = await Promise.all(groups.map((g) => translateGroups(lens, [g], { threads: 1 })));
     for (let i = 0; i < 3; i++) expect(worstRelative(single[i][0], one[i])).toBeLessThan(1e-6);
   });
