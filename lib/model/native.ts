@@ -241,11 +241,18 @@ export interface NativeLlamaModel {
   applyChatTemplate(request: { messages: { role: string; content: string }[]; addAssistant?: boolean }): string;
   /**
    * llama.cpp's own control vector (llama_set_adapter_cvec), kept for every later run and generate:
-   * `directions` = direction.1, direction.2, … (nEmbd each) added to the output of blocks ilStart..ilEnd
-   * (inclusive; default 1..n_layer). Without directions it is cleared. decodeLayers/generate steer through
-   * interventions instead; this is llama.cpp's path, for comparison.
+   * `directions` = direction.1, direction.2, … (nEmbd each), or control-vector `files` read and summed as
+   * llama.cpp's --control-vector-scaled reads them (ggml's GGUF reader), added to the output of blocks
+   * ilStart..ilEnd (inclusive; default 1..n_layer). With neither it is cleared. decodeLayers/generate
+   * steer through interventions instead; this is llama.cpp's path, for comparison.
    */
-  setControlVector(request: { directions?: Float32Array; nEmbd: number; ilStart?: number; ilEnd?: number }): Promise<void>;
+  setControlVector(request: {
+    directions?: Float32Array;
+    files?: { path: string; scale?: number }[];
+    nEmbd: number;
+    ilStart?: number;
+    ilEnd?: number;
+  }): Promise<void>;
   info(): NativeLlamaModelInfo;
   dispose(): void;
 }

@@ -233,6 +233,23 @@ describe('control vectors on the llama.cpp engine, against llama.cpp itself', ()
         );
         expect(oursGen.tokens.map((t) => t.id)).toEqual(Array.from(theirsGen));
         expect(oursGen.tokens.map((t) => t.id), 'steering changes the continuation').not.toEqual(plainGen.tokens.map((t) => t.id));
+        // the same vectors as files, read by ggml's GGUF reader the way --control-vector-scaled reads them
+        const path2 = join(work, 'steer2.gguf');
+        await writeControlVector(path2, memoryCv);
+        await raw.setControlVector({
+          files: [
+            { path, scale: 0.7 },
+            { path: path2, scale: -0.4 },
+          ],
+          nEmbd: d,
+          ilStart: range[0],
+          ilEnd: range[1],
+        });
+        const fromFiles = await raw.run({ tokens: ids, hooks: names, logits: false });
+        names.forEach((name) => {
+          const a = ours.activations.find((x) => x.name === name)!.data;
+          expect(relativeL2Error(a, fromFiles.captured.find((x) => x.name === name)!.data), `${name} from files`).toBeLessThan(1e-5);
+        });
         // cleared, llama.cpp's context is the plain model again
         await raw.setControlVector({ nEmbd: d });
         const cleared = await raw.run({ tokens: ids, hooks: [names[L - 1]], logits: false });
@@ -241,13 +258,20 @@ describe('control vectors on the llama.cpp engine, against llama.cpp itself', ()
     });
   });
 
-  it("setControlVector checks its input: the model's width, whole directions", async () => {
+  it("setControlVector checks its input: the model's width, whole directions, readable control-vector files", async () => {
     await withRawLlama(g.file, async (raw) => {
       const d = g.config.nEmbd;
       expect(() => raw.setControlVector({ directions: new Float32Array(d), nEmbd: d + 1 })).toThrow(`nEmbd is ${d + 1}, the model's ${d}`);
       await expect(raw.setControlVector({ directions: new Float32Array(d + 3), nEmbd: d })).rejects.toThrow(/not a whole number of directions/);
       // more directions than blocks: the extra ones are ignored, as llama.cpp's loader does
       await expect(raw.setControlVector({ directions: new Float32Array(10 * d), nEmbd: d })).resolves.toBeUndefined();
+      expect(() => raw.setControlVector({ directions: new Float32Array(d), files: [], nEmbd: d })).toThrow(/not both/);
+      await expect(raw.setControlVector({ files: [{ path: join(work, 'missing.gguf') }], nEmbd: d })).rejects.toThrow(/could not read it as a GGUF file/);
+      // a model file is a GGUF, but not a control vector
+      await expect(raw.setControlVector({ files: [{ path: g.file }], nEmbd: d })).rejects.toThrow(/is not direction\.N with N >= 1/);
+      const narrow = join(work, 'narrow.gguf');
+      await writeControlVector(narrow, { modelHint: 'llama', directions: new Map([[1, new Float32Array(d / 2).fill(1)]]) });
+      await expect(raw.setControlVector({ files: [{ path: narrow }], nEmbd: d })).rejects.toThrow(`have ${d / 2} values per direction, the model's n_embd is ${d}`);
     });
   });
 });
