@@ -57,8 +57,8 @@ Translators::Translators(int32_t d, const std::vector<FloatSpan>& weights, const
   weights_ = ggml_new_tensor_3d(ctx_.get(), GGML_TYPE_F32, int64_t(stride), d, n_);
   buffer_.reset(ggml_backend_alloc_ctx_tensors_from_buft(ctx_.get(), ggml_backend_cpu_buffer_type()));
   if (!buffer_)
-    throw std::runtime_error("translators: could not allocate " + std::to_string(stride * size_t(d) * weights.size() * 4) +
-                             " bytes for the weights");
+    throw std::runtime_error("translators: could not allocate " +
+                             std::to_string(stride * size_t(d) * weights.size() * 4) + " bytes for the weights");
   float* dst = static_cast<float*>(weights_->data);  // a CPU buffer: host memory
   std::memset(dst, 0, ggml_nbytes(weights_));
   for (size_t i = 0; i < weights.size(); ++i) {
@@ -95,10 +95,8 @@ void Translators::translatePart(const std::vector<float>& rows, const std::vecto
   std::vector<Run> runs;
   for (const Slice& sl : slices) {
     Run* last = runs.empty() ? nullptr : &runs.back();
-    if (last && last->rows == sl.rows && last->translator + last->matrices == sl.translator)
-      ++last->matrices;
-    else
-      runs.push_back({sl.translator, sl.rows, 1, sl.first - first});
+    if (last && last->rows == sl.rows && last->translator + last->matrices == sl.translator) ++last->matrices;
+    else runs.push_back({sl.translator, sl.rows, 1, sl.first - first});
   }
 
   const size_t graphSize = kTensorsPerRun * runs.size() + 16;
@@ -123,7 +121,7 @@ void Translators::translatePart(const std::vector<float>& rows, const std::vecto
   }
 
   std::unique_ptr<ggml_gallocr, void (*)(ggml_gallocr_t)> alloc(ggml_gallocr_new(ggml_backend_cpu_buffer_type()),
-                                                               ggml_gallocr_free);
+                                                                ggml_gallocr_free);
   if (!alloc || !ggml_gallocr_alloc_graph(alloc.get(), gf))
     throw std::runtime_error("translate: could not allocate the graph (" + std::to_string(count) + " rows)");
   ggml_backend_tensor_set(x, input.data(), 0, input.size() * sizeof(float));
@@ -149,7 +147,8 @@ std::vector<float> Translators::translate(const std::vector<float>& rows, const 
                                   std::to_string(gr.translator) + "; there are " + std::to_string(n_) + " (0.." +
                                   std::to_string(n_ - 1) + ")");
     if (gr.rows < 0 || gr.rows > (int64_t(1) << 31))
-      throw std::invalid_argument("translate: group " + std::to_string(g) + " has " + std::to_string(gr.rows) + " rows");
+      throw std::invalid_argument("translate: group " + std::to_string(g) + " has " + std::to_string(gr.rows) +
+                                  " rows");
     total += gr.rows;
   }
   if (rows.size() / size_t(d_) != size_t(total) || rows.size() % size_t(d_) != 0)

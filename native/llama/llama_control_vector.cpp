@@ -46,10 +46,11 @@ std::vector<float> loadOne(const ControlVectorFile& file, int32_t& nEmbd) {
     const int64_t width = ggml_nelements(t);
     if (nEmbd < 0) nEmbd = int32_t(width);
     if (width != nEmbd)
-      throw std::runtime_error(where + " has " + std::to_string(width) + " values, the others " + std::to_string(nEmbd));
+      throw std::runtime_error(where + " has " + std::to_string(width) + " values, the others " +
+                               std::to_string(nEmbd));
     data.resize(std::max(data.size(), size_t(nEmbd) * size_t(layer)), 0.0f);
     const float* src = static_cast<const float*>(t->data);
-    float* dst = data.data() + size_t(nEmbd) * size_t(layer - 1);  // block 1 at 0
+    float* dst = data.data() + size_t(nEmbd) * size_t(layer - 1);       // block 1 at 0
     for (int64_t j = 0; j < width; ++j) dst[j] += src[j] * file.scale;  // the same N twice adds up
   }
   return data;

@@ -134,7 +134,11 @@ describe.each(TUNED_ARCHS)('the tuned lens on the llama.cpp engine (%s)', (arch,
           tuned++;
           // the top 5 of the logit lens differ from the tuned lens's somewhere (gemma2's tied, scaled
           // embedding keeps the input token on top of both with random weights)
-          const order = (p: Float64Array) => [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, 5).join();
+          const order = (p: Float64Array) =>
+            [...p.keys()]
+              .sort((a, b) => p[b] - p[a])
+              .slice(0, 5)
+              .join();
           if (order(headProbs(g, raw)) !== order(probs)) changed++;
         }
       }
@@ -152,7 +156,9 @@ describe('checkTunedLens with a llama.cpp model', () => {
       const wide = writeTunedLensFolder(join(work, 'wide'), randomLensSpec(name, n_embd / 2, n_layer, 1));
       await expect(decodeLayers('Hi', { model: m, tunedLens: wide })).rejects.toThrow(`d_model is ${n_embd / 2} but the model ${name} has n_embd ${n_embd}`);
       const deep = writeTunedLensFolder(join(work, 'deep'), randomLensSpec(name, n_embd, n_layer + 1, 2));
-      await expect(decodeLayers('Hi', { model: m, tunedLens: deep })).rejects.toThrow(`num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`);
+      await expect(decodeLayers('Hi', { model: m, tunedLens: deep })).rejects.toThrow(
+        `num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`,
+      );
       const other = writeTunedLensFolder(join(work, 'other'), randomLensSpec('meta-llama/Llama-3.2-1B', n_embd, n_layer, 3));
       const warnings: Error[] = [];
       const onWarning = (w: Error) => warnings.push(w);
@@ -228,11 +234,12 @@ describe('control vectors on the llama.cpp engine, against llama.cpp itself', ()
           if (l < range[0]) expect(relativeL2Error(a, p), `${name} unsteered`).toBeLessThan(1e-6);
           else expect(relativeL2Error(a, p), `${name} steered`).toBeGreaterThan(1e-2);
         });
-        expect(ours.prediction.id).toBe(
-          Array.from(theirs.logits.keys()).reduce((best, i) => (theirs.logits[i] > theirs.logits[best] ? i : best), 0),
-        );
+        expect(ours.prediction.id).toBe(Array.from(theirs.logits.keys()).reduce((best, i) => (theirs.logits[i] > theirs.logits[best] ? i : best), 0));
         expect(oursGen.tokens.map((t) => t.id)).toEqual(Array.from(theirsGen));
-        expect(oursGen.tokens.map((t) => t.id), 'steering changes the continuation').not.toEqual(plainGen.tokens.map((t) => t.id));
+        expect(
+          oursGen.tokens.map((t) => t.id),
+          'steering changes the continuation',
+        ).not.toEqual(plainGen.tokens.map((t) => t.id));
         // the same vectors as files, read by ggml's GGUF reader the way --control-vector-scaled reads them
         const path2 = join(work, 'steer2.gguf');
         await writeControlVector(path2, memoryCv);
@@ -271,7 +278,9 @@ describe('control vectors on the llama.cpp engine, against llama.cpp itself', ()
       await expect(raw.setControlVector({ files: [{ path: g.file }], nEmbd: d })).rejects.toThrow(/is not direction\.N with N >= 1/);
       const narrow = join(work, 'narrow.gguf');
       await writeControlVector(narrow, { modelHint: 'llama', directions: new Map([[1, new Float32Array(d / 2).fill(1)]]) });
-      await expect(raw.setControlVector({ files: [{ path: narrow }], nEmbd: d })).rejects.toThrow(`have ${d / 2} values per direction, the model's n_embd is ${d}`);
+      await expect(raw.setControlVector({ files: [{ path: narrow }], nEmbd: d })).rejects.toThrow(
+        `have ${d / 2} values per direction, the model's n_embd is ${d}`,
+      );
     });
   });
 });
@@ -286,7 +295,9 @@ describe("llama.cpp's control vector on a GPT-2 GGUF against the GPT-2 engine's 
       const cv: ControlVector = { modelHint: 'gpt2', directions: randomDirections(d, [1, L - 1], 8, 0.5) };
       const names = Array.from({ length: L }, (_, l) => `blocks.${l}.resid_post`);
       const [steered, plain] = await Promise.all(
-        [{ controlVectors: [{ vector: cv, scale: 1.5 }] }, {}].map((o) => decodeLayers(NOTEBOOK_PROMPT, { model: gpt2, hooks: ['resid_post'], positions: 'all', ...o })),
+        [{ controlVectors: [{ vector: cv, scale: 1.5 }] }, {}].map((o) =>
+          decodeLayers(NOTEBOOK_PROMPT, { model: gpt2, hooks: ['resid_post'], positions: 'all', ...o }),
+        ),
       );
       await withRawLlama(file, async (raw) => {
         const tokens = Int32Array.from(NOTEBOOK_IDS);
@@ -305,7 +316,13 @@ describe("llama.cpp's control vector on a GPT-2 GGUF against the GPT-2 engine's 
           const addedThere = b.map((x, i) => x - bClean[i]);
           if (l === 0) expect(Math.max(...added.map(Math.abs), ...addedThere.map(Math.abs)), name).toBe(0);
           else expect(relativeL2Error(addedThere, added), `${name} difference`).toBeLessThan(l === 1 ? 1e-5 : 2e-2);
-          if (l === 1) expect(relativeL2Error(added, Float32Array.from({ length: added.length }, (_, i) => cv.directions.get(1)![i % d] * 1.5))).toBeLessThan(1e-5);
+          if (l === 1)
+            expect(
+              relativeL2Error(
+                added,
+                Float32Array.from({ length: added.length }, (_, i) => cv.directions.get(1)![i % d] * 1.5),
+              ),
+            ).toBeLessThan(1e-5);
         });
       });
     } finally {

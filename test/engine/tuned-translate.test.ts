@@ -84,7 +84,9 @@ describe('the native translation', () => {
       // the translation moves the rows (else the comparisons above could not fail)
       expect(worstRelative(out[4], groups[4].rows, d)).toBeGreaterThan(0.1);
       const viaReference = await translateGroups(lens, groups, { impl: 'reference' });
-      viaReference.forEach((r, i) => expect(Array.from(r)).toEqual(Array.from(translateRows(lens.translators[groups[i].translator], groups[i].rows, groups[i].rows.length / d, d))));
+      viaReference.forEach((r, i) =>
+        expect(Array.from(r)).toEqual(Array.from(translateRows(lens.translators[groups[i].translator], groups[i].rows, groups[i].rows.length / d, d))),
+      );
     });
   }
 
