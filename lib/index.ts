@@ -77,6 +77,7 @@ export {
 export { saveTunedLens } from './lens/tuned/save.js';
 export { loadTunedLensByName, resolveTunedLensFolder, TUNED_LENS_REPO, type TunedLensResolveOptions } from './lens/tuned/resolve.js';
 export type { LensKind } from './lens/lens-choice.js';
+export { translateGroups, type TranslationGroup, type TranslateOptions } from './lens/tuned/translate.js';
 export { toJSON, formatTable, stringifyJSON, type LensJSON, type HookJSON, type TargetJSON } from './render/format.js';
 export { formatGrid, formatView, compactToken, type FormatGridOptions, type FormatViewOptions } from './render/view.js';
 export {

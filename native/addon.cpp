@@ -13,6 +13,7 @@
 
 #include "engine.hpp"
 #include "io/gguf_model.hpp"
+#include "lens/translate_addon.hpp"
 #include "llama/llama_addon.hpp"
 #include "llama/llama_log.hpp"
 #include "napi_helpers.hpp"
@@ -287,6 +288,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogLevel", Napi::Function::New(env, setLogLevel));
   exports.Set("gpuBackends", Napi::Function::New(env, GpuBackends));
   exports.Set("convertToGguf", Napi::Function::New(env, ConvertToGguf));
+  exports.Set("Translators", defineTranslatorsClass(env));
   exports.Set("hookKinds", HookKinds(env));
   exports.Set("ggmlVersion", Napi::String::New(env, ggml_version()));
   return exports;

@@ -1,4 +1,4 @@
-// Steering vectors (activation addition / contrastive activation addition) for GPT-2, in the terms of
+// Steering vectors (activation addition / contrastive activation addition), on both engines, in the terms of
 // llama.cpp's control vectors (control-vector.ts): a direction per block N ≥ 1, added to
 // blocks.N.resid_post at every position, prompt and generated.
 //
@@ -35,8 +35,9 @@ export interface SteeringVectorOptions {
   method?: (typeof STEERING_METHODS)[number];
   /**
    * 'last' (default): one difference per pair, at each prompt's last token. 'all': one per position, as
-   * llama.cpp's cvector-generator: the shorter prompt of a pair is padded with the token of " " (220)
-   * to the longer one's length, and positions whose difference is zero (a shared prefix) are dropped.
+   * llama.cpp's cvector-generator: the shorter prompt of a pair is padded to the longer one's length with
+   * the model's token for " " (the last token of " " tokenized without BOS: 220 for GPT-2), and positions
+   * whose difference is zero (a shared prefix) are dropped.
    */
   position?: (typeof STEERING_POSITIONS)[number];
   /** 'same-block' (default): direction.N from blocks.N.resid_post. 'previous-block': from blocks.(N−1).resid_post, as cvector-generator. */
@@ -45,8 +46,14 @@ export interface SteeringVectorOptions {
   normalize?: boolean;
 }
 
-/** GPT-2's token for " ", which cvector-generator pads the shorter prompt of a pair with. */
-const PAD_TOKEN = 220;
+/**
+ * The token cvector-generator pads the shorter prompt of a pair with: the last token of " " tokenized
+ * without special tokens (its padding_seq): 220 for GPT-2. A tokenizer that makes no token of " " pads
+ * with 0 (cvector-generator would fail there).
+ */
+function padToken(model: Model): number {
+  return model.tokenizer.encodeText(' ').at(-1) ?? 0;
+}
 
 /** The blocks a steering vector may address in a model of nLayer blocks: 1..nLayer−1. */
 function checkLayers(layers: unknown, nLayer: number, name: string): number[] {
@@ -86,7 +93,7 @@ export async function steeringVector(options: SteeringVectorOptions): Promise<Co
     let neg = model.tokenizer.encode(negative[i]);
     if (position === 'all') {
       const len = Math.max(pos.length, neg.length);
-      const pad = model.isLlama ? (model.tokenizer.encodeText(' ')[0] ?? 0) : PAD_TOKEN;
+      const pad = padToken(model);
       pos = [...pos, ...new Array<number>(len - pos.length).fill(pad)];
       neg = [...neg, ...new Array<number>(len - neg.length).fill(pad)];
     }
@@ -124,7 +131,8 @@ export async function steeringVector(options: SteeringVectorOptions): Promise<Co
     }
     directions.set(n, Float32Array.from(dir));
   }
-  return { modelHint: 'gpt2', directions };
+  // controlvector.model_hint: the architecture, as cvector-generator writes it (general.architecture)
+  return { modelHint: model.info.architecture ?? 'gpt2', directions };
 }
 
 function meanRow(rows: readonly number[][], d: number): Float64Array {

@@ -9,7 +9,8 @@ import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
-import { checkTunedLens, translateRows, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
+import { checkTunedLens, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
+import { translateGroups } from './tuned/translate.js';
 import { loadTunedLensByName } from './tuned/resolve.js';
 import { lensChoice, type LensKind } from './lens-choice.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
@@ -182,13 +183,17 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   blocks.forEach((a, i) => batch.set(a.data, i * P * n_embd));
   // Tuned lens: the rows with a translator are replaced by their translation before the shared lens.
   const translated = new Set<number>();
-  if (tuned)
-    blocks.forEach((a, i) => {
+  if (tuned) {
+    const groups = blocks.flatMap((a, i) => {
       const t = translatorIndex(a.kind, a.layer, n_layer);
-      if (t === null) return;
-      batch.set(translateRows(tuned.translators[t], a.data, P, n_embd), i * P * n_embd);
-      translated.add(i);
+      return t === null ? [] : [{ block: i, translator: t, rows: a.data }];
     });
+    const rows = await translateGroups(tuned, groups, { impl: choice.impl, threads: model.runtime.threads });
+    groups.forEach((g, k) => {
+      batch.set(rows[k], g.block * P * n_embd);
+      translated.add(g.block);
+    });
+  }
 
   // The residual rows are sums of the rows written into them: the native lens adds projections for those.
   // A translated row is no longer such a sum, nor a part of one: those claims are dropped here rather

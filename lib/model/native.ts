@@ -239,6 +239,20 @@ export interface NativeLlamaModel {
   /** UTF-8 bytes of the text of `ids`. */
   detokenize(ids: Int32Array): Uint8Array;
   applyChatTemplate(request: { messages: { role: string; content: string }[]; addAssistant?: boolean }): string;
+  /**
+   * llama.cpp's own control vector (llama_set_adapter_cvec), kept for every later run and generate:
+   * `directions` = direction.1, direction.2, … (nEmbd each), or control-vector `files` read and summed as
+   * llama.cpp's --control-vector-scaled reads them (ggml's GGUF reader), added to the output of blocks
+   * ilStart..ilEnd (inclusive; default 1..n_layer). With neither it is cleared. decodeLayers/generate
+   * steer through interventions instead; this is llama.cpp's path, for comparison.
+   */
+  setControlVector(request: {
+    directions?: Float32Array;
+    files?: { path: string; scale?: number }[];
+    nEmbd: number;
+    ilStart?: number;
+    ilEnd?: number;
+  }): Promise<void>;
   info(): NativeLlamaModelInfo;
   dispose(): void;
 }
@@ -253,7 +267,19 @@ export interface NativeLlamaLoadRequest {
   batchSize?: number;
 }
 
+/** Tuned-lens translators copied into native memory (native/lens/translate.hpp); see lib/lens/tuned/translate.ts. */
+export interface NativeTranslators {
+  /** `rows` ([Σ counts, d]) translated as h + A·h + b; `groups` = [translator, rowCount] pairs, in row order. */
+  translate(request: { rows: Float32Array; groups: Int32Array; threads?: number }): Promise<Float32Array>;
+  /** Frees the native copy now (else when garbage-collected); later translate() calls throw. */
+  dispose(): void;
+  /** Native memory held for the weights. */
+  readonly bytes: number;
+}
+
 export interface NativeAddon {
+  /** Copies translators (row-major [d, d] weights, optional d-wide biases) into native memory. */
+  Translators: new (request: { d: number; weights: Float32Array[]; biases?: Float32Array[] }) => NativeTranslators;
   loadModel(request: NativeLoadRequest): Promise<NativeModel>;
   loadLlamaModel(request: NativeLlamaLoadRequest): Promise<NativeLlamaModel>;
   /** What llama.cpp and ggml print to stderr: nothing, errors only (default) or everything. */

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "llama_control_vector.hpp"
 #include "llama_engine.hpp"
 #include "llama_log.hpp"
 
@@ -21,7 +22,8 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
          InstanceMethod("tokenize", &NativeLlamaModel::Tokenize), InstanceMethod("pieces", &NativeLlamaModel::Pieces),
          InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
          InstanceMethod("applyChatTemplate", &NativeLlamaModel::ApplyChatTemplate),
-         InstanceMethod("info", &NativeLlamaModel::Info), InstanceMethod("dispose", &NativeLlamaModel::Dispose)});
+         InstanceMethod("info", &NativeLlamaModel::Info), InstanceMethod("dispose", &NativeLlamaModel::Dispose),
+         InstanceMethod("setControlVector", &NativeLlamaModel::SetControlVector)});
   }
 
   explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
@@ -141,6 +143,53 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
+  }
+
+  // setControlVector({directions?: Float32Array, files?: [{path, scale?}], nEmbd: number, ilStart?: number,
+  // ilEnd?: number}) -> Promise: llama.cpp's own control vector (LlamaEngine::setControlVector), from
+  // directions or from control-vector files read as llama.cpp's --control-vector reads them; neither clears it.
+  Napi::Value SetControlVector(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto eng = engine(env);
+    const Options o(info[0], "setControlVector");
+    o.onlyKnown({"directions", "files", "nEmbd", "ilStart", "ilEnd"});
+    const int32_t nEmbd = o.int32("nEmbd");
+    if (nEmbd != eng->info().nEmbd)
+      throw Napi::RangeError::New(env, "setControlVector: nEmbd is " + std::to_string(nEmbd) + ", the model's " +
+                                           std::to_string(eng->info().nEmbd));
+    if (o.has("directions") && o.has("files"))
+      throw Napi::TypeError::New(env, "setControlVector: give 'directions' or 'files', not both");
+    std::vector<float> directions = o.has("directions") ? o.float32Array("directions") : std::vector<float>{};
+    std::vector<ControlVectorFile> files;
+    if (o.has("files")) {
+      Napi::Value v = o.get("files");
+      if (!v.IsArray()) throw Napi::TypeError::New(env, o.field("files") + " must be an array of {path, scale?}");
+      Napi::Array a = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        const Options f(a.Get(i), "setControlVector: files[" + std::to_string(i) + "]");
+        f.onlyKnown({"path", "scale"});
+        files.push_back({f.string("path"), float(f.number("scale", 1.0))});
+      }
+    }
+    // llama.cpp's defaults for --control-vector: blocks 1..n_layer
+    const int32_t ilStart = o.int32("ilStart", 1), ilEnd = o.int32("ilEnd", eng->info().nLayer);
+    return queue<bool>(
+        env,
+        [eng, directions = std::move(directions), files = std::move(files), ilStart, ilEnd]() {
+          if (files.empty()) {
+            eng->setControlVector(directions, ilStart, ilEnd);
+            return true;
+          }
+          int32_t width = -1;
+          const std::vector<float> summed = loadControlVectorFiles(files, width);
+          if (width != eng->info().nEmbd)
+            throw std::invalid_argument("the control vectors have " + std::to_string(width) +
+                                        " values per direction, the model's n_embd is " +
+                                        std::to_string(eng->info().nEmbd));
+          eng->setControlVector(summed, ilStart, ilEnd);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -273,6 +273,26 @@ std::vector<int32_t> LlamaEngine::generate(const std::vector<int32_t>& prompt, i
   return out;
 }
 
+void LlamaEngine::setControlVector(const std::vector<float>& directions, int32_t ilStart, int32_t ilEnd) {
+  const size_t d = size_t(info_.nEmbd);
+  if (directions.size() % d != 0)
+    throw std::invalid_argument("control vector: " + std::to_string(directions.size()) +
+                                " values is not a whole number of directions of n_embd " + std::to_string(d));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (directions.empty()) {
+    llama_set_adapter_cvec(ctx_.get(), nullptr, 0, info_.nEmbd, -1, -1);
+    return;
+  }
+  // llama.cpp writes only the blocks the data reaches and keeps what an earlier vector left in the
+  // others: the data always covers blocks 1..n_layer-1, zero where nothing was given.
+  std::vector<float> full(size_t(std::max(info_.nLayer - 1, 0)) * d, 0.0f);
+  std::copy_n(directions.begin(), std::min(directions.size(), full.size()), full.begin());
+  if (full.empty()) return;  // a one-block model: block 0 cannot be steered
+  clearLlamaErrors();
+  if (llama_set_adapter_cvec(ctx_.get(), full.data(), full.size(), info_.nEmbd, ilStart, ilEnd) != 0)
+    throw std::runtime_error("llama.cpp refused the control vector: " + llamaErrors());
+}
+
 std::vector<int32_t> LlamaEngine::tokenize(const std::string& text, bool addSpecial, bool parseSpecial) const {
   if (text.size() > size_t(1) << 30) throw std::invalid_argument("text too long to tokenize");
   std::vector<int32_t> ids(text.size() + 8);

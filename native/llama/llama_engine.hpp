@@ -62,6 +62,12 @@ class LlamaEngine {
                                 const std::vector<InterventionSpec>& interventions,
                                 const std::vector<InterventionSpec>& stepInterventions, const TokenPicker& pick);
 
+  // llama.cpp's own control vector (llama_set_adapter_cvec), for every later run and generate until
+  // cleared: `directions` holds direction.1, direction.2, … (n_embd values each, block 1 first; blocks
+  // past the model's last are ignored), added to the output of block il for ilStart <= il <= ilEnd.
+  // Empty directions clear it. layerlens' own steering goes through interventions instead.
+  void setControlVector(const std::vector<float>& directions, int32_t ilStart, int32_t ilEnd);
+
   std::vector<int32_t> tokenize(const std::string& text, bool addSpecial, bool parseSpecial) const;
   std::string piece(int32_t id) const;  // the token's bytes (special tokens rendered)
   std::string detokenize(const std::vector<int32_t>& ids) const;
