@@ -73,9 +73,9 @@ async function timed(fn) {
   await fn();
   return performance.now() - t;
 }
-async function drain(options) {
+async function drain(ps, options) {
   let failed = 0;
-  for await (const r of decodeBatch(prompts, { model, ...options })) if (r.error) failed++;
+  for await (const r of decodeBatch(ps, { model, ...options })) if (r.error) failed++;
   if (failed) throw new Error(`${failed} prompts failed`);
 }
 
@@ -94,27 +94,46 @@ const result = {
   promptsPerSecond: {},
 };
 
-// One prompt per forward: decodeLayers in a loop, and decodeBatch pipelined (batchSize 1, 2 in flight).
-result.ms.sequentialDecodeLayers = await timed(async () => {
-  for (const p of prompts) await decodeLayers(p, { model });
-});
-result.ms.oneAtATime = await timed(() => drain({ batchSize: 1 }));
-for (const b of batchSizes) result.ms[`batched${b}`] = await timed(() => drain({ batchSize: b, maxBatchTokens: 2048 }));
-
-// Where the time goes: the forwards alone with the capture decodeLayers asks for (default hooks, last position).
-const hooks = 'default';
+// The modes run interleaved, round by round on the same prompts (the order rotating), so that a
+// machine shared with other work slows them alike. One prompt per forward: decodeLayers in a loop, and
+// decodeBatch pipelined (batchSize 1, 2 in flight). Where the time goes: the forwards alone with the
+// capture decodeLayers asks for (default hooks, last position), one at a time and packed.
 const ids = prompts.map((p) => encode(p));
-result.ms.forwardsOneAtATime = await timed(async () => {
-  for (const t of ids) await model.run(t, { hooks, logits: false });
-});
+const round = Math.max(...batchSizes);
 const b0 = batchSizes[0];
-result.ms[`forwardsPacked${b0}`] = await timed(async () => {
-  for (let i = 0; i < ids.length; i += b0) await model.runBatch(ids.slice(i, i + b0), { hooks, logits: false });
-});
+const modes = {
+  sequentialDecodeLayers: async (ps) => {
+    for (const p of ps) await decodeLayers(p, { model });
+  },
+  oneAtATime: (ps) => drain(ps, { batchSize: 1 }),
+  ...Object.fromEntries(batchSizes.map((b) => [`batched${b}`, (ps) => drain(ps, { batchSize: b, maxBatchTokens: 2048 })])),
+  forwardsOneAtATime: async (_, is) => {
+    for (const t of is) await model.run(t, { hooks: 'default', logits: false });
+  },
+  [`forwardsPacked${b0}`]: async (_, is) => {
+    for (let i = 0; i < is.length; i += b0) await model.runBatch(is.slice(i, i + b0), { hooks: 'default', logits: false });
+  },
+};
+const names = Object.keys(modes);
+for (const n of names) result.ms[n] = 0;
+for (let r = 0, start = 0; start < nPrompts; r++, start += round) {
+  const ps = prompts.slice(start, start + round), is = ids.slice(start, start + round);
+  for (let k = 0; k < names.length; k++) {
+    const name = names[(k + r) % names.length];
+    result.ms[name] += await timed(() => modes[name](ps, is));
+  }
+  console.error(`round ${r + 1}/${Math.ceil(nPrompts / round)}: ${JSON.stringify(Object.fromEntries(names.map((n) => [n, Math.round(result.ms[n])])))}`);
+}
 
-for (const [k, ms] of Object.entries(result.ms)) if (!k.startsWith('forwards')) result.promptsPerSecond[k] = (1000 * nPrompts) / ms;
+for (const [k, ms] of Object.entries(result.ms)) if (!k.startsWith('forwards') && !k.startsWith('rest')) result.promptsPerSecond[k] = (1000 * nPrompts) / ms;
 const best = Math.max(...batchSizes.map((b) => result.promptsPerSecond[`batched${b}`]));
-result.ratio = { bestBatchedOverOneAtATime: best / result.promptsPerSecond.oneAtATime };
+result.ratio = {
+  bestBatchedOverOneAtATime: best / result.promptsPerSecond.oneAtATime,
+  forwardsOneAtATimeOverPacked: result.ms.forwardsOneAtATime / result.ms[`forwardsPacked${b0}`],
+};
+// What is not the forward (the lens, building results, tokenizing), by difference.
+result.ms.restOneAtATime = result.ms.oneAtATime - result.ms.forwardsOneAtATime;
+result.ms[`restBatched${b0}`] = result.ms[`batched${b0}`] - result.ms[`forwardsPacked${b0}`];
 model.dispose();
 await releaseModels();
 
@@ -127,5 +146,6 @@ ${nPrompts} prompts of ${result.tokens.min}..${result.tokens.max} tokens (${tota
   decodeBatch, one prompt per forward ${f(result.ms.oneAtATime)} ms  ${f(result.promptsPerSecond.oneAtATime)} prompts/s
 ${batchSizes.map((b) => `  decodeBatch, ${String(b).padStart(3)} per forward     ${f(result.ms[`batched${b}`])} ms  ${f(result.promptsPerSecond[`batched${b}`])} prompts/s`).join('\n')}
   ratio (best batched / one at a time) x${result.ratio.bestBatchedOverOneAtATime.toFixed(2)}
-  forwards alone: one at a time ${f(result.ms.forwardsOneAtATime)} ms, packed by ${b0} ${f(result.ms[`forwardsPacked${b0}`])} ms (x${(result.ms.forwardsOneAtATime / result.ms[`forwardsPacked${b0}`]).toFixed(2)})`);
+  forwards alone: one at a time ${f(result.ms.forwardsOneAtATime)} ms, packed by ${b0} ${f(result.ms[`forwardsPacked${b0}`])} ms (x${result.ratio.forwardsOneAtATimeOverPacked.toFixed(2)})
+  the rest (lens, results) by difference: one at a time ${f(result.ms.restOneAtATime)} ms, packed by ${b0} ${f(result.ms[`restBatched${b0}`])} ms`);
 if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
