@@ -1,13 +1,14 @@
 // decodeBatch: the logit lens of many prompts, as an async iterator of results in input order, with
 // a bounded number of prompts in flight (memory stays bounded for any number of prompts).
 //
-// On the GPT-2 engine, prompts are grouped (batchSize prompts, at most maxBatchTokens tokens) and each
-// group runs as one packed forward (Model.runBatch: no padding, each prompt at its own positions 0..n−1
-// and attending only to itself), then each prompt's rows go through the same lens as decodeLayers.
-// Two groups are in flight: while the engine computes one, the JS side tokenizes the next prompts and
-// builds the results of the other. A prompt the packed forward cannot take runs alone (see
-// `packable`); the llama.cpp engine runs every prompt alone, `concurrency` of them in flight.
-// Either way each result equals decodeLayers of that prompt.
+// With batchSize > 1 (the GPT-2 engine's default), prompts are grouped (batchSize prompts, at most
+// maxBatchTokens tokens) and each group runs as one packed forward (Model.runBatch: no padding, each
+// prompt at its own positions 0..n−1 and attending only to itself), then each prompt's rows go through
+// the same lens as decodeLayers. Two groups are in flight: while the engine computes one, the JS side
+// tokenizes the next prompts and builds the results of the other. A prompt the packed forward cannot
+// take runs alone (see `packable`). With batchSize 1 (the llama.cpp engine's default) every prompt runs
+// alone, `concurrency` of them in flight. On the GPT-2 engine each result equals decodeLayers of that
+// prompt either way; on the llama.cpp engine, packed results agree with it to float rounding.
 import { decodeLayers, lensDecoded, modelFrom, prepareDecode, type DecodeOptions, type PreparedDecode } from '../lens/decode.js';
 import { invalidParameterError, is } from '../is.js';
 import { loadTunedLens } from '../lens/tuned/tuned-lens.js';
@@ -26,11 +27,15 @@ export interface DecodeBatchOptions extends DecodeOptions {
   /** Prompts in flight at once when prompts run one at a time (the llama.cpp engine), 1..64 (default 2: one computing, one being prepared or read out). */
   concurrency?: number;
   /**
-   * GPT-2 engine: prompts per packed forward, 1..256 (default 16); 1 runs every prompt alone. Prompts
-   * with interventions, steering, or the per-head hooks (attn_pattern, attn_head_out) always run alone.
+   * Prompts per packed forward (Model.runBatch), 1..256; 1 runs every prompt alone. Default 16 on the
+   * GPT-2 engine, whose packed rows are bit for bit those of runs alone, and 1 on the llama.cpp engine,
+   * whose packed rows agree with runs alone only to float rounding (~1e-5 relative: its attention sums
+   * over KV cells, where a prompt's keys sit at other offsets), so the lens can differ in the last digits;
+   * ask for more to pack there. Prompts with interventions, steering, the per-head hooks (attn_pattern,
+   * attn_head_out), or a single token always run alone.
    */
   batchSize?: number;
-  /** GPT-2 engine: the most tokens (all prompts together) in one packed forward, 1..2048 (default 512). */
+  /** The most tokens (all prompts together) in one packed forward, 1..2048 (default 512; the llama.cpp engine also caps it at the model's batchSize). */
   maxBatchTokens?: number;
 }
 
@@ -39,7 +44,7 @@ export type BatchResult<P extends BatchPrompt = BatchPrompt> =
   { index: number; input: P; result: DecodedLens; error?: undefined } | { index: number; input: P; error: Error; result?: undefined };
 
 export const DEFAULT_BATCH_CONCURRENCY = 2;
-export const DEFAULT_BATCH_SIZE = 16;
+export const DEFAULT_BATCH_SIZE = 16; // GPT-2 engine; 1 on the llama.cpp engine (see DecodeBatchOptions.batchSize)
 export const DEFAULT_MAX_BATCH_TOKENS = 512;
 const MAX_CONCURRENCY = 64;
 // Model.runBatch's limits (the GPT-2 engine's, native/engine.hpp).
@@ -128,19 +133,23 @@ export async function* decodeBatch<P extends BatchPrompt = BatchPrompt>(
   options: DecodeBatchOptions = {},
 ): AsyncGenerator<BatchResult<P>, void, undefined> {
   if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
-  const { concurrency = DEFAULT_BATCH_CONCURRENCY, batchSize = DEFAULT_BATCH_SIZE, maxBatchTokens = DEFAULT_MAX_BATCH_TOKENS, ...decode } = options;
+  const { concurrency = DEFAULT_BATCH_CONCURRENCY, batchSize: askedBatchSize, maxBatchTokens = DEFAULT_MAX_BATCH_TOKENS, ...decode } = options;
   if (!is.integerIn(concurrency, 1, MAX_CONCURRENCY)) throw invalidParameterError('concurrency', `an integer in 1..${MAX_CONCURRENCY}`, concurrency);
-  if (!is.integerIn(batchSize, 1, MAX_BATCH_SIZE)) throw invalidParameterError('batchSize', `an integer in 1..${MAX_BATCH_SIZE}`, batchSize);
+  if (askedBatchSize !== undefined && !is.integerIn(askedBatchSize, 1, MAX_BATCH_SIZE))
+    throw invalidParameterError('batchSize', `an integer in 1..${MAX_BATCH_SIZE}`, askedBatchSize);
   if (!is.integerIn(maxBatchTokens, 1, MAX_BATCH_TOKENS)) throw invalidParameterError('maxBatchTokens', `an integer in 1..${MAX_BATCH_TOKENS}`, maxBatchTokens);
   const it = iteratorOf(prompts);
   // Loaded once, not once per prompt.
   const model = await modelFrom(decode.model);
+  const batchSize = askedBatchSize ?? (model.isLlama ? 1 : DEFAULT_BATCH_SIZE);
+  // The llama.cpp engine takes at most its n_batch tokens per forward.
+  const tokenCap = model.isLlama ? Math.min(maxBatchTokens, model.info.n_ctx) : maxBatchTokens;
   let done = false;
   try {
-    if (model.batchesForward && batchSize > 1) {
+    if (batchSize > 1) {
       // A tuned lens named by its folder is read once here rather than once per prompt.
       const tunedLens = is.nonEmptyString(decode.tunedLens) ? await loadTunedLens(decode.tunedLens) : decode.tunedLens;
-      yield* batched(it, model, { ...decode, model, ...(tunedLens === undefined ? {} : { tunedLens }) }, batchSize, maxBatchTokens, () => (done = true));
+      yield* batched(it, model, { ...decode, model, ...(tunedLens === undefined ? {} : { tunedLens }) }, batchSize, tokenCap, () => (done = true));
     } else {
       yield* pipelined(it, model, decode, concurrency, () => (done = true));
     }

@@ -255,17 +255,15 @@ export class Model {
     return { activations, logits: out.logits };
   }
 
-  /** True when runBatch() packs several prompts into one forward (the GPT-2 engine). */
-  get batchesForward(): boolean {
-    return !this.isLlama;
-  }
-
   /**
-   * Several prompts in one forward pass (GPT-2 engine): their tokens packed end to end with no padding,
-   * each at positions 0..n−1 and attending only to its own earlier tokens, so each output equals
-   * `run()` of that prompt alone. `positions` is one spec for all prompts or one per prompt. Row hooks
-   * only (attn_pattern and attn_head_out are per head: run those prompts one at a time), no
-   * interventions; at most 256 prompts and 2048 tokens in all per call.
+   * Several prompts in one forward pass: their tokens packed end to end with no padding, each at
+   * positions 0..n−1 and attending only to its own earlier tokens, so each output equals `run()` of that
+   * prompt alone (bit for bit on the GPT-2 engine's CPU kernels but the logits, which are unembedded
+   * together; to float rounding on a GPU and on the llama.cpp engine, whose attention sums over the KV
+   * cells, where a prompt's keys sit at other offsets). `positions` is one spec for all prompts or one per
+   * prompt. Row hooks only (attn_pattern and attn_head_out are per head: run those prompts one at a
+   * time), no interventions; at most 256 prompts, and 2048 tokens in all (GPT-2 engine) or the model's
+   * batchSize (llama.cpp engine) per call.
    */
   async runBatch(prompts: readonly ArrayLike<number>[], options: Omit<RunOptions, 'interventions' | 'positions'> & { positions?: PositionSpec | readonly PositionSpec[] } = {}): Promise<RunOutput[]> {
     if (!Array.isArray(prompts) || prompts.length === 0) throw invalidParameterError('prompts', 'a non-empty array of token id arrays', prompts);
@@ -276,9 +274,7 @@ export class Model {
     if (perPrompt && spec.length !== prompts.length) throw new RangeError(`positions: ${spec.length} specs for ${prompts.length} prompts`);
     const positions = sequences.map((t, i) => resolvePositions((perPrompt ? spec[i] : spec) as PositionSpec, t.length));
     if (options.logits !== undefined && !is.bool(options.logits)) throw new InvalidParameterError(`logits must be a boolean, got ${typeof options.logits}`);
-    const engine = this.#engine();
-    if (!('runBatch' in engine)) throw new Error(`the llama.cpp engine runs one prompt per forward; run ${this.info.name}'s prompts one at a time`);
-    const out = await engine.runBatch({
+    const out = await this.#engine().runBatch({
       sequences,
       hooks: hooks.map((h) => h.name),
       positions: positions.map((p) => Int32Array.from(p)),

@@ -244,6 +244,8 @@ export interface NativeLlamaGenerateRequest extends NativeSamplingRequest {
 /** A GGUF model run by libllama: the same run/lens as NativeModel plus the model's own tokenizer. */
 export interface NativeLlamaModel {
   run(request: NativeRunRequest): Promise<NativeRunResult>;
+  /** Several sequences in one llama_decode; each result agrees with run() of it alone to float rounding. */
+  runBatch(request: NativeBatchRunRequest): Promise<NativeRunResult[]>;
   lens(request: NativeLensRequest): Promise<NativeTopK>;
   generate(request: NativeLlamaGenerateRequest): Promise<Int32Array>;
   tokenize(request: { text: string; addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
