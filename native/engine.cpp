@@ -112,7 +112,8 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
       std::fill(mask.begin() + size_t(i) * n + (*f.seqStarts)[size_t(i)], mask.begin() + size_t(i) * n + i + 1, 0.0f);
     ggml_backend_tensor_set(fg.attnMask, mask.data(), 0, mask.size() * sizeof(float));
   }
-  if (fg.logitRows) ggml_backend_tensor_set(fg.logitRows, f.logitRows->data(), 0, f.logitRows->size() * sizeof(int32_t));
+  if (fg.logitRows)
+    ggml_backend_tensor_set(fg.logitRows, f.logitRows->data(), 0, f.logitRows->size() * sizeof(int32_t));
   for (const auto& [tensor, values] : fg.interventionInputs)
     ggml_backend_tensor_set(tensor, values->data(), 0, values->size() * sizeof(float));
   if (taps && taps->rows)
@@ -244,8 +245,8 @@ std::vector<RunResult> Engine::runBatch(const BatchRunRequest& req) {
     const std::vector<int32_t>& seq = req.sequences[s];
     try {
       validateTokens(seq, 0);
-      positions[s] = checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s],
-                                      int32_t(seq.size()));
+      positions[s] =
+          checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s], int32_t(seq.size()));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
     }

@@ -45,8 +45,9 @@ struct RunResult {
 struct BatchRunRequest {
   std::vector<std::vector<int32_t>> sequences;
   std::vector<HookRef> hooks;
-  std::vector<std::vector<int32_t>> positions;  // per sequence, as RunRequest::positions; empty = every position of each
-  bool logits = true;                           // each sequence's next-token logits (RunResult::logits)
+  // Per sequence, as RunRequest::positions; empty = every position of each.
+  std::vector<std::vector<int32_t>> positions;
+  bool logits = true;  // each sequence's next-token logits (RunResult::logits)
 };
 
 struct LensRequest {

@@ -27,7 +27,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('usage: node scripts/bench-batch.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--prompts N] [--batch-sizes 8,16,32] [--threads N] [--device ...] [--out FILE.json]');
+  console.log(
+    'usage: node scripts/bench-batch.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--prompts N] [--batch-sizes 8,16,32] [--threads N] [--device ...] [--out FILE.json]',
+  );
   process.exit(0);
 }
 const nPrompts = Number(args.prompts);
@@ -117,7 +119,8 @@ const modes = {
 const names = Object.keys(modes);
 for (const n of names) result.ms[n] = 0;
 for (let r = 0, start = 0; start < nPrompts; r++, start += round) {
-  const ps = prompts.slice(start, start + round), is = ids.slice(start, start + round);
+  const ps = prompts.slice(start, start + round),
+    is = ids.slice(start, start + round);
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + r) % names.length];
     result.ms[name] += await timed(() => modes[name](ps, is));

@@ -265,7 +265,10 @@ export class Model {
    * time), no interventions; at most 256 prompts, and 2048 tokens in all (GPT-2 engine) or the model's
    * batchSize (llama.cpp engine) per call.
    */
-  async runBatch(prompts: readonly ArrayLike<number>[], options: Omit<RunOptions, 'interventions' | 'positions'> & { positions?: PositionSpec | readonly PositionSpec[] } = {}): Promise<RunOutput[]> {
+  async runBatch(
+    prompts: readonly ArrayLike<number>[],
+    options: Omit<RunOptions, 'interventions' | 'positions'> & { positions?: PositionSpec | readonly PositionSpec[] } = {},
+  ): Promise<RunOutput[]> {
     if (!Array.isArray(prompts) || prompts.length === 0) throw invalidParameterError('prompts', 'a non-empty array of token id arrays', prompts);
     const sequences = prompts.map((ids) => this.#checkTokens(ids));
     const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer, this.info.hookKinds);

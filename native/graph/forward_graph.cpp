@@ -198,7 +198,7 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
           ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, k), hd, nh, nKv), 0, 2, 1, 3);  // [hd, nKv, nh]
       ggml_tensor* Vt = ggml_cont(
           ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, v), hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
-      ggml_tensor* scores = exactMatmul(ctx, K, Q, mc);  // [nKv, n, nh]
+      ggml_tensor* scores = exactMatmul(ctx, K, Q, mc);                                                // [nKv, n, nh]
       if (packed && !fg.attnMask) {
         fg.attnMask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, n), "input.attn_mask");
         ggml_set_input(fg.attnMask);

@@ -257,8 +257,8 @@ std::vector<RunResult> LlamaEngine::runBatch(const BatchRunRequest& req) {
     const std::vector<int32_t>& seq = req.sequences[s];
     try {
       validateTokens(seq, 0);
-      positions[s] = checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s],
-                                      int32_t(seq.size()));
+      positions[s] =
+          checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s], int32_t(seq.size()));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
     }

@@ -106,11 +106,32 @@ describe('Model.runBatch', () => {
     const model = tiny.model;
     await expect(model.runBatch([])).rejects.toThrow(/non-empty array/);
     await expect(model.runBatch([[1, 2], []])).rejects.toThrow(/empty/);
-    await expect(model.runBatch([[1, 2], [1, 99999]])).rejects.toThrow(/outside the vocabulary/);
+    await expect(
+      model.runBatch([
+        [1, 2],
+        [1, 99999],
+      ]),
+    ).rejects.toThrow(/outside the vocabulary/);
     await expect(model.runBatch([[1, 2]], { hooks: ['blocks.0.attn_pattern'] })).rejects.toThrow(/attn_pattern .*one at a time/);
     await expect(model.runBatch([[1, 2]], { hooks: ['blocks.1.attn_head_out'] })).rejects.toThrow(/attn_head_out/);
-    await expect(model.runBatch([[1, 2], [3, 4]], { positions: [[0], [1], [0]] })).rejects.toThrow(/3 specs for 2 prompts/);
-    await expect(model.runBatch([[1, 2], [3, 4]], { positions: [[0], [2]] })).rejects.toThrow(/outside the prompt/);
+    await expect(
+      model.runBatch(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { positions: [[0], [1], [0]] },
+      ),
+    ).rejects.toThrow(/3 specs for 2 prompts/);
+    await expect(
+      model.runBatch(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { positions: [[0], [2]] },
+      ),
+    ).rejects.toThrow(/outside the prompt/);
     // 33 prompts of 63 tokens: 2079 tokens, over the 2048 one packed forward takes.
     await expect(model.runBatch(Array.from({ length: 33 }, () => Array(63).fill(7)))).rejects.toThrow(/2079 tokens in all, more than one batch takes \(2048\)/);
   });
@@ -273,7 +294,12 @@ describe('the llama.cpp engine: packed llama_decode (several seq_ids) and decode
           const packed = r.result!.hooks[j];
           expect(relativeL2Error(packed.vector!, h.vector!), `${TEXTS[i]} ${h.name}@${h.position}`).toBeLessThan(TOLERANCE);
           // the top-k probabilities (ids may swap places where two are within rounding of each other)
-          expect(relativeL2Error(packed.top!.map((t) => t.prob), h.top!.map((t) => t.prob))).toBeLessThan(1e-3);
+          expect(
+            relativeL2Error(
+              packed.top!.map((t) => t.prob),
+              h.top!.map((t) => t.prob),
+            ),
+          ).toBeLessThan(1e-3);
           expect(Math.abs(packed.target!.prob - h.target!.prob) / h.target!.prob).toBeLessThan(1e-3);
         }
       }
