@@ -139,7 +139,15 @@ export {
   ControlVectorFormatError,
   type ControlVector,
 } from './interp/control-vector.js';
-export { decodeBatch, DEFAULT_BATCH_CONCURRENCY, type BatchPrompt, type BatchResult, type DecodeBatchOptions } from './batch/decode-batch.js';
+export {
+  decodeBatch,
+  DEFAULT_BATCH_CONCURRENCY,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_MAX_BATCH_TOKENS,
+  type BatchPrompt,
+  type BatchResult,
+  type DecodeBatchOptions,
+} from './batch/decode-batch.js';
 export {
   readBatchInput,
   parseShard,

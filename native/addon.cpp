@@ -30,7 +30,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(
         env, "NativeModel",
-        {InstanceMethod("run", &NativeModel::Run), InstanceMethod("lens", &NativeModel::Lens),
+        {InstanceMethod("run", &NativeModel::Run), InstanceMethod("runBatch", &NativeModel::RunBatch),
+         InstanceMethod("lens", &NativeModel::Lens),
          InstanceMethod("generate", &NativeModel::Generate), InstanceMethod("weight", &NativeModel::Weight),
          InstanceMethod("info", &NativeModel::Info), InstanceMethod("dispose", &NativeModel::Dispose),
          InstanceMethod("trainLens", &NativeModel::TrainLens)});
@@ -52,6 +53,13 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Run(const Napi::CallbackInfo& info) {
     auto eng = engine(info.Env());
     return queueRun(info, eng, eng->hparams().nLayer);
+  }
+
+  // runBatch({sequences: Int32Array[], hooks?: string[], positions?: Int32Array[], logits?: boolean = true})
+  // — BatchRunRequest: several sequences packed into one forward, one run() result per sequence.
+  Napi::Value RunBatch(const Napi::CallbackInfo& info) {
+    auto eng = engine(info.Env());
+    return queueRunBatch(info, eng, eng->hparams().nLayer);
   }
 
   // lens({vectors: Float32Array, count: number, k: number, entropy?: boolean, targets?: Int32Array,

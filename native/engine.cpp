@@ -4,6 +4,7 @@
 #include "io/gguf_model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -87,6 +88,8 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   extras.minMatmulCols = minMatmulCols();
   extras.cpuKernels = cpuKernels();
   extras.logits = f.logits;
+  extras.maxSeqLen = f.seqStarts ? f.maxSeqLen : 0;
+  extras.nLogitRows = f.logitRows ? int32_t(f.logitRows->size()) : 1;
   ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());
@@ -94,10 +97,23 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   if (!ggml_backend_sched_alloc_graph(sched_.get(), fg.graph))
     throw std::runtime_error("could not allocate the forward graph");
 
-  std::vector<int32_t> positions(n);
-  for (int32_t i = 0; i < n; ++i) positions[i] = nPast + i;
+  std::vector<int32_t> positions;
+  if (!f.positions) {
+    positions.resize(size_t(n));
+    for (int32_t i = 0; i < n; ++i) positions[size_t(i)] = nPast + i;
+  }
   ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
-  ggml_backend_tensor_set(fg.positions, positions.data(), 0, n * sizeof(int32_t));
+  ggml_backend_tensor_set(fg.positions, (f.positions ? *f.positions : positions).data(), 0, n * sizeof(int32_t));
+  if (fg.seqStarts) ggml_backend_tensor_set(fg.seqStarts, f.seqStarts->data(), 0, n * sizeof(int32_t));
+  if (fg.attnMask) {
+    // Query i (row) sees key j (column) of its own sequence up to itself: starts[i] <= j <= i.
+    std::vector<float> mask(size_t(n) * size_t(n), -INFINITY);
+    for (int32_t i = 0; i < n; ++i)
+      std::fill(mask.begin() + size_t(i) * n + (*f.seqStarts)[size_t(i)], mask.begin() + size_t(i) * n + i + 1, 0.0f);
+    ggml_backend_tensor_set(fg.attnMask, mask.data(), 0, mask.size() * sizeof(float));
+  }
+  if (fg.logitRows)
+    ggml_backend_tensor_set(fg.logitRows, f.logitRows->data(), 0, f.logitRows->size() * sizeof(int32_t));
   for (const auto& [tensor, values] : fg.interventionInputs)
     ggml_backend_tensor_set(tensor, values->data(), 0, values->size() * sizeof(float));
   if (taps && taps->rows)
@@ -117,8 +133,11 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   }
   std::vector<float> logits;
   if (fg.logits) {
-    logits.resize(size_t(weights_.hp.nVocab));  // the padded rows past n_vocab are not read
-    ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
+    // The padded rows past n_vocab are not read.
+    const size_t V = size_t(weights_.hp.nVocab), rows = size_t(fg.logits->ne[1]);
+    logits.resize(V * rows);
+    for (size_t r = 0; r < rows; ++r)
+      ggml_backend_tensor_get(fg.logits, logits.data() + r * V, r * fg.logits->nb[1], V * sizeof(float));
   }
   if (taps) {
     // The tap tensors belong to ctx, which ends with this call: read them now.
@@ -129,11 +148,8 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   return logits;
 }
 
-RunResult Engine::run(const RunRequest& req) {
-  validateTokens(req.tokens, 0);
-  const int32_t n = int32_t(req.tokens.size());
-
-  std::vector<int32_t> positions = req.positions;
+std::vector<int32_t> Engine::checkedPositions(const std::vector<int32_t>& requested, int32_t n) const {
+  std::vector<int32_t> positions = requested;
   if (positions.empty()) {
     positions.resize(n);
     for (int32_t i = 0; i < n; ++i) positions[i] = i;
@@ -146,12 +162,23 @@ RunResult Engine::run(const RunRequest& req) {
     if (i > 0 && positions[i] <= positions[i - 1])
       throw std::invalid_argument("positions must be ascending and unique");
   }
-  for (size_t i = 0; i < req.hooks.size(); ++i) {
-    validateHook(req.hooks[i]);
-    if (std::find(req.hooks.begin(), req.hooks.begin() + i, req.hooks[i]) != req.hooks.begin() + i) {
-      throw std::invalid_argument("hook '" + hookName(req.hooks[i]) + "' requested twice");
+  return positions;
+}
+
+void Engine::validateHooks(const std::vector<HookRef>& hooks) const {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    validateHook(hooks[i]);
+    if (std::find(hooks.begin(), hooks.begin() + i, hooks[i]) != hooks.begin() + i) {
+      throw std::invalid_argument("hook '" + hookName(hooks[i]) + "' requested twice");
     }
   }
+}
+
+RunResult Engine::run(const RunRequest& req) {
+  validateTokens(req.tokens, 0);
+  const int32_t n = int32_t(req.tokens.size());
+  const std::vector<int32_t> positions = checkedPositions(req.positions, n);
+  validateHooks(req.hooks);
 
   validateInterventions(req.interventions, n);
   Forward f;
@@ -169,13 +196,18 @@ RunResult Engine::run(const RunRequest& req) {
   }
 
   std::lock_guard<std::mutex> lock(mutex_);
+  return captureForward(f, req.hooks, positions);
+}
+
+RunResult Engine::captureForward(Forward& f, const std::vector<HookRef>& hooks, const std::vector<int32_t>& rows) {
+  const int32_t n = int32_t(f.tokens->size());
   RunResult result;
-  if (req.hooks.empty()) {
+  if (hooks.empty()) {
     result.logits = forwardLogits(f);
   } else if (capture_ == CaptureMode::Outputs) {
     OutputTaps taps;
-    taps.hooks = req.hooks;
-    taps.nPositions = int32_t(positions.size()) == n ? 0 : int32_t(positions.size());
+    taps.hooks = hooks;
+    taps.nPositions = int32_t(rows.size()) == n ? 0 : int32_t(rows.size());
     const size_t floats = tapFloats(weights_.hp, taps, n, n);
     if (!tapArena_ || tapArena_->floats() < floats) {
       tapArena_.reset();  // free the old one first: on a GPU both may not fit
@@ -183,18 +215,102 @@ RunResult Engine::run(const RunRequest& req) {
     }
     taps.arena = tapArena_->tensor;
     f.taps = &taps;
-    f.tapPositions = &positions;
+    f.tapPositions = &rows;
     result.logits = forwardLogits(f);
     // Kept for the next call unless it is large (attention at every position of a long prompt).
     if (tapArena_->floats() > kKeptTapFloats) tapArena_.reset();
     result.captured = std::move(taps.captured);
   } else {
-    Capture capture(req.hooks, positions);
+    Capture capture(hooks, rows);
     f.capture = &capture;
     result.logits = forwardLogits(f);
     result.captured = capture.take();
   }
   return result;
+}
+
+std::vector<RunResult> Engine::runBatch(const BatchRunRequest& req) {
+  const size_t S = req.sequences.size();
+  if (S == 0) throw std::invalid_argument("runBatch: no sequences to run");
+  if (S > kMaxBatchSequences)
+    throw std::invalid_argument("runBatch: " + std::to_string(S) + " sequences, more than one batch takes (" +
+                                std::to_string(kMaxBatchSequences) + ")");
+  if (!req.positions.empty() && req.positions.size() != S)
+    throw std::invalid_argument("runBatch: " + std::to_string(req.positions.size()) + " position lists for " +
+                                std::to_string(S) + " sequences");
+  int64_t total = 0;
+  int32_t maxLen = 0;
+  std::vector<std::vector<int32_t>> positions(S);
+  for (size_t s = 0; s < S; ++s) {
+    const std::vector<int32_t>& seq = req.sequences[s];
+    try {
+      validateTokens(seq, 0);
+      positions[s] =
+          checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s], int32_t(seq.size()));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
+    }
+    total += int64_t(seq.size());
+    maxLen = std::max(maxLen, int32_t(seq.size()));
+  }
+  if (total > kMaxBatchTokens)
+    throw std::invalid_argument("runBatch: " + std::to_string(total) + " tokens in all, more than one batch takes (" +
+                                std::to_string(kMaxBatchTokens) + ")");
+  validateHooks(req.hooks);
+  for (const HookRef& h : req.hooks) {
+    if (hookKindInfo(h.kind).perHead)
+      throw std::invalid_argument("runBatch does not capture " + hookName(h) +
+                                  " (per-head hooks): run those sequences one at a time");
+  }
+
+  // Packed end to end: sequence s occupies rows [offset_s, offset_s + n_s), at positions 0..n_s−1.
+  std::vector<int32_t> tokens, tokenPositions, starts, rows, lastRows;
+  tokens.reserve(size_t(total));
+  std::vector<size_t> firstRow(S + 1, 0);  // per sequence: index of its first captured row in `rows`
+  for (size_t s = 0; s < S; ++s) {
+    const std::vector<int32_t>& seq = req.sequences[s];
+    const int32_t offset = int32_t(tokens.size()), n = int32_t(seq.size());
+    tokens.insert(tokens.end(), seq.begin(), seq.end());
+    for (int32_t i = 0; i < n; ++i) {
+      tokenPositions.push_back(i);
+      starts.push_back(offset);
+    }
+    firstRow[s] = rows.size();
+    for (int32_t p : positions[s]) rows.push_back(offset + p);
+    lastRows.push_back(offset + n - 1);
+  }
+  firstRow[S] = rows.size();
+
+  Forward f;
+  f.tokens = &tokens;
+  f.positions = &tokenPositions;
+  f.seqStarts = &starts;
+  f.maxSeqLen = maxLen;
+  f.logitRows = &lastRows;
+  f.logits = req.logits;
+  f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
+
+  RunResult all;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    all = captureForward(f, req.hooks, rows);
+  }
+  // Split the rows back per sequence: every hook here is [rows, width].
+  std::vector<RunResult> out(S);
+  const size_t V = size_t(weights_.hp.nVocab);
+  for (size_t s = 0; s < S; ++s) {
+    if (req.logits) out[s].logits.assign(all.logits.begin() + s * V, all.logits.begin() + (s + 1) * V);
+    const size_t P = firstRow[s + 1] - firstRow[s];
+    for (const CapturedTensor& c : all.captured) {
+      const size_t width = size_t(c.shape[1]);
+      CapturedTensor t;
+      t.hook = c.hook;
+      t.shape = {int64_t(P), int64_t(width)};
+      t.data.assign(c.data.begin() + firstRow[s] * width, c.data.begin() + firstRow[s + 1] * width);
+      out[s].captured.push_back(std::move(t));
+    }
+  }
+  return out;
 }
 
 std::vector<CapturedTensor> Engine::readTaps(const OutputTaps& taps, size_t P) {

@@ -42,6 +42,13 @@ class Engine {
 
   RunResult run(const RunRequest& request);
 
+  // Several sequences in one packed forward (BatchRunRequest), one RunResult per sequence, equal to
+  // run() of each alone. At most kMaxBatchSequences sequences and kMaxBatchTokens tokens in all
+  // (the attention scratch grows with tokens × longest sequence on the CPU, tokens² on a GPU).
+  std::vector<RunResult> runBatch(const BatchRunRequest& request);
+  static constexpr int64_t kMaxBatchTokens = 2048;
+  static constexpr size_t kMaxBatchSequences = 256;
+
   // ln_f + unembedding + top-k (and the requested measures) of m vectors, batched on the backend.
   LensOutput lens(const LensRequest& request);
 
@@ -68,6 +75,12 @@ class Engine {
   struct Forward {
     const std::vector<int32_t>* tokens = nullptr;
     int32_t nPast = 0;
+    // Packed sequences (runBatch): each token's position and its sequence's first row, the longest
+    // sequence, and the rows whose logits are computed. Null: one sequence at nPast.., logits of the last row.
+    const std::vector<int32_t>* positions = nullptr;
+    const std::vector<int32_t>* seqStarts = nullptr;
+    int32_t maxSeqLen = 0;
+    const std::vector<int32_t>* logitRows = nullptr;
     KvCache* cache = nullptr;
     Capture* capture = nullptr;  // eval-callback capture, or
     OutputTaps* taps = nullptr;  // capture through graph outputs
@@ -76,7 +89,11 @@ class Engine {
     std::vector<bool> headOutputs;
     bool logits = true;
   };
-  std::vector<float> forwardLogits(const Forward& f);
+  std::vector<float> forwardLogits(const Forward& f);  // [n_vocab] per logit row, rows end to end
+  // forwardLogits with the hooks copied out at rows `rows` (ascending, of the forward's tokens).
+  RunResult captureForward(Forward& f, const std::vector<HookRef>& hooks, const std::vector<int32_t>& rows);
+  std::vector<int32_t> checkedPositions(const std::vector<int32_t>& positions, int32_t n) const;
+  void validateHooks(const std::vector<HookRef>& hooks) const;
   int64_t minMatmulCols() const;
   bool cpuKernels() const;
   void validateHook(const HookRef& ref) const;  // the layer exists in this model (names are parsed by the caller)

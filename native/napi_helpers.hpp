@@ -342,6 +342,51 @@ Napi::Value queueRun(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng
       env, [eng, req]() { return eng->run(req); }, [](Napi::Env env, RunResult& r) { return runResultToJs(env, r); });
 }
 
+// runBatch({sequences: Int32Array[], hooks?: string[], positions?: Int32Array[] (one per sequence),
+//           logits?: boolean = true}) — BatchRunRequest; resolves to one run() result per sequence.
+inline BatchRunRequest batchRunRequestFrom(Napi::Env env, const Options& o, int32_t nLayer) {
+  auto int32Arrays = [&](const char* key) {
+    std::vector<std::vector<int32_t>> out;
+    Napi::Value v = o.required(key);
+    const std::string what = o.field(key) + " must be an array of Int32Arrays";
+    if (!v.IsArray()) throw Napi::TypeError::New(env, what);
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value x = a.Get(i);
+      if (!x.IsTypedArray() || x.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw Napi::TypeError::New(env, what + " (entry " + std::to_string(i) + " is not)");
+      Napi::Int32Array t = x.As<Napi::Int32Array>();
+      out.emplace_back(t.Data(), t.Data() + t.ElementLength());
+    }
+    return out;
+  };
+  BatchRunRequest req;
+  req.sequences = int32Arrays("sequences");
+  if (o.has("hooks")) {
+    const std::vector<std::string> names = o.strings("hooks");
+    for (size_t i = 0; i < names.size(); ++i)
+      req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
+  }
+  if (o.has("positions")) req.positions = int32Arrays("positions");
+  req.logits = o.boolean("logits", true);
+  return req;
+}
+
+template <typename Engine>
+Napi::Value queueRunBatch(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng, int32_t nLayer) {
+  Napi::Env env = info.Env();
+  const Options o(info[0], "runBatch");
+  o.onlyKnown({"sequences", "hooks", "positions", "logits"});
+  BatchRunRequest req = batchRunRequestFrom(env, o, nLayer);
+  return queue<std::vector<RunResult>>(
+      env, [eng, req = std::move(req)]() { return eng->runBatch(req); },
+      [](Napi::Env env, std::vector<RunResult>& results) -> Napi::Value {
+        Napi::Array out = Napi::Array::New(env, results.size());
+        for (size_t i = 0; i < results.size(); ++i) out.Set(uint32_t(i), runResultToJs(env, results[i]));
+        return out;
+      });
+}
+
 template <typename Engine>
 Napi::Value queueLens(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng) {
   Napi::Env env = info.Env();

@@ -38,6 +38,18 @@ struct RunResult {
   std::vector<float> logits;  // next-token logits at the last position [n_vocab]; empty when not asked for
 };
 
+// Several independent sequences in one forward (Engine::runBatch): packed end to end with no padding,
+// each at positions 0..n_i−1 and attending only to its own earlier tokens, so every sequence's rows
+// are those of a run of it alone. Per-head hooks (attn_pattern, attn_head_out) and interventions are
+// not offered here: run those sequences one at a time.
+struct BatchRunRequest {
+  std::vector<std::vector<int32_t>> sequences;
+  std::vector<HookRef> hooks;
+  // Per sequence, as RunRequest::positions; empty = every position of each.
+  std::vector<std::vector<int32_t>> positions;
+  bool logits = true;  // each sequence's next-token logits (RunResult::logits)
+};
+
 struct LensRequest {
   std::vector<float> vectors;  // [m, n_embd] row-major
   int64_t m = 0;

@@ -1,12 +1,18 @@
 // decodeBatch: the logit lens of many prompts, as an async iterator of results in input order, with
 // a bounded number of prompts in flight (memory stays bounded for any number of prompts).
 //
-// The GPT-2 engine runs one prompt per forward (its calls are serialized on the model), so prompts are
-// pipelined: while the engine computes prompt i+1, the JS side tokenizes the next prompt and builds
-// the result of prompt i. An engine with a batched forward can take several prompts per call behind the
-// same iterator; the results must not change (each prompt is independent: no padding, no shared state).
-import { decodeLayers, modelFrom, type DecodeOptions } from '../lens/decode.js';
+// With batchSize > 1 (the GPT-2 engine's default), prompts are grouped (batchSize prompts, at most
+// maxBatchTokens tokens) and each group runs as one packed forward (Model.runBatch: no padding, each
+// prompt at its own positions 0..n−1 and attending only to itself), then each prompt's rows go through
+// the same lens as decodeLayers. Two groups are in flight: while the engine computes one, the JS side
+// tokenizes the next prompts and builds the results of the other. A prompt the packed forward cannot
+// take runs alone (see `packable`). With batchSize 1 (the llama.cpp engine's default) every prompt runs
+// alone, `concurrency` of them in flight. On the GPT-2 engine each result equals decodeLayers of that
+// prompt either way; on the llama.cpp engine, packed results agree with it to float rounding.
+import { decodeLayers, lensDecoded, modelFrom, prepareDecode, type DecodeOptions, type PreparedDecode } from '../lens/decode.js';
 import { invalidParameterError, is } from '../is.js';
+import { loadTunedLens } from '../lens/tuned/tuned-lens.js';
+import type { Model } from '../model/model.js';
 import type { DecodedLens } from '../types.js';
 
 /** One prompt of a batch, with its own tracked token and an id carried through to its result. */
@@ -18,8 +24,19 @@ export interface BatchPrompt {
 }
 
 export interface DecodeBatchOptions extends DecodeOptions {
-  /** Prompts in flight at once, 1..64 (default 2: one computing, one being prepared or read out). */
+  /** Prompts in flight at once when prompts run one at a time (the llama.cpp engine), 1..64 (default 2: one computing, one being prepared or read out). */
   concurrency?: number;
+  /**
+   * Prompts per packed forward (Model.runBatch), 1..256; 1 runs every prompt alone. Default 16 on the
+   * GPT-2 engine, whose packed rows are bit for bit those of runs alone, and 1 on the llama.cpp engine,
+   * whose packed rows agree with runs alone only to float rounding (~1e-5 relative: its attention sums
+   * over KV cells, where a prompt's keys sit at other offsets), so the lens can differ in the last digits;
+   * ask for more to pack there. Prompts with interventions, steering, the per-head hooks (attn_pattern,
+   * attn_head_out), or a single token always run alone.
+   */
+  batchSize?: number;
+  /** The most tokens (all prompts together) in one packed forward, 1..2048 (default 512; the llama.cpp engine also caps it at the model's batchSize). */
+  maxBatchTokens?: number;
 }
 
 /** One prompt's outcome: its result, or the error that prompt alone raised (the batch goes on). */
@@ -27,7 +44,14 @@ export type BatchResult<P extends BatchPrompt = BatchPrompt> =
   { index: number; input: P; result: DecodedLens; error?: undefined } | { index: number; input: P; error: Error; result?: undefined };
 
 export const DEFAULT_BATCH_CONCURRENCY = 2;
+export const DEFAULT_BATCH_SIZE = 16; // GPT-2 engine; 1 on the llama.cpp engine (see DecodeBatchOptions.batchSize)
+export const DEFAULT_MAX_BATCH_TOKENS = 512;
 const MAX_CONCURRENCY = 64;
+// Model.runBatch's limits (the GPT-2 engine's, native/engine.hpp).
+const MAX_BATCH_SIZE = 256;
+const MAX_BATCH_TOKENS = 2048;
+// Groups in flight on the batched path: one in the engine, one being read out.
+const GROUPS_IN_FLIGHT = 2;
 
 function iteratorOf<T>(source: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> | Iterator<T> {
   if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) return (source as AsyncIterable<T>)[Symbol.asyncIterator]();
@@ -42,6 +66,62 @@ function toBatchPrompt<P extends BatchPrompt>(p: string | P, index: number): P {
   throw invalidParameterError(`prompts[${index}]`, 'a string or { prompt, id?, target? }', p);
 }
 
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
+/**
+ * A prepared prompt the packed forward takes: no edits inside the graph, row hooks only, and at least
+ * two tokens. (ggml multiplies a single column through another kernel than several, which rounds
+ * differently in the last bits: a one-token prompt runs alone so that its result equals decodeLayers'.)
+ */
+function packable(p: PreparedDecode): boolean {
+  return p.interventions.length === 0 && p.ids.length >= 2 && !p.hooks.some((h) => h.kind === 'attn_pattern' || h.kind === 'attn_head_out');
+}
+
+interface Pending<P> {
+  index: number;
+  input: P;
+  prepared?: PreparedDecode;
+  error?: Error;
+}
+
+/** One group's results in input order: the packable prompts in one packed forward, the others alone. */
+async function runGroup<P extends BatchPrompt>(model: Model, group: Pending<P>[]): Promise<BatchResult<P>[]> {
+  const results: BatchResult<P>[] = [];
+  const fail = (g: Pending<P>, err: unknown): BatchResult<P> => ({ index: g.index, input: g.input, error: asError(err) });
+  const packed = group.filter((g) => g.prepared && packable(g.prepared));
+  const activations = new Map<Pending<P>, Awaited<ReturnType<Model['runBatch']>>[number]['activations']>();
+  let packedError: unknown;
+  if (packed.length) {
+    try {
+      const outs = await model.runBatch(
+        packed.map((g) => g.prepared!.ids),
+        { hooks: packed[0].prepared!.captureNames, positions: packed.map((g) => g.prepared!.positions), logits: false },
+      );
+      packed.forEach((g, i) => activations.set(g, outs[i].activations));
+    } catch (err) {
+      packedError = err;
+    }
+  }
+  for (const g of group) {
+    if (!g.prepared) {
+      results.push(fail(g, g.error));
+      continue;
+    }
+    try {
+      let acts = activations.get(g);
+      if (!acts) {
+        if (packed.includes(g)) throw packedError;
+        const { ids, captureNames, positions, interventions } = g.prepared;
+        acts = (await model.run(ids, { hooks: captureNames, positions, logits: false, ...(interventions.length ? { interventions } : {}) })).activations;
+      }
+      results.push({ index: g.index, input: g.input, result: await lensDecoded(g.prepared, acts) });
+    } catch (err) {
+      results.push(fail(g, err));
+    }
+  }
+  return results;
+}
+
 /**
  * The logit lens of every prompt, yielded in input order as `{ index, input, result }` (or `{ index,
  * input, error }` for a prompt that failed: too long, a bad target, …). Each result equals
@@ -53,11 +133,98 @@ export async function* decodeBatch<P extends BatchPrompt = BatchPrompt>(
   options: DecodeBatchOptions = {},
 ): AsyncGenerator<BatchResult<P>, void, undefined> {
   if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
-  const { concurrency = DEFAULT_BATCH_CONCURRENCY, ...decode } = options;
+  const { concurrency = DEFAULT_BATCH_CONCURRENCY, batchSize: askedBatchSize, maxBatchTokens = DEFAULT_MAX_BATCH_TOKENS, ...decode } = options;
   if (!is.integerIn(concurrency, 1, MAX_CONCURRENCY)) throw invalidParameterError('concurrency', `an integer in 1..${MAX_CONCURRENCY}`, concurrency);
+  if (askedBatchSize !== undefined && !is.integerIn(askedBatchSize, 1, MAX_BATCH_SIZE))
+    throw invalidParameterError('batchSize', `an integer in 1..${MAX_BATCH_SIZE}`, askedBatchSize);
+  if (!is.integerIn(maxBatchTokens, 1, MAX_BATCH_TOKENS)) throw invalidParameterError('maxBatchTokens', `an integer in 1..${MAX_BATCH_TOKENS}`, maxBatchTokens);
   const it = iteratorOf(prompts);
   // Loaded once, not once per prompt.
   const model = await modelFrom(decode.model);
+  const batchSize = askedBatchSize ?? (model.isLlama ? 1 : DEFAULT_BATCH_SIZE);
+  // The llama.cpp engine takes at most its n_batch tokens per forward.
+  const tokenCap = model.isLlama ? Math.min(maxBatchTokens, model.info.n_ctx) : maxBatchTokens;
+  let done = false;
+  try {
+    if (batchSize > 1) {
+      // A tuned lens named by its folder is read once here rather than once per prompt.
+      const tunedLens = is.nonEmptyString(decode.tunedLens) ? await loadTunedLens(decode.tunedLens) : decode.tunedLens;
+      yield* batched(it, model, { ...decode, model, ...(tunedLens === undefined ? {} : { tunedLens }) }, batchSize, tokenCap, () => (done = true));
+    } else {
+      yield* pipelined(it, model, decode, concurrency, () => (done = true));
+    }
+  } finally {
+    // The consumer stopped early (or a prompt was malformed): let the source close its file.
+    if (!done) await it.return?.();
+  }
+}
+
+async function* batched<P extends BatchPrompt>(
+  it: AsyncIterator<string | P> | Iterator<string | P>,
+  model: Model,
+  decode: DecodeOptions,
+  batchSize: number,
+  maxBatchTokens: number,
+  onDone: () => void,
+): AsyncGenerator<BatchResult<P>, void, undefined> {
+  const inFlight: Promise<BatchResult<P>[]>[] = [];
+  let index = 0;
+  let done = false;
+  let carried: Pending<P> | undefined; // the prompt that did not fit in the previous group
+
+  const prepare = async (input: P, i: number): Promise<Pending<P>> => {
+    const target = input.target ?? decode.target;
+    try {
+      const prepared = await prepareDecode(input.prompt, { ...decode, ...(target === undefined ? {} : { target }) }, model);
+      return { index: i, input, prepared };
+    } catch (err) {
+      return { index: i, input, error: asError(err) };
+    }
+  };
+  const tokensOf = (g: Pending<P>) => (g.prepared && packable(g.prepared) ? g.prepared.ids.length : 0);
+
+  while (true) {
+    while (!(done && !carried) && inFlight.length < GROUPS_IN_FLIGHT) {
+      const group: Pending<P>[] = [];
+      let tokens = 0;
+      while (group.length < batchSize) {
+        let next = carried;
+        carried = undefined;
+        if (!next) {
+          if (done) break;
+          const r = await it.next();
+          if (r.done) {
+            done = true;
+            onDone();
+            break;
+          }
+          const i = index++;
+          next = await prepare(toBatchPrompt(r.value, i), i);
+        }
+        const n = tokensOf(next);
+        if (group.length > 0 && tokens + n > maxBatchTokens) {
+          carried = next;
+          break;
+        }
+        group.push(next);
+        tokens += n;
+      }
+      if (group.length === 0) break;
+      inFlight.push(runGroup(model, group));
+    }
+    const head = inFlight.shift();
+    if (head === undefined) return;
+    yield* await head;
+  }
+}
+
+async function* pipelined<P extends BatchPrompt>(
+  it: AsyncIterator<string | P> | Iterator<string | P>,
+  model: Model,
+  decode: DecodeOptions,
+  concurrency: number,
+  onDone: () => void,
+): AsyncGenerator<BatchResult<P>, void, undefined> {
   const inFlight: Promise<BatchResult<P>>[] = [];
   let index = 0;
   let done = false;
@@ -66,27 +233,23 @@ export async function* decodeBatch<P extends BatchPrompt = BatchPrompt>(
     const target = input.target ?? decode.target;
     return decodeLayers(input.prompt, { ...decode, model, ...(target === undefined ? {} : { target }) }).then(
       (result): BatchResult<P> => ({ index: i, input, result }),
-      (err: unknown): BatchResult<P> => ({ index: i, input, error: err instanceof Error ? err : new Error(String(err)) }),
+      (err: unknown): BatchResult<P> => ({ index: i, input, error: asError(err) }),
     );
   };
 
-  try {
-    while (true) {
-      while (!done && inFlight.length < concurrency) {
-        const next = await it.next();
-        if (next.done) {
-          done = true;
-          break;
-        }
-        const i = index++;
-        inFlight.push(start(toBatchPrompt(next.value, i), i));
+  while (true) {
+    while (!done && inFlight.length < concurrency) {
+      const next = await it.next();
+      if (next.done) {
+        done = true;
+        onDone();
+        break;
       }
-      const head = inFlight.shift();
-      if (head === undefined) return;
-      yield await head;
+      const i = index++;
+      inFlight.push(start(toBatchPrompt(next.value, i), i));
     }
-  } finally {
-    // The consumer stopped early (or a prompt was malformed): let the source close its file.
-    if (!done) await it.return?.();
+    const head = inFlight.shift();
+    if (head === undefined) return;
+    yield await head;
   }
 }

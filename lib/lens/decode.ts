@@ -131,11 +131,30 @@ export function tokenizePrompt(prompt: unknown, modelOrNCtx: Model | number): nu
   return ids;
 }
 
-/** The logit lens of a prompt; the result has accessors by hook (`result.get('resid_post', -1)`, see LensResultAccessors). */
-export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<DecodedLens> {
-  if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
-  const model = await modelFrom(options.model);
-  const { n_layer, n_embd, n_vocab } = model.info;
+/**
+ * What decodeLayers settles before the forward pass: the checked options, the prompt's tokens and
+ * positions, and what the run captures. decodeBatch prepares each prompt the same way, runs several in
+ * one packed forward, and finishes each with lensDecoded.
+ */
+export interface PreparedDecode {
+  model: Model;
+  prompt: string;
+  ids: number[];
+  positions: number[];
+  options: DecodeOptions;
+  topK: number;
+  hooks: ReturnType<typeof resolveHooks>;
+  /** Hook names the run captures: the requested ones, plus the final residual. */
+  captureNames: string[];
+  finalName: string;
+  target?: ReturnType<typeof resolveTarget>;
+  tuned?: TunedLens;
+  interventions: Intervention[];
+}
+
+/** Checks decodeLayers' options and tokenizes the prompt, without running anything. */
+export async function prepareDecode(prompt: string, options: DecodeOptions, model: Model): Promise<PreparedDecode> {
+  const { n_layer, n_vocab } = model.info;
   const topK = options.topK ?? 5;
   if (!is.integerIn(topK, 1, n_vocab)) throw invalidParameterError('topK', `an integer in 1..${n_vocab}`, topK);
   if (options.onActivation !== undefined && typeof options.onActivation !== 'function')
@@ -147,7 +166,6 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
     throw invalidParameterError('chat', 'a boolean or { system?: string }', options.chat);
   const text = options.chat ? model.applyChatTemplate(prompt, typeof options.chat === 'object' ? options.chat.system : undefined) : prompt;
   const ids = tokenizePrompt(text, model);
-  const label = model.tokenizer.label;
   const positions = checkParameter('positions', () => resolvePositions(options.positions ?? 'last', ids.length));
   const target = options.target === undefined ? undefined : checkParameter('target', () => resolveTarget(options.target!, n_vocab, model.tokenizer));
   const hooks = checkParameter('hooks', () => resolveHooks(options.hooks ?? 'default', n_layer, model.info.hookKinds));
@@ -160,13 +178,43 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
   // The final residual is always captured: its lens *is* the model's prediction at every position.
   const finalName = hookName('resid_post', n_layer - 1);
   const captureNames = hooks.some((h) => h.name === finalName) ? hooks.map((h) => h.name) : [...hooks.map((h) => h.name), finalName];
-  // No logits from the run: the final residual's lens row is the same prediction.
-  const { activations } = await model.run(ids, {
-    hooks: captureNames,
+  return {
+    model,
+    prompt,
+    ids,
     positions,
+    options,
+    topK,
+    hooks,
+    captureNames,
+    finalName,
+    interventions,
+    ...(target ? { target } : {}),
+    ...(tuned ? { tuned } : {}),
+  };
+}
+
+/** The logit lens of a prompt; the result has accessors by hook (`result.get('resid_post', -1)`, see LensResultAccessors). */
+export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<DecodedLens> {
+  if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
+  const model = await modelFrom(options.model);
+  const prepared = await prepareDecode(prompt, options, model);
+  const { interventions } = prepared;
+  // No logits from the run: the final residual's lens row is the same prediction.
+  const { activations } = await model.run(prepared.ids, {
+    hooks: prepared.captureNames,
+    positions: prepared.positions,
     logits: false,
     ...(interventions.length ? { interventions } : {}),
   });
+  return lensDecoded(prepared, activations);
+}
+
+/** The lens rows of one prepared prompt's captured activations (those of prepared.captureNames), as decodeLayers returns them. */
+export async function lensDecoded(prepared: PreparedDecode, activations: Activation[]): Promise<DecodedLens> {
+  const { model, prompt, ids, positions, options, topK, hooks, finalName, target, tuned } = prepared;
+  const { n_layer, n_embd } = model.info;
+  const label = model.tokenizer.label;
   const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
   for (const a of shown) options.onActivation?.(a);
 

@@ -256,6 +256,40 @@ export class Model {
   }
 
   /**
+   * Several prompts in one forward pass: their tokens packed end to end with no padding, each at
+   * positions 0..n−1 and attending only to its own earlier tokens, so each output equals `run()` of that
+   * prompt alone (bit for bit on the GPT-2 engine's CPU kernels but the logits, which are unembedded
+   * together; to float rounding on a GPU and on the llama.cpp engine, whose attention sums over the KV
+   * cells, where a prompt's keys sit at other offsets). `positions` is one spec for all prompts or one per
+   * prompt. Row hooks only (attn_pattern and attn_head_out are per head: run those prompts one at a
+   * time), no interventions; at most 256 prompts, and 2048 tokens in all (GPT-2 engine) or the model's
+   * batchSize (llama.cpp engine) per call.
+   */
+  async runBatch(
+    prompts: readonly ArrayLike<number>[],
+    options: Omit<RunOptions, 'interventions' | 'positions'> & { positions?: PositionSpec | readonly PositionSpec[] } = {},
+  ): Promise<RunOutput[]> {
+    if (!Array.isArray(prompts) || prompts.length === 0) throw invalidParameterError('prompts', 'a non-empty array of token id arrays', prompts);
+    const sequences = prompts.map((ids) => this.#checkTokens(ids));
+    const hooks = options.hooks === undefined ? [] : resolveHooks(options.hooks, this.info.n_layer, this.info.hookKinds);
+    const spec = options.positions ?? 'last';
+    const perPrompt = Array.isArray(spec) && spec.length > 0 && typeof spec[0] !== 'number';
+    if (perPrompt && spec.length !== prompts.length) throw new RangeError(`positions: ${spec.length} specs for ${prompts.length} prompts`);
+    const positions = sequences.map((t, i) => resolvePositions((perPrompt ? spec[i] : spec) as PositionSpec, t.length));
+    if (options.logits !== undefined && !is.bool(options.logits)) throw new InvalidParameterError(`logits must be a boolean, got ${typeof options.logits}`);
+    const out = await this.#engine().runBatch({
+      sequences,
+      hooks: hooks.map((h) => h.name),
+      positions: positions.map((p) => Int32Array.from(p)),
+      logits: options.logits ?? true,
+    });
+    return out.map((r, i) => ({
+      activations: r.captured.map((c): Activation => ({ name: c.name, layer: c.layer, kind: c.kind, positions: positions[i], data: c.data, shape: c.shape })),
+      logits: r.logits,
+    }));
+  }
+
+  /**
    * The tuned lens's training objective and gradients for a batch of positions, on the CPU
    * (native/train); lib/lens/tuned/train.ts drives it. GPT-2 engine only: the trainer reads its ln_f and wte.
    */

@@ -93,6 +93,17 @@ export interface NativeRunRequest {
   logits?: boolean;
 }
 
+/** runBatch()'s request (the engine's BatchRunRequest): sequences packed into one forward, no padding. */
+export interface NativeBatchRunRequest {
+  sequences: Int32Array[];
+  /** Row hooks only (no attn_pattern / attn_head_out). */
+  hooks?: string[];
+  /** Per sequence: rows to capture, ascending and unique; absent = every position of each. */
+  positions?: Int32Array[];
+  /** Each sequence's next-token logits (default true). */
+  logits?: boolean;
+}
+
 /** lens()'s request (the engine's LensRequest): `count` rows of n_embd floats in `vectors`. */
 export interface NativeLensRequest extends NativeLensOptions {
   vectors: Float32Array;
@@ -172,6 +183,8 @@ export interface NativeTrainLensResult {
 
 export interface NativeModel {
   run(request: NativeRunRequest): Promise<NativeRunResult>;
+  /** One result per sequence, each equal to run() of that sequence alone. */
+  runBatch(request: NativeBatchRunRequest): Promise<NativeRunResult[]>;
   trainLens(request: NativeTrainLensRequest): Promise<NativeTrainLensResult>;
   lens(request: NativeLensRequest): Promise<NativeTopK>;
   generate(request: NativeGenerateRequest): Promise<Int32Array>;
@@ -231,6 +244,8 @@ export interface NativeLlamaGenerateRequest extends NativeSamplingRequest {
 /** A GGUF model run by libllama: the same run/lens as NativeModel plus the model's own tokenizer. */
 export interface NativeLlamaModel {
   run(request: NativeRunRequest): Promise<NativeRunResult>;
+  /** Several sequences in one llama_decode; each result agrees with run() of it alone to float rounding. */
+  runBatch(request: NativeBatchRunRequest): Promise<NativeRunResult[]>;
   lens(request: NativeLensRequest): Promise<NativeTopK>;
   generate(request: NativeLlamaGenerateRequest): Promise<Int32Array>;
   tokenize(request: { text: string; addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;

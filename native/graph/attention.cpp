@@ -41,64 +41,82 @@ void taskRange(int64_t tasks, int ith, int nth, int64_t& begin, int64_t& end) {
   end = std::min(tasks, begin + per);
 }
 
+// The keys query i attends to: [first, last], and where its row starts in the key axis. One sequence
+// (no starts tensor): keys 0..i + n_past. Packed sequences (src[2] = I32 [n] each token's sequence
+// start): keys start..i only, and the row holds them from column 0, so a row of pattern is the same
+// as in a run of that sequence alone (zero past its last key).
+struct KeySpan {
+  int64_t first, last;
+};
+
+KeySpan keySpan(const ggml_tensor* starts, int64_t i, int64_t nKv, int64_t nPast) {
+  if (!starts) return {0, std::min(nKv - 1, i + nPast)};
+  return {int64_t(static_cast<const int32_t*>(starts->data)[i]), i};
+}
+
 void patternKernel(ggml_tensor* dst, int ith, int nth, void*) {
-  const ggml_tensor *q = dst->src[0], *k = dst->src[1];
-  const int64_t nKv = dst->ne[0], n = dst->ne[1], nh = dst->ne[2];
+  const ggml_tensor *q = dst->src[0], *k = dst->src[1], *starts = dst->src[2];
+  const int64_t width = dst->ne[0], n = dst->ne[1], nh = dst->ne[2], nKv = k->ne[1];
   const int64_t hd = q->ne[0] / nh, nPast = nKv - n;
   const float scale = 1.0f / std::sqrt(float(hd));
   const Rows Q = rowsOf(q), K = rowsOf(k);
   int64_t begin, end;
   taskRange(nh * n, ith, nth, begin, end);
   for (int64_t t = begin; t < end; ++t) {
-    const int64_t h = t / n, i = t % n, last = std::min(nKv - 1, i + nPast);
-    float* out = static_cast<float*>(dst->data) + t * nKv;
+    const int64_t h = t / n, i = t % n;
+    const KeySpan span = keySpan(starts, i, nKv, nPast);
+    const int64_t count = span.last - span.first + 1;
+    float* out = static_cast<float*>(dst->data) + t * width;
     const float* qi = Q.row(i, h * hd);
     float maxv = -INFINITY;
-    for (int64_t j = 0; j <= last; ++j) {
-      out[j] = scale * dot(qi, K.row(j, h * hd), hd);
-      maxv = std::max(maxv, out[j]);
+    for (int64_t c = 0; c < count; ++c) {
+      out[c] = scale * dot(qi, K.row(span.first + c, h * hd), hd);
+      maxv = std::max(maxv, out[c]);
     }
-    for (int64_t j = 0; j <= last; ++j) out[j] = expF32(out[j] - maxv);
+    for (int64_t c = 0; c < count; ++c) out[c] = expF32(out[c] - maxv);
     double sum = 0.0;
-    for (int64_t j = 0; j <= last; ++j) sum += out[j];
+    for (int64_t c = 0; c < count; ++c) sum += out[c];
     const float inv = float(1.0 / sum);
-    for (int64_t j = 0; j <= last; ++j) out[j] *= inv;
-    for (int64_t j = last + 1; j < nKv; ++j) out[j] = 0.0f;
+    for (int64_t c = 0; c < count; ++c) out[c] *= inv;
+    for (int64_t c = count; c < width; ++c) out[c] = 0.0f;
   }
 }
 
 void mixKernel(ggml_tensor* dst, int ith, int nth, void*) {
-  const ggml_tensor *pattern = dst->src[0], *v = dst->src[1];
-  const int64_t nKv = pattern->ne[0], n = pattern->ne[1], nh = pattern->ne[2];
+  const ggml_tensor *pattern = dst->src[0], *v = dst->src[1], *starts = dst->src[2];
+  const int64_t width = pattern->ne[0], n = pattern->ne[1], nh = pattern->ne[2], nKv = v->ne[1];
   const int64_t d = dst->ne[0], hd = d / nh, nPast = nKv - n;
   const Rows V = rowsOf(v);
   int64_t begin, end;
   taskRange(nh * n, ith, nth, begin, end);
   for (int64_t t = begin; t < end; ++t) {
-    const int64_t h = t / n, i = t % n, last = std::min(nKv - 1, i + nPast);
-    const float* p = static_cast<const float*>(pattern->data) + t * nKv;
+    const int64_t h = t / n, i = t % n;
+    const KeySpan span = keySpan(starts, i, nKv, nPast);
+    const float* p = static_cast<const float*>(pattern->data) + t * width;
     float* __restrict out = static_cast<float*>(dst->data) + i * d + h * hd;
     std::fill(out, out + hd, 0.0f);
-    for (int64_t j = 0; j <= last; ++j) {
-      const float w = p[j];
-      const float* __restrict vj = V.row(j, h * hd);
-      for (int64_t c = 0; c < hd; ++c) out[c] += w * vj[c];
+    for (int64_t c = 0; c <= span.last - span.first; ++c) {
+      const float w = p[c];
+      const float* __restrict vj = V.row(span.first + c, h * hd);
+      for (int64_t e = 0; e < hd; ++e) out[e] += w * vj[e];
     }
   }
 }
 
 }  // namespace
 
-ggml_tensor* buildAttnPattern(ggml_context* ctx, ggml_tensor* q, ggml_tensor* k, int nHead) {
-  ggml_tensor* args[2] = {q, k};
-  return ggml_custom_4d(ctx, GGML_TYPE_F32, k->ne[1], q->ne[1], nHead, 1, args, 2, patternKernel, GGML_N_TASKS_MAX,
-                        nullptr);
+ggml_tensor* buildAttnPattern(ggml_context* ctx, ggml_tensor* q, ggml_tensor* k, int nHead, ggml_tensor* seqStarts,
+                              int64_t maxSeqLen) {
+  ggml_tensor* args[3] = {q, k, seqStarts};
+  const int64_t width = seqStarts ? maxSeqLen : k->ne[1];
+  return ggml_custom_4d(ctx, GGML_TYPE_F32, width, q->ne[1], nHead, 1, args, seqStarts ? 3 : 2, patternKernel,
+                        GGML_N_TASKS_MAX, nullptr);
 }
 
-ggml_tensor* buildAttnMix(ggml_context* ctx, ggml_tensor* pattern, ggml_tensor* v) {
-  ggml_tensor* args[2] = {pattern, v};
-  return ggml_custom_4d(ctx, GGML_TYPE_F32, v->ne[0], pattern->ne[1], 1, 1, args, 2, mixKernel, GGML_N_TASKS_MAX,
-                        nullptr);
+ggml_tensor* buildAttnMix(ggml_context* ctx, ggml_tensor* pattern, ggml_tensor* v, ggml_tensor* seqStarts) {
+  ggml_tensor* args[3] = {pattern, v, seqStarts};
+  return ggml_custom_4d(ctx, GGML_TYPE_F32, v->ne[0], pattern->ne[1], 1, 1, args, seqStarts ? 3 : 2, mixKernel,
+                        GGML_N_TASKS_MAX, nullptr);
 }
 
 }  // namespace layerlens

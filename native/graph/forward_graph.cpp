@@ -89,6 +89,9 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
   const HParams& hp = w.hp;
   const int64_t d = hp.nEmbd, nh = hp.nHead, hd = hp.headDim(), n = nTokens, nKv = int64_t(nPast) + nTokens;
   if (!cache && nPast != 0) throw std::logic_error("buildForwardGraph: nPast without a cache");
+  const bool packed = extras.maxSeqLen > 0;
+  if (packed && (cache || extras.maxSeqLen > nTokens))
+    throw std::logic_error("buildForwardGraph: packed sequences take no cache and fit in the tokens");
 
   ForwardGraph fg;
   fg.graph = ggml_new_graph_custom(ctx, forwardGraphSize(hp), false);
@@ -181,8 +184,12 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_tensor* merged;         // [d, n]: the heads' outputs side by side, c_proj's input
     ggml_tensor* kqv = nullptr;  // [hd, n, nh]: the same per head, only for attn_head_out
     if (extras.cpuKernels) {
-      pattern = hook(buildAttnPattern(ctx, q, k, int(nh)), HookKind::AttnPattern, l);
-      merged = buildAttnMix(ctx, pattern, v);
+      if (packed && !fg.seqStarts) {
+        fg.seqStarts = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n), "input.seq_starts");
+        ggml_set_input(fg.seqStarts);
+      }
+      pattern = hook(buildAttnPattern(ctx, q, k, int(nh), fg.seqStarts, extras.maxSeqLen), HookKind::AttnPattern, l);
+      merged = buildAttnMix(ctx, pattern, v, fg.seqStarts);
       if (headOutputs) kqv = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, merged, hd, nh, n), 0, 2, 1, 3));
     } else {
       ggml_tensor* Q =
@@ -191,9 +198,15 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
           ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, k), hd, nh, nKv), 0, 2, 1, 3);  // [hd, nKv, nh]
       ggml_tensor* Vt = ggml_cont(
           ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, contiguous(ctx, v), hd, nh, nKv), 1, 2, 0, 3));  // [nKv, hd, nh]
-      ggml_tensor* scores = ggml_diag_mask_inf(ctx, exactMatmul(ctx, K, Q, mc), nPast);                // [nKv, n, nh]
-      pattern =
-          hook(ggml_soft_max_ext(ctx, scores, nullptr, 1.0f / std::sqrt(float(hd)), 0.0f), HookKind::AttnPattern, l);
+      ggml_tensor* scores = exactMatmul(ctx, K, Q, mc);                                                // [nKv, n, nh]
+      if (packed && !fg.attnMask) {
+        fg.attnMask = named(ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, n), "input.attn_mask");
+        ggml_set_input(fg.attnMask);
+      }
+      // One sequence: the causal mask in place; packed ones: the block-diagonal causal mask, added by the softmax.
+      if (!packed) scores = ggml_diag_mask_inf(ctx, scores, nPast);
+      pattern = hook(ggml_soft_max_ext(ctx, scores, fg.attnMask, 1.0f / std::sqrt(float(hd)), 0.0f),
+                     HookKind::AttnPattern, l);
       kqv = exactMatmul(ctx, Vt, pattern, mc);  // [hd, n, nh]
       merged = ggml_cont_2d(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3), d, n);
     }
@@ -219,7 +232,14 @@ ForwardGraph buildForwardGraph(ggml_context* ctx, const Weights& w, int32_t nTok
     ggml_build_forward_expand(fg.graph, resid);
     return fg;
   }
-  ggml_tensor* last = ggml_view_2d(ctx, resid, d, 1, resid->nb[1], size_t(n - 1) * resid->nb[1]);
+  ggml_tensor* last;
+  if (packed) {
+    fg.logitRows = named(ggml_new_tensor_1d(ctx, GGML_TYPE_I32, extras.nLogitRows), "input.logit_rows");
+    ggml_set_input(fg.logitRows);
+    last = ggml_get_rows(ctx, resid, fg.logitRows);
+  } else {
+    last = ggml_view_2d(ctx, resid, d, 1, resid->nb[1], size_t(n - 1) * resid->nb[1]);
+  }
   fg.logits = named(buildUnembed(ctx, w, last, mc), "logits");
   ggml_set_output(fg.logits);
   ggml_build_forward_expand(fg.graph, fg.logits);

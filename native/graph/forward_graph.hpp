@@ -61,6 +61,11 @@ struct GraphExtras {
   int64_t minMatmulCols = 0;      // see exactMatmul
   bool cpuKernels = false;        // the graph runs on the CPU backend alone: use layerlens' own CPU ops (gelu.hpp)
   bool logits = true;             // end with the unembedding of the last position (false: end at the last resid_post)
+  // > 0: the tokens are several sequences packed end to end (no cache): attention is block-diagonal
+  // causal through ForwardGraph::seqStarts (CPU kernels) or attnMask (composed ops), and the logits are
+  // those of the rows in ForwardGraph::logitRows (nLogitRows of them: each sequence's last token).
+  int32_t maxSeqLen = 0;
+  int32_t nLogitRows = 1;
 };
 
 struct ForwardGraph {
@@ -68,6 +73,10 @@ struct ForwardGraph {
   ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
   ggml_tensor* positions = nullptr;  // input: I32 [n_tokens]
   ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token (null without GraphExtras::logits)
+  // Packed sequences only (GraphExtras::maxSeqLen > 0), each created when a node reads it:
+  ggml_tensor* seqStarts = nullptr;  // input: I32 [n_tokens] each token's sequence's first row
+  ggml_tensor* attnMask = nullptr;   // input: F32 [n_tokens, n_tokens] 0 where key j is visible to query i, else -inf
+  ggml_tensor* logitRows = nullptr;  // input: I32 [nLogitRows] the rows to unembed (logits: [n_vocab, nLogitRows])
   std::vector<std::pair<ggml_tensor*, const std::vector<float>*>> interventionInputs;  // to fill after allocation
 };
 

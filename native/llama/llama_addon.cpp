@@ -17,7 +17,8 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(
         env, "NativeLlamaModel",
-        {InstanceMethod("run", &NativeLlamaModel::Run), InstanceMethod("lens", &NativeLlamaModel::Lens),
+        {InstanceMethod("run", &NativeLlamaModel::Run), InstanceMethod("runBatch", &NativeLlamaModel::RunBatch),
+         InstanceMethod("lens", &NativeLlamaModel::Lens),
          InstanceMethod("generate", &NativeLlamaModel::Generate),
          InstanceMethod("tokenize", &NativeLlamaModel::Tokenize), InstanceMethod("pieces", &NativeLlamaModel::Pieces),
          InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
@@ -38,6 +39,12 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   Napi::Value Run(const Napi::CallbackInfo& info) {
     auto eng = engine(info.Env());
     return queueRun(info, eng, eng->info().nLayer);
+  }
+
+  // runBatch({sequences, hooks?, positions?, logits?}): several sequences in one llama_decode (BatchRunRequest).
+  Napi::Value RunBatch(const Napi::CallbackInfo& info) {
+    auto eng = engine(info.Env());
+    return queueRunBatch(info, eng, eng->info().nLayer);
   }
 
   Napi::Value Lens(const Napi::CallbackInfo& info) { return queueLens(info, engine(info.Env())); }

@@ -92,6 +92,7 @@ LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& opti
   cp.n_batch = uint32_t(info_.nBatch);
   cp.n_ubatch = uint32_t(info_.nBatch);  // one graph per decode: the capture sees every row at once
   cp.n_seq_max = 1;
+  cp.kv_unified = true;  // one KV stream: runBatch's sequences (seq ids up to LLAMA_MAX_SEQ) share it
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
   // Faithful by default: an F32 KV cache and the plain softmax attention (llama.cpp's defaults, F16 KV
@@ -163,14 +164,23 @@ void LlamaEngine::validateInterventions(const std::vector<InterventionSpec>& ivs
 void LlamaEngine::decode(const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<int32_t>& outputPositions,
                          LlamaCapture* capture) {
   const int32_t n = int32_t(tokens.size());
+  std::vector<int32_t> positions(static_cast<size_t>(n)), seqIds(static_cast<size_t>(n), 0);
+  for (int32_t i = 0; i < n; ++i) positions[size_t(i)] = nPast + i;
+  decodeRows(tokens, positions, seqIds, outputPositions, capture);
+}
+
+void LlamaEngine::decodeRows(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                             const std::vector<int32_t>& seqIds, const std::vector<int32_t>& outputRows,
+                             LlamaCapture* capture) {
+  const int32_t n = int32_t(tokens.size());
   Batch batch(n);
   size_t next = 0;
   for (int32_t i = 0; i < n; ++i) {
     batch.b.token[i] = tokens[size_t(i)];
-    batch.b.pos[i] = nPast + i;
+    batch.b.pos[i] = positions[size_t(i)];
     batch.b.n_seq_id[i] = 1;
-    batch.b.seq_id[i][0] = 0;
-    const bool out = next < outputPositions.size() && outputPositions[next] == i;
+    batch.b.seq_id[i][0] = seqIds[size_t(i)];
+    const bool out = next < outputRows.size() && outputRows[next] == i;
     if (out) ++next;
     batch.b.logits[i] = out ? 1 : 0;
   }
@@ -182,18 +192,23 @@ void LlamaEngine::decode(const std::vector<int32_t>& tokens, int32_t nPast, cons
   if (rc != 0) throw std::runtime_error("llama_decode failed (code " + std::to_string(rc) + ")");
 }
 
-RunResult LlamaEngine::run(const RunRequest& req) {
-  const int32_t n = int32_t(req.tokens.size());
-  validateTokens(req.tokens, 0);
-  for (const HookRef& h : req.hooks) validateHook(h);
-  validateInterventions(req.interventions, n);
-  std::vector<int32_t> positions = req.positions;
+std::vector<int32_t> LlamaEngine::checkedPositions(const std::vector<int32_t>& requested, int32_t n) const {
+  std::vector<int32_t> positions = requested;
   if (positions.empty())
     for (int32_t i = 0; i < n; ++i) positions.push_back(i);
   for (size_t i = 0; i < positions.size(); ++i) {
     if (positions[i] < 0 || positions[i] >= n || (i > 0 && positions[i] <= positions[i - 1]))
       throw std::invalid_argument("positions must be ascending, unique and in 0.." + std::to_string(n - 1));
   }
+  return positions;
+}
+
+RunResult LlamaEngine::run(const RunRequest& req) {
+  const int32_t n = int32_t(req.tokens.size());
+  validateTokens(req.tokens, 0);
+  for (const HookRef& h : req.hooks) validateHook(h);
+  validateInterventions(req.interventions, n);
+  const std::vector<int32_t> positions = checkedPositions(req.positions, n);
   // The last block computes only the output rows: ask for every row when hooks need other positions.
   std::vector<int32_t> outputs;
   const bool onlyLast = positions.size() == 1 && positions[0] == n - 1;
@@ -223,6 +238,100 @@ RunResult LlamaEngine::run(const RunRequest& req) {
     const float* logits = llama_get_logits_ith(ctx_.get(), -1);
     if (!logits) throw std::runtime_error("llama.cpp returned no logits");
     out.logits.assign(logits, logits + info_.nVocab);
+  }
+  return out;
+}
+
+std::vector<RunResult> LlamaEngine::runBatch(const BatchRunRequest& req) {
+  const size_t S = req.sequences.size();
+  if (S == 0) throw std::invalid_argument("runBatch: no sequences to run");
+  if (S > kMaxBatchSequences)
+    throw std::invalid_argument("runBatch: " + std::to_string(S) + " sequences, more than one batch takes (" +
+                                std::to_string(kMaxBatchSequences) + ")");
+  if (!req.positions.empty() && req.positions.size() != S)
+    throw std::invalid_argument("runBatch: " + std::to_string(req.positions.size()) + " position lists for " +
+                                std::to_string(S) + " sequences");
+  int64_t total = 0;
+  std::vector<std::vector<int32_t>> positions(S);
+  for (size_t s = 0; s < S; ++s) {
+    const std::vector<int32_t>& seq = req.sequences[s];
+    try {
+      validateTokens(seq, 0);
+      positions[s] =
+          checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s], int32_t(seq.size()));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
+    }
+    total += int64_t(seq.size());
+  }
+  const int64_t cap = std::min<int64_t>(info_.nBatch, info_.nCtx);
+  if (total > cap)
+    throw std::invalid_argument("runBatch: " + std::to_string(total) + " tokens in all, more than one batch takes (" +
+                                std::to_string(cap) + "; raise batchSize when loading)");
+  for (const HookRef& h : req.hooks) {
+    validateHook(h);
+    if (hookKindInfo(h.kind).perHead)
+      throw std::invalid_argument("runBatch does not capture " + hookName(h) +
+                                  " (per-head hooks): run those sequences one at a time");
+  }
+
+  // Sequence s occupies rows [offset_s, offset_s + n_s) of the batch, at positions 0..n_s−1, seq_id s.
+  std::vector<int32_t> tokens, tokenPositions, seqIds, rows, lastRows;
+  std::vector<size_t> firstRow(S + 1, 0);
+  bool onlyLast = true;
+  for (size_t s = 0; s < S; ++s) {
+    const std::vector<int32_t>& seq = req.sequences[s];
+    const int32_t offset = int32_t(tokens.size()), n = int32_t(seq.size());
+    tokens.insert(tokens.end(), seq.begin(), seq.end());
+    for (int32_t i = 0; i < n; ++i) {
+      tokenPositions.push_back(i);
+      seqIds.push_back(int32_t(s));
+    }
+    firstRow[s] = rows.size();
+    for (int32_t p : positions[s]) rows.push_back(offset + p);
+    onlyLast = onlyLast && positions[s].size() == 1 && positions[s][0] == n - 1;
+    lastRows.push_back(offset + n - 1);
+  }
+  firstRow[S] = rows.size();
+  // The last block computes only the output rows: every row when hooks need others than the last ones.
+  std::vector<int32_t> outputs;
+  if (!req.hooks.empty() && !onlyLast) {
+    for (int32_t i = 0; i < int32_t(tokens.size()); ++i) outputs.push_back(i);
+  } else {
+    outputs = lastRows;
+  }
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::vector<InterventionSpec> none;
+  LlamaCaptureSetup setup;
+  setup.arch = &arch_;
+  setup.nTokens = int32_t(tokens.size());
+  setup.nHead = info_.nHead;
+  setup.outputPositions = outputs;
+  setup.hooks = req.hooks;
+  setup.positions = rows;
+  setup.interventions = &none;
+  LlamaCapture capture(std::move(setup));
+  llama_memory_clear(llama_get_memory(ctx_.get()), true);
+  decodeRows(tokens, tokenPositions, seqIds, outputs, req.hooks.empty() ? nullptr : &capture);
+  std::vector<CapturedTensor> all = capture.take();
+
+  std::vector<RunResult> out(S);
+  for (size_t s = 0; s < S; ++s) {
+    if (req.logits) {
+      const float* logits = llama_get_logits_ith(ctx_.get(), lastRows[s]);
+      if (!logits) throw std::runtime_error("llama.cpp returned no logits");
+      out[s].logits.assign(logits, logits + info_.nVocab);
+    }
+    const size_t P = firstRow[s + 1] - firstRow[s];
+    for (const CapturedTensor& c : all) {
+      const size_t width = size_t(c.shape[1]);
+      CapturedTensor t;
+      t.hook = c.hook;
+      t.shape = {int64_t(P), int64_t(width)};
+      t.data.assign(c.data.begin() + firstRow[s] * width, c.data.begin() + firstRow[s + 1] * width);
+      out[s].captured.push_back(std::move(t));
+    }
   }
   return out;
 }

@@ -54,6 +54,12 @@ class LlamaEngine {
   LlamaEngine& operator=(const LlamaEngine&) = delete;
 
   RunResult run(const RunRequest& request);
+  // Several sequences in one llama_decode (seq_id s each, positions from 0, the KV cache cleared per
+  // call), one RunResult per sequence. Row hooks only; at most kMaxBatchSequences sequences and
+  // n_batch tokens in all. The rows agree with run() of each sequence alone to float rounding, not bit
+  // for bit: llama.cpp's attention sums over KV cells, where a sequence's keys sit at other offsets.
+  std::vector<RunResult> runBatch(const BatchRunRequest& request);
+  static constexpr size_t kMaxBatchSequences = 256;  // llama.cpp's LLAMA_MAX_SEQ with a unified KV cache
   LensOutput lens(const LensRequest& request);
   // Decodes after the prompt until maxNewTokens, the context limit, or (stopAtEog) an end-of-generation
   // token, which is included. Interventions apply to the prompt's pass, stepInterventions (one token
@@ -84,6 +90,10 @@ class LlamaEngine {
   // One llama_decode of `tokens` at positions nPast..; outputs at `outputPositions` (batch-relative).
   void decode(const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<int32_t>& outputPositions,
               LlamaCapture* capture);
+  // One llama_decode of tokens at the given positions, each in its sequence; outputs at `outputRows` (ascending).
+  void decodeRows(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                  const std::vector<int32_t>& seqIds, const std::vector<int32_t>& outputRows, LlamaCapture* capture);
+  std::vector<int32_t> checkedPositions(const std::vector<int32_t>& positions, int32_t n) const;
   static bool evalCallback(ggml_tensor* t, bool ask, void* self);
 
   std::mutex mutex_;

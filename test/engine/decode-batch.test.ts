@@ -43,23 +43,29 @@ describe('decodeBatch', () => {
     });
   }
 
-  it('takes strings and async iterables, and reads the source only as fast as results are consumed', async () => {
-    let pulled = 0;
-    async function* source() {
-      for (const p of ['one', 'two', 'three', 'four', 'five', 'six']) {
-        pulled++;
-        yield p;
+  // One prompt per forward (batchSize 1): `concurrency` prompts are read ahead; packed forwards: two groups of batchSize.
+  for (const [label, batching, readAhead] of [
+    ['one per forward', { concurrency: 2, batchSize: 1 }, 3],
+    ['packed forwards', { batchSize: 2 }, 4],
+  ] as const) {
+    it(`takes strings and async iterables, and reads the source only as fast as results are consumed (${label})`, async () => {
+      let pulled = 0;
+      async function* source() {
+        for (const p of ['one', 'two', 'three', 'four', 'five', 'six']) {
+          pulled++;
+          yield p;
+        }
       }
-    }
-    const it = decodeBatch(source(), { model: tiny.model, concurrency: 2 });
-    const first = await it.next();
-    expect(first.value).toMatchObject({ index: 0, input: { prompt: 'one' } });
-    expect(pulled).toBeLessThanOrEqual(3);
-    const rest = await collect({ [Symbol.asyncIterator]: () => it });
-    expect(rest.map((r) => r.input.prompt)).toEqual(['two', 'three', 'four', 'five', 'six']);
-    const single = await decodeLayers('six', { model: tiny.model });
-    expect(plain(toJSON(rest[4].result!))).toEqual(plain(toJSON(single)));
-  });
+      const it = decodeBatch(source(), { model: tiny.model, ...batching });
+      const first = await it.next();
+      expect(first.value).toMatchObject({ index: 0, input: { prompt: 'one' } });
+      expect(pulled).toBeLessThanOrEqual(readAhead);
+      const rest = await collect({ [Symbol.asyncIterator]: () => it });
+      expect(rest.map((r) => r.input.prompt)).toEqual(['two', 'three', 'four', 'five', 'six']);
+      const single = await decodeLayers('six', { model: tiny.model });
+      expect(plain(toJSON(rest[4].result!))).toEqual(plain(toJSON(single)));
+    });
+  }
 
   it('a failing prompt yields its error in place; the others still run', async () => {
     const long = 'word '.repeat(200); // more tokens than the tiny model's context of 64
