@@ -13,7 +13,8 @@ struct Backends {
   // lifetime: without it ggml-cpu starts fresh threads for every graph, and every capture
   // split would pay that again.
   ThreadpoolPtr threadpool;
-  BackendPtr gpu;  // null when running on the CPU only
+  BackendPtr gpu;  // null when running on the CPU only; a remote device for 'rpc://host:port'
+  std::vector<std::string> rpcEndpoints;  // the RPC server ("host:port") the weights are on, if any
   BackendPtr cpu;
   std::string deviceName;   // e.g. "CPU", "CUDA0"
   std::string description;  // the device's own description
@@ -23,7 +24,8 @@ struct Backends {
   // The backend that holds the weights and runs the graph (the GPU when there is one).
   ggml_backend_t primary() const { return gpu ? gpu.get() : cpu.get(); }
 
-  // device: "auto" | "cpu" | "cuda" | "metal"; threads <= 0 picks the hardware concurrency.
+  // device: "auto" | "cpu" | "cuda" | "metal" | "rpc://host:port"; threads <= 0 picks the hardware
+  // concurrency. An rpc:// device connects to the server (call it where guardRpc catches ggml's aborts).
   static Backends create(const std::string& device, int threads);
 
   SchedPtr makeScheduler(size_t graphSize) const;

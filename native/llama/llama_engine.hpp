@@ -41,6 +41,7 @@ struct LlamaModelInfo {
   float normEps = 0.0f, finalLogitSoftcap = 0.0f;
   bool tiedOutput = false;
   int threads = 0;
+  std::vector<std::string> rpcEndpoints;  // the RPC servers ("host:port") holding the blocks, if any
 };
 
 // Picks the next token from a row of logits (greedy or a sampler).
