@@ -16,6 +16,8 @@ namespace layerlens {
 namespace {
 
 constexpr int kDeadProbeMs = 1000;
+constexpr int kDeadProbeAttempts = 20;
+constexpr int kDeadProbePauseMs = 50;
 
 struct FailureState {
   std::mutex mutex;
@@ -64,12 +66,17 @@ void recordFailure(const std::string& reason) {
     std::lock_guard<std::mutex> lock(s.mutex);
     known.assign(s.known.begin(), s.known.end());
   }
+  // A killed server's connections can close a moment before its listening socket does: probe again
+  // for a while before concluding that no server can be singled out.
   std::vector<std::string> dead;
-  for (const std::string& e : known) {
-    try {
-      probeRpcEndpoint(e, kDeadProbeMs);
-    } catch (const std::exception&) {
-      dead.push_back(e);
+  for (int attempt = 0; attempt < kDeadProbeAttempts && dead.empty(); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(kDeadProbePauseMs));
+    for (const std::string& e : known) {
+      try {
+        probeRpcEndpoint(e, kDeadProbeMs);
+      } catch (const std::exception&) {
+        dead.push_back(e);
+      }
     }
   }
   if (dead.empty()) dead = known;

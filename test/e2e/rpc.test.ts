@@ -163,7 +163,7 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
         if (x.kind !== 'attn_pattern') expect(relativeL2Error(x.data, refHooks.get(x.name)!), x.name).toBeLessThan(1e-4);
       });
       expect(relativeL2Error(r.logits, l.logits)).toBeLessThan(1e-6);
-      const [dr, dl] = await Promise.all([remote, local].map((m) => decodeLayers(LLAMA_IDS, { model: m, topK: 3 })));
+      const [dr, dl] = await Promise.all([remote, local].map((m) => decodeLayers('Hello world', { model: m, topK: 3, positions: 'all' })));
       expect(dr.hooks.map((h) => h.top.map((t) => t.id))).toEqual(dl.hooks.map((h) => h.top.map((t) => t.id)));
     } finally {
       remote.dispose();
