@@ -13,8 +13,10 @@ struct Backends {
   // lifetime: without it ggml-cpu starts fresh threads for every graph, and every capture
   // split would pay that again.
   ThreadpoolPtr threadpool;
-  BackendPtr gpu;  // null when running on the CPU only; a remote device for 'rpc://host:port'
-  std::vector<std::string> rpcEndpoints;  // the RPC server ("host:port") the weights are on, if any
+  // Null when running on the CPU only; for 'rpc://host:port', the server's device.
+  BackendPtr gpu;
+  // The RPC server ("host:port") the weights are on, if any.
+  std::vector<std::string> rpcEndpoints;
   BackendPtr cpu;
   std::string deviceName;   // e.g. "CPU", "CUDA0"
   std::string description;  // the device's own description

@@ -45,7 +45,8 @@ Napi::Value startRpcServer(const Napi::CallbackInfo& info) {
   // ggml's server binds an IPv4 address literal only.
   in_addr parsed{};
   if (inet_pton(AF_INET, host.c_str(), &parsed) != 1)
-    throw Napi::TypeError::New(env, "startRpcServer: 'host' must be an IPv4 address such as 127.0.0.1, got '" + host + "'");
+    throw Napi::TypeError::New(env,
+                               "startRpcServer: 'host' must be an IPv4 address such as 127.0.0.1, got '" + host + "'");
   if (port < 1 || port > 65535) throw Napi::TypeError::New(env, "startRpcServer: 'port' must be in 1..65535");
   if (threads < 0 || threads > 1024) throw Napi::TypeError::New(env, "startRpcServer: 'threads' must be in 0..1024");
   const std::string endpoint = host + ":" + std::to_string(port);

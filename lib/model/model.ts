@@ -377,7 +377,7 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
     throw invalidParameterError('threads', `an integer in 1..${MAX_THREADS}`, options.threads);
   const device = options.device ?? 'auto';
   if (isRpcDevice(device)) parseRpcDevice(device);
-  else if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', `${oneOf(DEVICES)} or 'rpc://host:port'`, device);
+  else if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', oneOf(DEVICES), device);
   const capture = options.capture ?? 'auto';
   if (!is.inArray(capture, CAPTURES)) throw invalidParameterError('capture', oneOf(CAPTURES), capture);
   const dtype = options.dtype ?? 'auto';

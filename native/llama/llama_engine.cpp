@@ -33,8 +33,8 @@ LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& opti
     : model_(nullptr, llama_model_free), ctx_(nullptr, llama_free) {
   const std::vector<std::string> endpoints = parseRpcDevice(options.device);
   if (endpoints.empty() && options.device != "auto" && options.device != "cpu")
-    throw std::invalid_argument("the llama.cpp engine runs on the CPU or on RPC servers (rpc://host:port) in this "
-                                "version (device '" + options.device + "' was asked for)");
+    throw std::invalid_argument("the llama.cpp engine runs on the CPU or on RPC servers (rpc://host:port), not on '" +
+                                options.device + "'");
   if (options.threads < 0 || options.threads > 1024) throw std::invalid_argument("threads must be in 0..1024");
   if (options.contextLength < 0 || options.contextLength > (1 << 20))
     throw std::invalid_argument("contextLength must be in 0..1048576");

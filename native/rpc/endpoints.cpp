@@ -45,7 +45,8 @@ bool validHost(const std::string& host) {
 std::string endpointOf(const std::string& item, const std::string& device) {
   const std::string bad = "device '" + device + "': ";
   if (item.rfind(kScheme, 0) != 0)
-    throw std::invalid_argument(bad + "'" + item + "' is not rpc://host:port (several servers: rpc://a:50052,rpc://b:50052)");
+    throw std::invalid_argument(bad + "'" + item +
+                                "' is not rpc://host:port (several servers: rpc://a:50052,rpc://b:50052)");
   const std::string rest = item.substr(std::strlen(kScheme));
   const size_t colon = rest.rfind(':');
   if (colon == std::string::npos) throw std::invalid_argument(bad + "'" + item + "' has no port (rpc://host:port)");
@@ -118,7 +119,8 @@ std::vector<std::string> parseRpcDevice(const std::string& device) {
     const std::string item = trim(device.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     const std::string endpoint = endpointOf(item, device);
     for (const std::string& seen : endpoints) {
-      if (seen == endpoint) throw std::invalid_argument("device '" + device + "': rpc://" + endpoint + " is listed twice");
+      if (seen == endpoint)
+        throw std::invalid_argument("device '" + device + "': rpc://" + endpoint + " is listed twice");
     }
     endpoints.push_back(endpoint);
     if (comma == std::string::npos) break;

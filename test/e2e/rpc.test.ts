@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeLayers, loadModel, type Model } from '../../lib/index.js';
+import { decodeLayers, loadModel } from '../../lib/index.js';
 import { parseRpcServerArgs } from '../../lib/cli/rpc-server.js';
 import { parseRpcDevice } from '../../lib/model/rpc-device.js';
 import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
@@ -99,7 +99,7 @@ describe('device strings and the rpc-server command line', () => {
 
   it('rejects a bad device before loading anything', async () => {
     await expect(loadModel(checkpoint('tiny-f32'), { device: 'rpc://127.0.0.1' as `rpc://${string}` })).rejects.toThrow(/has no port/);
-    await expect(loadModel(checkpoint('tiny-f32'), { device: 'gpu' as 'cpu' })).rejects.toThrow(/'rpc:\/\/host:port'/);
+    await expect(loadModel(checkpoint('tiny-f32'), { device: 'rpc://a:1,rpc://b:70000' })).rejects.toThrow(/'rpc:\/\/b:70000': the port must be/);
   });
 });
 
@@ -124,7 +124,10 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
   });
 
   it('runs GPT-2 remotely as it runs locally, every hook at every position', async () => {
-    const [remote, local] = await Promise.all([loadModel(checkpoint('tiny-f32'), { device: a.device, threads: 1 }), loadModel(checkpoint('tiny-f32'), { device: 'cpu', threads: 1 })]);
+    const [remote, local] = await Promise.all([
+      loadModel(checkpoint('tiny-f32'), { device: a.device, threads: 1 }),
+      loadModel(checkpoint('tiny-f32'), { device: 'cpu', threads: 1 }),
+    ]);
     try {
       expect(remote.runtime.deviceDescription).toBe(`rpc://127.0.0.1:${a.port}`);
       expect(remote.runtime.capture).toBe('outputs');
@@ -140,8 +143,8 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
       expect(relativeL2Error(r.logits, l.logits)).toBeLessThan(1e-5);
       // The lens of the remote model (it runs on the server too) ranks as the local one does.
       const [dr, dl] = await Promise.all([remote, local].map((m) => decodeLayers('The Eiffel Tower is in', { model: m, topK: 5 })));
-      expect(dr.hooks.map((h) => h.top.map((t) => t.id))).toEqual(dl.hooks.map((h) => h.top.map((t) => t.id)));
-      dr.hooks.forEach((h, i) => h.top.forEach((t, j) => expect(Math.abs(t.prob - dl.hooks[i].top[j].prob)).toBeLessThan(1e-5)));
+      expect(dr.hooks.map((h) => h.top!.map((t) => t.id))).toEqual(dl.hooks.map((h) => h.top!.map((t) => t.id)));
+      dr.hooks.forEach((h, i) => h.top!.forEach((t, j) => expect(Math.abs(t.prob - dl.hooks[i].top![j].prob)).toBeLessThan(1e-5)));
     } finally {
       remote.dispose();
       local.dispose();
@@ -163,8 +166,8 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
         if (x.kind !== 'attn_pattern') expect(relativeL2Error(x.data, refHooks.get(x.name)!), x.name).toBeLessThan(1e-4);
       });
       expect(relativeL2Error(r.logits, l.logits)).toBeLessThan(1e-6);
-      const [dr, dl] = await Promise.all([remote, local].map((m) => decodeLayers('Hello world', { model: m, topK: 3, positions: 'all' })));
-      expect(dr.hooks.map((h) => h.top.map((t) => t.id))).toEqual(dl.hooks.map((h) => h.top.map((t) => t.id)));
+      const [dr, dl] = await Promise.all([remote, local].map((m) => decodeLayers('Hello world', { model: m, topK: 3 })));
+      expect(dr.hooks.map((h) => h.top!.map((t) => t.id))).toEqual(dl.hooks.map((h) => h.top!.map((t) => t.id)));
     } finally {
       remote.dispose();
       local.dispose();
@@ -195,7 +198,9 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
     expect(done).toBeGreaterThanOrEqual(3);
     expect(err.message).toMatch(new RegExp(`rpc://127\\.0\\.0\\.1:${server.port} stopped answering`));
     await expect(remote.run(ids, { hooks: ['embed'] })).rejects.toThrow(/can no longer be used/);
-    await expect(loadModel(file(), { device: server.device })).rejects.toThrow(new RegExp(`cannot reach rpc://127\\.0\\.0\\.1:${server.port}|stopped answering`));
+    await expect(loadModel(file(), { device: server.device })).rejects.toThrow(
+      new RegExp(`cannot reach rpc://127\\.0\\.0\\.1:${server.port}|stopped answering`),
+    );
     remote.dispose(); // leaks the model on purpose, without blocking
     // A local model in the same process is unaffected.
     const local = await loadModel(file(), { device: 'cpu', threads: 1 });
