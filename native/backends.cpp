@@ -87,6 +87,7 @@ Backends Backends::create(const std::string& device, int threads) {
   // backends as it does with a GPU, so that path is exercised on machines without one.
   if (!endpoints.empty()) {
     // The weights and the forward on the server; the scheduler keeps the CPU as its fallback.
+    b.rpcLease = RpcLease(endpoints);
     const std::vector<ggml_backend_dev_t> remote = connectRpcServers(endpoints);
     b.gpu.reset(ggml_backend_dev_init(remote.front(), nullptr));
     if (!b.gpu) throw std::runtime_error("could not open the device of rpc://" + endpoints.front());

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ggml_handles.hpp"
+#include "rpc/failures.hpp"
 
 namespace layerlens {
 
@@ -13,6 +14,9 @@ struct Backends {
   // lifetime: without it ggml-cpu starts fresh threads for every graph, and every capture
   // split would pay that again.
   ThreadpoolPtr threadpool;
+  // The RPC server in use, if any; before the backend so that it ends after it (and, in the Engine,
+  // after the weights: Backends is its first member).
+  RpcLease rpcLease;
   // Null when running on the CPU only; for 'rpc://host:port', the server's device.
   BackendPtr gpu;
   // The RPC server ("host:port") the weights are on, if any.

@@ -51,6 +51,7 @@ LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& opti
   const llama_model_tensor_buft_override headOnCpu[] = {
       {"^(output|output_norm|token_embd)\\.", ggml_backend_cpu_buffer_type()}, {nullptr, nullptr}};
   if (!endpoints.empty()) {
+    rpcLease_ = RpcLease(endpoints);
     remote = connectRpcServers(endpoints);
     remote.push_back(nullptr);
     mp.devices = remote.data();

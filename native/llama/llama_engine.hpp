@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "../rpc/failures.hpp"
 #include "../run_types.hpp"
 #include "llama.h"
 #include "llama_capture.hpp"
@@ -82,6 +83,7 @@ class LlamaEngine {
   static bool evalCallback(ggml_tensor* t, bool ask, void* self);
 
   std::mutex mutex_;
+  RpcLease rpcLease_;  // before the model and context, so that it ends after them
   std::unique_ptr<llama_model, void (*)(llama_model*)> model_;
   std::unique_ptr<llama_context, void (*)(llama_context*)> ctx_;
   const llama_vocab* vocab_ = nullptr;

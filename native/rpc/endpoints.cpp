@@ -154,7 +154,6 @@ std::vector<ggml_backend_dev_t> connectRpcServers(const std::vector<std::string>
     const std::string failed = rpcFailureOf({endpoint});
     if (!failed.empty()) throw std::runtime_error(failed);
     probeRpcEndpoint(endpoint, kProbeTimeoutMs);
-    noteRpcEndpoint(endpoint);
     ggml_backend_reg_t reg;
     try {
       reg = ggml_backend_rpc_add_server(endpoint.c_str());

@@ -23,7 +23,8 @@ std::vector<std::string> parseRpcDevice(const std::string& device);
 void probeRpcEndpoint(const std::string& endpoint, int timeoutMs);
 
 // Checks each server (probe, then ggml's handshake) and returns its devices, in order. Must run where
-// guardRpc (failures.hpp) catches ggml's aborts: ggml's connect and handshake abort on failure.
+// guardRpc (failures.hpp) catches ggml's aborts: ggml's connect and handshake abort on failure. The
+// caller holds an RpcLease on the endpoints before it allocates anything on them.
 std::vector<ggml_backend_dev_t> connectRpcServers(const std::vector<std::string>& endpoints);
 
 }  // namespace layerlens

@@ -7,7 +7,6 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <set>
 
 #include "endpoints.hpp"
 #include "ggml.h"
@@ -21,8 +20,8 @@ constexpr int kDeadProbePauseMs = 50;
 
 struct FailureState {
   std::mutex mutex;
-  std::condition_variable changed;  // a server failed, or a guarded call finished
-  std::set<std::string> known;
+  std::condition_variable changed;            // a server failed, or a guarded call finished
+  std::map<std::string, int> inUse;           // endpoint -> live RpcLeases
   std::map<std::string, std::string> failed;  // endpoint -> what ggml said
 };
 
@@ -58,13 +57,16 @@ std::string failureLocked(FailureState& s, const std::vector<std::string>& endpo
 }
 
 // On ggml's dispatcher thread, whose connection broke: find which servers no longer accept
-// connections (all known ones when none can be singled out) and wake the calls waiting on them.
+// connections among those in use and not failed before (all of them when none can be singled out),
+// and wake the calls waiting on them.
 void recordFailure(const std::string& reason) {
   FailureState& s = state();
   std::vector<std::string> known;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
-    known.assign(s.known.begin(), s.known.end());
+    for (const auto& [endpoint, leases] : s.inUse) {
+      if (leases > 0 && !s.failed.count(endpoint)) known.push_back(endpoint);  // failed ones stay leased (leaked)
+    }
   }
   // A killed server's connections can close a moment before its listening socket does: probe again
   // for a while before concluding that no server can be singled out.
@@ -104,10 +106,29 @@ void installRpcAbortHandler() {
   std::call_once(once, [] { previousHandler = ggml_set_abort_callback(&onGgmlAbort); });
 }
 
-void noteRpcEndpoint(const std::string& endpoint) {
+RpcLease::RpcLease(std::vector<std::string> endpoints) : endpoints_(std::move(endpoints)) {
   FailureState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
-  s.known.insert(endpoint);
+  for (const std::string& e : endpoints_) ++s.inUse[e];
+}
+
+RpcLease::~RpcLease() { release(); }
+
+RpcLease& RpcLease::operator=(RpcLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    endpoints_ = std::move(other.endpoints_);
+    other.endpoints_.clear();
+  }
+  return *this;
+}
+
+void RpcLease::release() {
+  if (endpoints_.empty()) return;
+  FailureState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  for (const std::string& e : endpoints_) --s.inUse[e];
+  endpoints_.clear();
 }
 
 std::string rpcFailureOf(const std::vector<std::string>& endpoints) {

@@ -33,8 +33,24 @@ struct RpcAbort : std::runtime_error {
 // so an rpc-server process keeps ggml's default abort).
 void installRpcAbortHandler();
 
-// Servers this process has connected to (probed when a connection breaks, to find the dead one).
-void noteRpcEndpoint(const std::string& endpoint);
+// The servers a loaded model uses, for as long as it lives: when a connection breaks, only servers in
+// use are probed to find the dead one (a server stopped after its models were freed must not be taken
+// for it). Declare it before the members that hold remote memory, so it ends after them.
+class RpcLease {
+ public:
+  RpcLease() = default;
+  explicit RpcLease(std::vector<std::string> endpoints);
+  ~RpcLease();
+  RpcLease(RpcLease&& other) noexcept : endpoints_(std::move(other.endpoints_)) { other.endpoints_.clear(); }
+  RpcLease& operator=(RpcLease&& other) noexcept;
+  RpcLease(const RpcLease&) = delete;
+  RpcLease& operator=(const RpcLease&) = delete;
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
+
+ private:
+  void release();
+  std::vector<std::string> endpoints_;
+};
 
 // Why a model on these servers can no longer be used ("" while they all work).
 std::string rpcFailureOf(const std::vector<std::string>& endpoints);

@@ -9,9 +9,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, loadModel } from '../../lib/index.js';
-import { parseRpcServerArgs } from '../../lib/cli/rpc-server.js';
+import { parseCliArgs } from '../../lib/cli/main.js';
+import { parseRpcServerArgs, RPC_SERVER_HELP } from '../../lib/cli/rpc-server.js';
 import { parseRpcDevice } from '../../lib/model/rpc-device.js';
 import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
+import { runCli } from '../helpers/cli.js';
 import { archGguf } from '../helpers/gguf-arch-writer.js';
 import { forwardReference, relativeL2Error, type RefModel, loadReference } from '../reference/gpt2-f64.js';
 import { archForward, archHookValues } from '../reference/llama-f64.js';
@@ -97,6 +99,12 @@ describe('device strings and the rpc-server command line', () => {
     expect(() => parseRpcServerArgs(['--port', '0'])).toThrow(/--port/);
   });
 
+  it('takes --device rpc://… on the command line', () => {
+    expect(parseCliArgs(['--device', 'rpc://127.0.0.1:50052,rpc://gpu-box:50053', 'x'])).toMatchObject({ device: 'rpc://127.0.0.1:50052,rpc://gpu-box:50053' });
+    expect(() => parseCliArgs(['--device', 'rpc://127.0.0.1', 'x'])).toThrow(/^--device 'rpc:\/\/127\.0\.0\.1': .* has no port/);
+    expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/for --device/);
+  });
+
   it('rejects a bad device before loading anything', async () => {
     await expect(loadModel(checkpoint('tiny-f32'), { device: 'rpc://127.0.0.1' as `rpc://${string}` })).rejects.toThrow(/has no port/);
     await expect(loadModel(checkpoint('tiny-f32'), { device: 'rpc://a:1,rpc://b:70000' })).rejects.toThrow(/'rpc:\/\/b:70000': the port must be/);
@@ -117,6 +125,30 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
     await expect(loadModel(checkpoint('tiny-f32'), { device: `rpc://127.0.0.1:${port}` })).rejects.toThrow(
       new RegExp(`cannot reach rpc://127\\.0\\.0\\.1:${port}: .*rpc-server`),
     );
+  });
+
+  it('says when the endpoint answers but is no ggml RPC server (ggml aborts in its handshake; the load rejects)', async () => {
+    const bogus = createServer((socket) => socket.end('HTTP/1.0 400 Bad Request\r\n\r\n'));
+    await new Promise<void>((resolve) => bogus.listen(0, '127.0.0.1', resolve));
+    const { port } = bogus.address() as { port: number };
+    try {
+      for (const file of [checkpoint('tiny-f32'), archGguf('llama', 'f32').file]) {
+        await expect(loadModel(file, { device: `rpc://127.0.0.1:${port}` })).rejects.toThrow(
+          new RegExp(`rpc://127\\.0\\.0\\.1:${port} did not answer as a ggml RPC server`),
+        );
+      }
+    } finally {
+      bogus.close();
+    }
+  });
+
+  it('rpc-server refuses a port that is in use, and prints its help', async () => {
+    const busy = await runCli(['rpc-server', '--port', String(a.port)]);
+    expect(busy.code).toBe(1);
+    expect(busy.err).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${a.port}: the port is in use`));
+    const help = await runCli(['rpc-server', '--help']);
+    expect([help.code, help.out]).toEqual([0, RPC_SERVER_HELP]);
+    expect(help.out).toContain('no authentication and no encryption');
   });
 
   it('refuses several servers for the GPT-2 engine, whose weights live on one device', async () => {
