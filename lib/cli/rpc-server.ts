@@ -18,9 +18,9 @@ servers: rpc://a:${DEFAULT_RPC_PORT},rpc://b:${DEFAULT_RPC_PORT}, which split a 
 "rpc-server listening on HOST:PORT" once it accepts connections, then serves one client at a time
 until it is stopped (Ctrl-C).
 
-WARNING: the RPC protocol has no authentication and no encryption. Anyone who can connect can run
-code-sized workloads on this machine and read what it computes. Keep it on 127.0.0.1 (the default)
-or on a trusted private network; never expose it to the internet.
+WARNING: the RPC protocol has no authentication and no encryption. Anyone who can connect can use
+this machine's memory and compute and read what it computes. Keep it on 127.0.0.1 (the default) or
+on a trusted private network; never expose it to the internet.
 
 Options:
   --host ADDR           IPv4 address to listen on (default 127.0.0.1: this machine only); any other

@@ -4,7 +4,7 @@
 // weights): the numbers mean nothing, their agreement does. Each remote result is held to the float64
 // reference (test/reference) and to the same model run locally.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,8 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
     const help = await runCli(['rpc-server', '--help']);
     expect([help.code, help.out]).toEqual([0, RPC_SERVER_HELP]);
     expect(help.out).toContain('no authentication and no encryption');
+    const doc = readFileSync(join(repoRoot, 'docs', 'cli.md'), 'utf8').match(/## `layerlens rpc-server --help`[\s\S]*?```\n([\s\S]*?)```/);
+    expect(doc?.[1]).toBe(RPC_SERVER_HELP);
   });
 
   it('refuses several servers for the GPT-2 engine, whose weights live on one device', async () => {
