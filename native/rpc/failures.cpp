@@ -11,6 +11,9 @@
 #include "endpoints.hpp"
 #include "ggml.h"
 
+// ggml.c's (declared in its private ggml-impl.h).
+extern "C" void ggml_print_backtrace(void);
+
 namespace layerlens {
 namespace {
 
@@ -90,7 +93,8 @@ void recordFailure(const std::string& reason) {
 void onGgmlAbort(const char* message) {
   if (!std::strstr(message, "ggml-rpc")) {
     if (previousHandler) return previousHandler(message);
-    std::fprintf(stderr, "%s\n", message);
+    std::fprintf(stderr, "%s\n", message);  // what ggml prints without a handler
+    ggml_print_backtrace();
     return;  // ggml aborts
   }
   const std::string reason = ggmlReason(message);
