@@ -1,4 +1,4 @@
-# node-gyp build of the CPU addon: ggml 0.23.0's CPU backend (vendor/ggml) and libllama (vendor/llama.cpp),
+# node-gyp build of the CPU addon: ggml 0.23.0's CPU and RPC backends (vendor/ggml) and libllama (vendor/llama.cpp),
 # both fetched by scripts/install-llama-cpp.mjs, as static libraries linked into
 # build/Release/layerlens.node with native/**/*.cpp. One ggml serves both engines (GPT-2 and llama.cpp).
 # It mirrors what ggml's and llama.cpp's CMake do for the CMakeLists.txt configuration (static libraries,
@@ -151,17 +151,34 @@
       },
     },
     {
-      # The backend registry: with GGML_USE_CPU it registers the CPU backend statically.
-      'target_name': 'ggml',
+      # ggml's RPC backend, client and server (device 'rpc://host:port', `layerlens rpc-server`), as
+      # CMakeLists.txt builds it with GGML_RPC=ON: TCP only (no RDMA transport).
+      'target_name': 'ggml-rpc',
       'type': 'static_library',
       'dependencies': ['ggml-base'],
+      'sources': [
+        '<(ggml_src)/ggml-rpc/ggml-rpc.cpp',
+        '<(ggml_src)/ggml-rpc/transport.cpp',
+      ],
+      'include_dirs': ['<(ggml_src)', '<(ggml_include)'],
+      'defines': ['<@(ggml_base_defines)'],
+      'link_settings': {
+        'conditions': [['OS=="win"', {'libraries': ['ws2_32.lib']}]],
+      },
+    },
+    {
+      # The backend registry: with GGML_USE_CPU it registers the CPU backend statically, with
+      # GGML_USE_RPC the RPC backend (whose servers are added at run time).
+      'target_name': 'ggml',
+      'type': 'static_library',
+      'dependencies': ['ggml-base', 'ggml-rpc'],
       'export_dependent_settings': ['ggml-base'],
       'sources': [
         '<(ggml_src)/ggml-backend-dl.cpp',
         '<(ggml_src)/ggml-backend-reg.cpp',
       ],
       'include_dirs': ['<(ggml_include)'],
-      'defines': ['GGML_SCHED_MAX_COPIES=4', 'GGML_USE_CPU', '<@(ggml_platform_defines)'],
+      'defines': ['GGML_SCHED_MAX_COPIES=4', 'GGML_USE_CPU', 'GGML_USE_RPC', '<@(ggml_platform_defines)'],
       'direct_dependent_settings': {
         'defines': ['GGML_USE_CPU'],
       },
@@ -239,7 +256,7 @@
     },
     {
       'target_name': 'layerlens',
-      'dependencies': ['llama', 'ggml', 'ggml-cpu'],
+      'dependencies': ['llama', 'ggml', 'ggml-cpu', 'ggml-rpc'],
       # native/**/*.cpp (native/llama/ included) without native/test and native/fuzz (standalone
       # programs with their own main()).
       'sources': ['<!@(node scripts/native-sources.mjs)'],

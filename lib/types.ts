@@ -12,7 +12,8 @@ export type WeightDType = (typeof DTYPES)[number] | 'q4_0';
 
 /** Compute devices of `LoadOptions.device` and --device ('auto': a GPU backend when the build has one). */
 export const DEVICES = ['auto', 'cpu', 'cuda', 'metal'] as const;
-export type Device = (typeof DEVICES)[number];
+/** One of DEVICES, or ggml RPC servers: 'rpc://host:port', several comma-separated (docs/remote.md). */
+export type Device = (typeof DEVICES)[number] | `rpc://${string}`;
 
 /** Most CPU threads a model may be given (`LoadOptions.threads`, --threads). */
 export const MAX_THREADS = 1024;

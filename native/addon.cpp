@@ -8,6 +8,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@
 #include "llama/llama_addon.hpp"
 #include "llama/llama_log.hpp"
 #include "napi_helpers.hpp"
+#include "rpc/endpoints.hpp"
+#include "rpc/failures.hpp"
+#include "rpc_server.hpp"
 #include "sampling.hpp"
 #include "train/lens_trainer.hpp"
 
@@ -38,6 +42,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
+  ~NativeModel() override { release(); }
 
   void attach(std::shared_ptr<Engine> engine) { engine_ = std::move(engine); }
 
@@ -45,7 +50,16 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // Workers hold their own reference, so dispose() during a call frees the model when it ends.
   std::shared_ptr<Engine> engine(Napi::Env env) {
     if (!engine_) throw Napi::Error::New(env, "this model has been disposed");
+    const std::vector<std::string>& remote = engine_->backends().rpcEndpoints;
+    const std::string failed = rpcFailureOf(remote);
+    if (!failed.empty()) throw Napi::Error::New(env, failed);
+    setCallEndpoints(remote);  // the call about to be queued talks to these servers
     return engine_;
+  }
+
+  void release() {
+    trainer_.reset();  // it holds the engine too
+    if (engine_) releaseEngine(engine_, std::vector<std::string>(engine_->backends().rpcEndpoints));
   }
 
   // run({tokens: Int32Array, hooks?: string[], positions?: Int32Array, interventions?: [{hook, mul?, add?}],
@@ -154,8 +168,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    engine_.reset();
-    trainer_.reset();
+    release();
     return info.Env().Undefined();
   }
 
@@ -207,6 +220,7 @@ Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
   }
   if (dtype != "f32" && dtype != "f16" && dtype != "q8_0")
     throw Napi::TypeError::New(env, "convertToGguf: 'type' must be f32, f16 or q8_0");
+  setCallEndpoints({});  // local work
   return queue<bool>(
       env,
       [src, hp, dst, dtype, name, threads, vocab = std::move(vocab)]() {
@@ -244,6 +258,11 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
     hp = hparamsFrom(Options(o.required("hparams"), "loadModel: hparams"));
   }
   auto* data = env.GetInstanceData<AddonData>();
+  try {
+    setCallEndpoints(parseRpcDevice(opts.device));  // a load from RPC servers runs guarded (rpc/failures.hpp)
+  } catch (const std::invalid_argument& e) {
+    throw Napi::TypeError::New(env, std::string("loadModel: ") + e.what());
+  }
   return queue<std::shared_ptr<Engine>>(
       env, [path, hp, opts, gguf]() { return std::make_shared<Engine>(path, gguf ? readGgufHParams(path) : hp, opts); },
       [data](Napi::Env env, std::shared_ptr<Engine>& engine) -> Napi::Value {
@@ -297,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gpuBackends", Napi::Function::New(env, GpuBackends));
   exports.Set("convertToGguf", Napi::Function::New(env, ConvertToGguf));
   exports.Set("Translators", defineTranslatorsClass(env));
+  exports.Set("startRpcServer", Napi::Function::New(env, startRpcServer));
   exports.Set("hookKinds", HookKinds(env));
   exports.Set("ggmlVersion", Napi::String::New(env, ggml_version()));
   return exports;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "ggml-cpu.h"
+#include "rpc/endpoints.hpp"
 
 namespace layerlens {
 namespace {
@@ -61,8 +62,15 @@ static void keepF32Exact() {
 Backends Backends::create(const std::string& device, int threads) {
   keepF32Exact();
   const std::string want = lower(device);
-  if (want != "auto" && want != "cpu" && want != "cuda" && want != "metal") {
-    throw std::invalid_argument("unknown device '" + device + "': use 'auto', 'cpu', 'cuda' or 'metal'");
+  const std::vector<std::string> endpoints = parseRpcDevice(device);
+  if (endpoints.size() > 1) {
+    throw std::invalid_argument("device '" + device +
+                                "': the GPT-2 engine keeps its weights on one device, so it takes one rpc:// server "
+                                "(the llama.cpp engine splits a model's layers across several)");
+  }
+  if (endpoints.empty() && want != "auto" && want != "cpu" && want != "cuda" && want != "metal") {
+    throw std::invalid_argument("unknown device '" + device +
+                                "': use 'auto', 'cpu', 'cuda', 'metal' or 'rpc://host:port'");
   }
   Backends b;
   b.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
@@ -77,7 +85,14 @@ Backends Backends::create(const std::string& device, int threads) {
 
   // Test hook: weights on a second CPU backend make the scheduler split and copy inputs between
   // backends as it does with a GPU, so that path is exercised on machines without one.
-  if (std::getenv("LAYERLENS_DEBUG_TWO_CPU")) {
+  if (!endpoints.empty()) {
+    // The weights and the forward on the server; the scheduler keeps the CPU as its fallback.
+    b.rpcLease = RpcLease(endpoints);
+    const std::vector<ggml_backend_dev_t> remote = connectRpcServers(endpoints);
+    b.gpu.reset(ggml_backend_dev_init(remote.front(), nullptr));
+    if (!b.gpu) throw std::runtime_error("could not open the device of rpc://" + endpoints.front());
+    b.rpcEndpoints = endpoints;
+  } else if (std::getenv("LAYERLENS_DEBUG_TWO_CPU")) {
     b.gpu.reset(ggml_backend_cpu_init());
   } else if (want != "cpu") {
     ggml_backend_dev_t dev = findGpu(want);
@@ -96,6 +111,7 @@ Backends Backends::create(const std::string& device, int threads) {
   ggml_backend_dev_t used = ggml_backend_get_device(b.primary());
   b.deviceName = used ? ggml_backend_dev_name(used) : "CPU";
   b.description = used ? ggml_backend_dev_description(used) : "";
+  if (!b.rpcEndpoints.empty()) b.description = "rpc://" + b.rpcEndpoints.front();
   return b;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ggml_handles.hpp"
+#include "rpc/failures.hpp"
 
 namespace layerlens {
 
@@ -13,7 +14,13 @@ struct Backends {
   // lifetime: without it ggml-cpu starts fresh threads for every graph, and every capture
   // split would pay that again.
   ThreadpoolPtr threadpool;
-  BackendPtr gpu;  // null when running on the CPU only
+  // The RPC server in use, if any; before the backend so that it ends after it (and, in the Engine,
+  // after the weights: Backends is its first member).
+  RpcLease rpcLease;
+  // Null when running on the CPU only; for 'rpc://host:port', the server's device.
+  BackendPtr gpu;
+  // The RPC server ("host:port") the weights are on, if any.
+  std::vector<std::string> rpcEndpoints;
   BackendPtr cpu;
   std::string deviceName;   // e.g. "CPU", "CUDA0"
   std::string description;  // the device's own description
@@ -23,7 +30,8 @@ struct Backends {
   // The backend that holds the weights and runs the graph (the GPU when there is one).
   ggml_backend_t primary() const { return gpu ? gpu.get() : cpu.get(); }
 
-  // device: "auto" | "cpu" | "cuda" | "metal"; threads <= 0 picks the hardware concurrency.
+  // device: "auto" | "cpu" | "cuda" | "metal" | "rpc://host:port"; threads <= 0 picks the hardware
+  // concurrency. An rpc:// device connects to the server (call it where guardRpc catches ggml's aborts).
   static Backends create(const std::string& device, int threads);
 
   SchedPtr makeScheduler(size_t graphSize) const;

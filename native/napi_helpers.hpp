@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "rpc/failures.hpp"
 #include "run_types.hpp"
 #include "sampling.hpp"
 
@@ -219,13 +220,22 @@ class PromiseWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "layerlens"),
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
-        done_(std::move(done)) {}
+        done_(std::move(done)),
+        remote_(takeCallEndpoints()) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      result_ = work_();
+      if (remote_.empty()) {
+        result_ = work_();
+      } else {
+        // The result goes through a box the work's thread shares: guardRpc may return (a server
+        // died) while that thread is still inside the work.
+        auto box = std::make_shared<Result>();
+        guardRpc(remote_, [box, work = work_] { *box = work(); });
+        result_ = std::move(*box);
+      }
     } catch (const std::exception& e) {
       SetError(e.what());
     } catch (...) {
@@ -245,6 +255,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
+  std::vector<std::string> remote_;  // the RPC servers the work talks to (rpc/failures.hpp)
   Result result_{};
 };
 

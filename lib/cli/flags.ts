@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkParameter, InvalidParameterError, invalidParameterError, is, oneOf } from '../is.js';
 import { checkRevision } from '../hub/hub.js';
 import type { LoadOptions, Model } from '../model/model.js';
+import { isRpcDevice, parseRpcDevice } from '../model/rpc-device.js';
 import { DEVICES, MAX_THREADS, MODEL_ENGINES, type Device, type ModelEngine } from '../types.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -47,6 +48,14 @@ export function listFlag(name: string, text: string): string[] {
 export function choiceFlag<const T extends string>(name: string, text: string, choices: readonly T[]): T {
   const s = text.trim();
   if (!is.inArray(s, choices)) throw invalidParameterError(name, oneOf(choices), text);
+  return s;
+}
+
+/** --device: one of DEVICES, or ggml RPC servers (rpc://host:port[,rpc://host:port…]). */
+export function deviceFlag(text: string): Device {
+  const s = text.trim();
+  if (!isRpcDevice(s)) return choiceFlag('--device', s, DEVICES);
+  parseRpcDevice(s, '--device');
   return s;
 }
 
@@ -105,7 +114,7 @@ export function parseModelLoadFlags(v: {
   return {
     ...(model === undefined ? {} : { model }),
     ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
-    device: choiceFlag('--device', v.device ?? 'auto', DEVICES),
+    device: deviceFlag(v.device ?? 'auto'),
     ...(revision === undefined ? {} : { revision }),
     ...(v.quiet === true ? { quiet: true } : {}),
     ...(v.engine === undefined ? {} : { engine: choiceFlag('--engine', v.engine, ['auto', ...MODEL_ENGINES] as const) }),

@@ -14,6 +14,7 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens steer --positive P… --negative N… [--layers 6-10] [--method mean|pca] [--out FILE]
        layerlens train-lens --data FILE --out DIR [--steps N] [--lr X] [--resume]
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
+       layerlens rpc-server [--host 127.0.0.1] [--port 50052] [--threads N]   (compute for others)
        layerlens batch INPUT.jsonl|INPUT.txt [--out results.jsonl] [--summary summary.json] [--shard i/N]
        layerlens models [--json]
 
@@ -87,12 +88,16 @@ ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside th
                         apply control vectors to blocks A..B only (inclusive; default 1..n_layer)
 ${GENERATE_HELP}  --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')}; auto (the default) takes a GPU backend when the build
-                        has one, else the CPU
+                        has one, else the CPU; or rpc://HOST:PORT: the forward runs on a layerlens
+                        rpc-server there (several, comma-separated, split a llama.cpp model's layers)
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
 Commands:
   serve                 start the web viewer on http://127.0.0.1:8080/ (see layerlens serve --help)
+  rpc-server            serve this machine's devices to other machines' --device rpc://HOST:PORT
+                        through ggml's RPC backend (see layerlens rpc-server --help); no
+                        authentication or encryption: loopback by default, trusted networks only
   pull NAME             download the hub model NAME (config.json and model.safetensors) into the
                         Hugging Face cache unless it is already there, and print its snapshot
                         directory (for org/name:QUANT or org/name/file.gguf: that GGUF file, and
@@ -142,7 +147,7 @@ download), HF_TOKEN (access token for private or gated models), LAYERLENS_MODEL 
 The prompt is used exactly as given: no BOS token is prepended, and the literal text <|endoftext|>
 becomes GPT-2's special token 50256. With "-" the prompt is read from stdin and one trailing newline
 is removed. Put "--" before a prompt that starts with "-" or is the word "pull", "convert", "steer", "serve",
-"batch", "models" or "train-lens".
+"batch", "models", "train-lens" or "rpc-server".
 
 Token texts are shown exactly; bytes that are not valid UTF-8 on their own appear as \\xNN, and a
 literal backslash as \\\\. The table is colored on a terminal unless NO_COLOR is set (FORCE_COLOR forces it).

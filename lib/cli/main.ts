@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `layerlens` command: picks the command from the first word (pull, convert, steer, serve, batch, models, else the lens
+// The `layerlens` command: picks the command from the first word (pull, convert, steer, serve, rpc-server, batch, models, else the lens
 // of a prompt), lets its module parse and run it, and turns what it throws into a message and an exit
 // code (lib/cli/io.ts). Parsing is pure; the model modules (and with them the native addon) are
 // imported only when something is run, so --help, --version and usage errors work without a built addon.
@@ -39,7 +39,8 @@ export type CliCommand =
   | ({ command: 'batch' } & CliBatchOptions)
   | ({ command: 'models' } & CliModelsOptions)
   | ({ command: 'train-lens' } & CliTrainLensOptions)
-  | { command: 'serve'; argv: string[] };
+  | { command: 'serve'; argv: string[] }
+  | { command: 'rpc-server'; argv: string[] };
 
 /** Parses the command line (without `node` and the script). Throws InvalidParameterError. No I/O. */
 export function parseCliArgs(argv: readonly string[]): CliCommand {
@@ -59,6 +60,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     case 'serve':
       // serve parses its own flags (and has its own --help)
       return { command: 'serve', argv: argv.slice(1) };
+    case 'rpc-server':
+      // rpc-server parses its own flags (and has its own --help)
+      return { command: 'rpc-server', argv: argv.slice(1) };
     default:
       return parseLensArgs(argv);
   }
@@ -79,6 +83,10 @@ export async function main(argv: readonly string[], cliIO: CliIO = {}): Promise<
       case 'serve': {
         const { serveCommand } = await import('./serve.js');
         return await serveCommand(cmd.argv, io);
+      }
+      case 'rpc-server': {
+        const { rpcServerCommand } = await import('./rpc-server.js');
+        return await rpcServerCommand(cmd.argv, io);
       }
       case 'pull':
         await pullCommand(cmd, io);

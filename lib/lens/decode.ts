@@ -149,6 +149,8 @@ export interface PreparedDecode {
   finalName: string;
   target?: ReturnType<typeof resolveTarget>;
   tuned?: TunedLens;
+  /** The implementation the translation and the lens run with (lensImpl). */
+  impl: LensImpl;
   interventions: Intervention[];
 }
 
@@ -188,6 +190,7 @@ export async function prepareDecode(prompt: string, options: DecodeOptions, mode
     hooks,
     captureNames,
     finalName,
+    impl: choice.impl,
     interventions,
     ...(target ? { target } : {}),
     ...(tuned ? { tuned } : {}),
@@ -212,7 +215,7 @@ export async function decodeLayers(prompt: string, options: DecodeOptions = {}):
 
 /** The lens rows of one prepared prompt's captured activations (those of prepared.captureNames), as decodeLayers returns them. */
 export async function lensDecoded(prepared: PreparedDecode, activations: Activation[]): Promise<DecodedLens> {
-  const { model, prompt, ids, positions, options, topK, hooks, finalName, target, tuned } = prepared;
+  const { model, prompt, ids, positions, options, topK, hooks, finalName, target, tuned, impl } = prepared;
   const { n_layer, n_embd } = model.info;
   const label = model.tokenizer.label;
   const shown = activations.filter((a) => a.name !== finalName || hooks.some((h) => h.name === finalName));
@@ -236,7 +239,7 @@ export async function lensDecoded(prepared: PreparedDecode, activations: Activat
       const t = translatorIndex(a.kind, a.layer, n_layer);
       return t === null ? [] : [{ block: i, translator: t, rows: a.data }];
     });
-    const rows = await translateGroups(tuned, groups, { impl: choice.impl, threads: model.runtime.threads });
+    const rows = await translateGroups(tuned, groups, { impl, threads: model.runtime.threads });
     groups.forEach((g, k) => {
       batch.set(rows[k], g.block * P * n_embd);
       translated.add(g.block);
@@ -262,7 +265,7 @@ export async function lensDecoded(prepared: PreparedDecode, activations: Activat
     // KL(final ‖ row): each row against the final residual's row at its position; the final rows themselves get 0.
     measures.references = Int32Array.from({ length: count }, (_, r) => (Math.floor(r / P) === finalBlock ? -1 : finalBlock * P + (r % P)));
   }
-  const lens = await lensBatch(model, batch, count, topK, choice.impl, measures);
+  const lens = await lensBatch(model, batch, count, topK, impl, measures);
   const rows = lens.top;
 
   const top = (r: number) => rows[r].map((t) => ({ id: t.id, token: label(t.id), prob: t.prob, logit: t.logit }));

@@ -15,6 +15,7 @@ import { readGgufHeader } from '../hub/gguf-header.js';
 import { gpt2Tokenizer, llamaTokenizer, type ModelTokenizer } from '../tokens/model-tokenizer.js';
 import { resolveModelFiles } from '../hub/resolve.js';
 import { toNativeInterventions } from '../interp/interventions.js';
+import { isRpcDevice, parseRpcDevice } from './rpc-device.js';
 import { resolvePositions, type PositionSpec } from './positions.js';
 import { resolveSampling, type SamplingOptions } from './sampling.js';
 import {
@@ -39,7 +40,12 @@ export { resolvePositions, type PositionSpec } from './positions.js';
 export type { Device } from '../types.js';
 
 export interface LoadOptions {
-  /** Compute device; 'auto' (default) takes a GPU backend when the addon has one, else the CPU. */
+  /**
+   * Compute device; 'auto' (default) takes a GPU backend when the addon has one, else the CPU.
+   * 'rpc://host:port' runs the forward on a `layerlens rpc-server` (several, comma-separated, split a
+   * llama.cpp-engine model's layers; the GPT-2 engine takes one). The RPC protocol has no
+   * authentication or encryption: trusted networks only (docs/remote.md).
+   */
   device?: Device;
   /** CPU threads; default: all the machine's cores. */
   threads?: number;
@@ -159,7 +165,7 @@ export class Model {
         fileDtype: `GGUF ${fileType}`,
         weightBytes: raw.sizeBytes,
         device: raw.device,
-        deviceDescription: 'CPU (llama.cpp)',
+        deviceDescription: raw.device === 'cpu' ? 'CPU (llama.cpp)' : `${raw.device} (llama.cpp)`,
         notice: '',
         threads: raw.threads,
         capture: 'callback',
@@ -404,7 +410,8 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   if (options.threads !== undefined && !is.integerIn(options.threads, 1, MAX_THREADS))
     throw invalidParameterError('threads', `an integer in 1..${MAX_THREADS}`, options.threads);
   const device = options.device ?? 'auto';
-  if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', oneOf(DEVICES), device);
+  if (isRpcDevice(device)) parseRpcDevice(device);
+  else if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', oneOf(DEVICES), device);
   const capture = options.capture ?? 'auto';
   if (!is.inArray(capture, CAPTURES)) throw invalidParameterError('capture', oneOf(CAPTURES), capture);
   const dtype = options.dtype ?? 'auto';

@@ -229,7 +229,8 @@ export interface NativeLlamaModelInfo {
   finalLogitSoftcap: number;
   tiedOutput: boolean;
   threads: number;
-  device: 'cpu';
+  /** 'cpu', or the RPC servers holding the blocks ('rpc://a:50052,rpc://b:50052'). */
+  device: string;
 }
 
 export interface NativeLlamaGenerateRequest extends NativeSamplingRequest {
@@ -301,6 +302,9 @@ export interface NativeAddon {
   setLogLevel(level: 'quiet' | 'errors' | 'verbose'): void;
   gpuBackends(): string[];
   convertToGguf(request: NativeConvertRequest): Promise<void>;
+  /** ggml's RPC server on this machine's devices (native/rpc_server.hpp): rejects when it cannot start,
+   *  otherwise never settles. */
+  startRpcServer(request: { host: string; port: number; threads?: number }): Promise<void>;
   /** The engine's hook registry (native/graph/hook_kinds.hpp), in result order; lib/hooks.ts mirrors it. */
   hookKinds: HookKindInfo[];
   ggmlVersion: string;

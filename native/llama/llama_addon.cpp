@@ -1,11 +1,14 @@
 #include "llama_addon.hpp"
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "llama_control_vector.hpp"
+#include "../rpc/endpoints.hpp"
+#include "../rpc/failures.hpp"
 #include "llama_engine.hpp"
 #include "llama_log.hpp"
 
@@ -29,11 +32,20 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
 
   explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
   void attach(std::shared_ptr<LlamaEngine> engine) { engine_ = std::move(engine); }
+  ~NativeLlamaModel() override { release(); }
 
  private:
   std::shared_ptr<LlamaEngine> engine(Napi::Env env) {
     if (!engine_) throw Napi::Error::New(env, "this model has been disposed");
+    const std::vector<std::string>& remote = engine_->info().rpcEndpoints;
+    const std::string failed = rpcFailureOf(remote);
+    if (!failed.empty()) throw Napi::Error::New(env, failed);
+    setCallEndpoints(remote);  // the call about to be queued talks to these servers
     return engine_;
+  }
+
+  void release() {
+    if (engine_) releaseEngine(engine_, std::vector<std::string>(engine_->info().rpcEndpoints));
   }
 
   Napi::Value Run(const Napi::CallbackInfo& info) {
@@ -231,12 +243,14 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
     o.Set("finalLogitSoftcap", m.finalLogitSoftcap);
     o.Set("tiedOutput", m.tiedOutput);
     o.Set("threads", m.threads);
-    o.Set("device", "cpu");
+    std::string device;
+    for (const std::string& e : m.rpcEndpoints) device += (device.empty() ? "rpc://" : ",rpc://") + e;
+    o.Set("device", device.empty() ? "cpu" : device);
     return o;
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    engine_.reset();
+    release();
     return info.Env().Undefined();
   }
 
@@ -256,6 +270,11 @@ Napi::Value loadLlamaModel(Napi::Env env, const Options& o, Napi::FunctionRefere
   opts.contextLength = o.int32("contextLength", 0);
   opts.batchSize = o.int32("batchSize", 512);
   Napi::FunctionReference* cls = &modelClass;
+  try {
+    setCallEndpoints(parseRpcDevice(opts.device));  // a load from RPC servers runs guarded (rpc/failures.hpp)
+  } catch (const std::invalid_argument& e) {
+    throw Napi::TypeError::New(env, std::string("loadLlamaModel: ") + e.what());
+  }
   return queue<std::shared_ptr<LlamaEngine>>(
       env, [path, opts]() { return std::make_shared<LlamaEngine>(path, opts); },
       [cls](Napi::Env env, std::shared_ptr<LlamaEngine>& engine) -> Napi::Value {

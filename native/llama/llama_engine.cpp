@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "../rpc/endpoints.hpp"
+#include "ggml-cpu.h"
 #include "llama-model.h"
 #include "llama_log.hpp"
 
@@ -29,9 +31,10 @@ struct Batch {
 
 LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& options)
     : model_(nullptr, llama_model_free), ctx_(nullptr, llama_free) {
-  if (options.device != "auto" && options.device != "cpu")
-    throw std::invalid_argument("the llama.cpp engine runs on the CPU in this version (device '" + options.device +
-                                "' was asked for)");
+  const std::vector<std::string> endpoints = parseRpcDevice(options.device);
+  if (endpoints.empty() && options.device != "auto" && options.device != "cpu")
+    throw std::invalid_argument("the llama.cpp engine runs on the CPU or on RPC servers (rpc://host:port), not on '" +
+                                options.device + "'");
   if (options.threads < 0 || options.threads > 1024) throw std::invalid_argument("threads must be in 0..1024");
   if (options.contextLength < 0 || options.contextLength > (1 << 20))
     throw std::invalid_argument("contextLength must be in 0..1048576");
@@ -41,6 +44,22 @@ LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& opti
 
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = 0;
+  // On RPC servers: every block on them (split by layers in proportion to their memory), the token
+  // embedding (llama.cpp keeps the input layer on the CPU) and the head here, so the lens reads the
+  // head's weights from host memory and each forward returns hidden states rather than logits.
+  std::vector<ggml_backend_dev_t> remote;
+  const llama_model_tensor_buft_override headOnCpu[] = {
+      {"^(output|output_norm|token_embd)\\.", ggml_backend_cpu_buffer_type()}, {nullptr, nullptr}};
+  if (!endpoints.empty()) {
+    rpcLease_ = RpcLease(endpoints);
+    remote = connectRpcServers(endpoints);
+    remote.push_back(nullptr);
+    mp.devices = remote.data();
+    mp.n_gpu_layers = -1;
+    mp.split_mode = LLAMA_SPLIT_MODE_LAYER;
+    mp.tensor_buft_overrides = headOnCpu;
+    info_.rpcEndpoints = endpoints;
+  }
   clearLlamaErrors();
   model_.reset(llama_model_load_from_file(path.c_str(), mp));
   if (!model_) {

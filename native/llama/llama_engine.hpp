@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "../rpc/failures.hpp"
 #include "../run_types.hpp"
 #include "llama.h"
 #include "llama_capture.hpp"
@@ -41,6 +42,7 @@ struct LlamaModelInfo {
   float normEps = 0.0f, finalLogitSoftcap = 0.0f;
   bool tiedOutput = false;
   int threads = 0;
+  std::vector<std::string> rpcEndpoints;  // the RPC servers ("host:port") holding the blocks, if any
 };
 
 // Picks the next token from a row of logits (greedy or a sampler).
@@ -97,6 +99,7 @@ class LlamaEngine {
   static bool evalCallback(ggml_tensor* t, bool ask, void* self);
 
   std::mutex mutex_;
+  RpcLease rpcLease_;  // before the model and context, so that it ends after them
   std::unique_ptr<llama_model, void (*)(llama_model*)> model_;
   std::unique_ptr<llama_context, void (*)(llama_context*)> ctx_;
   const llama_vocab* vocab_ = nullptr;

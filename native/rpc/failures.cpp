@@ -1,0 +1,193 @@
+#include "failures.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+
+#include "endpoints.hpp"
+#include "ggml.h"
+
+// ggml.c's (declared in its private ggml-impl.h).
+extern "C" void ggml_print_backtrace(void);
+
+namespace layerlens {
+namespace {
+
+constexpr int kDeadProbeMs = 1000;
+constexpr int kDeadProbeAttempts = 20;
+constexpr int kDeadProbePauseMs = 50;
+
+struct FailureState {
+  std::mutex mutex;
+  std::condition_variable changed;            // a server failed, or a guarded call finished
+  std::map<std::string, int> inUse;           // endpoint -> live RpcLeases
+  std::map<std::string, std::string> failed;  // endpoint -> what ggml said
+};
+
+// Never destroyed: threads parked inside ggml may outlive static destruction at exit.
+FailureState& state() {
+  static FailureState* s = new FailureState();
+  return *s;
+}
+
+thread_local bool tlGuarded = false;
+thread_local std::vector<std::string> tlCallEndpoints;
+ggml_abort_callback_t previousHandler = nullptr;
+
+// "path/ggml-rpc.cpp:35: Remote RPC server crashed..." -> "ggml-rpc: Remote RPC server crashed..."
+std::string ggmlReason(const char* message) {
+  std::string m(message);
+  const size_t at = m.find("ggml-rpc");
+  const size_t colon = m.find(": ", at);
+  std::string reason = colon == std::string::npos ? m : m.substr(colon + 2);
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+  return "ggml-rpc: " + reason;
+}
+
+std::string failureLocked(FailureState& s, const std::vector<std::string>& endpoints) {
+  for (const std::string& e : endpoints) {
+    auto it = s.failed.find(e);
+    if (it == s.failed.end()) continue;
+    return "the RPC server rpc://" + e + " stopped answering (" + it->second +
+           "); this model can no longer be used: once the server runs again, load the model in a new process "
+           "(ggml keeps its connection to a server for the life of the process)";
+  }
+  return "";
+}
+
+// On ggml's dispatcher thread, whose connection broke: find which servers no longer accept
+// connections among those in use and not failed before (all of them when none can be singled out),
+// and wake the calls waiting on them.
+void recordFailure(const std::string& reason) {
+  FailureState& s = state();
+  std::vector<std::string> known;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    for (const auto& [endpoint, leases] : s.inUse) {
+      if (leases > 0 && !s.failed.count(endpoint)) known.push_back(endpoint);  // failed ones stay leased (leaked)
+    }
+  }
+  // A killed server's connections can close a moment before its listening socket does: probe again
+  // for a while before concluding that no server can be singled out.
+  std::vector<std::string> dead;
+  for (int attempt = 0; attempt < kDeadProbeAttempts && dead.empty(); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(kDeadProbePauseMs));
+    for (const std::string& e : known) {
+      try {
+        probeRpcEndpoint(e, kDeadProbeMs);
+      } catch (const std::exception&) {
+        dead.push_back(e);
+      }
+    }
+  }
+  if (dead.empty()) dead = known;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  for (const std::string& e : dead) s.failed.emplace(e, reason);
+  s.changed.notify_all();
+}
+
+void onGgmlAbort(const char* message) {
+  if (!std::strstr(message, "ggml-rpc")) {
+    if (previousHandler) return previousHandler(message);
+    std::fprintf(stderr, "%s\n", message);  // what ggml prints without a handler
+    ggml_print_backtrace();
+    return;  // ggml aborts
+  }
+  const std::string reason = ggmlReason(message);
+  if (tlGuarded) throw RpcAbort(reason);
+  recordFailure(reason);
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
+}
+
+}  // namespace
+
+void installRpcAbortHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] { previousHandler = ggml_set_abort_callback(&onGgmlAbort); });
+}
+
+RpcLease::RpcLease(std::vector<std::string> endpoints) : endpoints_(std::move(endpoints)) {
+  FailureState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  for (const std::string& e : endpoints_) ++s.inUse[e];
+}
+
+RpcLease::~RpcLease() { release(); }
+
+RpcLease& RpcLease::operator=(RpcLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    endpoints_ = std::move(other.endpoints_);
+    other.endpoints_.clear();
+  }
+  return *this;
+}
+
+void RpcLease::release() {
+  if (endpoints_.empty()) return;
+  FailureState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  for (const std::string& e : endpoints_) --s.inUse[e];
+  endpoints_.clear();
+}
+
+std::string rpcFailureOf(const std::vector<std::string>& endpoints) {
+  if (endpoints.empty()) return "";
+  FailureState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return failureLocked(s, endpoints);
+}
+
+void setCallEndpoints(std::vector<std::string> endpoints) { tlCallEndpoints = std::move(endpoints); }
+
+std::vector<std::string> takeCallEndpoints() {
+  std::vector<std::string> out = std::move(tlCallEndpoints);
+  tlCallEndpoints.clear();
+  return out;
+}
+
+void guardRpc(const std::vector<std::string>& endpoints, std::function<void()> work) {
+  if (endpoints.empty()) return work();
+  FailureState& s = state();
+  struct Call {
+    bool done = false;  // under s.mutex
+    std::exception_ptr error;
+  };
+  auto call = std::make_shared<Call>();
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    const std::string why = failureLocked(s, endpoints);
+    if (!why.empty()) throw std::runtime_error(why);
+  }
+  // Detached: when its server dies this thread stays blocked inside ggml for good, holding `work`
+  // (and with it the model) alive.
+  std::thread([call, work = std::move(work)] {
+    tlGuarded = true;
+    std::exception_ptr error;
+    try {
+      work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    FailureState& st = state();
+    std::lock_guard<std::mutex> lock(st.mutex);
+    call->error = error;
+    call->done = true;
+    st.changed.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lock(s.mutex);
+  std::string why;
+  s.changed.wait(lock, [&] {
+    if (call->done) return true;
+    why = failureLocked(s, endpoints);
+    return !why.empty();
+  });
+  if (!call->done) throw std::runtime_error(why);
+  if (call->error) std::rethrow_exception(call->error);
+}
+
+}  // namespace layerlens
