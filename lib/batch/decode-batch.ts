@@ -11,7 +11,8 @@
 // prompt either way; on the llama.cpp engine, packed results agree with it to float rounding.
 import { decodeLayers, lensDecoded, modelFrom, prepareDecode, type DecodeOptions, type PreparedDecode } from '../lens/decode.js';
 import { invalidParameterError, is } from '../is.js';
-import { loadTunedLens } from '../lens/tuned/tuned-lens.js';
+import { loadTunedLensByName } from '../lens/tuned/resolve.js';
+import { lensChoice } from '../lens/lens-choice.js';
 import type { Model } from '../model/model.js';
 import type { DecodedLens } from '../types.js';
 
@@ -146,12 +147,14 @@ export async function* decodeBatch<P extends BatchPrompt = BatchPrompt>(
   const tokenCap = model.isLlama ? Math.min(maxBatchTokens, model.info.n_ctx) : maxBatchTokens;
   let done = false;
   try {
+    // A tuned lens named by its folder or published name is read once here rather than once per prompt.
+    const tunedLens =
+      is.nonEmptyString(decode.tunedLens) && lensChoice(decode).lens === 'tuned' ? await loadTunedLensByName(decode.tunedLens) : decode.tunedLens;
+    const shared = { ...decode, model, ...(tunedLens === undefined ? {} : { tunedLens }) };
     if (batchSize > 1) {
-      // A tuned lens named by its folder is read once here rather than once per prompt.
-      const tunedLens = is.nonEmptyString(decode.tunedLens) ? await loadTunedLens(decode.tunedLens) : decode.tunedLens;
-      yield* batched(it, model, { ...decode, model, ...(tunedLens === undefined ? {} : { tunedLens }) }, batchSize, tokenCap, () => (done = true));
+      yield* batched(it, model, shared, batchSize, tokenCap, () => (done = true));
     } else {
-      yield* pipelined(it, model, decode, concurrency, () => (done = true));
+      yield* pipelined(it, model, shared, concurrency, () => (done = true));
     }
   } finally {
     // The consumer stopped early (or a prompt was malformed): let the source close its file.
