@@ -35,10 +35,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return DefineClass(
         env, "NativeModel",
         {InstanceMethod("run", &NativeModel::Run), InstanceMethod("runBatch", &NativeModel::RunBatch),
-         InstanceMethod("lens", &NativeModel::Lens),
-         InstanceMethod("generate", &NativeModel::Generate), InstanceMethod("weight", &NativeModel::Weight),
-         InstanceMethod("info", &NativeModel::Info), InstanceMethod("dispose", &NativeModel::Dispose),
-         InstanceMethod("trainLens", &NativeModel::TrainLens)});
+         InstanceMethod("lens", &NativeModel::Lens), InstanceMethod("generate", &NativeModel::Generate),
+         InstanceMethod("weight", &NativeModel::Weight), InstanceMethod("info", &NativeModel::Info),
+         InstanceMethod("dispose", &NativeModel::Dispose), InstanceMethod("trainLens", &NativeModel::TrainLens)});
   }
 
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}

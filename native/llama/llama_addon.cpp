@@ -6,9 +6,9 @@
 #include <utility>
 #include <vector>
 
-#include "llama_control_vector.hpp"
 #include "../rpc/endpoints.hpp"
 #include "../rpc/failures.hpp"
+#include "llama_control_vector.hpp"
 #include "llama_engine.hpp"
 #include "llama_log.hpp"
 
@@ -21,8 +21,7 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
     return DefineClass(
         env, "NativeLlamaModel",
         {InstanceMethod("run", &NativeLlamaModel::Run), InstanceMethod("runBatch", &NativeLlamaModel::RunBatch),
-         InstanceMethod("lens", &NativeLlamaModel::Lens),
-         InstanceMethod("generate", &NativeLlamaModel::Generate),
+         InstanceMethod("lens", &NativeLlamaModel::Lens), InstanceMethod("generate", &NativeLlamaModel::Generate),
          InstanceMethod("tokenize", &NativeLlamaModel::Tokenize), InstanceMethod("pieces", &NativeLlamaModel::Pieces),
          InstanceMethod("detokenize", &NativeLlamaModel::Detokenize),
          InstanceMethod("applyChatTemplate", &NativeLlamaModel::ApplyChatTemplate),
