@@ -5,6 +5,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 
 namespace layerlens {
@@ -186,7 +187,13 @@ std::vector<float> Translators::translate(const std::vector<float>& rows, const 
     }
   };
   std::vector<std::thread> pool;
-  for (size_t p = 1; p < parts.size(); ++p) pool.emplace_back(work, p);
+  for (size_t p = 1; p < parts.size(); ++p) {
+    try {
+      pool.emplace_back(work, p);
+    } catch (const std::system_error&) {
+      work(p);  // no thread to be had: this one does the range
+    }
+  }
   work(0);
   for (std::thread& t : pool) t.join();
   for (const std::exception_ptr& e : errors)
