@@ -10,6 +10,7 @@ import { integerFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseMod
 import type { CommandIO } from './io.js';
 import { DEFAULT_TOP_K, hookListFlag, positionsFlag, type CliRunOptions } from './lens.js';
 import { BatchProgress } from './batch-progress.js';
+import { MAX_BATCH_SIZE } from '../batch/limits.js';
 
 export interface CliBatchOptions extends ModelLoadFlags {
   input: string;
@@ -24,6 +25,8 @@ export interface CliBatchOptions extends ModelLoadFlags {
   /** --target: the token tracked in prompts whose line names none. */
   target?: string;
   shard?: Shard;
+  /** --batch-size N: prompts per packed forward (decodeBatch's batchSize; default: the engine's). */
+  batchSize?: number;
 }
 
 const BATCH_FLAGS = {
@@ -36,6 +39,7 @@ const BATCH_FLAGS = {
   positions: { type: 'string' },
   target: { type: 'string' },
   shard: { type: 'string' },
+  'batch-size': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -69,6 +73,7 @@ export function parseBatchArgs(argv: readonly string[]): { command: 'help' } | (
     positions: v.positions === undefined ? 'last' : positionsFlag(v.positions),
     ...(v.target === undefined ? {} : { target: v.target }),
     ...(shard === undefined ? {} : { shard }),
+    ...(v['batch-size'] === undefined ? {} : { batchSize: integerFlag('--batch-size', v['batch-size'], 1, MAX_BATCH_SIZE) }),
   };
 }
 
@@ -135,7 +140,15 @@ export async function batchCommand(cmd: CliBatchOptions, io: CommandIO): Promise
       (async function* () {
         for await (const x of todo()) yield { prompt: x.prompt, id: x.id, line: x.line, ...(x.target === undefined ? {} : { target: targetValue(x.target) }) };
       })(),
-      { model, topK: cmd.topK, hooks, positions: cmd.positions, metrics: true, ...(target === undefined ? {} : { target }) },
+      {
+        model,
+        topK: cmd.topK,
+        hooks,
+        positions: cmd.positions,
+        metrics: true,
+        ...(target === undefined ? {} : { target }),
+        ...(cmd.batchSize === undefined ? {} : { batchSize: cmd.batchSize }),
+      },
     );
     for await (const r of results) {
       const input = r.input;

@@ -139,6 +139,18 @@ describe('layerlens batch', () => {
     expect([...parts[0], ...parts[1]].sort()).toEqual([...GOOD_IDS].sort());
   });
 
+  it('--batch-size 1 (one prompt per forward) and 4 write the same lines as the default packed run', async () => {
+    const whole = readLines(out);
+    for (const n of ['1', '4']) {
+      const file = join(work, `batch-size-${n}.jsonl`);
+      const r = await runCli(['batch', input, '--out', file, '--batch-size', n, ...FLAGS]);
+      expect(r.code).toBe(0);
+      expect(readLines(file)).toEqual(whole);
+    }
+    expect(await runCli(['batch', input, '--batch-size', '0'])).toMatchObject({ code: 2, err: expect.stringMatching(/--batch-size/) });
+    expect(await runCli(['batch', input, '--batch-size', '257'])).toMatchObject({ code: 2, err: expect.stringMatching(/--batch-size/) });
+  });
+
   it('reads .txt (ids = line numbers) and writes to stdout without --out', async () => {
     const txt = join(work, 'prompts.txt');
     writeFileSync(txt, 'Hello world\n\nThe capital of France is\n');

@@ -135,8 +135,8 @@ describe('main (no model needed)', () => {
       // convert's and serve's; steer's (test/unit/steer-cli.test.ts checks them against steer's parser)
       if (['--to', '--type', '--out', '--port', '--host', ...STEER_ONLY_FLAGS, ...TRAIN_LENS_ONLY_FLAGS].includes(flag)) continue;
       // batch's own flags, checked against batch's parser
-      if (['--summary', '--summary-html', '--shard'].includes(flag)) {
-        expect(() => parseCliArgs(['batch', 'in.jsonl', flag, flag === '--shard' ? '0/2' : 'v']), flag).not.toThrow();
+      if (['--summary', '--summary-html', '--shard', '--batch-size'].includes(flag)) {
+        expect(() => parseCliArgs(['batch', 'in.jsonl', flag, flag === '--shard' ? '0/2' : flag === '--batch-size' ? '8' : 'v']), flag).not.toThrow();
         continue;
       }
       expect(
