@@ -198,8 +198,8 @@ describe('the viewer with the tuned lens', () => {
 
 describe('a published lens by name through the CLI', () => {
   it('--tuned-lens NAME downloads lens/NAME/ from the space into the HF cache and decodes with it', async () => {
-    const { n_layer, n_embd } = model.info;
-    const src = writeTunedLensFolder(join(work, 'published'), randomSpec('gpt2', n_embd, n_layer, 22));
+    const { n_layer, n_embd, name } = model.info;
+    const src = writeTunedLensFolder(join(work, 'published'), randomSpec(name, n_embd, n_layer, 22));
     const hub = await FakeHub.start({
       'spaces/AlignmentResearch/tuned-lens': {
         commit: 'c0ffee0000000000000000000000000000000002',
