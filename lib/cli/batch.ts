@@ -8,7 +8,8 @@ import { parseShard, type BatchItem, type BadLine, type Shard } from '../batch/i
 import { vocabSize } from '../tokens/tokenizer.js';
 import { integerFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
 import type { CommandIO } from './io.js';
-import { DEFAULT_TOP_K, hookListFlag, positionsFlag, type CliRunOptions } from './lens.js';
+import type { TunedLens } from '../lens/tuned/tuned-lens.js';
+import { DEFAULT_TOP_K, hookListFlag, positionsFlag, tunedLensFlags, type CliRunOptions } from './lens.js';
 import { BatchProgress } from './batch-progress.js';
 import { MAX_BATCH_SIZE } from '../batch/limits.js';
 
@@ -25,6 +26,10 @@ export interface CliBatchOptions extends ModelLoadFlags {
   /** --target: the token tracked in prompts whose line names none. */
   target?: string;
   shard?: Shard;
+  /** --tuned-lens PATH|NAME: decode with this tuned lens (loaded once for the whole run). */
+  tunedLens?: string;
+  /** --lens logit|tuned. */
+  lens?: 'logit' | 'tuned';
   /** --batch-size N: prompts per packed forward (decodeBatch's batchSize; default: the engine's). */
   batchSize?: number;
 }
@@ -40,6 +45,8 @@ const BATCH_FLAGS = {
   target: { type: 'string' },
   shard: { type: 'string' },
   'batch-size': { type: 'string' },
+  'tuned-lens': { type: 'string' },
+  lens: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,6 +80,7 @@ export function parseBatchArgs(argv: readonly string[]): { command: 'help' } | (
     positions: v.positions === undefined ? 'last' : positionsFlag(v.positions),
     ...(v.target === undefined ? {} : { target: v.target }),
     ...(shard === undefined ? {} : { shard }),
+    ...tunedLensFlags(v),
     ...(v['batch-size'] === undefined ? {} : { batchSize: integerFlag('--batch-size', v['batch-size'], 1, MAX_BATCH_SIZE) }),
   };
 }
@@ -109,6 +117,11 @@ export async function batchCommand(cmd: CliBatchOptions, io: CommandIO): Promise
   }
 
   const model = await loadModelFromFlags(cmd, io.env);
+  let tunedLens: TunedLens | undefined;
+  if (cmd.tunedLens !== undefined && cmd.lens !== 'logit') {
+    const { loadTunedLensByName } = await import('../lens/tuned/resolve.js');
+    tunedLens = await loadTunedLensByName(cmd.tunedLens, { env: io.env as NodeJS.ProcessEnv });
+  }
   const progress = new BatchProgress(showProgress ? io.stderr : undefined, total);
   const report = (line: number, message: string) => {
     progress.clear();
@@ -148,6 +161,7 @@ export async function batchCommand(cmd: CliBatchOptions, io: CommandIO): Promise
         metrics: true,
         ...(target === undefined ? {} : { target }),
         ...(cmd.batchSize === undefined ? {} : { batchSize: cmd.batchSize }),
+        ...(tunedLens ? { tunedLens } : {}),
       },
     );
     for await (const r of results) {

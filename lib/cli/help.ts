@@ -16,6 +16,7 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
        layerlens rpc-server [--host 127.0.0.1] [--port 50052] [--threads N]   (compute for others)
        layerlens batch INPUT.jsonl|INPUT.txt [--out results.jsonl] [--summary summary.json] [--shard i/N] [--batch-size N]
+                       [--tuned-lens PATH|NAME]
        layerlens models [--json]
 
 Runs the model on the prompt and decodes every hook point through the final norm and the
@@ -120,9 +121,10 @@ Commands:
                         and FILE.html with plots (--summary-html FILE to put it elsewhere); bad lines
                         are reported on stderr with their line number and skipped; takes --hooks,
                         --top-k, --positions, --target (for lines without one) and the model flags;
-                        --batch-size N prompts per packed forward, 1..256 (default 16 on the GPT-2
-                        engine, 1 on llama.cpp, whose packed rows differ from runs alone in the last
-                        digits); a progress bar with rate and ETA is drawn when stderr is a terminal
+                        --tuned-lens PATH|NAME and --lens as above; --batch-size N prompts per
+                        packed forward, 1..256 (default 16 on the GPT-2 engine, 1 on llama.cpp,
+                        whose packed rows differ from runs alone in the last digits); a progress
+                        bar with rate and ETA is drawn when stderr is a terminal
   models                list the models on this machine: Ollama's store, LM Studio's models
                         folders and the Hugging Face cache, with architecture, size, quant,
                         parameters and whether layerlens runs them (--json for JSON)

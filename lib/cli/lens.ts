@@ -20,6 +20,17 @@ import type { TunedLens } from '../lens/tuned/tuned-lens.js';
 export const DEFAULT_TOP_K = 5;
 const PATCH_MODES = ['set', 'add'] as const;
 const LENS_KINDS = ['logit', 'tuned'] as const;
+
+/** --tuned-lens PATH|NAME and --lens logit|tuned, checked together (the main command and batch). */
+export function tunedLensFlags(v: { 'tuned-lens'?: string; lens?: string }): { tunedLens?: string; lens?: (typeof LENS_KINDS)[number] } {
+  const tunedLens = v['tuned-lens'];
+  if (tunedLens !== undefined && tunedLens.trim() === '')
+    throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
+  const lens = v.lens === undefined ? undefined : choiceFlag('--lens', v.lens, LENS_KINDS);
+  if (lens === 'tuned' && tunedLens === undefined)
+    throw new InvalidParameterError('--lens tuned needs --tuned-lens PATH|NAME (a tuned lens folder, or a published lens such as gpt2)');
+  return { ...(tunedLens === undefined ? {} : { tunedLens }), ...(lens === undefined ? {} : { lens }) };
+}
 /** The largest --top-k accepted before the model is known (its vocabulary bounds it once loaded). */
 const MAX_VOCAB = 1 << 24;
 
@@ -121,12 +132,7 @@ export function parseLensArgs(argv: readonly string[]): LensCommand {
   const steer = controlVectorFlags(v);
   if (patch && steer.controlVectors) throw new InvalidParameterError('--patch-from does not combine with control vectors');
   if (v.vectors && !v.json) throw new InvalidParameterError('--vectors only applies to --json output');
-  const tunedLens = v['tuned-lens'];
-  if (tunedLens !== undefined && tunedLens.trim() === '')
-    throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
-  const lens = v.lens === undefined ? undefined : choiceFlag('--lens', v.lens, LENS_KINDS);
-  if (lens === 'tuned' && tunedLens === undefined)
-    throw new InvalidParameterError('--lens tuned needs --tuned-lens PATH|NAME (a tuned lens folder, or a published lens such as gpt2)');
+  const { tunedLens, lens } = tunedLensFlags(v);
   if (tunedLens !== undefined && patch) throw new InvalidParameterError('--tuned-lens does not combine with --patch-from (patching compares logit lenses)');
 
   const generate = parseGenerateFlags(v);

@@ -9,6 +9,8 @@ import { decodeLayers, loadModel, toJSON, type BatchSummary, type Model } from '
 import { BatchProgress } from '../../lib/cli/batch-progress.js';
 import { runCli } from '../helpers/cli.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { signedRandom } from '../helpers/random.js';
+import { writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
 
 const dir = checkpoint('tiny-f32');
 const work = mkdtempSync(join(tmpdir(), 'layerlens-cli-batch-'));
@@ -149,6 +151,43 @@ describe('layerlens batch', () => {
     }
     expect(await runCli(['batch', input, '--batch-size', '0'])).toMatchObject({ code: 2, err: expect.stringMatching(/--batch-size/) });
     expect(await runCli(['batch', input, '--batch-size', '257'])).toMatchObject({ code: 2, err: expect.stringMatching(/--batch-size/) });
+  });
+
+  it('--tuned-lens writes the lines decodeLayers gives with that lens (loaded once), --lens logit the logit lens', async () => {
+    const { n_embd: d, n_layer } = model.info;
+    const rnd = signedRandom(31);
+    const lensDir = writeTunedLensFolder(join(work, 'lens'), {
+      baseModel: model.info.name,
+      d,
+      translators: Array.from({ length: n_layer }, () => ({
+        weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
+        bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
+      })),
+    });
+    const file = join(work, 'tuned.jsonl');
+    const r = await runCli(['batch', input, '--out', file, '--tuned-lens', lensDir, ...FLAGS]);
+    expect(r.code).toBe(0);
+    const got = readLines(file);
+    expect(got.map((l) => l.id)).toEqual(GOOD_IDS);
+    for (const i of [0, 2]) {
+      const g = GOOD[i];
+      const single = await decodeLayers(g.prompt, {
+        model,
+        hooks: ['resid_mid', 'resid_post'],
+        topK: 3,
+        metrics: true,
+        target: g.target ?? ' the',
+        tunedLens: lensDir,
+      });
+      expect(single.lens).toBe('tuned');
+      expect(got[i], GOOD_IDS[i]).toEqual(JSON.parse(JSON.stringify({ id: GOOD_IDS[i], ...toJSON(single) })));
+    }
+    // The translated rows differ from the logit lens's, so the tuned lens really was applied.
+    expect(got[0]).not.toEqual(readLines(out)[0]);
+    const logitFile = join(work, 'logit.jsonl');
+    expect((await runCli(['batch', input, '--out', logitFile, '--tuned-lens', lensDir, '--lens', 'logit', ...FLAGS])).code).toBe(0);
+    expect(readLines(logitFile)).toEqual(readLines(out));
+    expect(await runCli(['batch', input, '--lens', 'tuned'])).toMatchObject({ code: 2, err: expect.stringMatching(/--lens tuned needs --tuned-lens/) });
   });
 
   it('reads .txt (ids = line numbers) and writes to stdout without --out', async () => {
