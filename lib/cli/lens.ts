@@ -220,13 +220,18 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       const { compareRuns, ablatedLabel } = await import('../interp/compare.js');
       const { decodeForView, renderReport } = await import('../render/report/index.js');
       let html: string;
+      // with control vectors the page is before/after the steering (both runs ablated alike with --ablate)
+      const { resolveSteering, compareSteering, compareSteeringBothLenses } = await import('../render/report/steering.js');
+      const steering = cmd.steer?.controlVectors ? await resolveSteering(cmd.steer, model) : undefined;
       if (tunedLens) {
         // The page holds both lenses of the same run; the table/JSON below show the one --lens picks.
         const { compareBothLenses, decodeBothLenses } = await import('../render/report/lenses.js');
         const { lens: _shown, ...both } = options;
         const shown = cmd.lens ?? 'tuned';
-        if (ablated.length) {
-          const c = await compareBothLenses(prompt, { ...both, tunedLens }, ablation(ablated), ablatedLabel(ablated));
+        if (steering || ablated.length) {
+          const c = steering
+            ? await compareSteeringBothLenses(prompt, { ...both, tunedLens }, steering, ablation(ablated), ablated)
+            : await compareBothLenses(prompt, { ...both, tunedLens }, ablation(ablated), ablatedLabel(ablated));
           result = c[shown].after;
           html = renderReport(c.logit.after, {
             label: c.logit.label,
@@ -239,8 +244,10 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
           result = p[shown];
           html = renderReport(p.logit, { tuned: p.tuned, lens: cmd.lens ?? 'both' });
         }
-      } else if (ablated.length) {
-        const c = await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
+      } else if (steering || ablated.length) {
+        const c = steering
+          ? await compareSteering(prompt, options, steering, ablation(ablated), ablated)
+          : await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
         result = c.after;
         html = renderReport(c.after, { label: c.label, compare: { result: c.before, label: c.compareLabel } });
       } else {
