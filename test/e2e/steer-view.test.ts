@@ -12,10 +12,10 @@ import { writeControlVector, type ControlVector } from '../../lib/interp/control
 import { parseLensRequest, startServer, type LayerlensServer } from '../../lib/server/server.js';
 import { parseServeArgs } from '../../lib/cli/serve.js';
 import { InvalidParameterError } from '../../lib/is.js';
-import type { ReportData } from '../../lib/render/report/data.js';
+import { decodeForView, type ReportData } from '../../lib/render/report/data.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { runCli } from '../helpers/cli.js';
-import { useTinyModel } from '../helpers/fixtures.js';
+import { useTestModel, useTinyModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
 import { writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
 
@@ -134,6 +134,26 @@ describe('--html with control vectors', () => {
     const r = await runCli(['--model', dir, '--device', 'cpu', '--html', join(work, 'x.html'), '--control-vector', bad, 'Hi']);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/wide\.gguf: its directions have \d+ values, the model's residual \d+/);
+  });
+});
+
+describe('decodeForView with control vectors', () => {
+  const wide = useTestModel(() => checkpoint('l4-d128-prefix', { layers: 4, embd: 128, heads: 8, ctx: 64, prefix: true, seed: 7 }), { load: { device: 'cpu', threads: 2 } });
+  it('captures the steered attention in the second pass too (long prompts; 4 blocks, steered at block 1)', async () => {
+    const m = wide.model;
+    const v = Float32Array.from({ length: m.info.n_embd }, ((r) => () => r() * 8)(signedRandom(3)));
+    const add: Intervention = { hook: 'blocks.1.resid_post', op: 'add', vector: Float32Array.from(v, (x) => x * 2), positions: 'all' };
+    const opts = { model: m, positions: 'all' as const, maxAttentionFloats: 2000 };
+    const viaVectors = await decodeForView(NOTEBOOK_PROMPT, { ...opts, controlVectors: [{ vector: { modelHint: 'gpt2', directions: new Map([[1, v]]) }, scale: 2 }] });
+    const viaAdd = await decodeForView(NOTEBOOK_PROMPT, { ...opts, interventions: [add] });
+    const clean = await decodeForView(NOTEBOOK_PROMPT, opts);
+    const weights = (r: LensResult) => r.attention!.map((l) => l.patterns.map((p) => p.map((h) => Array.from(h))));
+    // the attention comes from the second pass here: fewer positions than lensed
+    expect(viaVectors.attention![0].positions.length).toBeLessThan(viaVectors.positions.length);
+    expect(weights(viaVectors)).toEqual(weights(viaAdd));
+    // blocks 0 and 1 read the residual before the vector is added; blocks 2 and 3 after
+    expect(weights(viaVectors).slice(0, 2)).toEqual(weights(clean).slice(0, 2));
+    expect(weights(viaVectors)[2]).not.toEqual(weights(clean)[2]);
   });
 });
 
