@@ -1,6 +1,7 @@
 // `layerlens [options] PROMPT`, the default command: the logit lens of a prompt as a table, a grid,
 // JSON or an HTML report, optionally with an ablation (--ablate) or activation patching (--patch-from),
-// and the prompt's continuation after it (--generate).
+// and the prompt's continuation after it (--generate). With control vectors the HTML report is before/after
+// the steering (unsteered vs steered; both ablated alike with --ablate).
 // Parsing is pure; the model modules (and with them the native addon) are imported only to run.
 import { checkHookSpec, isIntervenable, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
 import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';

@@ -79,7 +79,20 @@ function expectActsFromBlock1(after: Rows, before: Rows): void {
 describe('--html with control vectors', () => {
   it('writes the unsteered and the steered run, labelled, identical before block 1 and different at it', async () => {
     const out = join(work, 'steer.html');
-    const r = await runCli(['--model', dir, '--device', 'cpu', '--top-k', '5', '--html', out, '--control-vector-scaled', cvFile, String(SCALE), NOTEBOOK_PROMPT]);
+    const r = await runCli([
+      '--model',
+      dir,
+      '--device',
+      'cpu',
+      '--top-k',
+      '5',
+      '--html',
+      out,
+      '--control-vector-scaled',
+      cvFile,
+      String(SCALE),
+      NOTEBOOK_PROMPT,
+    ]);
     expect(r.err).toMatch(/wrote .*steer\.html/);
     expect(r.code).toBe(0);
     const d = embedded(readFileSync(out, 'utf8'));
@@ -93,10 +106,27 @@ describe('--html with control vectors', () => {
 
   it('with --ablate both runs are ablated: ablated-unsteered vs ablated-steered', async () => {
     const out = join(work, 'steer-ablate.html');
-    const r = await runCli(['--model', dir, '--device', 'cpu', '--top-k', '5', '--html', out, '--ablate', 'blocks.0.mlp_out', '--control-vector', cvFile, NOTEBOOK_PROMPT]);
+    const r = await runCli([
+      '--model',
+      dir,
+      '--device',
+      'cpu',
+      '--top-k',
+      '5',
+      '--html',
+      out,
+      '--ablate',
+      'blocks.0.mlp_out',
+      '--control-vector',
+      cvFile,
+      NOTEBOOK_PROMPT,
+    ]);
     expect(r.code).toBe(0);
     const d = embedded(readFileSync(out, 'utf8'));
-    expect([d.label, d.compare!.label]).toEqual(['after (steered: v.gguf ×1, block 1; ablated: blocks.0.mlp_out)', 'before (unsteered; ablated: blocks.0.mlp_out)']);
+    expect([d.label, d.compare!.label]).toEqual([
+      'after (steered: v.gguf ×1, block 1; ablated: blocks.0.mlp_out)',
+      'before (unsteered; ablated: blocks.0.mlp_out)',
+    ]);
     const zero: Intervention = { hook: 'blocks.0.mlp_out', op: 'zero' };
     const opts = { model, hooks: lensed(d.hooks), positions: 'all' as const, topK: 5 };
     expectRows(d.hooks, await decodeLayers(NOTEBOOK_PROMPT, { ...opts, interventions: [steeredBy(1), zero] }));
@@ -116,7 +146,21 @@ describe('--html with control vectors', () => {
       })),
     });
     const out = join(work, 'steer-tuned.html');
-    const r = await runCli(['--model', dir, '--device', 'cpu', '--top-k', '5', '--tuned-lens', lensDir, '--html', out, '--control-vector', cvFile, NOTEBOOK_PROMPT]);
+    const r = await runCli([
+      '--model',
+      dir,
+      '--device',
+      'cpu',
+      '--top-k',
+      '5',
+      '--tuned-lens',
+      lensDir,
+      '--html',
+      out,
+      '--control-vector',
+      cvFile,
+      NOTEBOOK_PROMPT,
+    ]);
     expect(r.code).toBe(0);
     const d = embedded(readFileSync(out, 'utf8'));
     expect(d.label).toBe('after (steered: v.gguf ×1, block 1)');
@@ -138,13 +182,24 @@ describe('--html with control vectors', () => {
 });
 
 describe('decodeForView with control vectors', () => {
-  const wide = useTestModel(() => checkpoint('l4-d128-prefix', { layers: 4, embd: 128, heads: 8, ctx: 64, prefix: true, seed: 7 }), { load: { device: 'cpu', threads: 2 } });
+  const wide = useTestModel(() => checkpoint('l4-d128-prefix', { layers: 4, embd: 128, heads: 8, ctx: 64, prefix: true, seed: 7 }), {
+    load: { device: 'cpu', threads: 2 },
+  });
   it('captures the steered attention in the second pass too (long prompts; 4 blocks, steered at block 1)', async () => {
     const m = wide.model;
-    const v = Float32Array.from({ length: m.info.n_embd }, ((r) => () => r() * 8)(signedRandom(3)));
+    const v = Float32Array.from(
+      { length: m.info.n_embd },
+      (
+        (r) => () =>
+          r() * 8
+      )(signedRandom(3)),
+    );
     const add: Intervention = { hook: 'blocks.1.resid_post', op: 'add', vector: Float32Array.from(v, (x) => x * 2), positions: 'all' };
     const opts = { model: m, positions: 'all' as const, maxAttentionFloats: 2000 };
-    const viaVectors = await decodeForView(NOTEBOOK_PROMPT, { ...opts, controlVectors: [{ vector: { modelHint: 'gpt2', directions: new Map([[1, v]]) }, scale: 2 }] });
+    const viaVectors = await decodeForView(NOTEBOOK_PROMPT, {
+      ...opts,
+      controlVectors: [{ vector: { modelHint: 'gpt2', directions: new Map([[1, v]]) }, scale: 2 }],
+    });
     const viaAdd = await decodeForView(NOTEBOOK_PROMPT, { ...opts, interventions: [add] });
     const clean = await decodeForView(NOTEBOOK_PROMPT, opts);
     const weights = (r: LensResult) => r.attention!.map((l) => l.patterns.map((p) => p.map((h) => Array.from(h))));
@@ -223,7 +278,13 @@ describe('layerlens serve with control vectors', () => {
     await writeControlVector(bad, { modelHint: 'gpt2', directions: new Map([[1, new Float32Array(model.info.n_embd + 3)]]) });
     await expect(startServer({ model, port: 0, controlVectors: [{ path: bad }] })).rejects.toThrow(/its directions have/);
     expect(parseServeArgs(['--control-vector-scaled', 'a.gguf', '0.5', '--control-vector', 'b.gguf', '--control-vector-layer-range', '1', '3'])).toMatchObject({
-      steer: { controlVectors: [{ path: 'b.gguf', scale: 1 }, { path: 'a.gguf', scale: 0.5 }], controlVectorLayerRange: [1, 3] },
+      steer: {
+        controlVectors: [
+          { path: 'b.gguf', scale: 1 },
+          { path: 'a.gguf', scale: 0.5 },
+        ],
+        controlVectorLayerRange: [1, 3],
+      },
     });
     expect(() => parseServeArgs(['--control-vector-layer-range', '1', '3'])).toThrow(/needs --control-vector/);
   });

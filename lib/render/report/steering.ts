@@ -37,8 +37,7 @@ export const steeredLabel = (steering: ResolvedSteering, ablated?: readonly stri
   `after (steered: ${steering.label}${ablated?.length ? `; ablated: ${ablated.join(', ')}` : ''})`;
 
 /** The label of the unsteered run. */
-export const unsteeredLabel = (ablated?: readonly string[]): string =>
-  ablated?.length ? `before (unsteered; ablated: ${ablated.join(', ')})` : CLEAN_LABEL;
+export const unsteeredLabel = (ablated?: readonly string[]): string => (ablated?.length ? `before (unsteered; ablated: ${ablated.join(', ')})` : CLEAN_LABEL);
 
 /**
  * Lenses `prompt` with `base` interventions (before) and with the steering added to them (after).
