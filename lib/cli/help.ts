@@ -82,7 +82,8 @@ ${VIEW_HELP}  --ablate LIST         zero these hooks at every position inside th
                         the report shows first (default: both side by side)
   --control-vector FILE add llama.cpp's control vector FILE (a GGUF of direction.N tensors, e.g. from
                         layerlens steer) to blocks.N.resid_post at every position, inside the graph
-                        before lensing; repeatable: the vectors are summed
+                        before lensing; repeatable: the vectors are summed. With --html the report
+                        shows the unsteered and the steered run (both ablated alike with --ablate)
   --control-vector-scaled FILE SCALE
                         the same, times SCALE (also written FILE:SCALE); repeatable
   --control-vector-layer-range A B

@@ -1,6 +1,7 @@
 // `layerlens [options] PROMPT`, the default command: the logit lens of a prompt as a table, a grid,
 // JSON or an HTML report, optionally with an ablation (--ablate) or activation patching (--patch-from),
-// and the prompt's continuation after it (--generate).
+// and the prompt's continuation after it (--generate). With control vectors the HTML report is before/after
+// the steering (unsteered vs steered; both ablated alike with --ablate).
 // Parsing is pure; the model modules (and with them the native addon) are imported only to run.
 import { checkHookSpec, isIntervenable, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
 import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';
@@ -226,13 +227,18 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
       const { compareRuns, ablatedLabel } = await import('../interp/compare.js');
       const { decodeForView, renderReport } = await import('../render/report/index.js');
       let html: string;
+      // with control vectors the page is before/after the steering (both runs ablated alike with --ablate)
+      const { resolveSteering, compareSteering, compareSteeringBothLenses } = await import('../render/report/steering.js');
+      const steering = cmd.steer?.controlVectors ? await resolveSteering(cmd.steer, model) : undefined;
       if (tunedLens) {
         // The page holds both lenses of the same run; the table/JSON below show the one --lens picks.
         const { compareBothLenses, decodeBothLenses } = await import('../render/report/lenses.js');
         const { lens: _shown, ...both } = options;
         const shown = cmd.lens ?? 'tuned';
-        if (ablated.length) {
-          const c = await compareBothLenses(prompt, { ...both, tunedLens }, ablation(ablated), ablatedLabel(ablated));
+        if (steering || ablated.length) {
+          const c = steering
+            ? await compareSteeringBothLenses(prompt, { ...both, tunedLens }, steering, ablation(ablated), ablated)
+            : await compareBothLenses(prompt, { ...both, tunedLens }, ablation(ablated), ablatedLabel(ablated));
           result = c[shown].after;
           html = renderReport(c.logit.after, {
             label: c.logit.label,
@@ -245,8 +251,10 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
           result = p[shown];
           html = renderReport(p.logit, { tuned: p.tuned, lens: cmd.lens ?? 'both' });
         }
-      } else if (ablated.length) {
-        const c = await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
+      } else if (steering || ablated.length) {
+        const c = steering
+          ? await compareSteering(prompt, options, steering, ablation(ablated), ablated)
+          : await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
         result = c.after;
         html = renderReport(c.after, { label: c.label, compare: { result: c.before, label: c.compareLabel } });
       } else {

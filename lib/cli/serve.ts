@@ -5,6 +5,7 @@ import { DEVICES, MAX_THREADS, type Device } from '../types.js';
 import { InvalidParameterError } from '../is.js';
 import { choiceFlag, integerFlag, modelFlag, parseFlags } from './flags.js';
 import { reportError, withDefaults, EXIT_OK, type CliIO } from './io.js';
+import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 
 export const SERVE_HELP = `Usage: layerlens serve [options]
 
@@ -26,14 +27,19 @@ Options:
                         of a lens the tuned-lens package publishes (e.g. gpt2; downloaded into the
                         Hugging Face cache); the page then shows the logit and the tuned lens side
                         by side, with a switch (logit | tuned | both)
+  --control-vector FILE, --control-vector-scaled FILE SCALE, --control-vector-layer-range A B
+                        steer with llama.cpp control vectors (read once, at start; repeatable, summed;
+                        range inclusive, default all blocks): the page shows the unsteered and the
+                        steered run, with a steering switch
   -h, --help            print this help and exit
 
 API: POST /api/lens with Content-Type: application/json and a body
   {"prompt": "...", "target": " Warsaw", "topK": 10, "hooks": ["embed", "resid_post"], "positions": "all"}
 (only "prompt" is required) answers the lens JSON of every position with entropy and KL per hook and
 the attention patterns; with --tuned-lens, "lens": "tuned" answers the tuned lens and "lens": "both"
-the logit lens with the tuned lens of the same run as "tuned". GET /api/info describes the model, the
-limits and the tuned lens.
+the logit lens with the tuned lens of the same run as "tuned". With control vectors, "steer": true
+(the default) answers the steered run with the unsteered one as "compare", "steer": false the
+unsteered run alone. GET /api/info describes the model, the limits, the tuned lens and the steering.
 `;
 
 export interface ServeArgs {
@@ -46,13 +52,16 @@ export interface ServeArgs {
   banner?: string;
   /** --tuned-lens PATH|NAME */
   tunedLens?: string;
+  /** --control-vector, --control-vector-scaled, --control-vector-layer-range (files are read at start). */
+  steer?: CliControlVectors;
 }
 
 /** Parses the arguments after `serve`. Throws InvalidParameterError. No I/O. */
 export function parseServeArgs(argv: readonly string[]): ServeArgs {
   const { values: v } = parseFlags(
-    argv,
+    joinControlVectorArgs(argv),
     {
+      ...CONTROL_VECTOR_FLAGS,
       port: { type: 'string' },
       host: { type: 'string' },
       model: { type: 'string' },
@@ -68,6 +77,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
   const host = (v.host ?? '127.0.0.1').trim();
   if (host === '') throw new InvalidParameterError('--host: empty address');
   const model = modelFlag(v.model);
+  const steer = controlVectorFlags(v);
   const tunedLens = v['tuned-lens'];
   if (tunedLens !== undefined && tunedLens.trim() === '')
     throw new InvalidParameterError('--tuned-lens: give a tuned lens folder or a published lens name (e.g. gpt2)');
@@ -80,6 +90,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     device,
     ...(v.banner === undefined ? {} : { banner: v.banner }),
     ...(tunedLens === undefined ? {} : { tunedLens }),
+    ...(steer.controlVectors ? { steer } : {}),
   };
 }
 
@@ -118,6 +129,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
       host: args.host,
       ...(args.banner === undefined ? {} : { banner: args.banner }),
       ...(args.tunedLens === undefined ? {} : { tunedLens: args.tunedLens }),
+      ...(args.steer ?? {}),
       log: (line) => stderr.write(`layerlens serve: ${line}\n`),
     });
   } catch (err) {
@@ -125,7 +137,8 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
   }
   const m = srv.model.info;
   const tuned = srv.tunedLens ? ` with the tuned lens ${srv.tunedLens.source}` : '';
-  stdout.write(`layerlens: serving ${m.name} (${m.n_layer} layers, ${srv.model.runtime.device})${tuned} at ${srv.url}  (Ctrl-C to stop)\n`);
+  const steered = srv.steering ? `, steered with ${srv.steering.label}` : '';
+  stdout.write(`layerlens: serving ${m.name} (${m.n_layer} layers, ${srv.model.runtime.device})${tuned}${steered} at ${srv.url}  (Ctrl-C to stop)\n`);
   if (!/^(127\.|::1$|localhost$)/.test(args.host)) {
     stderr.write(`layerlens: warning: listening on ${args.host}: anyone who can reach this address can run the model\n`);
   }

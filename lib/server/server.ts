@@ -7,7 +7,10 @@
 //                    toJSON(decodeLayers(...)) with metrics, every position by default, plus attention;
 //                    with `ablate` (hooks zeroed at every position): the ablated run plus `compare`, the clean one;
 //                    with a tuned lens loaded (--tuned-lens), `lens` 'tuned' answers the tuned lens and 'both'
-//                    the logit lens with the tuned lens of the same run as `tuned` (default 'logit')
+//                    the logit lens with the tuned lens of the same run as `tuned` (default 'logit');
+//                    with control vectors loaded (--control-vector …), `steer` (default true) answers the
+//                    steered run plus `compare`, the unsteered one (both ablated alike with `ablate`); false
+//                    answers as if none were loaded
 //
 // The model is loaded once, before the server listens; requests are run one at a time (the engine is
 // single-stream anyway) with a short queue. Bad requests get a 4xx JSON {error}. Bound to a loopback
@@ -28,6 +31,8 @@ import { renderPage } from '../render/report/page.js';
 import { resolveTarget } from '../lens/target.js';
 import { checkTunedLens, type TunedLens } from '../lens/tuned/tuned-lens.js';
 import { loadTunedLensByName } from '../lens/tuned/resolve.js';
+import type { SteeringOptions } from '../interp/steering.js';
+import { compareSteering, compareSteeringBothLenses, resolveSteering, type ResolvedSteering } from '../render/report/steering.js';
 import { compareBothLenses, decodeBothLenses, withTuned } from '../render/report/lenses.js';
 
 export interface ServerOptions {
@@ -46,6 +51,13 @@ export interface ServerOptions {
    * TunedLens): requests may then ask for `lens: 'tuned'` or `'both'`, and the page gets the lens switch.
    */
   tunedLens?: string | TunedLens;
+  /**
+   * Control vectors (files or in memory, scaled) and their block range, as decodeLayers takes them: read
+   * and checked against the model once, at start. Requests then get the steered run with the unsteered
+   * one as `compare`, unless they ask for `steer: false`.
+   */
+  controlVectors?: SteeringOptions['controlVectors'];
+  controlVectorLayerRange?: SteeringOptions['controlVectorLayerRange'];
   /** Largest POST body in bytes (default 65536). */
   maxBodyBytes?: number;
   /** Largest topK a request may ask for (default 100). */
@@ -64,6 +76,8 @@ export interface LayerlensServer {
   model: Model;
   /** The tuned lens the server answers `lens: 'tuned'` with, when it has one. */
   tunedLens?: TunedLens;
+  /** The control vectors requests are steered with, when the server has them. */
+  steering?: ResolvedSteering;
   server: Server;
   /** Stops listening, waits for running requests, frees the model if the server loaded it. */
   close(): Promise<void>;
@@ -91,9 +105,11 @@ export interface LensRequest {
   ablate?: string[];
   /** Which lens: 'logit' (the default, when absent), 'tuned', or 'both' (the logit lens with the tuned lens as `tuned`); the last two need a tuned lens loaded. */
   lens?: 'logit' | 'tuned' | 'both';
+  /** With control vectors loaded: whether this request is steered (default true); absent without them. */
+  steer?: boolean;
 }
 
-const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate', 'lens'];
+const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate', 'lens', 'steer'];
 const LENS_CHOICES = ['logit', 'tuned', 'both'] as const;
 const DEFAULT_TOP_K = 10;
 /** Most entries a request's "hooks" or "ablate" list may have. */
@@ -112,6 +128,7 @@ export function parseLensRequest(
   maxTopK = 100,
   tokenizer?: ModelTokenizer,
   hasTunedLens = false,
+  hasSteering = false,
 ): LensRequest {
   if (!is.plainObject(body)) throw invalidParameterError('the body', 'a JSON object like {"prompt": "..."}', body);
   for (const k of Object.keys(body))
@@ -180,6 +197,12 @@ export function parseLensRequest(
     throw new InvalidParameterError(
       `${field('lens')} is "${lens}" but this server has no tuned lens loaded; start it with --tuned-lens PATH|NAME (e.g. --tuned-lens gpt2), or ask for "logit"`,
     );
+  const steer = body.steer;
+  if (steer !== undefined && typeof steer !== 'boolean') throw invalidParameterError(field('steer'), 'true or false', steer);
+  if (steer === true && !hasSteering)
+    throw new InvalidParameterError(
+      `${field('steer')} is true but this server has no control vectors loaded; start it with --control-vector FILE (or --control-vector-scaled FILE SCALE)`,
+    );
   return {
     prompt,
     hooks,
@@ -188,6 +211,7 @@ export function parseLensRequest(
     positions,
     ...(ablate === undefined ? {} : { ablate }),
     ...(lens === undefined ? {} : { lens }),
+    ...(hasSteering ? { steer: steer ?? true } : {}),
   };
 }
 
@@ -265,7 +289,10 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
   const model = options.model instanceof Model ? options.model : await loadModel(options.model, options.load);
   const info = model.info;
   let tunedLens: TunedLens | undefined;
+  let steering: ResolvedSteering | undefined;
   try {
+    if (options.controlVectors !== undefined || options.controlVectorLayerRange !== undefined)
+      steering = await resolveSteering({ controlVectors: options.controlVectors, controlVectorLayerRange: options.controlVectorLayerRange }, model);
     if (typeof options.tunedLens === 'string') tunedLens = await loadTunedLensByName(options.tunedLens, options.load?.env ? { env: options.load.env } : {});
     else if (options.tunedLens !== undefined) tunedLens = options.tunedLens;
     if (tunedLens) checkTunedLens(tunedLens, info);
@@ -281,6 +308,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
     ...(tunedLens
       ? { tunedLens: tunedLens.config.baseModel ? `${tunedLens.source} (trained on ${tunedLens.config.baseModel})` : tunedLens.source, lens: 'both' as const }
       : {}),
+    ...(steering ? { steering: steering.label } : {}),
   });
 
   // One request at a time, in arrival order.
@@ -321,6 +349,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
         model: { ...info },
         limits: { maxBodyBytes: maxBody, maxTopK, maxPromptTokens: info.n_ctx },
         tunedLens: tunedLens ? { source: tunedLens.source, baseModel: tunedLens.config.baseModel } : null,
+        steering: steering ? { label: steering.label, blocks: steering.blocks } : null,
       });
       return 200;
     }
@@ -333,7 +362,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
       }
       const raw = await readBody(req, maxBody);
       const body = checkParameter('the body is not valid JSON', () => JSON.parse(raw.toString('utf8')) as unknown);
-      const r = parseLensRequest(body, info, maxTopK, model.tokenizer, tunedLens !== undefined);
+      const r = parseLensRequest(body, info, maxTopK, model.tokenizer, tunedLens !== undefined, steering !== undefined);
       const data = await serialized(async () => {
         const common = {
           model,
@@ -343,8 +372,15 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
           metrics: true,
           ...(r.target === undefined ? {} : { target: r.target }),
         };
+        const steered = r.steer && steering ? steering : undefined;
+        const base = r.ablate ? ablation(r.ablate) : [];
         if (r.lens === 'both') {
           const withLens = { ...common, tunedLens: tunedLens! };
+          if (steered) {
+            const c = await compareSteeringBothLenses(r.prompt, withLens, steered, base, r.ablate);
+            const both = compareReportData(c.logit.after, c.logit.before, { label: c.logit.label, compareLabel: c.logit.compareLabel });
+            return withTuned(both, c.tuned.after, c.tuned.before);
+          }
           if (!r.ablate) {
             const p = await decodeBothLenses(r.prompt, withLens);
             return withTuned(reportData(p.logit), p.tuned);
@@ -354,6 +390,10 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
           return withTuned(both, c.tuned.after, c.tuned.before);
         }
         const options = r.lens === 'tuned' ? { ...common, tunedLens: tunedLens!, lens: 'tuned' as const } : common;
+        if (steered) {
+          const c = await compareSteering(r.prompt, options, steered, base, r.ablate);
+          return compareReportData(c.after, c.before, { label: c.label, compareLabel: c.compareLabel });
+        }
         if (!r.ablate) return reportData(await decodeForView(r.prompt, options));
         const c = await compareRuns(r.prompt, options, ablation(r.ablate), ablatedLabel(r.ablate));
         return compareReportData(c.after, c.before, { label: c.label, compareLabel: c.compareLabel });
@@ -406,6 +446,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
     port: addr.port,
     model,
     ...(tunedLens ? { tunedLens } : {}),
+    ...(steering ? { steering } : {}),
     server,
     close() {
       closing ??= (async () => {

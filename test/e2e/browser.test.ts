@@ -14,6 +14,7 @@ import { compareReportData, decodeForView, renderReport, reportData, type Report
 import { startServer, type LayerlensServer } from '../../lib/server/server.js';
 import { NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
 import { useTinyModel } from '../helpers/fixtures.js';
+import { signedRandom } from '../helpers/random.js';
 
 const CHROMIUM = process.env.LAYERLENS_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -248,5 +249,42 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     expect(await cellText(v.page, c)).toBe(compactToken(c.before));
     expect(v.errors).toEqual([]);
     await v.page.close();
+  });
+
+  it('the viewer with control vectors: a steering switch that asks for steered vs unsteered, or unsteered alone', async () => {
+    const rnd = signedRandom(7);
+    const direction = Float32Array.from({ length: model.info.n_embd }, () => rnd() * 8);
+    const steered = await startServer({ model, port: 0, controlVectors: [{ vector: { modelHint: 'gpt2', directions: new Map([[1, direction]]) }, scale: 2 }] });
+    try {
+      const v = await openPage();
+      await v.page.goto(steered.url);
+      await v.page.waitForSelector('body[data-ready="idle"]');
+      expect(await v.page.isChecked('#ll-steer')).toBe(true);
+      expect(await v.page.locator('label:has(#ll-steer)').textContent()).toContain('vector 0 ×2, block 1');
+      await v.page.fill('#ll-prompt', NOTEBOOK_PROMPT);
+      const [on] = await Promise.all([v.page.waitForResponse((r) => r.url().endsWith('/api/lens')), v.page.click('#ll-run')]);
+      expect(JSON.parse(on.request().postData()!).steer).toBe(true);
+      expect(((await on.json()) as ReportData).compare?.label).toBe('before (clean run)');
+      await v.page.waitForSelector('body[data-ready="true"]');
+      expect(await v.page.isVisible('#ll-which')).toBe(true);
+      await v.page.uncheck('#ll-steer');
+      const [off] = await Promise.all([v.page.waitForResponse((r) => r.url().endsWith('/api/lens')), v.page.click('#ll-run')]);
+      expect(JSON.parse(off.request().postData()!).steer).toBe(false);
+      expect(((await off.json()) as ReportData).compare).toBeUndefined();
+      await v.page.waitForSelector('body[data-ready="true"]');
+      expect(await v.page.isVisible('#ll-which')).toBe(false);
+      expect(v.errors).toEqual([]);
+      await v.page.close();
+      // a server without vectors has no switch, and its requests carry no "steer"
+      const p = await openPage();
+      await p.page.goto(srv.url);
+      await p.page.waitForSelector('body[data-ready="idle"]');
+      expect(await p.page.locator('#ll-steer').count()).toBe(0);
+      await p.page.close();
+    } finally {
+      // Chromium keeps (and speculatively opens) connections that close() would wait out for minutes
+      steered.server.closeAllConnections();
+      await steered.close();
+    }
   });
 });

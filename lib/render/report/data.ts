@@ -1,6 +1,7 @@
 // The data behind the pictures: a LensResult as JSON (toJSON) plus its attention patterns in a compact
 // form, and a decodeLayers wrapper that captures the attention without capturing gigabytes of it.
 
+import { resolveControlVectors, steeringInterventions } from '../../interp/steering.js';
 import { attentionLayers, decodeLayers, modelFrom, tokenizePrompt, type DecodeOptions } from '../../lens/decode.js';
 import { toJSON, type LensJSON } from '../format.js';
 import { resolveHooks } from '../../hooks.js';
@@ -110,7 +111,7 @@ export interface ViewDecodeOptions extends DecodeOptions {
  * decodeLayers plus every block's attention, for the pictures. When attention at every lensed position
  * would exceed `maxAttentionFloats` (long prompts), the lens runs without it and a second forward captures
  * the attention of the last positions that fit; `result.attention` then covers only those. Both forwards
- * apply `interventions`, so the attention is always that of the run the lens describes.
+ * apply `interventions` and the control vectors, so the attention is always that of the run the lens describes.
  */
 export async function decodeForView(prompt: string, options: ViewDecodeOptions = {}): Promise<LensResult> {
   const { attention = true, maxAttentionFloats = DEFAULT_MAX_ATTENTION_FLOATS, ...decodeOptions } = options;
@@ -129,11 +130,14 @@ export async function decodeForView(prompt: string, options: ViewDecodeOptions =
   // (only attn_pattern selected: lens the default hooks, the pictures need lensed rows)
   const result = await decodeLayers(prompt, { ...decodeOptions, model, hooks: names.length ? names : 'default' });
   const fit = Math.max(1, Math.floor(maxAttentionFloats / perPosition));
+  // model.run knows no control vectors: they go in as the interventions decodeLayers makes of them (first)
+  const steering = steeringInterventions(await resolveControlVectors(decodeOptions, model.info));
+  const interventions = [...steering, ...(decodeOptions.interventions ?? [])];
   const { activations } = await model.run(ids, {
     hooks: ['attn_pattern'],
     positions: positions.slice(-fit),
     logits: false,
-    ...(decodeOptions.interventions ? { interventions: decodeOptions.interventions } : {}),
+    ...(interventions.length ? { interventions } : {}),
   });
   for (const a of activations) options.onActivation?.(a);
   result.activations.push(...activations);

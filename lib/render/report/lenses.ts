@@ -22,7 +22,7 @@ export interface LensPair {
 export type TunedViewOptions = Omit<ViewDecodeOptions, 'lens' | 'tunedLens'> & { tunedLens: string | TunedLens };
 
 /** The hooks of the tuned run: those of the logit run without attn_pattern (default ones when nothing else is left). */
-async function tunedHooks(options: TunedViewOptions): Promise<string[] | 'default'> {
+export async function tunedHooks(options: TunedViewOptions): Promise<string[] | 'default'> {
   const model = await modelFrom(options.model);
   const names = resolveHooks(options.hooks ?? 'default', model.info.n_layer, model.info.hookKinds)
     .filter((h) => h.kind !== 'attn_pattern')

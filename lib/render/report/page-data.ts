@@ -21,6 +21,8 @@ export interface PageConfig {
   lens?: 'logit' | 'tuned' | 'both';
   /** Viewer: the tuned lens the server has loaded (it then answers both lenses); absent without one. */
   tunedLens?: string;
+  /** Viewer: the label of the control vectors the server has loaded (the form then has a steering switch); absent without them. */
+  steering?: string;
 }
 
 export interface PageTopEntry {

@@ -51,6 +51,8 @@ export interface PageOptions {
   lens?: 'logit' | 'tuned' | 'both';
   /** Viewer: the tuned lens the server has loaded, named in the lens switch. */
   tunedLens?: string;
+  /** Viewer: the control vectors the server steers with (their label); the form then has a steering switch. */
+  steering?: string;
 }
 
 /** The complete page. */
@@ -70,6 +72,7 @@ export function renderPage(options: PageOptions): string {
     colorBy: options.colorBy,
     ...(options.lens === undefined ? {} : { lens: options.lens }),
     ...(options.tunedLens === undefined ? {} : { tunedLens: options.tunedLens }),
+    ...(options.steering === undefined ? {} : { steering: options.steering }),
   };
   const form = server
     ? `<form id="ll-form" autocomplete="off">
@@ -79,7 +82,11 @@ export function renderPage(options: PageOptions): string {
     <label>Target token (optional; e.g. " Warsaw" with its space, or id:32955)<input id="ll-target" name="target" type="text" spellcheck="false"></label>
     <label>Top-k per cell<input id="ll-topk" name="topK" type="number" min="1" max="100" value="10"></label>
     <label>Ablate (optional; comma-separated hooks zeroed at every position, e.g. blocks.1.mlp_out): shows before/after<input id="ll-ablate" name="ablate" type="text" spellcheck="false"></label>
-    <button id="ll-run" type="submit">Run the lens</button>
+${
+  options.steering === undefined
+    ? ''
+    : `    <label><input id="ll-steer" name="steer" type="checkbox" checked> Steering (${escapeHtml(options.steering)}): shows unsteered/steered</label>\n`
+}    <button id="ll-run" type="submit">Run the lens</button>
   </div>
 </form>`
     : '';

@@ -150,6 +150,8 @@ function makeRunner(s: State): () => void {
       .map((x) => x.trim())
       .filter((x) => x !== '');
     if (ablate.length) body.ablate = ablate;
+    // the switch exists only when the server has control vectors; unchecked asks for the unsteered run alone
+    if (s.config.steering !== undefined) body.steer = byId<HTMLInputElement>('ll-steer').checked;
     const mine = ++inflight;
     setStatus('Running\u2026');
     setReady('false');
