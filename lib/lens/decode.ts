@@ -1,5 +1,7 @@
 // decodeLayers: prompt → tokens → one native forward with capture → lens of every captured d-wide
 // row → the typed result (see LensResult in types.ts and the JSON shape in docs/architecture.md).
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { hookName, isLensable, resolveHooks, type HookSpec } from '../hooks.js';
 import { residualSums } from './sums.js';
 import { withAccessors } from './result-access.js';
@@ -9,9 +11,9 @@ import type { NativeLensOptions } from '../model/native.js';
 import { resolveTarget, tokenLabel } from './target.js';
 import { encode } from '../tokens/tokenizer.js';
 import { checkParameter, invalidParameterError, is } from '../is.js';
-import { checkTunedLens, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
+import { checkTunedLens, loadTunedLens, translatorIndex, type TunedLens } from './tuned/tuned-lens.js';
 import { translateGroups } from './tuned/translate.js';
-import { loadTunedLensByName } from './tuned/resolve.js';
+import { resolveTunedLensFolder } from './tuned/resolve.js';
 import { lensChoice, type LensKind } from './lens-choice.js';
 import type { Activation, AttentionLayer, DecodedLens, HookLens, Intervention } from '../types.js';
 import { resolveControlVectors, steeringInterventions, type SteeringOptions } from '../interp/steering.js';
@@ -65,10 +67,41 @@ export interface DecodeOptions extends SteeringOptions {
   tunedLens?: string | TunedLens;
 }
 
+// The last tuned lens named by a string, kept so that repeated decodeLayers calls with the same folder
+// or name neither re-read its weights (~100 MB for gpt2-medium's shape) nor re-make its native copy.
+// One entry only, so a caller cycling through many lenses does not accumulate them; a file changed on
+// disk (size or mtime) is read again.
+let lastNamedLens: { key: string; stamp: string; lens: Promise<TunedLens> } | undefined;
+
+function lensFilesStamp(folder: string): string {
+  return ['config.json', 'params.safetensors', 'params.pt']
+    .map((f) => {
+      try {
+        const st = statSync(join(folder, f));
+        return `${st.size}:${st.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join('|');
+}
+
+async function tunedLensByName(name: string): Promise<TunedLens> {
+  const folder = await resolveTunedLensFolder(name);
+  const stamp = lensFilesStamp(folder);
+  if (lastNamedLens?.key === folder && lastNamedLens.stamp === stamp) return lastNamedLens.lens;
+  const lens = loadTunedLens(folder);
+  lastNamedLens = { key: folder, stamp, lens };
+  lens.catch(() => {
+    if (lastNamedLens?.lens === lens) lastNamedLens = undefined;
+  });
+  return lens;
+}
+
 /** The tuned lens an option names, loaded and checked against the model. */
 async function tunedLensFrom(value: unknown, info: Model['info']): Promise<TunedLens> {
   let lens: TunedLens;
-  if (is.nonEmptyString(value)) lens = await loadTunedLensByName(value);
+  if (is.nonEmptyString(value)) lens = await tunedLensByName(value);
   else if (is.object(value) && Array.isArray((value as TunedLens).translators) && is.object((value as TunedLens).config)) lens = value as TunedLens;
   else throw invalidParameterError('tunedLens', 'a tuned lens folder or a TunedLens (from loadTunedLens) or a published lens name such as "gpt2"', value);
   checkTunedLens(lens, info);
@@ -93,6 +126,7 @@ export function sharedModel(name: string | undefined): Promise<Model> {
 export async function releaseModels(): Promise<void> {
   const models = [...loaded.values()];
   loaded.clear();
+  lastNamedLens = undefined;
   for (const p of models) (await p.catch(() => undefined))?.dispose();
 }
 

@@ -102,6 +102,21 @@ describe('the tuned lens', () => {
     expect(byObject.hooks.map((h) => h.top)).toEqual(byPath.hooks.map((h) => h.top));
   });
 
+  it('a folder given again is the same lens until its files change on disk, then the new weights are read', async () => {
+    const { n_layer, n_embd, name } = model.info;
+    const dir = join(work, 'lens-rewritten');
+    writeTunedLensFolder(dir, randomSpec(name, n_embd, n_layer, 16));
+    const first = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: ['resid_post'] });
+    const again = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: ['resid_post'] });
+    expect(again.hooks).toEqual(first.hooks);
+    await new Promise((r) => setTimeout(r, 20)); // a later mtime for the rewritten files
+    writeTunedLensFolder(dir, randomSpec(name, n_embd, n_layer, 17));
+    const rewritten = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: ['resid_post'] });
+    const fresh = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: await loadTunedLens(dir), hooks: ['resid_post'] });
+    expect(rewritten.hooks).toEqual(fresh.hooks);
+    expect(rewritten.hooks.map((h) => h.top)).not.toEqual(first.hooks.map((h) => h.top));
+  });
+
   it("the final resid_post, the prediction and the untranslated hooks are the logit lens's", async () => {
     const { n_layer, n_embd, name } = model.info;
     const dir = writeTunedLensFolder(join(work, 'lens-final'), randomSpec(name, n_embd, n_layer, 10));
