@@ -3,7 +3,7 @@
 
 import { DEVICES, MAX_THREADS, type Device } from '../types.js';
 import { InvalidParameterError } from '../is.js';
-import { choiceFlag, integerFlag, modelFlag, parseFlags } from './flags.js';
+import { deviceFlag, integerFlag, modelFlag, parseFlags } from './flags.js';
 import { reportError, withDefaults, EXIT_OK, type CliIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 
@@ -20,7 +20,7 @@ Options:
   --model PATH|NAME     model directory, .safetensors file or hub name; default: $LAYERLENS_MODEL,
                         else gpt2-medium
   --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
-  --device D            ${DEVICES.join(', ')} (default auto)
+  --device D            ${DEVICES.join(', ')} (default auto), or rpc://host:port (see layerlens rpc-server)
   --banner TEXT         a notice shown at the top of the page
   --tuned-lens PATH|NAME
                         also offer the tuned lens: a folder (config.json + params.pt), or the name
@@ -73,7 +73,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     },
     { command: 'serve', positionals: false },
   );
-  const device = choiceFlag('--device', v.device ?? 'auto', DEVICES);
+  const device = deviceFlag(v.device ?? 'auto');
   const host = (v.host ?? '127.0.0.1').trim();
   if (host === '') throw new InvalidParameterError('--host: empty address');
   const model = modelFlag(v.model);

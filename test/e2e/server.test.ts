@@ -242,6 +242,8 @@ describe('layerlens serve', () => {
     });
     expect(() => parseServeArgs(['--port', '70000'])).toThrow(/^Expected an integer in 0\.\.65535 for --port but received "70000" of type string$/);
     expect(() => parseServeArgs(['--device', 'tpu'])).toThrow(/--device/);
+    expect(parseServeArgs(['--device', 'rpc://127.0.0.1:50052']).device).toBe('rpc://127.0.0.1:50052');
+    expect(() => parseServeArgs(['--device', 'rpc://127.0.0.1'])).toThrow(/--device/);
     expect(() => parseServeArgs(['--nope'])).toThrow(/serve: Unknown option '--nope'/);
     expect(() => parseServeArgs(['prompt'])).toThrow(/serve:/);
     expect(SERVE_HELP).toMatch(/^Usage: layerlens serve/);
