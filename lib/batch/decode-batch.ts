@@ -91,7 +91,6 @@ async function runGroup<P extends BatchPrompt>(model: Model, group: Pending<P>[]
   const fail = (g: Pending<P>, err: unknown): BatchResult<P> => ({ index: g.index, input: g.input, error: asError(err) });
   const packed = group.filter((g) => g.prepared && packable(g.prepared));
   const activations = new Map<Pending<P>, Awaited<ReturnType<Model['runBatch']>>[number]['activations']>();
-  let packedError: unknown;
   if (packed.length) {
     try {
       const outs = await model.runBatch(
@@ -99,8 +98,8 @@ async function runGroup<P extends BatchPrompt>(model: Model, group: Pending<P>[]
         { hooks: packed[0].prepared!.captureNames, positions: packed.map((g) => g.prepared!.positions), logits: false },
       );
       packed.forEach((g, i) => activations.set(g, outs[i].activations));
-    } catch (err) {
-      packedError = err;
+    } catch {
+      // each of them runs alone below, and reports its own error if it has one
     }
   }
   for (const g of group) {
@@ -111,7 +110,7 @@ async function runGroup<P extends BatchPrompt>(model: Model, group: Pending<P>[]
     try {
       let acts = activations.get(g);
       if (!acts) {
-        if (packed.includes(g)) throw packedError;
+        // Not packable, or the packed forward failed: run alone, so one prompt's failure stays its own.
         const { ids, captureNames, positions, interventions } = g.prepared;
         acts = (await model.run(ids, { hooks: captureNames, positions, logits: false, ...(interventions.length ? { interventions } : {}) })).activations;
       }
