@@ -129,6 +129,11 @@ function readRef(repoDir: string, revision: string): string | undefined {
   }
 }
 
+/** The commit a revision names in a cached repo: its ref, or the revision itself when it is a commit. */
+function cachedCommit(repoDir: string, revision: string): string | undefined {
+  return readRef(repoDir, revision) ?? (COMMIT_RE.test(revision) ? revision : undefined);
+}
+
 /** The cache folders that may hold `repoId`: its own, then its alias (gpt2-medium ↔ openai-community/gpt2-medium). */
 export function hubCacheCandidates(repoId: string, env: Env = process.env, repoType: HubRepoType = 'model'): string[] {
   const cache = hfHubCache(env);
@@ -149,7 +154,7 @@ export function findInHubCache(
   repoType: HubRepoType = 'model',
 ): string | undefined {
   for (const repoDir of hubCacheCandidates(repoId, env, repoType)) {
-    const commit = readRef(repoDir, revision) ?? (COMMIT_RE.test(revision) ? revision : undefined);
+    const commit = cachedCommit(repoDir, revision);
     if (!commit) continue;
     const snapshot = join(repoDir, 'snapshots', commit);
     if (files.every((f) => existsSync(join(snapshot, f)))) return snapshot;
@@ -166,7 +171,7 @@ export function describeCacheMiss(
   repoType: HubRepoType = 'model',
 ): string {
   const [own] = hubCacheCandidates(repoId, env, repoType);
-  const commit = readRef(own, revision) ?? (COMMIT_RE.test(revision) ? revision : undefined);
+  const commit = cachedCommit(own, revision);
   if (commit) {
     const snapshot = join(own, 'snapshots', commit);
     const missing = files.filter((f) => !existsSync(join(snapshot, f)));
