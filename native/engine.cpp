@@ -2,6 +2,8 @@
 
 #include "ggml-cpu.h"
 #include "io/gguf_model.hpp"
+#include "packed_batch.hpp"
+#include "run_checks.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -148,23 +150,6 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   return logits;
 }
 
-std::vector<int32_t> Engine::checkedPositions(const std::vector<int32_t>& requested, int32_t n) const {
-  std::vector<int32_t> positions = requested;
-  if (positions.empty()) {
-    positions.resize(n);
-    for (int32_t i = 0; i < n; ++i) positions[i] = i;
-  }
-  for (size_t i = 0; i < positions.size(); ++i) {
-    if (positions[i] < 0 || positions[i] >= n) {
-      throw std::invalid_argument("position " + std::to_string(positions[i]) + " is outside the prompt's " +
-                                  std::to_string(n) + " tokens (0.." + std::to_string(n - 1) + ")");
-    }
-    if (i > 0 && positions[i] <= positions[i - 1])
-      throw std::invalid_argument("positions must be ascending and unique");
-  }
-  return positions;
-}
-
 void Engine::validateHooks(const std::vector<HookRef>& hooks) const {
   for (size_t i = 0; i < hooks.size(); ++i) {
     validateHook(hooks[i]);
@@ -231,85 +216,29 @@ RunResult Engine::captureForward(Forward& f, const std::vector<HookRef>& hooks, 
 
 std::vector<RunResult> Engine::runBatch(const BatchRunRequest& req) {
   const size_t S = req.sequences.size();
-  if (S == 0) throw std::invalid_argument("runBatch: no sequences to run");
-  if (S > kMaxBatchSequences)
-    throw std::invalid_argument("runBatch: " + std::to_string(S) + " sequences, more than one batch takes (" +
-                                std::to_string(kMaxBatchSequences) + ")");
-  if (!req.positions.empty() && req.positions.size() != S)
-    throw std::invalid_argument("runBatch: " + std::to_string(req.positions.size()) + " position lists for " +
-                                std::to_string(S) + " sequences");
-  int64_t total = 0;
-  int32_t maxLen = 0;
-  std::vector<std::vector<int32_t>> positions(S);
-  for (size_t s = 0; s < S; ++s) {
-    const std::vector<int32_t>& seq = req.sequences[s];
-    try {
-      validateTokens(seq, 0);
-      positions[s] =
-          checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s], int32_t(seq.size()));
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
-    }
-    total += int64_t(seq.size());
-    maxLen = std::max(maxLen, int32_t(seq.size()));
-  }
-  if (total > kMaxBatchTokens)
-    throw std::invalid_argument("runBatch: " + std::to_string(total) + " tokens in all, more than one batch takes (" +
-                                std::to_string(kMaxBatchTokens) + ")");
+  const CheckedBatch checked = checkBatchRequest(req, {kMaxBatchSequences, kMaxBatchTokens, ""},
+                                                 [this](const std::vector<int32_t>& seq) { validateTokens(seq, 0); });
   validateHooks(req.hooks);
-  for (const HookRef& h : req.hooks) {
-    if (hookKindInfo(h.kind).perHead)
-      throw std::invalid_argument("runBatch does not capture " + hookName(h) +
-                                  " (per-head hooks): run those sequences one at a time");
-  }
-
-  // Packed end to end: sequence s occupies rows [offset_s, offset_s + n_s), at positions 0..n_s−1.
-  std::vector<int32_t> tokens, tokenPositions, starts, rows, lastRows;
-  tokens.reserve(size_t(total));
-  std::vector<size_t> firstRow(S + 1, 0);  // per sequence: index of its first captured row in `rows`
-  for (size_t s = 0; s < S; ++s) {
-    const std::vector<int32_t>& seq = req.sequences[s];
-    const int32_t offset = int32_t(tokens.size()), n = int32_t(seq.size());
-    tokens.insert(tokens.end(), seq.begin(), seq.end());
-    for (int32_t i = 0; i < n; ++i) {
-      tokenPositions.push_back(i);
-      starts.push_back(offset);
-    }
-    firstRow[s] = rows.size();
-    for (int32_t p : positions[s]) rows.push_back(offset + p);
-    lastRows.push_back(offset + n - 1);
-  }
-  firstRow[S] = rows.size();
+  const PackedBatch packed = packBatch(req, checked);
 
   Forward f;
-  f.tokens = &tokens;
-  f.positions = &tokenPositions;
-  f.seqStarts = &starts;
-  f.maxSeqLen = maxLen;
-  f.logitRows = &lastRows;
+  f.tokens = &packed.tokens;
+  f.positions = &packed.positions;
+  f.seqStarts = &packed.starts;
+  f.maxSeqLen = checked.longest;
+  f.logitRows = &packed.lastRows;
   f.logits = req.logits;
   f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
 
   RunResult all;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    all = captureForward(f, req.hooks, rows);
+    all = captureForward(f, req.hooks, packed.rows);
   }
-  // Split the rows back per sequence: every hook here is [rows, width].
-  std::vector<RunResult> out(S);
+  std::vector<RunResult> out = splitCapturedRows(packed, all.captured);
   const size_t V = size_t(weights_.hp.nVocab);
-  for (size_t s = 0; s < S; ++s) {
-    if (req.logits) out[s].logits.assign(all.logits.begin() + s * V, all.logits.begin() + (s + 1) * V);
-    const size_t P = firstRow[s + 1] - firstRow[s];
-    for (const CapturedTensor& c : all.captured) {
-      const size_t width = size_t(c.shape[1]);
-      CapturedTensor t;
-      t.hook = c.hook;
-      t.shape = {int64_t(P), int64_t(width)};
-      t.data.assign(c.data.begin() + firstRow[s] * width, c.data.begin() + firstRow[s + 1] * width);
-      out[s].captured.push_back(std::move(t));
-    }
-  }
+  for (size_t s = 0; s < S && req.logits; ++s)
+    out[s].logits.assign(all.logits.begin() + ptrdiff_t(s * V), all.logits.begin() + ptrdiff_t((s + 1) * V));
   return out;
 }
 

@@ -92,7 +92,6 @@ class Engine {
   std::vector<float> forwardLogits(const Forward& f);  // [n_vocab] per logit row, rows end to end
   // forwardLogits with the hooks copied out at rows `rows` (ascending, of the forward's tokens).
   RunResult captureForward(Forward& f, const std::vector<HookRef>& hooks, const std::vector<int32_t>& rows);
-  std::vector<int32_t> checkedPositions(const std::vector<int32_t>& positions, int32_t n) const;
   void validateHooks(const std::vector<HookRef>& hooks) const;
   int64_t minMatmulCols() const;
   bool cpuKernels() const;

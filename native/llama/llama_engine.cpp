@@ -4,7 +4,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "../packed_batch.hpp"
 #include "../rpc/endpoints.hpp"
+#include "../run_checks.hpp"
 #include "ggml-cpu.h"
 #include "llama-model.h"
 #include "llama_log.hpp"
@@ -211,17 +213,6 @@ void LlamaEngine::decodeRows(const std::vector<int32_t>& tokens, const std::vect
   if (rc != 0) throw std::runtime_error("llama_decode failed (code " + std::to_string(rc) + ")");
 }
 
-std::vector<int32_t> LlamaEngine::checkedPositions(const std::vector<int32_t>& requested, int32_t n) const {
-  std::vector<int32_t> positions = requested;
-  if (positions.empty())
-    for (int32_t i = 0; i < n; ++i) positions.push_back(i);
-  for (size_t i = 0; i < positions.size(); ++i) {
-    if (positions[i] < 0 || positions[i] >= n || (i > 0 && positions[i] <= positions[i - 1]))
-      throw std::invalid_argument("positions must be ascending, unique and in 0.." + std::to_string(n - 1));
-  }
-  return positions;
-}
-
 RunResult LlamaEngine::run(const RunRequest& req) {
   const int32_t n = int32_t(req.tokens.size());
   validateTokens(req.tokens, 0);
@@ -263,94 +254,38 @@ RunResult LlamaEngine::run(const RunRequest& req) {
 
 std::vector<RunResult> LlamaEngine::runBatch(const BatchRunRequest& req) {
   const size_t S = req.sequences.size();
-  if (S == 0) throw std::invalid_argument("runBatch: no sequences to run");
-  if (S > kMaxBatchSequences)
-    throw std::invalid_argument("runBatch: " + std::to_string(S) + " sequences, more than one batch takes (" +
-                                std::to_string(kMaxBatchSequences) + ")");
-  if (!req.positions.empty() && req.positions.size() != S)
-    throw std::invalid_argument("runBatch: " + std::to_string(req.positions.size()) + " position lists for " +
-                                std::to_string(S) + " sequences");
-  int64_t total = 0;
-  std::vector<std::vector<int32_t>> positions(S);
-  for (size_t s = 0; s < S; ++s) {
-    const std::vector<int32_t>& seq = req.sequences[s];
-    try {
-      validateTokens(seq, 0);
-      positions[s] =
-          checkedPositions(req.positions.empty() ? std::vector<int32_t>{} : req.positions[s], int32_t(seq.size()));
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
-    }
-    total += int64_t(seq.size());
-  }
-  const int64_t cap = std::min<int64_t>(info_.nBatch, info_.nCtx);
-  if (total > cap)
-    throw std::invalid_argument("runBatch: " + std::to_string(total) + " tokens in all, more than one batch takes (" +
-                                std::to_string(cap) + "; raise batchSize when loading)");
-  for (const HookRef& h : req.hooks) {
-    validateHook(h);
-    if (hookKindInfo(h.kind).perHead)
-      throw std::invalid_argument("runBatch does not capture " + hookName(h) +
-                                  " (per-head hooks): run those sequences one at a time");
-  }
-
-  // Sequence s occupies rows [offset_s, offset_s + n_s) of the batch, at positions 0..n_s−1, seq_id s.
-  std::vector<int32_t> tokens, tokenPositions, seqIds, rows, lastRows;
-  std::vector<size_t> firstRow(S + 1, 0);
-  bool onlyLast = true;
-  for (size_t s = 0; s < S; ++s) {
-    const std::vector<int32_t>& seq = req.sequences[s];
-    const int32_t offset = int32_t(tokens.size()), n = int32_t(seq.size());
-    tokens.insert(tokens.end(), seq.begin(), seq.end());
-    for (int32_t i = 0; i < n; ++i) {
-      tokenPositions.push_back(i);
-      seqIds.push_back(int32_t(s));
-    }
-    firstRow[s] = rows.size();
-    for (int32_t p : positions[s]) rows.push_back(offset + p);
-    onlyLast = onlyLast && positions[s].size() == 1 && positions[s][0] == n - 1;
-    lastRows.push_back(offset + n - 1);
-  }
-  firstRow[S] = rows.size();
+  const CheckedBatch checked = checkBatchRequest(
+      req, {kMaxBatchSequences, std::min<int64_t>(info_.nBatch, info_.nCtx), "raise batchSize when loading"},
+      [this](const std::vector<int32_t>& seq) { validateTokens(seq, 0); });
+  for (const HookRef& h : req.hooks) validateHook(h);
+  const PackedBatch packed = packBatch(req, checked);
   // The last block computes only the output rows: every row when hooks need others than the last ones.
   std::vector<int32_t> outputs;
-  if (!req.hooks.empty() && !onlyLast) {
-    for (int32_t i = 0; i < int32_t(tokens.size()); ++i) outputs.push_back(i);
+  if (!req.hooks.empty() && !packed.onlyLastRows) {
+    for (int32_t i = 0; i < int32_t(packed.tokens.size()); ++i) outputs.push_back(i);
   } else {
-    outputs = lastRows;
+    outputs = packed.lastRows;
   }
 
   std::lock_guard<std::mutex> lock(mutex_);
   const std::vector<InterventionSpec> none;
   LlamaCaptureSetup setup;
   setup.arch = &arch_;
-  setup.nTokens = int32_t(tokens.size());
+  setup.nTokens = int32_t(packed.tokens.size());
   setup.nHead = info_.nHead;
   setup.outputPositions = outputs;
   setup.hooks = req.hooks;
-  setup.positions = rows;
+  setup.positions = packed.rows;
   setup.interventions = &none;
   LlamaCapture capture(std::move(setup));
   llama_memory_clear(llama_get_memory(ctx_.get()), true);
-  decodeRows(tokens, tokenPositions, seqIds, outputs, req.hooks.empty() ? nullptr : &capture);
-  std::vector<CapturedTensor> all = capture.take();
+  decodeRows(packed.tokens, packed.positions, packed.sequence, outputs, req.hooks.empty() ? nullptr : &capture);
 
-  std::vector<RunResult> out(S);
-  for (size_t s = 0; s < S; ++s) {
-    if (req.logits) {
-      const float* logits = llama_get_logits_ith(ctx_.get(), lastRows[s]);
-      if (!logits) throw std::runtime_error("llama.cpp returned no logits");
-      out[s].logits.assign(logits, logits + info_.nVocab);
-    }
-    const size_t P = firstRow[s + 1] - firstRow[s];
-    for (const CapturedTensor& c : all) {
-      const size_t width = size_t(c.shape[1]);
-      CapturedTensor t;
-      t.hook = c.hook;
-      t.shape = {int64_t(P), int64_t(width)};
-      t.data.assign(c.data.begin() + firstRow[s] * width, c.data.begin() + firstRow[s + 1] * width);
-      out[s].captured.push_back(std::move(t));
-    }
+  std::vector<RunResult> out = splitCapturedRows(packed, capture.take());
+  for (size_t s = 0; s < S && req.logits; ++s) {
+    const float* logits = llama_get_logits_ith(ctx_.get(), packed.lastRows[s]);
+    if (!logits) throw std::runtime_error("llama.cpp returned no logits");
+    out[s].logits.assign(logits, logits + info_.nVocab);
   }
   return out;
 }

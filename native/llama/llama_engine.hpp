@@ -95,7 +95,6 @@ class LlamaEngine {
   // One llama_decode of tokens at the given positions, each in its sequence; outputs at `outputRows` (ascending).
   void decodeRows(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                   const std::vector<int32_t>& seqIds, const std::vector<int32_t>& outputRows, LlamaCapture* capture);
-  std::vector<int32_t> checkedPositions(const std::vector<int32_t>& positions, int32_t n) const;
   static bool evalCallback(ggml_tensor* t, bool ask, void* self);
 
   std::mutex mutex_;
