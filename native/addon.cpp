@@ -43,7 +43,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
   ~NativeModel() override { release(); }
 
-  void attach(std::shared_ptr<Engine> engine) { engine_ = std::move(engine); }
+  void attach(std::shared_ptr<Engine> engine, int64_t rpcTimeoutMs) {
+    engine_ = std::move(engine);
+    rpcTimeoutMs_ = rpcTimeoutMs;
+  }
 
  private:
   // Workers hold their own reference, so dispose() during a call frees the model when it ends.
@@ -52,7 +55,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     const std::vector<std::string>& remote = engine_->backends().rpcEndpoints;
     const std::string failed = rpcFailureOf(remote);
     if (!failed.empty()) throw Napi::Error::New(env, failed);
-    setCallEndpoints(remote);  // the call about to be queued talks to these servers
+    setNextCall({remote, rpcTimeoutMs_});  // the call about to be queued talks to these servers
     return engine_;
   }
 
@@ -172,6 +175,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   std::shared_ptr<Engine> engine_;
+  int64_t rpcTimeoutMs_ = 0;              // how long a call may wait for the RPC servers (0: no limit)
   std::shared_ptr<LensTrainer> trainer_;  // made on the first trainLens call
 };
 
@@ -219,7 +223,7 @@ Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
   }
   if (dtype != "f32" && dtype != "f16" && dtype != "q8_0")
     throw Napi::TypeError::New(env, "convertToGguf: 'type' must be f32, f16 or q8_0");
-  setCallEndpoints({});  // local work
+  setNextCall({});  // local work
   return queue<bool>(
       env,
       [src, hp, dst, dtype, name, threads, vocab = std::move(vocab)]() {
@@ -237,7 +241,9 @@ Napi::Value ConvertToGguf(const Napi::CallbackInfo& info) {
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Options o(info[0], "loadModel");
-  o.onlyKnown({"path", "hparams", "device", "threads", "capture", "dtype"});
+  o.onlyKnown({"path", "hparams", "device", "threads", "capture", "dtype", "rpcTimeoutMs"});
+  const int32_t timeoutMs = o.int32("rpcTimeoutMs", 0);
+  if (timeoutMs < 0) throw Napi::TypeError::New(env, "loadModel: 'rpcTimeoutMs' must be >= 0 (0: no limit)");
   const std::string path = o.string("path");
   const bool gguf = isGgufPath(path);
   EngineOptions opts;
@@ -258,15 +264,15 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   }
   auto* data = env.GetInstanceData<AddonData>();
   try {
-    setCallEndpoints(parseRpcDevice(opts.device));  // a load from RPC servers runs guarded (rpc/failures.hpp)
+    setNextCall({parseRpcDevice(opts.device), timeoutMs});  // a load from RPC servers runs guarded (rpc/failures.hpp)
   } catch (const std::invalid_argument& e) {
     throw Napi::TypeError::New(env, std::string("loadModel: ") + e.what());
   }
   return queue<std::shared_ptr<Engine>>(
       env, [path, hp, opts, gguf]() { return std::make_shared<Engine>(path, gguf ? readGgufHParams(path) : hp, opts); },
-      [data](Napi::Env env, std::shared_ptr<Engine>& engine) -> Napi::Value {
+      [data, timeoutMs](Napi::Env env, std::shared_ptr<Engine>& engine) -> Napi::Value {
         Napi::Object obj = data->modelClass.New({});
-        NativeModel::Unwrap(obj)->attach(std::move(engine));
+        NativeModel::Unwrap(obj)->attach(std::move(engine), timeoutMs);
         return obj;
       });
 }

@@ -221,13 +221,13 @@ class PromiseWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
         done_(std::move(done)),
-        remote_(takeCallEndpoints()) {}
+        remote_(takeNextCall()) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      if (remote_.empty()) {
+      if (remote_.endpoints.empty()) {
         result_ = work_();
       } else {
         // The result goes through a box the work's thread shares: guardRpc may return (a server
@@ -255,7 +255,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
-  std::vector<std::string> remote_;  // the RPC servers the work talks to (rpc/failures.hpp)
+  RpcCall remote_;  // the RPC servers the work talks to, and its timeout (rpc/failures.hpp)
   Result result_{};
 };
 

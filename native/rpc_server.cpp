@@ -51,7 +51,7 @@ Napi::Value startRpcServer(const Napi::CallbackInfo& info) {
   if (threads < 0 || threads > 1024) throw Napi::TypeError::New(env, "startRpcServer: 'threads' must be in 0..1024");
   const std::string endpoint = host + ":" + std::to_string(port);
   const size_t nThreads = threads > 0 ? size_t(threads) : std::max<size_t>(1, std::thread::hardware_concurrency());
-  setCallEndpoints({});  // this process serves; it is no client
+  setNextCall({});  // this process serves; it is no client
   return queue<bool>(
       env,
       [endpoint, nThreads]() -> bool {

@@ -59,6 +59,11 @@ export function deviceFlag(text: string): Device {
   return s;
 }
 
+/** --rpc-timeout MS: how long one call to RPC servers may take; 0 = no limit (LoadOptions.rpcTimeoutMs). */
+export function rpcTimeoutFlag(text: string): number {
+  return integerFlag('--rpc-timeout', text, 0, 2 ** 31 - 1);
+}
+
 export function revisionFlag(text: string | undefined): string | undefined {
   return text === undefined ? undefined : checkParameter('--revision', () => checkRevision(text.trim()));
 }
@@ -74,6 +79,7 @@ export const MODEL_LOAD_FLAGS = {
   model: { type: 'string' },
   threads: { type: 'string' },
   device: { type: 'string' },
+  'rpc-timeout': { type: 'string' },
   revision: { type: 'string' },
   quiet: { type: 'boolean' },
   engine: { type: 'string' },
@@ -87,6 +93,8 @@ export interface ModelLoadFlags {
   model?: string;
   threads?: number;
   device: Device;
+  /** --rpc-timeout: with an rpc:// device, how long one call may wait for the servers (ms; 0: no limit). */
+  rpcTimeoutMs?: number;
   /** --revision: hub branch, tag or commit (default main). */
   revision?: string;
   /** --quiet: no download progress bar. */
@@ -103,6 +111,7 @@ export function parseModelLoadFlags(v: {
   model?: string;
   threads?: string;
   device?: string;
+  'rpc-timeout'?: string;
   revision?: string;
   quiet?: boolean;
   engine?: string;
@@ -115,6 +124,7 @@ export function parseModelLoadFlags(v: {
     ...(model === undefined ? {} : { model }),
     ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
     device: deviceFlag(v.device ?? 'auto'),
+    ...(v['rpc-timeout'] === undefined ? {} : { rpcTimeoutMs: rpcTimeoutFlag(v['rpc-timeout']) }),
     ...(revision === undefined ? {} : { revision }),
     ...(v.quiet === true ? { quiet: true } : {}),
     ...(v.engine === undefined ? {} : { engine: choiceFlag('--engine', v.engine, ['auto', ...MODEL_ENGINES] as const) }),
@@ -129,6 +139,7 @@ export async function loadModelFromFlags(flags: ModelLoadFlags, env: Record<stri
   const options: LoadOptions = {
     env,
     device: flags.device,
+    ...(flags.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: flags.rpcTimeoutMs }),
     ...(flags.threads === undefined ? {} : { threads: flags.threads }),
     ...(flags.revision === undefined ? {} : { revision: flags.revision }),
     ...(flags.quiet === undefined ? {} : { quiet: flags.quiet }),

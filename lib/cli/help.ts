@@ -92,6 +92,8 @@ ${GENERATE_HELP}  --threads N           CPU threads for the forward pass, 1..${M
   --device D            ${DEVICES.join(', ')}; auto (the default) takes a GPU backend when the build
                         has one, else the CPU; or rpc://HOST:PORT: the forward runs on a layerlens
                         rpc-server there (several, comma-separated, split a llama.cpp model's layers)
+  --rpc-timeout MS      with rpc://: how long one call to the servers (the load included) may take
+                        before it fails and the model is given up (default 0: no limit)
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 

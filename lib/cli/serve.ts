@@ -3,7 +3,7 @@
 
 import { DEVICES, MAX_THREADS, type Device } from '../types.js';
 import { InvalidParameterError } from '../is.js';
-import { deviceFlag, integerFlag, modelFlag, parseFlags } from './flags.js';
+import { deviceFlag, integerFlag, modelFlag, parseFlags, rpcTimeoutFlag } from './flags.js';
 import { reportError, withDefaults, EXIT_OK, type CliIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 
@@ -21,6 +21,7 @@ Options:
                         else gpt2-medium
   --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')} (default auto), or rpc://host:port (see layerlens rpc-server)
+  --rpc-timeout MS      with rpc://: how long one call to the server may take (default 0: no limit)
   --banner TEXT         a notice shown at the top of the page
   --tuned-lens PATH|NAME
                         also offer the tuned lens: a folder (config.json + params.pt), or the name
@@ -49,6 +50,8 @@ export interface ServeArgs {
   model?: string;
   threads?: number;
   device: Device;
+  /** --rpc-timeout MS (LoadOptions.rpcTimeoutMs) */
+  rpcTimeoutMs?: number;
   banner?: string;
   /** --tuned-lens PATH|NAME */
   tunedLens?: string;
@@ -67,6 +70,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
       model: { type: 'string' },
       threads: { type: 'string' },
       device: { type: 'string' },
+      'rpc-timeout': { type: 'string' },
       banner: { type: 'string' },
       'tuned-lens': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -88,6 +92,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     ...(model === undefined ? {} : { model }),
     ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
     device,
+    ...(v['rpc-timeout'] === undefined ? {} : { rpcTimeoutMs: rpcTimeoutFlag(v['rpc-timeout']) }),
     ...(v.banner === undefined ? {} : { banner: v.banner }),
     ...(tunedLens === undefined ? {} : { tunedLens }),
     ...(steer.controlVectors ? { steer } : {}),
@@ -124,7 +129,12 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
   try {
     srv = await startServer({
       model: args.model ?? (env.LAYERLENS_MODEL || undefined),
-      load: { env: env as NodeJS.ProcessEnv, device: args.device, ...(args.threads === undefined ? {} : { threads: args.threads }) },
+      load: {
+        env: env as NodeJS.ProcessEnv,
+        device: args.device,
+        ...(args.threads === undefined ? {} : { threads: args.threads }),
+        ...(args.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: args.rpcTimeoutMs }),
+      },
       port: args.port,
       host: args.host,
       ...(args.banner === undefined ? {} : { banner: args.banner }),

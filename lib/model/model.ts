@@ -47,6 +47,15 @@ export interface LoadOptions {
    * authentication or encryption: trusted networks only (docs/remote.md).
    */
   device?: Device;
+  /**
+   * With an rpc:// device: how long one call to the servers (the load included: it uploads the
+   * weights) may take, in milliseconds, before it is rejected; default 0, no limit. A server that
+   * stays connected but stops answering otherwise leaves the call's promise pending forever. A call
+   * that times out gives the servers up for this process, as a dead server does: the model can no
+   * longer be used (ggml keeps one connection per server, and a half-answered request on it would
+   * garble the next), so set it well above the longest call you expect.
+   */
+  rpcTimeoutMs?: number;
   /** CPU threads; default: all the machine's cores. */
   threads?: number;
   /**
@@ -398,6 +407,8 @@ async function ggufArchitecture(path: string): Promise<string | undefined> {
   }
 }
 const LOG_LEVELS = ['quiet', 'errors', 'verbose'] as const;
+/** What the addon's int32 milliseconds hold: ~24.8 days. */
+const MAX_RPC_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub
@@ -412,6 +423,10 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
   const device = options.device ?? 'auto';
   if (isRpcDevice(device)) parseRpcDevice(device);
   else if (!is.inArray(device, DEVICES)) throw invalidParameterError('device', oneOf(DEVICES), device);
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? 0;
+  if (!is.integerIn(rpcTimeoutMs, 0, MAX_RPC_TIMEOUT_MS))
+    throw invalidParameterError('rpcTimeoutMs', `an integer number of milliseconds in 0..${MAX_RPC_TIMEOUT_MS} (0: no limit)`, options.rpcTimeoutMs);
+  if (rpcTimeoutMs > 0 && !isRpcDevice(device)) throw new InvalidParameterError(`rpcTimeoutMs applies to rpc:// devices only (device is '${device}')`);
   const capture = options.capture ?? 'auto';
   if (!is.inArray(capture, CAPTURES)) throw invalidParameterError('capture', oneOf(CAPTURES), capture);
   const dtype = options.dtype ?? 'auto';
@@ -447,6 +462,7 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
       threads: options.threads ?? 0,
       contextLength: options.contextLength ?? 0,
       batchSize: options.batchSize ?? 512,
+      rpcTimeoutMs,
     });
     const li = llama.info();
     config = { model_type: li.architecture, n_layer: li.n_layer, n_embd: li.n_embd, n_head: li.n_head, n_vocab: li.n_vocab, n_ctx: li.n_ctx, eps: li.eps };
@@ -458,12 +474,12 @@ export async function loadModel(model?: string, options: LoadOptions = {}): Prom
       throw new TypeError(
         `dtype 'q8_0' quantizes safetensors checkpoints; ${files.weights} is a GGUF file (use 'auto', 'f32' or 'f16', or convert the checkpoint with --type q8_0)`,
       );
-    nativeModel = await native_.loadModel({ path: files.weights, device, threads: options.threads ?? 0, capture, dtype });
+    nativeModel = await native_.loadModel({ path: files.weights, device, threads: options.threads ?? 0, capture, dtype, rpcTimeoutMs });
     const { n_layer, n_embd, n_head, n_vocab, n_ctx, eps } = nativeModel.info();
     config = { model_type: 'gpt2', n_layer, n_embd, n_head, n_vocab, n_ctx, eps };
   } else {
     config = await readConfig(files.config as string);
-    nativeModel = await native_.loadModel({ path: files.weights, hparams: config, device, threads: options.threads ?? 0, capture, dtype });
+    nativeModel = await native_.loadModel({ path: files.weights, hparams: config, device, threads: options.threads ?? 0, capture, dtype, rpcTimeoutMs });
   }
   const m = new Model(nativeModel, config, files.name, files.weights);
   if (m.runtime.notice) console.warn(m.runtime.notice);

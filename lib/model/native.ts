@@ -143,6 +143,8 @@ export interface NativeLoadRequest {
   threads?: number;
   capture?: 'auto' | 'callback' | 'outputs';
   dtype?: string;
+  /** With rpc:// devices: how long one call may wait for the servers, in ms; 0 = no limit. */
+  rpcTimeoutMs?: number;
 }
 
 /** convertToGguf()'s request. */
@@ -281,6 +283,8 @@ export interface NativeLlamaLoadRequest {
   contextLength?: number;
   /** The most tokens one forward takes (default 512). */
   batchSize?: number;
+  /** With rpc:// devices: how long one call may wait for the servers, in ms; 0 = no limit. */
+  rpcTimeoutMs?: number;
 }
 
 /** Tuned-lens translators copied into native memory (native/lens/translate.hpp); see lib/lens/tuned/translate.ts. */

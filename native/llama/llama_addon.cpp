@@ -30,7 +30,10 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   }
 
   explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
-  void attach(std::shared_ptr<LlamaEngine> engine) { engine_ = std::move(engine); }
+  void attach(std::shared_ptr<LlamaEngine> engine, int64_t rpcTimeoutMs) {
+    engine_ = std::move(engine);
+    rpcTimeoutMs_ = rpcTimeoutMs;
+  }
   ~NativeLlamaModel() override { release(); }
 
  private:
@@ -39,7 +42,7 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
     const std::vector<std::string>& remote = engine_->info().rpcEndpoints;
     const std::string failed = rpcFailureOf(remote);
     if (!failed.empty()) throw Napi::Error::New(env, failed);
-    setCallEndpoints(remote);  // the call about to be queued talks to these servers
+    setNextCall({remote, rpcTimeoutMs_});  // the call about to be queued talks to these servers
     return engine_;
   }
 
@@ -254,6 +257,7 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   }
 
   std::shared_ptr<LlamaEngine> engine_;
+  int64_t rpcTimeoutMs_ = 0;  // how long a call may wait for the RPC servers (0: no limit)
 };
 
 }  // namespace
@@ -261,7 +265,9 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
 Napi::Function defineLlamaModelClass(Napi::Env env) { return NativeLlamaModel::Define(env); }
 
 Napi::Value loadLlamaModel(Napi::Env env, const Options& o, Napi::FunctionReference& modelClass) {
-  o.onlyKnown({"path", "device", "threads", "contextLength", "batchSize", "engine"});
+  o.onlyKnown({"path", "device", "threads", "contextLength", "batchSize", "engine", "rpcTimeoutMs"});
+  const int32_t timeoutMs = o.int32("rpcTimeoutMs", 0);
+  if (timeoutMs < 0) throw Napi::TypeError::New(env, "loadLlamaModel: 'rpcTimeoutMs' must be >= 0 (0: no limit)");
   const std::string path = o.string("path");
   LlamaEngineOptions opts;
   opts.device = o.string("device", "auto");
@@ -270,15 +276,15 @@ Napi::Value loadLlamaModel(Napi::Env env, const Options& o, Napi::FunctionRefere
   opts.batchSize = o.int32("batchSize", 512);
   Napi::FunctionReference* cls = &modelClass;
   try {
-    setCallEndpoints(parseRpcDevice(opts.device));  // a load from RPC servers runs guarded (rpc/failures.hpp)
+    setNextCall({parseRpcDevice(opts.device), timeoutMs});  // a load from RPC servers runs guarded (rpc/failures.hpp)
   } catch (const std::invalid_argument& e) {
     throw Napi::TypeError::New(env, std::string("loadLlamaModel: ") + e.what());
   }
   return queue<std::shared_ptr<LlamaEngine>>(
       env, [path, opts]() { return std::make_shared<LlamaEngine>(path, opts); },
-      [cls](Napi::Env env, std::shared_ptr<LlamaEngine>& engine) -> Napi::Value {
+      [cls, timeoutMs](Napi::Env env, std::shared_ptr<LlamaEngine>& engine) -> Napi::Value {
         Napi::Object obj = cls->New({});
-        NativeLlamaModel::Unwrap(obj)->attach(std::move(engine));
+        NativeLlamaModel::Unwrap(obj)->attach(std::move(engine), timeoutMs);
         return obj;
       });
 }

@@ -78,8 +78,16 @@ struct SocketCloser {
   }
 };
 
-// Why a non-blocking connect to one address failed ("" when it opened).
-std::string tryConnect(const addrinfo* ai, int timeoutMs) {
+#ifdef _WIN32
+constexpr int kRefused = WSAECONNREFUSED;
+#else
+constexpr int kRefused = ECONNREFUSED;
+#endif
+
+// Why a non-blocking connect to one address failed ("" when it opened); *refused says whether the
+// address actively refused it (nothing listens there).
+std::string tryConnect(const addrinfo* ai, int timeoutMs, bool* refused) {
+  *refused = false;
   SocketCloser sock{::socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol)};
   if (!validSocket(sock.s)) return "could not create a socket";
 #ifdef _WIN32
@@ -92,7 +100,10 @@ std::string tryConnect(const addrinfo* ai, int timeoutMs) {
 #else
   ::fcntl(sock.s, F_SETFL, ::fcntl(sock.s, F_GETFL, 0) | O_NONBLOCK);
   if (::connect(sock.s, ai->ai_addr, ai->ai_addrlen) == 0) return "";
-  if (errno != EINPROGRESS) return std::strerror(errno);
+  if (errno != EINPROGRESS) {
+    *refused = errno == kRefused;
+    return std::strerror(errno);
+  }
   pollfd pfd{sock.s, POLLOUT, 0};
   int ready;
   do ready = ::poll(&pfd, 1, timeoutMs);
@@ -103,6 +114,7 @@ std::string tryConnect(const addrinfo* ai, int timeoutMs) {
   int err = 0;
   socklen_t len = sizeof(err);
   ::getsockopt(sock.s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len);
+  *refused = err == kRefused;
   return err == 0 ? "" : std::strerror(err);
 }
 
@@ -131,20 +143,44 @@ std::vector<std::string> parseRpcDevice(const std::string& device) {
   return endpoints;
 }
 
+namespace {
+
+using AddrList = std::unique_ptr<addrinfo, void (*)(addrinfo*)>;
+
+// The endpoint's IPv4 addresses (as ggml's client, which resolves IPv4 only); null when the host does not resolve.
+AddrList resolve(const std::string& endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  const std::string host = endpoint.substr(0, colon), port = endpoint.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) found = nullptr;
+  return AddrList(found, [](addrinfo* a) {
+    if (a) ::freeaddrinfo(a);
+  });
+}
+
+}  // namespace
+
 void probeRpcEndpoint(const std::string& endpoint, int timeoutMs) {
   const size_t colon = endpoint.rfind(':');
   const std::string host = endpoint.substr(0, colon), port = endpoint.substr(colon + 1);
   const std::string what = "cannot reach rpc://" + endpoint + ": ";
-  addrinfo hints{};
-  hints.ai_family = AF_INET;  // as ggml's client, which resolves IPv4 only
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found)
-    throw std::runtime_error(what + "cannot resolve the host '" + host + "'");
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> list(found, ::freeaddrinfo);
-  const std::string why = tryConnect(found, timeoutMs);
+  const AddrList list = resolve(endpoint);
+  if (!list) throw std::runtime_error(what + "cannot resolve the host '" + host + "'");
+  bool refused = false;
+  const std::string why = tryConnect(list.get(), timeoutMs, &refused);
   if (!why.empty())
     throw std::runtime_error(what + why + " (is `layerlens rpc-server --port " + port + "` running there?)");
+}
+
+bool rpcEndpointRefuses(const std::string& endpoint, int timeoutMs) {
+  const AddrList list = resolve(endpoint);
+  if (!list) return true;
+  bool refused = false;
+  tryConnect(list.get(), timeoutMs, &refused);
+  return refused;
 }
 
 std::vector<ggml_backend_dev_t> connectRpcServers(const std::vector<std::string>& endpoints) {
@@ -153,7 +189,9 @@ std::vector<ggml_backend_dev_t> connectRpcServers(const std::vector<std::string>
   for (const std::string& endpoint : endpoints) {
     const std::string failed = rpcFailureOf({endpoint});
     if (!failed.empty()) throw std::runtime_error(failed);
-    probeRpcEndpoint(endpoint, kProbeTimeoutMs);
+    // Another model of this process already talks to the server: ggml reuses that connection, and a
+    // probe would only wait in the accept queue of a server busy with it (it serves one client at a time).
+    if (rpcLeases(endpoint) <= 1) probeRpcEndpoint(endpoint, kProbeTimeoutMs);
     ggml_backend_reg_t reg;
     try {
       reg = ggml_backend_rpc_add_server(endpoint.c_str());

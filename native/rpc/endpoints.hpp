@@ -22,6 +22,12 @@ std::vector<std::string> parseRpcDevice(const std::string& device);
 // endpoint opens within timeoutMs.
 void probeRpcEndpoint(const std::string& endpoint, int timeoutMs);
 
+// True when nothing listens at the endpoint: the connection is refused (or the host does not
+// resolve). A connection that opens, or that gets no answer within timeoutMs, does not count: ggml's
+// server serves one client at a time with an accept queue of one, so a live server busy with another
+// client leaves further connections waiting unanswered.
+bool rpcEndpointRefuses(const std::string& endpoint, int timeoutMs);
+
 // Checks each server (probe, then ggml's handshake) and returns its devices, in order. Must run where
 // guardRpc (failures.hpp) catches ggml's aborts: ggml's connect and handshake abort on failure. The
 // caller holds an RpcLease on the endpoints before it allocates anything on them.

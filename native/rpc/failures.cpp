@@ -35,7 +35,7 @@ FailureState& state() {
 }
 
 thread_local bool tlGuarded = false;
-thread_local std::vector<std::string> tlCallEndpoints;
+thread_local RpcCall tlNextCall;
 ggml_abort_callback_t previousHandler = nullptr;
 
 // "path/ggml-rpc.cpp:35: Remote RPC server crashed..." -> "ggml-rpc: Remote RPC server crashed..."
@@ -59,16 +59,19 @@ std::string failureLocked(FailureState& s, const std::vector<std::string>& endpo
   return "";
 }
 
-// On ggml's dispatcher thread, whose connection broke: find which servers no longer accept
-// connections among those in use and not failed before (all of them when none can be singled out),
-// and wake the calls waiting on them.
+// On ggml's dispatcher thread, whose connection broke: find which servers refuse connections (nothing
+// listens any more) among those in use and not failed before (all of them when none can be singled
+// out and no server was given up before), and wake the calls waiting on them.
 void recordFailure(const std::string& reason) {
   FailureState& s = state();
   std::vector<std::string> known;
+  bool failedInUse = false;  // a server given up before (dead, or timed out) whose connection may break now
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     for (const auto& [endpoint, leases] : s.inUse) {
-      if (leases > 0 && !s.failed.count(endpoint)) known.push_back(endpoint);  // failed ones stay leased (leaked)
+      if (leases <= 0) continue;
+      if (s.failed.count(endpoint)) failedInUse = true;  // failed ones stay leased (leaked)
+      else known.push_back(endpoint);
     }
   }
   // A killed server's connections can close a moment before its listening socket does: probe again
@@ -77,14 +80,12 @@ void recordFailure(const std::string& reason) {
   for (int attempt = 0; attempt < kDeadProbeAttempts && dead.empty(); ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(kDeadProbePauseMs));
     for (const std::string& e : known) {
-      try {
-        probeRpcEndpoint(e, kDeadProbeMs);
-      } catch (const std::exception&) {
-        dead.push_back(e);
-      }
+      if (rpcEndpointRefuses(e, kDeadProbeMs)) dead.push_back(e);
     }
   }
-  if (dead.empty()) dead = known;
+  // None of the working servers is down: the broken connection is most likely a given-up server's
+  // (killed after it timed out); only when there is none can every working server be suspected.
+  if (dead.empty() && !failedInUse) dead = known;
   std::lock_guard<std::mutex> lock(s.mutex);
   for (const std::string& e : dead) s.failed.emplace(e, reason);
   s.changed.notify_all();
@@ -135,6 +136,13 @@ void RpcLease::release() {
   endpoints_.clear();
 }
 
+int rpcLeases(const std::string& endpoint) {
+  FailureState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  const auto it = s.inUse.find(endpoint);
+  return it == s.inUse.end() ? 0 : it->second;
+}
+
 std::string rpcFailureOf(const std::vector<std::string>& endpoints) {
   if (endpoints.empty()) return "";
   FailureState& s = state();
@@ -142,15 +150,16 @@ std::string rpcFailureOf(const std::vector<std::string>& endpoints) {
   return failureLocked(s, endpoints);
 }
 
-void setCallEndpoints(std::vector<std::string> endpoints) { tlCallEndpoints = std::move(endpoints); }
+void setNextCall(RpcCall call) { tlNextCall = std::move(call); }
 
-std::vector<std::string> takeCallEndpoints() {
-  std::vector<std::string> out = std::move(tlCallEndpoints);
-  tlCallEndpoints.clear();
+RpcCall takeNextCall() {
+  RpcCall out = std::move(tlNextCall);
+  tlNextCall = RpcCall();
   return out;
 }
 
-void guardRpc(const std::vector<std::string>& endpoints, std::function<void()> work) {
+void guardRpc(const RpcCall& rpc, std::function<void()> work) {
+  const std::vector<std::string>& endpoints = rpc.endpoints;
   if (endpoints.empty()) return work();
   FailureState& s = state();
   struct Call {
@@ -163,8 +172,8 @@ void guardRpc(const std::vector<std::string>& endpoints, std::function<void()> w
     const std::string why = failureLocked(s, endpoints);
     if (!why.empty()) throw std::runtime_error(why);
   }
-  // Detached: when its server dies this thread stays blocked inside ggml for good, holding `work`
-  // (and with it the model) alive.
+  // Detached: when its server dies or hangs this thread stays blocked inside ggml for good, holding
+  // `work` (and with it the model) alive.
   std::thread([call, work = std::move(work)] {
     tlGuarded = true;
     std::exception_ptr error;
@@ -181,11 +190,19 @@ void guardRpc(const std::vector<std::string>& endpoints, std::function<void()> w
   }).detach();
   std::unique_lock<std::mutex> lock(s.mutex);
   std::string why;
-  s.changed.wait(lock, [&] {
+  const auto settled = [&] {
     if (call->done) return true;
     why = failureLocked(s, endpoints);
     return !why.empty();
-  });
+  };
+  if (rpc.timeoutMs <= 0) {
+    s.changed.wait(lock, settled);
+  } else if (!s.changed.wait_for(lock, std::chrono::milliseconds(rpc.timeoutMs), settled)) {
+    for (const std::string& e : endpoints)
+      s.failed.emplace(e, "no answer within " + std::to_string(rpc.timeoutMs) + " ms, the model's rpcTimeoutMs");
+    s.changed.notify_all();
+    why = failureLocked(s, endpoints);
+  }
   if (!call->done) throw std::runtime_error(why);
   if (call->error) std::rethrow_exception(call->error);
 }

@@ -15,6 +15,7 @@
 // the dead server again): releaseEngine leaks it on purpose.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -52,18 +53,30 @@ class RpcLease {
   std::vector<std::string> endpoints_;
 };
 
+// How many live RpcLeases hold the endpoint (models using it, the one being loaded included).
+int rpcLeases(const std::string& endpoint);
+
 // Why a model on these servers can no longer be used ("" while they all work).
 std::string rpcFailureOf(const std::vector<std::string>& endpoints);
 
-// The servers the next queued call talks to: set on the JS thread by the model accessor (or a load)
-// just before it queues its work, taken by the worker's constructor. Empty: a local call, unguarded.
-void setCallEndpoints(std::vector<std::string> endpoints);
-std::vector<std::string> takeCallEndpoints();
+// The servers a call talks to, and how long it may wait for them (0: no limit). A timed-out call
+// leaves its thread blocked inside ggml like a dead server's, and the servers are given up for the
+// process: ggml-rpc keeps one connection per server, and a request left half answered on it would
+// garble the next.
+struct RpcCall {
+  std::vector<std::string> endpoints;
+  int64_t timeoutMs = 0;
+};
 
-// Runs work() on a thread of its own and waits for it, or for one of `endpoints` to fail (then throws
-// std::runtime_error saying which server and that the model is unusable). Exceptions of work() pass
-// through. Local calls (no endpoints) run work() directly.
-void guardRpc(const std::vector<std::string>& endpoints, std::function<void()> work);
+// The next queued call: set on the JS thread by the model accessor (or a load) just before it queues
+// its work, taken by the worker's constructor. No endpoints: a local call, unguarded.
+void setNextCall(RpcCall call);
+RpcCall takeNextCall();
+
+// Runs work() on a thread of its own and waits for it, for one of the call's servers to fail, or for
+// its timeout (the last two throw std::runtime_error saying which server and that the model is
+// unusable). Exceptions of work() pass through. Local calls (no endpoints) run work() directly.
+void guardRpc(const RpcCall& call, std::function<void()> work);
 
 // Drops a model's last reference from the JS thread without waiting on the network: a model on RPC
 // servers is freed on a thread of its own, or leaked when one of its servers has failed.

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLayers, loadModel } from '../../lib/index.js';
 import { parseCliArgs } from '../../lib/cli/main.js';
 import { parseRpcServerArgs, RPC_SERVER_HELP } from '../../lib/cli/rpc-server.js';
+import { parseServeArgs } from '../../lib/cli/serve.js';
 import { parseRpcDevice } from '../../lib/model/rpc-device.js';
 import { checkpoint, NOTEBOOK_IDS } from '../helpers/checkpoints.js';
 import { runCli } from '../helpers/cli.js';
@@ -103,6 +104,9 @@ describe('device strings and the rpc-server command line', () => {
     expect(parseCliArgs(['--device', 'rpc://127.0.0.1:50052,rpc://gpu-box:50053', 'x'])).toMatchObject({ device: 'rpc://127.0.0.1:50052,rpc://gpu-box:50053' });
     expect(() => parseCliArgs(['--device', 'rpc://127.0.0.1', 'x'])).toThrow(/^--device 'rpc:\/\/127\.0\.0\.1': .* has no port/);
     expect(() => parseCliArgs(['--device', 'tpu', 'x'])).toThrow(/for --device/);
+    expect(parseCliArgs(['--device', 'rpc://127.0.0.1:50052', '--rpc-timeout', '30000', 'x'])).toMatchObject({ rpcTimeoutMs: 30000 });
+    expect(() => parseCliArgs(['--rpc-timeout', '-5', 'x'])).toThrow(/--rpc-timeout/);
+    expect(parseServeArgs(['--device', 'rpc://127.0.0.1:50052', '--rpc-timeout', '2000'])).toMatchObject({ rpcTimeoutMs: 2000 });
   });
 
   it('rejects a bad device before loading anything', async () => {
@@ -211,6 +215,54 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
       local.dispose();
     }
   });
+
+  it('checks rpcTimeoutMs before loading anything', async () => {
+    await expect(loadModel(checkpoint('tiny-f32'), { device: a.device, rpcTimeoutMs: -1 })).rejects.toThrow(/0\.\.2147483647.*rpcTimeoutMs/);
+    await expect(loadModel(checkpoint('tiny-f32'), { device: a.device, rpcTimeoutMs: 1.5 })).rejects.toThrow(/rpcTimeoutMs/);
+    await expect(loadModel(checkpoint('tiny-f32'), { device: 'cpu', rpcTimeoutMs: 1000 })).rejects.toThrow(/rpc:\/\/ devices only/);
+  });
+
+  // A server that stays connected but stops answering (SIGSTOP): without a timeout the call would never
+  // settle. Each engine gets two servers of its own: one stopped, then killed; models on the other must
+  // keep working after that (its broken connection is not blamed on a server that still listens).
+  it.each([
+    ['GPT-2', () => checkpoint('tiny-f32')],
+    ['llama.cpp', () => archGguf('llama', 'f32').file],
+  ] as const)(
+    '%s: a server that stops answering rejects the call after rpcTimeoutMs, and later calls at once',
+    async (engine, file) => {
+      const [hung, other] = await Promise.all([startServer(), startServer()]);
+      const ids = engine === 'GPT-2' ? NOTEBOOK_IDS : LLAMA_IDS;
+      const remote = await loadModel(file(), { device: hung.device, threads: 1, rpcTimeoutMs: 5000 });
+      // Three models on one server share ggml's connection to it: later loads must not probe the server
+      // (the probe would wait in the one-slot accept queue of a server that serves one client at a time).
+      const healthy = [];
+      for (let i = 0; i < 3; i++) healthy.push(await loadModel(file(), { device: other.device, threads: 1 }));
+      try {
+        const before = await remote.run(ids, { hooks: ['embed'] });
+        hung.child.kill('SIGSTOP');
+        const t0 = performance.now();
+        const err = await remote.run(ids, { hooks: ['embed'] }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        const waited = performance.now() - t0;
+        expect(err?.message).toMatch(new RegExp(`rpc://127\\.0\\.0\\.1:${hung.port} stopped answering \\(no answer within 5000 ms`));
+        expect(waited).toBeGreaterThanOrEqual(4900);
+        await expect(remote.run(ids, { hooks: ['embed'] })).rejects.toThrow(/can no longer be used/);
+        // The stopped server killed: its broken connection must not be blamed on the working server.
+        hung.child.kill('SIGKILL');
+        await hung.exited;
+        await new Promise((r) => setTimeout(r, 500));
+        for (const m of healthy) expect((await m.run(ids, { hooks: ['embed'] })).activations[0].data).toEqual(before.activations[0].data);
+      } finally {
+        remote.dispose(); // leaked on purpose, without blocking
+        for (const m of healthy) m.dispose();
+        await Promise.all([stopServer(hung), stopServer(other)]);
+      }
+    },
+    60_000,
+  );
 
   // Last: these kill the servers.
   it.each([
