@@ -163,12 +163,24 @@ void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
       throw std::runtime_error("attention pattern " + tapName(s.tap) + " has an unexpected shape");
     s.width = int64_t(s_.nHead) * s_.nTokens;
     s.data.assign(wanted.size() * size_t(s.width), 0.0f);
+    // With at least half the query rows wanted, one read of the whole pattern (one round trip on an
+    // RPC server, at most about twice the bytes); else one read per position and head.
+    const bool whole = ggml_is_contiguous(t) && 2 * int64_t(wanted.size()) >= t->ne[1];
+    if (whole) {
+      scratch_.resize(size_t(ggml_nelements(t)));
+      ggml_backend_tensor_get(t, scratch_.data(), 0, ggml_nbytes(t));
+    }
     for (size_t i = 0; i < wanted.size(); ++i) {
       const int32_t p = wanted[i];
       for (int32_t h = 0; h < s_.nHead; ++h) {
         float* dst = s.data.data() + i * size_t(s.width) + size_t(h) * size_t(s_.nTokens);
-        ggml_backend_tensor_get(t, dst, size_t(p) * t->nb[1] + size_t(h) * t->nb[2],
-                                size_t(s_.nTokens) * sizeof(float));
+        const size_t offset = size_t(p) * t->nb[1] + size_t(h) * t->nb[2];
+        if (whole) {
+          const float* src = scratch_.data() + offset / sizeof(float);
+          std::copy(src, src + s_.nTokens, dst);
+        } else {
+          ggml_backend_tensor_get(t, dst, offset, size_t(s_.nTokens) * sizeof(float));
+        }
       }
       s.slot[size_t(p)] = int32_t(i);
     }
@@ -178,14 +190,31 @@ void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
     throw std::runtime_error("llama.cpp's tensor " + tapName(s.tap) + " is not a matrix");
   s.width = t->ne[0];
   s.data.assign(wanted.size() * size_t(s.width), 0.0f);
+  const size_t rowBytes = size_t(s.width) * sizeof(float);
+  // Rows that follow each other in the tensor and in the store are read in one piece: on an RPC
+  // server every read is a round trip, so every position of a hook costs one, not one per row.
+  const bool packedRows = t->nb[1] == rowBytes;
   int32_t stored = 0;
+  int64_t runRow = -1, runLen = 0;
+  int32_t runStored = 0;
+  const auto flush = [&] {
+    if (runLen > 0)
+      ggml_backend_tensor_get(t, s.data.data() + size_t(runStored) * size_t(s.width), size_t(runRow) * t->nb[1],
+                              size_t(runLen) * rowBytes);
+    runLen = 0;
+  };
   for (int32_t p : wanted) {
     const int64_t r = rowOf(t->ne[1], p);
     if (r < 0) continue;  // a row the last block did not compute
-    ggml_backend_tensor_get(t, s.data.data() + size_t(stored) * size_t(s.width), size_t(r) * t->nb[1],
-                            size_t(s.width) * sizeof(float));
+    if (!(packedRows && runLen > 0 && r == runRow + runLen)) {
+      flush();
+      runRow = r;
+      runStored = stored;
+    }
+    ++runLen;
     s.slot[size_t(p)] = stored++;
   }
+  flush();
   s.data.resize(size_t(stored) * size_t(s.width));
 }
 

@@ -55,6 +55,17 @@ describe.each(ARCH_NAMES)('%s on the llama.cpp engine', (arch) => {
       const V = m.info.n_vocab;
       const lastLogits = ref.logits.subarray((IDS.length - 1) * V, IDS.length * V);
       expect(relativeL2Error(out.logits, lastLogits)).toBeLessThan(tolerance(arch, 'logits'));
+      // A few positions, some adjacent (rows read in runs, patterns row by row), against the reference too.
+      const few = [1, 2, IDS.length - 1];
+      const part = await m.run(IDS, { hooks: [...kinds], positions: few });
+      for (const a of part.activations) {
+        const full = refHooks.get(a.name)!;
+        const perPos = a.kind === 'attn_pattern' ? patternByPosition(full, m.info.n_head, IDS.length) : full;
+        const stride = perPos.length / IDS.length;
+        const expected = new Float32Array(few.length * stride);
+        few.forEach((p, i) => expected.set(perPos.subarray(p * stride, (p + 1) * stride), i * stride));
+        expect(relativeL2Error(a.data, expected), `${a.name} at ${few.join(',')}`).toBeLessThan(tolerance(arch, a.kind));
+      }
     });
   });
 
