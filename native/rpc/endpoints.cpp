@@ -94,7 +94,10 @@ std::string tryConnect(const addrinfo* ai, int timeoutMs, bool* refused) {
   u_long nonBlocking = 1;
   ioctlsocket(sock.s, FIONBIO, &nonBlocking);
   if (::connect(sock.s, ai->ai_addr, int(ai->ai_addrlen)) == 0) return "";
-  if (WSAGetLastError() != WSAEWOULDBLOCK) return "connection refused";
+  if (WSAGetLastError() != WSAEWOULDBLOCK) {
+    *refused = WSAGetLastError() == kRefused;
+    return "connection failed";
+  }
   WSAPOLLFD pfd{sock.s, POLLOUT, 0};
   const int ready = WSAPoll(&pfd, 1, timeoutMs);
 #else

@@ -17,7 +17,7 @@ extern "C" void ggml_print_backtrace(void);
 namespace layerlens {
 namespace {
 
-constexpr int kDeadProbeMs = 1000;
+constexpr int kDeadProbeMs = 300;  // a refusal (nothing listens) comes back within a round trip
 constexpr int kDeadProbeAttempts = 20;
 constexpr int kDeadProbePauseMs = 50;
 
