@@ -4,7 +4,8 @@
 // written from the math, not from llama.cpp), the lens of the last resid_post to the model's own logits,
 // and the residual stream to its own sums; generation to the reference's greedy chain.
 import { describe, expect, it } from 'vitest';
-import { decodeLayers, generate, loadModel, type Model } from '../../lib/index.js';
+import { decodeLayers, generate } from '../../lib/index.js';
+import { withModel } from '../helpers/fixtures.js';
 import { archGguf } from '../helpers/gguf-arch-writer.js';
 import { ARCH_NAMES, archForward, archHookValues, type ArchName } from '../reference/llama-f64.js';
 import { relativeL2Error } from '../reference/gpt2-f64.js';
@@ -24,15 +25,6 @@ function patternByPosition(ref: Float64Array, nHead: number, n: number): Float64
   const out = new Float64Array(ref.length);
   for (let h = 0; h < nHead; h++) for (let q = 0; q < n; q++) for (let k = 0; k < n; k++) out[(q * nHead + h) * n + k] = ref[(h * n + q) * n + k];
   return out;
-}
-
-async function withModel<T>(file: string, f: (m: Model) => Promise<T>): Promise<T> {
-  const m = await loadModel(file, { threads: 2 });
-  try {
-    return await f(m);
-  } finally {
-    m.dispose();
-  }
 }
 
 describe.each(ARCH_NAMES)('%s on the llama.cpp engine', (arch) => {
