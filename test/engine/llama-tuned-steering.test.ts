@@ -18,6 +18,7 @@ import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoint
 import { withModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
 import { randomTunedLensSpec, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { warningsDuring } from '../helpers/warnings.js';
 import { archForward, archHookValues, layerNorm, rmsNorm, type ArchName } from '../reference/llama-f64.js';
 import { relativeL2Error } from '../reference/gpt2-f64.js';
 
@@ -143,15 +144,7 @@ describe('checkTunedLens with a llama.cpp model', () => {
         `num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`,
       );
       const other = writeTunedLensFolder(join(work, 'other'), randomTunedLensSpec('meta-llama/Llama-3.2-1B', n_embd, n_layer, 3));
-      const warnings: Error[] = [];
-      const onWarning = (w: Error) => warnings.push(w);
-      process.on('warning', onWarning);
-      try {
-        await decodeLayers('Hi', { model: m, tunedLens: other });
-        await new Promise((resolve) => setImmediate(resolve));
-      } finally {
-        process.off('warning', onWarning);
-      }
+      const warnings = await warningsDuring(() => decodeLayers('Hi', { model: m, tunedLens: other }));
       expect(warnings.map((w) => w.message)).toEqual([`the tuned lens at ${other} was trained on meta-llama/Llama-3.2-1B, applied to ${name}`]);
     });
   });

@@ -12,6 +12,7 @@ import { NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { runCli } from '../helpers/cli.js';
 import { useTinyModel } from '../helpers/fixtures.js';
 import { floatToHalf, randomTunedLensSpec, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { warningsDuring } from '../helpers/warnings.js';
 
 const tiny = useTinyModel({ threads: 2 });
 let model: Model;
@@ -147,15 +148,7 @@ describe('the tuned lens', () => {
       `num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`,
     );
     const other = writeTunedLensFolder(join(work, 'other'), randomTunedLensSpec('openai-community/gpt2-xl', n_embd, n_layer, 13));
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
-    try {
-      await decodeLayers('Hi', { model, tunedLens: other });
-      await new Promise((r) => setImmediate(r));
-    } finally {
-      process.off('warning', onWarning);
-    }
+    const warnings = await warningsDuring(() => decodeLayers('Hi', { model, tunedLens: other }));
     expect(warnings.map((w) => w.message)).toEqual([`the tuned lens at ${other} was trained on openai-community/gpt2-xl, applied to ${name}`]);
     await expect(decodeLayers('Hi', { model, tunedLens: 42 as never })).rejects.toThrow(/Expected a tuned lens folder or a TunedLens .* for tunedLens/);
     await expect(decodeLayers('Hi', { model, tunedLens: join(work, 'missing') })).rejects.toThrow(/no config\.json/);
