@@ -27,6 +27,9 @@ function patternByPosition(ref: Float64Array, nHead: number, n: number): Float64
   return out;
 }
 
+/** The element-wise sum of equally long vectors (in float64, rounded once to float32). */
+const sum = (a: Float32Array, ...rest: Float32Array[]) => a.map((x, i) => rest.reduce((s, b) => s + b[i], x));
+
 describe.each(ARCH_NAMES)('%s on the llama.cpp engine', (arch) => {
   it('matches the float64 reference at every hook and position, and its logits', async () => {
     const g = archGguf(arch, 'f32');
@@ -74,28 +77,10 @@ describe.each(ARCH_NAMES)('%s on the llama.cpp engine', (arch) => {
         const mlp = act(`blocks.${l}.mlp_out`)!;
         const post = act(`blocks.${l}.resid_post`)!;
         if (mid) {
-          expect(
-            relativeL2Error(
-              mid,
-              pre.map((x, i) => x + attn[i]),
-            ),
-            `resid_mid ${l}`,
-          ).toBeLessThan(1e-5);
-          expect(
-            relativeL2Error(
-              post,
-              mid.map((x, i) => x + mlp[i]),
-            ),
-            `resid_post ${l}`,
-          ).toBeLessThan(1e-5);
+          expect(relativeL2Error(mid, sum(pre, attn)), `resid_mid ${l}`).toBeLessThan(1e-5);
+          expect(relativeL2Error(post, sum(mid, mlp)), `resid_post ${l}`).toBeLessThan(1e-5);
         } else {
-          expect(
-            relativeL2Error(
-              post,
-              pre.map((x, i) => x + attn[i] + mlp[i]),
-            ),
-            `parallel resid_post ${l}`,
-          ).toBeLessThan(1e-5);
+          expect(relativeL2Error(post, sum(pre, attn, mlp)), `parallel resid_post ${l}`).toBeLessThan(1e-5);
         }
       }
     });
