@@ -8,19 +8,15 @@
 // With --expose-gc a full collection runs before each sample, so the JS heap numbers are live data only.
 import { mkdtempSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { benchArgs, loadDist, root } from './bench-common.mjs';
 import { makeCheckpoint } from './make-checkpoint.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
-    prompts: { type: 'string', default: '10000' },
-    hooks: { type: 'string', default: 'default' },
-    threads: { type: 'string', default: '1' },
-    keep: { type: 'boolean' },
-  },
+const args = benchArgs('usage: node --expose-gc scripts/batch-rss.mjs [--prompts N] [--hooks LIST] [--threads N] [--keep]', {
+  prompts: { type: 'string', default: '10000' },
+  hooks: { type: 'string', default: 'default' },
+  threads: { type: 'string', default: '1' },
+  keep: { type: 'boolean' },
 });
 const n = Number(args.prompts);
 
@@ -41,7 +37,7 @@ for (let i = 0; i < n; i++) {
 await new Promise((resolve) => w.end(resolve));
 
 const mib = (b) => (b / 2 ** 20).toFixed(1);
-const { main } = await import(join(root, 'dist', 'cli', 'main.js'));
+const { main } = await loadDist('cli/main.js');
 globalThis.gc?.();
 const { rss: start, heapUsed: startHeap } = process.memoryUsage();
 const samples = [];

@@ -7,15 +7,11 @@
 //
 //   node scripts/bench-batch.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--prompts N]
 //                                [--batch-sizes 8,16,32] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json]
-import { writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { makeCheckpoint } from './make-checkpoint.mjs';
+import { benchArgs, benchCheckpoint, loadDist, positiveInt, timed, writeJsonOut } from './bench-common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(
+  'usage: node scripts/bench-batch.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--prompts N] [--batch-sizes 8,16,32] [--threads N] [--device ...] [--out FILE.json]',
+  {
     preset: { type: 'string', default: 'medium' },
     dtype: { type: 'string', default: 'f32' },
     prompts: { type: 'string', default: '256' },
@@ -23,25 +19,15 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     device: { type: 'string', default: 'auto' },
     out: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   },
-});
-if (args.help) {
-  console.log(
-    'usage: node scripts/bench-batch.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--prompts N] [--batch-sizes 8,16,32] [--threads N] [--device ...] [--out FILE.json]',
-  );
-  process.exit(0);
-}
-const nPrompts = Number(args.prompts);
-if (!Number.isInteger(nPrompts) || nPrompts < 1) throw new Error('--prompts must be a positive integer');
+);
+const nPrompts = positiveInt('--prompts', args.prompts);
 const batchSizes = args['batch-sizes'].split(',').map(Number);
 if (!batchSizes.every((b) => Number.isInteger(b) && b >= 2 && b <= 256)) throw new Error('--batch-sizes: integers in 2..256');
 
-const { decodeBatch, decodeLayers, loadModel, encode, releaseModels } = await import(join(root, 'dist', 'index.js'));
+const { decodeBatch, decodeLayers, loadModel, encode, releaseModels } = await loadDist();
 
-const dir = join(root, '.cache', 'bench', `${args.preset}-${args.dtype}`);
-const made = makeCheckpoint(dir, { preset: args.preset, dtype: args.dtype, log: (s) => console.error(s) });
-if (!made.skipped) console.error(`generated ${dir} in ${made.seconds.toFixed(1)} s`);
+const dir = benchCheckpoint(args.preset, args.dtype);
 
 // Deterministic prompts of 8..30 GPT-2 tokens: words drawn by a fixed-seed PRNG (mulberry32) until the
 // prompt has its drawn length in tokens.
@@ -70,11 +56,6 @@ const totalTokens = lengths.reduce((a, b) => a + b, 0);
 
 const model = await loadModel(dir, { device: args.device, threads: args.threads ? Number(args.threads) : undefined });
 
-async function timed(fn) {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
-}
 async function drain(ps, options) {
   let failed = 0;
   for await (const r of decodeBatch(ps, { model, ...options })) if (r.error) failed++;
@@ -151,4 +132,4 @@ ${batchSizes.map((b) => `  decodeBatch, ${String(b).padStart(3)} per forward    
   ratio (best batched / one at a time) x${result.ratio.bestBatchedOverOneAtATime.toFixed(2)}
   forwards alone: one at a time ${f(result.ms.forwardsOneAtATime)} ms, packed by ${b0} ${f(result.ms[`forwardsPacked${b0}`])} ms (x${result.ratio.forwardsOneAtATimeOverPacked.toFixed(2)})
   the rest (lens, results) by difference: one at a time ${f(result.ms.restOneAtATime)} ms, packed by ${b0} ${f(result.ms[`restBatched${b0}`])} ms`);
-if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+writeJsonOut(args.out, result);

@@ -6,26 +6,17 @@
 //
 //   node scripts/bench-llama.mjs [--type q8_0|f16|both] [--runs N] [--threads N] [--layers N] [--out FILE.json]
 import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchArgs, loadDist, median, NOTEBOOK_PROMPT, root, warmTimes, writeJsonOut } from './bench-common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
-    type: { type: 'string', default: 'both' },
-    runs: { type: 'string', default: '5' },
-    threads: { type: 'string' },
-    layers: { type: 'string', default: '16' },
-    out: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const args = benchArgs('usage: node scripts/bench-llama.mjs [--type q8_0|f16|both] [--runs N] [--threads N] [--layers N] [--out FILE.json]', {
+  type: { type: 'string', default: 'both' },
+  runs: { type: 'string', default: '5' },
+  threads: { type: 'string' },
+  layers: { type: 'string', default: '16' },
+  out: { type: 'string' },
 });
-if (args.help) {
-  console.log('usage: node scripts/bench-llama.mjs [--type q8_0|f16|both] [--runs N] [--threads N] [--layers N] [--out FILE.json]');
-  process.exit(0);
-}
 const runs = Number(args.runs);
 const SHAPE = { nLayer: Number(args.layers), d: 2048, nHead: 32, nHeadKv: 8, ff: 8192, vocab: 128256, ctx: 131072 };
 
@@ -175,23 +166,8 @@ function writeModel(file, type) {
   renameSync(file + '.partial', file);
 }
 
-const { decodeLayers, loadModel, releaseModels } = await import(join(root, 'dist', 'index.js'));
-// the notebook's prompt, as the GPT-2 bench uses it
-const PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-async function time(fn, n = runs) {
-  await fn();
-  const ms = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    ms.push(performance.now() - t);
-  }
-  return median(ms);
-}
+const { decodeLayers, loadModel, releaseModels } = await loadDist();
+const time = async (fn) => median(await warmTimes(fn, runs));
 
 const results = [];
 for (const type of args.type === 'both' ? ['q8_0', 'f16'] : [args.type]) {
@@ -206,7 +182,7 @@ for (const type of args.type === 'both' ? ['q8_0', 'f16'] : [args.type]) {
   const model = await loadModel(file, { threads: args.threads ? Number(args.threads) : undefined, logLevel: 'quiet' });
   // The synthetic vocabulary is mostly bytes: the notebook's prompt is ~80 tokens here. Take its first 26
   // (BOS included) and the text they spell, so decodeLayers lenses the same 26 tokens as the other rows.
-  const ids = model.tokenizer.encode(PROMPT).slice(0, 26);
+  const ids = model.tokenizer.encode(NOTEBOOK_PROMPT).slice(0, 26);
   const text = model.tokenizer.decode(ids.slice(1));
   if (model.tokenizer.encode(text).length !== ids.length) throw new Error('the 26-token prompt does not re-tokenize to 26 tokens');
   const L = model.info.n_layer;
@@ -239,4 +215,4 @@ llama.cpp engine — Llama-3.2-1B shape ${type} (random weights), ${r.threads} t
 }
 await releaseModels();
 console.log(JSON.stringify(results, null, 2));
-if (args.out) writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
+writeJsonOut(args.out, results);

@@ -13,24 +13,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { benchArgs, loadDist, median, root, warmTimes } from './bench-common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string', multiple: true },
-    runs: { type: 'string', default: '5' },
-    threads: { type: 'string', default: '2' },
-    tokens: { type: 'string', default: '26' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const args = benchArgs('usage: node scripts/bench-rpc.mjs [--model DIR|FILE ...] [--runs N] [--threads N] [--tokens N]', {
+  model: { type: 'string', multiple: true },
+  runs: { type: 'string', default: '5' },
+  threads: { type: 'string', default: '2' },
+  tokens: { type: 'string', default: '26' },
 });
-if (args.help) {
-  console.log('usage: node scripts/bench-rpc.mjs [--model DIR|FILE ...] [--runs N] [--threads N] [--tokens N]');
-  process.exit(0);
-}
 const runs = Number(args.runs);
 const threads = Number(args.threads);
 const nTokens = Number(args.tokens);
@@ -39,7 +30,7 @@ if (!existsSync(cli)) throw new Error('dist/cli/main.js is missing: npm run buil
 const models = args.model ?? [join(root, '.cache/bench/medium-f32'), join(root, '.cache/bench/llama-1b-shape-16l-q8_0.gguf')].filter(existsSync);
 if (models.length === 0) throw new Error('no model: pass --model, or write .cache/bench with scripts/bench.mjs / bench-llama.mjs');
 
-const { loadModel } = await import(join(root, 'dist', 'index.js'));
+const { loadModel } = await loadDist();
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -67,18 +58,7 @@ async function startServer() {
 }
 
 const residPosts = (m) => Array.from({ length: m.info.n_layer }, (_, l) => `blocks.${l}.resid_post`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function time(f) {
-  await f(); // warm-up: allocations, the first graph
-  const ms = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await f();
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
-}
+const time = async (f) => median(await warmTimes(f, runs));
 
 const server = await startServer();
 const rows = [];

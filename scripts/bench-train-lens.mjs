@@ -5,16 +5,12 @@
 // makes the trainer's float32 copies of W_U, so it is reported apart.
 //   node scripts/bench-train-lens.mjs [--preset medium|small|tiny] [--steps N] [--seq-len N]
 //                                     [--tokens-per-step N] [--threads N] [--out FILE.json]
-import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { makeCheckpoint } from './make-checkpoint.mjs';
+import { benchArgs, benchCheckpoint, loadDist, writeJsonOut } from './bench-common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(
+  'usage: node scripts/bench-train-lens.mjs [--preset medium|small|tiny] [--steps N] [--seq-len N] [--tokens-per-step N] [--threads N] [--out FILE.json]',
+  {
     preset: { type: 'string', default: 'medium' },
     steps: { type: 'string', default: '3' },
     'seq-len': { type: 'string', default: '128' },
@@ -22,13 +18,11 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     out: { type: 'string' },
   },
-});
-const { loadModel } = await import(join(root, 'dist', 'index.js'));
-const { trainTunedLens } = await import(join(root, 'dist', 'lens', 'tuned', 'train.js'));
+);
+const { loadModel } = await loadDist();
+const { trainTunedLens } = await loadDist('lens/tuned/train.js');
 
-const dir = join(root, '.cache', 'bench', `${args.preset}-f32`);
-const made = makeCheckpoint(dir, { preset: args.preset, dtype: 'f32', log: (s) => console.error(s) });
-if (!made.skipped) console.error(`generated ${dir} in ${made.seconds.toFixed(1)} s`);
+const dir = benchCheckpoint(args.preset, 'f32');
 
 const model = await loadModel(dir, { device: 'cpu', ...(args.threads === undefined ? {} : { threads: Number(args.threads) }) });
 const { n_layer, n_embd, n_vocab } = model.info;
@@ -70,5 +64,5 @@ const result = {
   tokensPerSecond,
 };
 console.log(JSON.stringify(result, null, 2));
-if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+writeJsonOut(args.out, result);
 model.dispose();

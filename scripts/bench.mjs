@@ -7,14 +7,12 @@
 //                          [--device auto|cpu|cuda|metal] [--out FILE.json]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { makeCheckpoint } from './make-checkpoint.mjs';
+import { join } from 'node:path';
+import { benchArgs, benchCheckpoint, loadDist, median, NOTEBOOK_PROMPT, positiveInt, root, warmTimes, writeJsonOut } from './bench-common.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(
+  'usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json] [--no-ts-baseline]',
+  {
     preset: { type: 'string', default: 'medium' },
     dtype: { type: 'string', default: 'f32' },
     runs: { type: 'string', default: '9' },
@@ -22,25 +20,14 @@ const { values: args } = parseArgs({
     device: { type: 'string', default: 'auto' },
     out: { type: 'string' },
     'no-ts-baseline': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   },
-});
-if (args.help) {
-  console.log(
-    'usage: node scripts/bench.mjs [--preset medium|small|tiny] [--dtype f32|f16] [--runs N] [--threads N] [--device auto|cpu|cuda|metal] [--out FILE.json] [--no-ts-baseline]',
-  );
-  process.exit(0);
-}
-const runs = Number(args.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+);
+const runs = positiveInt('--runs', args.runs);
 
-const { decodeLayers, loadModel, encode, lensTopK, releaseModels } = await import(join(root, 'dist', 'index.js'));
-const { residualSums } = await import(join(root, 'dist', 'lens', 'sums.js'));
-const PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
+const { decodeLayers, loadModel, encode, lensTopK, releaseModels } = await loadDist();
+const { residualSums } = await loadDist('lens/sums.js');
 
-const dir = join(root, '.cache', 'bench', `${args.preset}-${args.dtype}`);
-const made = makeCheckpoint(dir, { preset: args.preset, dtype: args.dtype, log: (s) => console.error(s) });
-if (!made.skipped) console.error(`generated ${dir} in ${made.seconds.toFixed(1)} s`);
+const dir = benchCheckpoint(args.preset, args.dtype);
 
 async function timeTsReference(checkpointDir, tokenIds) {
   const ts = (await import('typescript')).default;
@@ -63,18 +50,8 @@ async function timeTsReference(checkpointDir, tokenIds) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 async function time(fn, n = runs) {
-  await fn(); // warm-up
-  const ms = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    ms.push(performance.now() - t);
-  }
+  const ms = await warmTimes(fn, n);
   return { median: median(ms), min: Math.min(...ms), runs: n };
 }
 
@@ -94,10 +71,10 @@ try {
 }
 const load = await time(async () => (await loadModel(dir, loadOptions)).dispose(), 3);
 const model = await loadModel(dir, loadOptions);
-const ids = encode(PROMPT);
+const ids = encode(NOTEBOOK_PROMPT);
 const d = model.info.n_embd;
 
-const tokenize = await time(async () => encode(PROMPT), 50);
+const tokenize = await time(async () => encode(NOTEBOOK_PROMPT), 50);
 const forward = await time(() => model.run(ids));
 const capture = await time(() => model.run(ids, { hooks: 'all' }));
 const lensable = ['embed', 'attn_out', 'resid_mid', 'mlp_out', 'resid_post'];
@@ -109,9 +86,9 @@ const lens = await time(() => lensTopK(model, batch, rows, 5, 'native'));
 // As decodeLayers runs it: the residual rows formed as sums of their parts' projections (lib/lens/sums.ts).
 const sums = residualSums(activations, 1);
 const lensSums = await time(() => model.lensNative(batch, rows, 5, { sums }));
-const decode = await time(() => decodeLayers(PROMPT, { model, hooks: 'all' }));
+const decode = await time(() => decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all' }));
 const captureAll = await time(() => model.run(ids, { hooks: 'all', positions: 'all' }), Math.min(runs, 3));
-const decodeAll = await time(() => decodeLayers(PROMPT, { model, hooks: 'all', positions: 'all' }), Math.min(runs, 3));
+const decodeAll = await time(() => decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all', positions: 'all' }), Math.min(runs, 3));
 
 const rss = process.resourceUsage().maxRSS * 1024; // before the TS baseline, which holds ~3 GB of float64 weights
 // Same-run baseline: the plain TypeScript float64 forward of test/reference (transpiled on the fly;
@@ -173,4 +150,4 @@ layerlens bench — ${result.device}, ${result.threads} threads, ${args.preset} 
   decodeLayers, all positions        ${f(result.ms.decodeLayersAllPositions)} ms
   TS float64 reference forward       ${f(tsForward)} ms   (x${tsForward === null ? 'n/a' : (tsForward / forward.median).toFixed(1)} of the ggml forward)
   peak RSS                           ${(rss / 2 ** 20).toFixed(0)} MiB (weights ${(model.runtime.weightBytes / 2 ** 20).toFixed(0)} MiB on ${model.runtime.device}, other ${(result.rssOverWeightsBytes / 2 ** 20).toFixed(0)} MiB)`);
-if (args.out) writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+writeJsonOut(args.out, result);

@@ -2,34 +2,28 @@
 // Chromium (Debian's /usr/bin/chromium, driven by playwright-core; skipped without it), on the tiny
 // synthetic checkpoint with random translators: the cells each heatmap shows are the top-1 tokens of
 // that lens's rows in the page's data. Writes test-output/report-tuned.html.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../lib/index.js';
 import { compactToken } from '../../lib/render/view.js';
 import { decodeBothLenses, renderReport, withTuned, reportData, type ReportData } from '../../lib/render/report/index.js';
 import { startServer, type LayerlensServer } from '../../lib/server/server.js';
+import { haveChromium, launchChromium, openReport, openViewer, runLens, type Chromium } from '../helpers/browser.js';
 import { NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
 import { useTinyModel } from '../helpers/fixtures.js';
-import { signedRandom } from '../helpers/random.js';
-import { writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
-
-const CHROMIUM = process.env.LAYERLENS_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`browser tests (tuned lens): skipped: no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; or set LAYERLENS_CHROMIUM)`);
+import { randomTunedLensSpec, writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
 
 const OUT = join(repoRoot, 'test-output');
 type Hook = ReportData['hooks'][number];
 
-describe.skipIf(!haveChromium)('the lens switch in headless Chromium', () => {
+describe.skipIf(!haveChromium('browser tests (tuned lens)'))('the lens switch in headless Chromium', () => {
   const tiny = useTinyModel({ threads: 2 });
   let model: Model;
   let srv: LayerlensServer;
-  let context: BrowserContext;
-  let profile: string;
+  let browser: Chromium;
   let work: string;
   let lensDir: string;
 
@@ -38,51 +32,18 @@ describe.skipIf(!haveChromium)('the lens switch in headless Chromium', () => {
     model = tiny.model;
     work = mkdtempSync(join(tmpdir(), 'layerlens-browser-tuned-'));
     const { n_layer, n_embd, name } = model.info;
-    const rnd = signedRandom(31);
-    lensDir = writeTunedLensFolder(join(work, 'lens'), {
-      baseModel: name,
-      d: n_embd,
-      translators: Array.from({ length: n_layer }, () => ({
-        weight: Float32Array.from({ length: n_embd * n_embd }, () => (rnd() * 2) / Math.sqrt(n_embd)),
-        bias: Float32Array.from({ length: n_embd }, () => rnd() * 0.5),
-      })),
-    });
+    lensDir = writeTunedLensFolder(join(work, 'lens'), randomTunedLensSpec(name, n_embd, n_layer, 31));
     srv = await startServer({ model, port: 0, host: '127.0.0.1', tunedLens: lensDir });
-    profile = mkdtempSync(join(tmpdir(), 'layerlens-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-      viewport: { width: 1760, height: 1000 },
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await srv?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function openPage(): Promise<{ page: Page; requests: string[]; errors: string[] }> {
-    const page = await context.newPage();
-    const requests: string[] = [];
-    const errors: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    return { page, requests, errors };
-  }
+  const openPage = () => browser.openPage();
 
   /** The top-1 token texts a table shows in row `name`, and those the data says. */
   const shown = (page: Page, table: string, name: string) => page.locator(`#${table} tbody tr[data-hook="${name}"] td`).allTextContents();
@@ -130,8 +91,7 @@ describe.skipIf(!haveChromium)('the lens switch in headless Chromium', () => {
     writeFileSync(file, renderReport(pair.logit, { tuned: pair.tuned }));
     const data = JSON.parse(JSON.stringify(withTuned(reportData(pair.logit), pair.tuned))) as ReportData;
     const { page, requests, errors } = await openPage();
-    await page.goto(pathToFileURL(file).href);
-    await page.waitForSelector('body[data-ready="true"]');
+    await openReport(page, file);
     await checkSwitch(page, data);
     expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
     expect(errors).toEqual([]);
@@ -140,10 +100,9 @@ describe.skipIf(!haveChromium)('the lens switch in headless Chromium', () => {
 
   it('the viewer: one request answers both lenses, and the switch needs no other', async () => {
     const { page, requests, errors } = await openPage();
-    await page.goto(srv.url);
-    await page.waitForSelector('body[data-ready="idle"]');
+    await openViewer(page, srv.url);
     await page.fill('#ll-prompt', NOTEBOOK_PROMPT);
-    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/lens')), page.click('#ll-run')]);
+    const response = await runLens(page);
     expect(JSON.parse(response.request().postData()!).lens).toBe('both');
     const data = (await response.json()) as ReportData;
     await page.waitForSelector('body[data-ready="true"]');

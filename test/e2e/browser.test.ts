@@ -1,79 +1,43 @@
 // The web viewer and the HTML report in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core), on the tiny synthetic checkpoint: random weights, meaningless tokens, real pipeline.
 // Writes test-output/viewer.png (the README's docs/viewer.png is a copy) and test-output/report.html.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../lib/index.js';
 import { compactToken } from '../../lib/render/view.js';
 import { formatProb } from '../../lib/render/format.js';
 import { compareReportData, decodeForView, renderReport, reportData, type ReportData } from '../../lib/render/report/index.js';
 import { startServer, type LayerlensServer } from '../../lib/server/server.js';
+import { haveChromium, launchChromium, openReport, openViewer, runLens, type Chromium } from '../helpers/browser.js';
 import { NOTEBOOK_IDS, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
 import { useTinyModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
 
-const CHROMIUM = process.env.LAYERLENS_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.log(`browser tests: skipped: no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; or set LAYERLENS_CHROMIUM)`);
-}
-
 const BANNER = 'Synthetic test checkpoint with RANDOM weights (2 layers, 64 wide): the tokens are meaningless. This is not GPT-2.';
 const OUT = join(repoRoot, 'test-output');
 
-describe.skipIf(!haveChromium)('in headless Chromium', () => {
+describe.skipIf(!haveChromium('browser tests'))('in headless Chromium', () => {
   const tiny = useTinyModel({ threads: 2 });
   let model: Model;
   let srv: LayerlensServer;
-  let context: BrowserContext;
-  let profile: string;
+  let browser: Chromium;
 
   beforeAll(async () => {
     mkdirSync(OUT, { recursive: true });
     model = tiny.model;
     srv = await startServer({ model, port: 0, host: '127.0.0.1', banner: BANNER });
-    profile = mkdtempSync(join(tmpdir(), 'layerlens-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-      viewport: { width: 1760, height: 1000 },
-      deviceScaleFactor: 1,
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await srv?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  /** A fresh page that records its requests, page errors and CSP violations. */
-  async function openPage(): Promise<{ page: Page; requests: string[]; errors: string[] }> {
-    const page = await context.newPage();
-    const requests: string[] = [];
-    const errors: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(m.text());
-    });
-    await page.addInitScript({ content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.blockedURI));" });
-    return { page, requests, errors };
-  }
+  /** A fresh page that records its requests, page errors and CSP violations (the bad target's 400 is meant). */
+  const openPage = () => browser.openPage({ http4xxExpected: true });
 
   /** Checks the heatmap of the page against the data: rows, columns, headers, cell texts, a tooltip. */
   async function checkHeatmap(page: Page, data: ReportData, rowNames: string[], hover: { hook: string; pos: number }): Promise<void> {
@@ -105,12 +69,11 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
 
   it('the viewer: type the notebook prompt, run, read the heatmap and a tooltip, click for attention', async () => {
     const { page, requests, errors } = await openPage();
-    await page.goto(srv.url);
-    await page.waitForSelector('body[data-ready="idle"]');
+    await openViewer(page, srv.url);
     await page.locator('#ll-prompt').pressSequentially(NOTEBOOK_PROMPT);
     expect(await page.inputValue('#ll-prompt')).toBe(NOTEBOOK_PROMPT);
     await page.fill('#ll-target', ' Paris');
-    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/lens')), page.click('#ll-run')]);
+    const response = await runLens(page);
     expect(response.status()).toBe(200);
     const api = (await response.json()) as ReportData;
     await page.waitForSelector('body[data-ready="true"]');
@@ -162,11 +125,9 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     const file = join(OUT, 'report.html');
     writeFileSync(file, renderReport(result, { banner: BANNER }));
     const data = JSON.parse(JSON.stringify(reportData(result))) as ReportData;
-    const url = pathToFileURL(file).href;
 
     const { page, requests, errors } = await openPage();
-    await page.goto(url);
-    await page.waitForSelector('body[data-ready="true"]');
+    const url = await openReport(page, file);
     await checkHeatmap(page, data, ['embed', 'blocks.0.resid_post', 'blocks.1.resid_post'], { hook: 'blocks.1.resid_post', pos: 7 });
 
     // the hook-kind control switches the rows to another kind present in the data
@@ -206,8 +167,7 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     const rows = ['embed', 'blocks.0.resid_post', 'blocks.1.resid_post'];
 
     const { page, errors } = await openPage();
-    await page.goto(pathToFileURL(file).href);
-    await page.waitForSelector('body[data-ready="true"]');
+    await openReport(page, file);
     expect(await page.isVisible('#ll-which')).toBe(true);
     expect(await page.locator('#ll-which option').allTextContents()).toEqual(['after (ablated)', 'before (clean)']);
     await checkHeatmap(page, data, rows, { hook: cell.hook, pos: cell.pos });
@@ -231,12 +191,11 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
 
     // the viewer: an ablate box; the answer carries "compare" and the page offers the switch
     const v = await openPage();
-    await v.page.goto(srv.url);
-    await v.page.waitForSelector('body[data-ready="idle"]');
+    await openViewer(v.page, srv.url);
     expect(await v.page.isVisible('#ll-which')).toBe(false);
     await v.page.fill('#ll-prompt', NOTEBOOK_PROMPT);
     await v.page.fill('#ll-ablate', ' blocks.1.mlp_out ,');
-    const [response] = await Promise.all([v.page.waitForResponse((r) => r.url().endsWith('/api/lens')), v.page.click('#ll-run')]);
+    const response = await runLens(v.page);
     expect(JSON.parse(response.request().postData()!).ablate).toEqual(['blocks.1.mlp_out']);
     const api = (await response.json()) as ReportData;
     await v.page.waitForSelector('body[data-ready="true"]');
@@ -257,18 +216,17 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
     const steered = await startServer({ model, port: 0, controlVectors: [{ vector: { modelHint: 'gpt2', directions: new Map([[1, direction]]) }, scale: 2 }] });
     try {
       const v = await openPage();
-      await v.page.goto(steered.url);
-      await v.page.waitForSelector('body[data-ready="idle"]');
+      await openViewer(v.page, steered.url);
       expect(await v.page.isChecked('#ll-steer')).toBe(true);
       expect(await v.page.locator('label:has(#ll-steer)').textContent()).toContain('vector 0 ×2, block 1');
       await v.page.fill('#ll-prompt', NOTEBOOK_PROMPT);
-      const [on] = await Promise.all([v.page.waitForResponse((r) => r.url().endsWith('/api/lens')), v.page.click('#ll-run')]);
+      const on = await runLens(v.page);
       expect(JSON.parse(on.request().postData()!).steer).toBe(true);
       expect(((await on.json()) as ReportData).compare?.label).toBe('before (clean run)');
       await v.page.waitForSelector('body[data-ready="true"]');
       expect(await v.page.isVisible('#ll-which')).toBe(true);
       await v.page.uncheck('#ll-steer');
-      const [off] = await Promise.all([v.page.waitForResponse((r) => r.url().endsWith('/api/lens')), v.page.click('#ll-run')]);
+      const off = await runLens(v.page);
       expect(JSON.parse(off.request().postData()!).steer).toBe(false);
       expect(((await off.json()) as ReportData).compare).toBeUndefined();
       await v.page.waitForSelector('body[data-ready="true"]');
@@ -277,8 +235,7 @@ describe.skipIf(!haveChromium)('in headless Chromium', () => {
       await v.page.close();
       // a server without vectors has no switch, and its requests carry no "steer"
       const p = await openPage();
-      await p.page.goto(srv.url);
-      await p.page.waitForSelector('body[data-ready="idle"]');
+      await openViewer(p.page, srv.url);
       expect(await p.page.locator('#ll-steer').count()).toBe(0);
       await p.page.close();
     } finally {

@@ -9,8 +9,7 @@ import { decodeLayers, loadModel, toJSON, type BatchSummary, type Model } from '
 import { BatchProgress } from '../../lib/cli/batch-progress.js';
 import { runCli } from '../helpers/cli.js';
 import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
-import { signedRandom } from '../helpers/random.js';
-import { writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
+import { randomTunedLensSpec, writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
 
 const dir = checkpoint('tiny-f32');
 const work = mkdtempSync(join(tmpdir(), 'layerlens-cli-batch-'));
@@ -155,15 +154,7 @@ describe('layerlens batch', () => {
 
   it('--tuned-lens writes the lines decodeLayers gives with that lens (loaded once), --lens logit the logit lens', async () => {
     const { n_embd: d, n_layer } = model.info;
-    const rnd = signedRandom(31);
-    const lensDir = writeTunedLensFolder(join(work, 'lens'), {
-      baseModel: model.info.name,
-      d,
-      translators: Array.from({ length: n_layer }, () => ({
-        weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
-        bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
-      })),
-    });
+    const lensDir = writeTunedLensFolder(join(work, 'lens'), randomTunedLensSpec(model.info.name, d, n_layer, 31));
     const file = join(work, 'tuned.jsonl');
     const r = await runCli(['batch', input, '--out', file, '--tuned-lens', lensDir, ...FLAGS]);
     expect(r.code).toBe(0);

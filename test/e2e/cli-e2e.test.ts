@@ -6,11 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli as run } from '../helpers/cli.js';
-import { decodeLayers, loadModel, patchActivations, releaseModels, toJSON } from '../../lib/index.js';
+import { decodeLayers, loadModel, patchActivations, releaseModels, toJSON, type Model } from '../../lib/index.js';
 import { checkpoint, NOTEBOOK_PROMPT, repoRoot } from '../helpers/checkpoints.js';
+import { scriptJSON } from '../helpers/report-json.js';
 
 const dir = checkpoint('tiny-f32');
 afterAll(() => releaseModels());
+
+// The patching case of the CLI tests: 'Hello there' with blocks.0.resid_post set from a run on another
+// question, tracking ' Paris'; as flags, and as patchActivations computes it.
+const PATCH_SOURCE = 'Q: What is the capital of Germany?\nA:';
+const PATCH_FLAGS = ['--target', ' Paris', '--patch-from', PATCH_SOURCE, '--patch-hook', 'blocks.0.resid_post', 'Hello there'];
+const patchByApi = (model: Model) => patchActivations({ model, source: PATCH_SOURCE, target: 'Hello there', hook: 'blocks.0.resid_post', track: ' Paris' });
 
 describe('layerlens CLI on a checkpoint', () => {
   it('--json equals toJSON(decodeLayers(...))', async () => {
@@ -57,37 +64,24 @@ describe('layerlens CLI on a checkpoint', () => {
   });
 
   it('--patch-from/--patch-hook print what patchActivations computes', async () => {
-    const source = 'Q: What is the capital of Germany?\nA:';
-    const r = await run([
-      '--model',
-      dir,
-      '--json',
-      '--device',
-      'cpu',
-      '--target',
-      ' Paris',
-      '--patch-from',
-      source,
-      '--patch-hook',
-      'blocks.0.resid_post',
-      'Hello there',
-    ]);
+    const r = await run(['--model', dir, '--json', '--device', 'cpu', ...PATCH_FLAGS]);
     expect(r.err).toBe('');
     const model = await loadModel(dir, { device: 'cpu' });
-    const api = await patchActivations({ model, source, target: 'Hello there', hook: 'blocks.0.resid_post', track: ' Paris' });
+    const api = await patchByApi(model);
     model.dispose();
     const out = JSON.parse(r.out);
     expect(out.byLayer).toEqual(JSON.parse(JSON.stringify(api.byLayer)));
     expect(out.patched).toEqual(JSON.parse(JSON.stringify(toJSON(api.patched))));
-    expect((await run(['--model', dir, '--patch-from', source, '--patch-hook', 'embed', 'Hi'])).err).toMatch(/needs --target/);
+    expect((await run(['--model', dir, '--patch-from', PATCH_SOURCE, '--patch-hook', 'embed', 'Hi'])).err).toMatch(/needs --target/);
   });
 
   it('--html with --ablate or --patch-from embeds the intervened run and the clean run to compare', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'layerlens-html-'));
-    const embedded = (file: string) => {
-      const m = /<script type="application\/json" id="ll-data">([\s\S]*?)<\/script>/.exec(readFileSync(file, 'utf8'));
-      return JSON.parse(m![1]) as ReturnType<typeof toJSON> & { label: string; compare: ReturnType<typeof toJSON> & { label: string } };
-    };
+    const embedded = (file: string) =>
+      scriptJSON(readFileSync(file, 'utf8'), 'll-data') as ReturnType<typeof toJSON> & {
+        label: string;
+        compare: ReturnType<typeof toJSON> & { label: string };
+      };
     const ids = (hooks: { top?: { id: number }[] }[]) => hooks.filter((h) => h.top).map((h) => h.top!.map((t) => t.id));
     try {
       const out = join(tmp, 'out.html');
@@ -106,27 +100,12 @@ describe('layerlens CLI on a checkpoint', () => {
       expect(d.hooks.every((h) => !h.top || typeof h.kl === 'number')).toBe(true);
 
       // --patch-from with --html (no longer a usage error): patched vs clean, at every position
-      const source = 'Q: What is the capital of Germany?\nA:';
       const pout = join(tmp, 'patch.html');
-      const p = await run([
-        '--model',
-        dir,
-        '--device',
-        'cpu',
-        '--target',
-        ' Paris',
-        '--html',
-        pout,
-        '--patch-from',
-        source,
-        '--patch-hook',
-        'blocks.0.resid_post',
-        'Hello there',
-      ]);
+      const p = await run(['--model', dir, '--device', 'cpu', '--html', pout, ...PATCH_FLAGS]);
       expect(p.code).toBe(0);
       expect(p.out).toContain('clean → patched');
       const pd = embedded(pout);
-      const api = await patchActivations({ model, source, target: 'Hello there', hook: 'blocks.0.resid_post', track: ' Paris' });
+      const api = await patchByApi(model);
       model.dispose();
       expect(pd.compare.label).toBe('before (clean run)');
       expect(pd.label).toMatch(/^after \(patched: blocks\.0\.resid_post set from/);
@@ -136,7 +115,7 @@ describe('layerlens CLI on a checkpoint', () => {
       expect(ids(last(pd.compare.hooks))).toEqual(ids(api.clean.hooks));
       expect(last(pd.hooks).map((h) => h.target!.prob)).toEqual(api.byLayer.map((b) => b.patchedProb));
       expect(last(pd.compare.hooks).map((h) => h.target!.prob)).toEqual(api.byLayer.map((b) => b.cleanProb));
-      const grid = await run(['--model', dir, '--target', ' Paris', '--grid', '--patch-from', source, '--patch-hook', 'embed', 'Hi']);
+      const grid = await run(['--model', dir, '--target', ' Paris', '--grid', '--patch-from', PATCH_SOURCE, '--patch-hook', 'embed', 'Hi']);
       expect(grid.code).toBe(2);
       expect(grid.err).toMatch(/does not combine with --grid/);
     } finally {

@@ -10,30 +10,9 @@ afterAll(() => releaseModels());
 
 describe('CLI with TransformerLens hook names', () => {
   it('--hooks and --ablate accept TL aliases and give the same JSON as the canonical names', async () => {
-    const tl = await run([
-      '--model',
-      dir,
-      '--json',
-      '--device',
-      'cpu',
-      '--hooks',
-      'blocks.0.hook_resid_pre,blocks.1.hook_resid_post',
-      '--ablate',
-      'blocks.1.hook_mlp_out',
-      NOTEBOOK_PROMPT,
-    ]);
-    const canonical = await run([
-      '--model',
-      dir,
-      '--json',
-      '--device',
-      'cpu',
-      '--hooks',
-      'embed,blocks.1.resid_post',
-      '--ablate',
-      'blocks.1.mlp_out',
-      NOTEBOOK_PROMPT,
-    ]);
+    const lens = (hooks: string, ablate: string) => run(['--model', dir, '--json', '--device', 'cpu', '--hooks', hooks, '--ablate', ablate, NOTEBOOK_PROMPT]);
+    const tl = await lens('blocks.0.hook_resid_pre,blocks.1.hook_resid_post', 'blocks.1.hook_mlp_out');
+    const canonical = await lens('embed,blocks.1.resid_post', 'blocks.1.mlp_out');
     expect(tl.err).toBe('');
     expect(tl.code).toBe(0);
     const json = JSON.parse(tl.out) as { hooks: { name: string }[] };

@@ -16,6 +16,7 @@ import {
 import type { AttentionLayer, LensResult } from '../../lib/types.js';
 import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { useTinyModel } from '../helpers/fixtures.js';
+import { scriptJSON } from '../helpers/report-json.js';
 
 /** The hook kinds the page offers, in menu order: the lensable kinds, residual stream first. */
 const KIND_MENU = ['resid_post', 'resid_mid', 'mlp_out', 'attn_out', 'embed'];
@@ -64,13 +65,6 @@ function evilResult(): LensResult {
     target: { id: 3, token: EVIL[3] },
     attention,
   };
-}
-
-/** The text of <script type="application/json" id="..."> in a page. */
-function scriptJSON(html: string, id: string): unknown {
-  const m = new RegExp(`<script type="application/json" id="${id}">([\\s\\S]*?)</script>`).exec(html);
-  if (!m) throw new Error(`no script #${id}`);
-  return JSON.parse(m[1]);
 }
 
 describe('renderReport (pure)', () => {

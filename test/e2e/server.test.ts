@@ -9,6 +9,7 @@ import type { ReportData } from '../../lib/render/report/data.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
 import { useTinyModel } from '../helpers/fixtures.js';
+import { getInfo, postLens } from '../helpers/viewer-api.js';
 
 const tiny = useTinyModel({ threads: 2 });
 let model: Model;
@@ -21,8 +22,7 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const post = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-  fetch(new URL('api/lens', srv.url), { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (body: unknown, headers?: Record<string, string>) => postLens(srv, body, headers);
 
 async function expectError(res: Response, status: number, message: RegExp): Promise<void> {
   expect(res.status).toBe(status);
@@ -53,7 +53,7 @@ describe('startServer', () => {
     const html = await res.text();
     expect(html).toContain('<form id="ll-form"');
     expect(html).toContain('tiny-f32: 2 layers');
-    const info = (await (await fetch(new URL('api/info', srv.url))).json()) as { model: { n_layer: number }; limits: { maxTopK: number } };
+    const info = await getInfo<{ model: { n_layer: number }; limits: { maxTopK: number } }>(srv);
     expect(info.model.n_layer).toBe(2);
     expect(info.limits.maxTopK).toBe(100);
   });
@@ -271,7 +271,7 @@ describe('layerlens serve', () => {
       signal: ac.signal,
       onListening: (u) => {
         url = u;
-        void fetch(new URL('api/lens', u), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Hi' }) })
+        void postLens({ url: u }, { prompt: 'Hi' })
           .then((r) => r.json())
           .then((j) => {
             expect((j as ReportData).tokens).toHaveLength(1);

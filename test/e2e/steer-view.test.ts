@@ -17,7 +17,9 @@ import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { runCli } from '../helpers/cli.js';
 import { useTestModel, useTinyModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
-import { writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
+import { getInfo, postLens } from '../helpers/viewer-api.js';
+import { scriptJSON } from '../helpers/report-json.js';
+import { randomTunedLensSpec, writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
 
 const dir = checkpoint('tiny-f32');
 const tiny = useTinyModel({ device: 'cpu', threads: 2 });
@@ -45,11 +47,11 @@ const steeredBy = (scale: number): Intervention => ({
   positions: 'all',
 });
 
-function embedded(html: string): ReportData {
-  const m = /<script type="application\/json" id="ll-data">([\s\S]*?)<\/script>/.exec(html);
-  if (!m) throw new Error('no ll-data');
-  return JSON.parse(m[1]) as ReportData;
-}
+/** The CLI on the tiny checkpoint (cpu, top 5) writing the HTML report of the notebook prompt to `out`. */
+const runHtml = (out: string, ...flags: string[]) => runCli(['--model', dir, '--device', 'cpu', '--top-k', '5', '--html', out, ...flags, NOTEBOOK_PROMPT]);
+
+/** The run a report page embeds. */
+const embedded = (file: string) => scriptJSON(readFileSync(file, 'utf8'), 'll-data') as ReportData;
 
 type Rows = { name: string; top?: { id: number; prob: number }[] }[];
 const tops = (hooks: Rows) => hooks.filter((h) => h.top).map((h) => ({ name: h.name, top: h.top!.map((t) => [t.id, t.prob]) }));
@@ -79,23 +81,10 @@ function expectActsFromBlock1(after: Rows, before: Rows): void {
 describe('--html with control vectors', () => {
   it('writes the unsteered and the steered run, labelled, identical before block 1 and different at it', async () => {
     const out = join(work, 'steer.html');
-    const r = await runCli([
-      '--model',
-      dir,
-      '--device',
-      'cpu',
-      '--top-k',
-      '5',
-      '--html',
-      out,
-      '--control-vector-scaled',
-      cvFile,
-      String(SCALE),
-      NOTEBOOK_PROMPT,
-    ]);
+    const r = await runHtml(out, '--control-vector-scaled', cvFile, String(SCALE));
     expect(r.err).toMatch(/wrote .*steer\.html/);
     expect(r.code).toBe(0);
-    const d = embedded(readFileSync(out, 'utf8'));
+    const d = embedded(out);
     expect([d.label, d.compare!.label]).toEqual([`after (steered: v.gguf ×${SCALE}, block 1)`, 'before (clean run)']);
     const hooks = lensed(d.hooks);
     const opts = { model, hooks, positions: 'all' as const, topK: 5 };
@@ -106,23 +95,9 @@ describe('--html with control vectors', () => {
 
   it('with --ablate both runs are ablated: ablated-unsteered vs ablated-steered', async () => {
     const out = join(work, 'steer-ablate.html');
-    const r = await runCli([
-      '--model',
-      dir,
-      '--device',
-      'cpu',
-      '--top-k',
-      '5',
-      '--html',
-      out,
-      '--ablate',
-      'blocks.0.mlp_out',
-      '--control-vector',
-      cvFile,
-      NOTEBOOK_PROMPT,
-    ]);
+    const r = await runHtml(out, '--ablate', 'blocks.0.mlp_out', '--control-vector', cvFile);
     expect(r.code).toBe(0);
-    const d = embedded(readFileSync(out, 'utf8'));
+    const d = embedded(out);
     expect([d.label, d.compare!.label]).toEqual([
       'after (steered: v.gguf ×1, block 1; ablated: blocks.0.mlp_out)',
       'before (unsteered; ablated: blocks.0.mlp_out)',
@@ -136,33 +111,11 @@ describe('--html with control vectors', () => {
 
   it('with --tuned-lens both lenses get the before/after pair', async () => {
     const { name, n_embd, n_layer } = model.info;
-    const rnd = signedRandom(21);
-    const lensDir = writeTunedLensFolder(join(work, 'lens'), {
-      baseModel: name,
-      d: n_embd,
-      translators: Array.from({ length: n_layer }, () => ({
-        weight: Float32Array.from({ length: n_embd * n_embd }, () => (rnd() * 2) / Math.sqrt(n_embd)),
-        bias: Float32Array.from({ length: n_embd }, () => rnd() * 0.5),
-      })),
-    });
+    const lensDir = writeTunedLensFolder(join(work, 'lens'), randomTunedLensSpec(name, n_embd, n_layer, 21));
     const out = join(work, 'steer-tuned.html');
-    const r = await runCli([
-      '--model',
-      dir,
-      '--device',
-      'cpu',
-      '--top-k',
-      '5',
-      '--tuned-lens',
-      lensDir,
-      '--html',
-      out,
-      '--control-vector',
-      cvFile,
-      NOTEBOOK_PROMPT,
-    ]);
+    const r = await runHtml(out, '--tuned-lens', lensDir, '--control-vector', cvFile);
     expect(r.code).toBe(0);
-    const d = embedded(readFileSync(out, 'utf8'));
+    const d = embedded(out);
     expect(d.label).toBe('after (steered: v.gguf ×1, block 1)');
     expect(d.tuned && d.compare?.tuned).toBeTruthy();
     const opts = { model, hooks: lensed(d.tuned!.hooks), positions: 'all' as const, topK: 5, tunedLens: lensDir, lens: 'tuned' as const };
@@ -223,13 +176,9 @@ describe('layerlens serve with control vectors', () => {
     await srv?.close();
     await plain?.close();
   });
-  const post = (s: LayerlensServer, body: unknown) =>
-    fetch(new URL('api/lens', s.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
   it('says so in /api/info and shows the steering switch', async () => {
-    const info = (await (await fetch(new URL('api/info', srv.url))).json()) as { steering: unknown };
-    expect(info.steering).toEqual({ label: `v.gguf ×${SCALE}, block 1`, blocks: [1] });
-    expect(((await (await fetch(new URL('api/info', plain.url))).json()) as { steering: unknown }).steering).toBeNull();
+    expect((await getInfo<{ steering: unknown }>(srv)).steering).toEqual({ label: `v.gguf ×${SCALE}, block 1`, blocks: [1] });
+    expect((await getInfo<{ steering: unknown }>(plain)).steering).toBeNull();
     const page = await (await fetch(srv.url)).text();
     expect(page).toContain('id="ll-steer"');
     expect(page).toContain(`"steering":"v.gguf ×${SCALE}, block 1"`);
@@ -243,7 +192,7 @@ describe('layerlens serve with control vectors', () => {
     const steered = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, interventions: [steeredBy(SCALE)] });
     const clean = await decodeLayers(NOTEBOOK_PROMPT, opts);
     for (const b of [body, { ...body, steer: true }]) {
-      const res = await post(srv, b);
+      const res = await postLens(srv, b);
       expect(res.status).toBe(200);
       const d = (await res.json()) as ReportData;
       expect(d.label).toBe(`after (steered: v.gguf ×${SCALE}, block 1)`);
@@ -251,11 +200,11 @@ describe('layerlens serve with control vectors', () => {
       expectRows(d.compare!.hooks, clean);
       expectActsFromBlock1(d.hooks, d.compare!.hooks);
     }
-    const off = (await (await post(srv, { ...body, steer: false })).json()) as ReportData;
+    const off = (await (await postLens(srv, { ...body, steer: false })).json()) as ReportData;
     expect(off.compare).toBeUndefined();
     expectRows(off.hooks, clean);
     // an ablation applies to both runs
-    const ab = (await (await post(srv, { ...body, ablate: ['blocks.0.mlp_out'] })).json()) as ReportData;
+    const ab = (await (await postLens(srv, { ...body, ablate: ['blocks.0.mlp_out'] })).json()) as ReportData;
     const zero: Intervention = { hook: 'blocks.0.mlp_out', op: 'zero' };
     expect(ab.compare!.label).toBe('before (unsteered; ablated: blocks.0.mlp_out)');
     expectRows(ab.hooks, await decodeLayers(NOTEBOOK_PROMPT, { ...opts, interventions: [steeredBy(SCALE), zero] }));
@@ -263,10 +212,10 @@ describe('layerlens serve with control vectors', () => {
   });
 
   it('"steer" without control vectors, or not a boolean, is a 400', async () => {
-    const res = await post(plain, { prompt: 'Hi', steer: true });
+    const res = await postLens(plain, { prompt: 'Hi', steer: true });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toMatch(/"steer" is true but this server has no control vectors loaded/);
-    expect((await post(plain, { prompt: 'Hi', steer: false })).status).toBe(200);
+    expect((await postLens(plain, { prompt: 'Hi', steer: false })).status).toBe(200);
     const info = model.info;
     expect(() => parseLensRequest({ prompt: 'Hi', steer: 'yes' }, info, 100, undefined, false, true)).toThrow(InvalidParameterError);
     expect(parseLensRequest({ prompt: 'Hi' }, info, 100, undefined, false, true).steer).toBe(true);

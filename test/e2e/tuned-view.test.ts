@@ -13,8 +13,9 @@ import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { runCli } from '../helpers/cli.js';
 import { useTinyModel } from '../helpers/fixtures.js';
 import { FakeHub } from '../helpers/hub-server.js';
-import { signedRandom } from '../helpers/random.js';
-import { writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { scriptJSON } from '../helpers/report-json.js';
+import { randomTunedLensSpec, writeTunedLensFolder } from '../helpers/tuned-lens-writer.js';
+import { getInfo, postLens } from '../helpers/viewer-api.js';
 
 const tiny = useTinyModel({ threads: 2 });
 let model: Model;
@@ -22,25 +23,6 @@ let lensDir = '';
 let srv: LayerlensServer;
 let plain: LayerlensServer;
 const work = mkdtempSync(join(tmpdir(), 'layerlens-tuned-view-'));
-
-/** Translators big enough to change the top tokens. */
-function randomSpec(baseModel: string, d: number, nLayer: number, seed: number): TunedLensSpec {
-  const rnd = signedRandom(seed);
-  return {
-    baseModel,
-    d,
-    translators: Array.from({ length: nLayer }, () => ({
-      weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
-      bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
-    })),
-  };
-}
-
-function scriptJSON(html: string, id: string): unknown {
-  const m = new RegExp(`<script type="application/json" id="${id}">([\\s\\S]*?)</script>`).exec(html);
-  if (!m) throw new Error(`no script #${id}`);
-  return JSON.parse(m[1]);
-}
 
 type Hook = ReportData['hooks'][number];
 const key = (h: Hook) => `${h.name}@${h.position}`;
@@ -67,7 +49,7 @@ function checkPair(logit: { hooks: Hook[] }, tuned: { hooks: Hook[] }, nLayer: n
 beforeAll(async () => {
   model = tiny.model;
   const { n_layer, n_embd, name } = model.info;
-  lensDir = writeTunedLensFolder(join(work, 'lens'), randomSpec(name, n_embd, n_layer, 21));
+  lensDir = writeTunedLensFolder(join(work, 'lens'), randomTunedLensSpec(name, n_embd, n_layer, 21));
   srv = await startServer({ model, port: 0, tunedLens: lensDir });
   plain = await startServer({ model, port: 0 });
 });
@@ -150,14 +132,11 @@ describe('the report with the tuned lens', () => {
 });
 
 describe('the viewer with the tuned lens', () => {
-  const post = (s: LayerlensServer, body: unknown) =>
-    fetch(new URL('api/lens', s.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
   it('answers lens "logit", "tuned" and "both": they differ where translators act and agree everywhere else, the last block included', async () => {
     const { n_layer } = model.info;
     const body = { prompt: NOTEBOOK_PROMPT, hooks: ['embed', 'resid_post', 'resid_mid'] };
-    const logit = (await (await post(srv, body)).json()) as ReportData;
-    const tunedRes = await post(srv, { ...body, lens: 'tuned' });
+    const logit = (await (await postLens(srv, body)).json()) as ReportData;
+    const tunedRes = await postLens(srv, { ...body, lens: 'tuned' });
     expect(tunedRes.status).toBe(200);
     const tuned = (await tunedRes.json()) as ReportData;
     expect(logit.lens).toBeUndefined();
@@ -166,22 +145,22 @@ describe('the viewer with the tuned lens', () => {
     // the tuned rows are decodeLayers' own with the same lens
     const api = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: lensDir, hooks: ['embed', 'resid_post', 'resid_mid'], positions: 'all', topK: 10 });
     expect(tops(tuned)).toEqual(tops(api as unknown as { hooks: Hook[] }));
-    const both = (await (await post(srv, { ...body, lens: 'both' })).json()) as ReportData;
+    const both = (await (await postLens(srv, { ...body, lens: 'both' })).json()) as ReportData;
     expect(tops(both)).toEqual(tops(logit));
     expect(tops(both.tuned!)).toEqual(tops(tuned));
     // ablate with both: the clean run has its tuned lens too
-    const ab = (await (await post(srv, { ...body, lens: 'both', ablate: ['blocks.1.mlp_out'] })).json()) as ReportData;
+    const ab = (await (await postLens(srv, { ...body, lens: 'both', ablate: ['blocks.1.mlp_out'] })).json()) as ReportData;
     checkPair(ab, ab.tuned!, n_layer);
     checkPair(ab.compare!, ab.compare!.tuned!, n_layer);
   });
 
   it('"tuned" without a tuned lens loaded is a 400 that says how to load one; a bad "lens" is a 400', async () => {
-    const r = await post(plain, { prompt: 'a b', lens: 'tuned' });
+    const r = await postLens(plain, { prompt: 'a b', lens: 'tuned' });
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: string }).error).toMatch(
       /"lens" is "tuned" but this server has no tuned lens loaded; start it with --tuned-lens PATH\|NAME/,
     );
-    const bad = await post(srv, { prompt: 'a b', lens: 'native' });
+    const bad = await postLens(srv, { prompt: 'a b', lens: 'native' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/Expected "logit", "tuned" or "both" for "lens"/);
   });
@@ -189,9 +168,9 @@ describe('the viewer with the tuned lens', () => {
   it('the page and /api/info say which tuned lens is loaded', async () => {
     const html = await (await fetch(srv.url)).text();
     expect(scriptJSON(html, 'll-config')).toMatchObject({ mode: 'server', lens: 'both', tunedLens: expect.stringContaining(lensDir) });
-    const info = (await (await fetch(new URL('api/info', srv.url))).json()) as { tunedLens: { source: string } | null };
+    const info = await getInfo<{ tunedLens: { source: string } | null }>(srv);
     expect(info.tunedLens!.source).toBe(lensDir);
-    const none = (await (await fetch(new URL('api/info', plain.url))).json()) as { tunedLens: unknown };
+    const none = await getInfo<{ tunedLens: unknown }>(plain);
     expect(none.tunedLens).toBeNull();
   });
 });
@@ -199,7 +178,7 @@ describe('the viewer with the tuned lens', () => {
 describe('a published lens by name through the CLI', () => {
   it('--tuned-lens NAME downloads lens/NAME/ from the space into the HF cache and decodes with it', async () => {
     const { n_layer, n_embd, name } = model.info;
-    const src = writeTunedLensFolder(join(work, 'published'), randomSpec(name, n_embd, n_layer, 22));
+    const src = writeTunedLensFolder(join(work, 'published'), randomTunedLensSpec(name, n_embd, n_layer, 22));
     const hub = await FakeHub.start({
       'spaces/AlignmentResearch/tuned-lens': {
         commit: 'c0ffee0000000000000000000000000000000002',

@@ -215,38 +215,21 @@ describe('layerlens convert', () => {
 
 describe('malformed GGUF files', () => {
   const good = () => readFileSync(file('f16'));
+  /** A good file with `edit` done to its bytes. */
+  const edited = (edit: (b: Buffer) => unknown) => () => {
+    const b = good();
+    edit(b);
+    return b;
+  };
+  const otherArchitecture = edited((b) => b.write('gptj', b.indexOf('gpt2', b.indexOf('general.architecture') + 20)));
   const cases: [string, () => Buffer, RegExp][] = [
     ['an empty file', () => Buffer.alloc(0), /not a GGUF file/],
     ['a bad magic', () => Buffer.concat([Buffer.from('GGUX'), good().subarray(4)]), /not a GGUF file/],
     ['a truncated header', () => good().subarray(0, 100), /malformed GGUF/],
     ['a truncated data section', () => good().subarray(0, good().length - 5000), /past the end of the file/],
-    [
-      'a tensor count of 2^62',
-      () => {
-        const b = good();
-        b.writeBigUInt64LE(1n << 62n, 8);
-        return b;
-      },
-      /malformed GGUF/,
-    ],
-    [
-      'a key count of 2^62',
-      () => {
-        const b = good();
-        b.writeBigUInt64LE(1n << 62n, 16);
-        return b;
-      },
-      /malformed GGUF/,
-    ],
-    [
-      'another architecture',
-      () => {
-        const b = good();
-        b.write('gptj', b.indexOf('gpt2', b.indexOf('general.architecture') + 20));
-        return b;
-      },
-      /not "gpt2"/,
-    ],
+    ['a tensor count of 2^62', edited((b) => b.writeBigUInt64LE(1n << 62n, 8)), /malformed GGUF/],
+    ['a key count of 2^62', edited((b) => b.writeBigUInt64LE(1n << 62n, 16)), /malformed GGUF/],
+    ['another architecture', otherArchitecture, /not "gpt2"/],
   ];
   for (const [what, make, message] of cases) {
     it(`rejects ${what}`, async () => {
@@ -258,9 +241,7 @@ describe('malformed GGUF files', () => {
   }
   it('sends another architecture to the llama.cpp engine, which says why the file does not load', async () => {
     const p = join(work, 'bad-arch.gguf');
-    const b = good();
-    b.write('gptj', b.indexOf('gpt2', b.indexOf('general.architecture') + 20));
-    writeFileSync(p, b);
+    writeFileSync(p, otherArchitecture());
     await expect(loadModel(p, { device: 'cpu' })).rejects.toThrow(/llama\.cpp could not load .*unsupported model architecture: 'gptj'/s);
   });
 });

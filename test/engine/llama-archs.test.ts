@@ -4,7 +4,8 @@
 // written from the math, not from llama.cpp), the lens of the last resid_post to the model's own logits,
 // and the residual stream to its own sums; generation to the reference's greedy chain.
 import { describe, expect, it } from 'vitest';
-import { decodeLayers, generate, loadModel, type Model } from '../../lib/index.js';
+import { decodeLayers, generate } from '../../lib/index.js';
+import { withModel } from '../helpers/fixtures.js';
 import { archGguf } from '../helpers/gguf-arch-writer.js';
 import { ARCH_NAMES, archForward, archHookValues, type ArchName } from '../reference/llama-f64.js';
 import { relativeL2Error } from '../reference/gpt2-f64.js';
@@ -26,14 +27,8 @@ function patternByPosition(ref: Float64Array, nHead: number, n: number): Float64
   return out;
 }
 
-async function withModel<T>(file: string, f: (m: Model) => Promise<T>): Promise<T> {
-  const m = await loadModel(file, { threads: 2 });
-  try {
-    return await f(m);
-  } finally {
-    m.dispose();
-  }
-}
+/** The element-wise sum of equally long vectors (in float64, rounded once to float32). */
+const sum = (a: Float32Array, ...rest: Float32Array[]) => a.map((x, i) => rest.reduce((s, b) => s + b[i], x));
 
 describe.each(ARCH_NAMES)('%s on the llama.cpp engine', (arch) => {
   it('matches the float64 reference at every hook and position, and its logits', async () => {
@@ -93,28 +88,10 @@ describe.each(ARCH_NAMES)('%s on the llama.cpp engine', (arch) => {
         const mlp = act(`blocks.${l}.mlp_out`)!;
         const post = act(`blocks.${l}.resid_post`)!;
         if (mid) {
-          expect(
-            relativeL2Error(
-              mid,
-              pre.map((x, i) => x + attn[i]),
-            ),
-            `resid_mid ${l}`,
-          ).toBeLessThan(1e-5);
-          expect(
-            relativeL2Error(
-              post,
-              mid.map((x, i) => x + mlp[i]),
-            ),
-            `resid_post ${l}`,
-          ).toBeLessThan(1e-5);
+          expect(relativeL2Error(mid, sum(pre, attn)), `resid_mid ${l}`).toBeLessThan(1e-5);
+          expect(relativeL2Error(post, sum(mid, mlp)), `resid_post ${l}`).toBeLessThan(1e-5);
         } else {
-          expect(
-            relativeL2Error(
-              post,
-              pre.map((x, i) => x + attn[i] + mlp[i]),
-            ),
-            `parallel resid_post ${l}`,
-          ).toBeLessThan(1e-5);
+          expect(relativeL2Error(post, sum(pre, attn, mlp)), `parallel resid_post ${l}`).toBeLessThan(1e-5);
         }
       }
     });

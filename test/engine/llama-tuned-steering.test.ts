@@ -11,12 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertToGguf, decodeLayers, generate, loadModel, steeringVector, writeControlVector, type ControlVector, type Model } from '../../lib/index.js';
+import { convertToGguf, decodeLayers, generate, loadModel, steeringVector, writeControlVector, type ControlVector } from '../../lib/index.js';
 import { native, type NativeLlamaModel } from '../../lib/model/native.js';
 import { archGguf, type ArchGguf } from '../helpers/gguf-arch-writer.js';
 import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { withModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
-import { writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { randomTunedLensSpec, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { warningsDuring } from '../helpers/warnings.js';
 import { archForward, archHookValues, layerNorm, rmsNorm, type ArchName } from '../reference/llama-f64.js';
 import { relativeL2Error } from '../reference/gpt2-f64.js';
 
@@ -24,15 +26,6 @@ const work = mkdtempSync(join(tmpdir(), 'layerlens-llama-tuned-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const PROMPT = 'The cat sat on the mat and the dog';
-
-async function withModel<T>(file: string, f: (m: Model) => Promise<T>): Promise<T> {
-  const m = await loadModel(file, { threads: 2 });
-  try {
-    return await f(m);
-  } finally {
-    m.dispose();
-  }
-}
 
 async function withRawLlama<T>(file: string, f: (m: NativeLlamaModel) => Promise<T>): Promise<T> {
   const m = await native().loadLlamaModel({ path: file, threads: 2 });
@@ -44,15 +37,6 @@ async function withRawLlama<T>(file: string, f: (m: NativeLlamaModel) => Promise
 }
 
 // ---- the tuned lens ----
-
-function randomLensSpec(baseModel: string, d: number, nLayer: number, seed: number): TunedLensSpec {
-  const rnd = signedRandom(seed);
-  const translators = Array.from({ length: nLayer }, () => ({
-    weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
-    bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
-  }));
-  return { baseModel, d, translators };
-}
 
 function translate64(spec: TunedLensSpec, i: number, h: Float64Array): Float64Array {
   const { d } = spec;
@@ -114,7 +98,7 @@ describe.each(TUNED_ARCHS)('the tuned lens on the llama.cpp engine (%s)', (arch,
     await withModel(g.file, async (m) => {
       const { n_layer, n_embd } = m.info;
       expect([n_layer, n_embd]).toEqual([g.config.nLayer, g.config.nEmbd]);
-      const spec = randomLensSpec(m.info.name, n_embd, n_layer, 31);
+      const spec = randomTunedLensSpec(m.info.name, n_embd, n_layer, 31);
       const dir = writeTunedLensFolder(join(work, `lens-${arch}`), spec);
       const hooks = ['embed', 'resid_post', 'attn_out'];
       const r = await decodeLayers(PROMPT, { model: m, tunedLens: dir, hooks, positions: 'all', topK: 5 });
@@ -153,22 +137,14 @@ describe('checkTunedLens with a llama.cpp model', () => {
     const g = archGguf('llama', 'f32');
     await withModel(g.file, async (m) => {
       const { n_layer, n_embd, name } = m.info;
-      const wide = writeTunedLensFolder(join(work, 'wide'), randomLensSpec(name, n_embd / 2, n_layer, 1));
+      const wide = writeTunedLensFolder(join(work, 'wide'), randomTunedLensSpec(name, n_embd / 2, n_layer, 1));
       await expect(decodeLayers('Hi', { model: m, tunedLens: wide })).rejects.toThrow(`d_model is ${n_embd / 2} but the model ${name} has n_embd ${n_embd}`);
-      const deep = writeTunedLensFolder(join(work, 'deep'), randomLensSpec(name, n_embd, n_layer + 1, 2));
+      const deep = writeTunedLensFolder(join(work, 'deep'), randomTunedLensSpec(name, n_embd, n_layer + 1, 2));
       await expect(decodeLayers('Hi', { model: m, tunedLens: deep })).rejects.toThrow(
         `num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`,
       );
-      const other = writeTunedLensFolder(join(work, 'other'), randomLensSpec('meta-llama/Llama-3.2-1B', n_embd, n_layer, 3));
-      const warnings: Error[] = [];
-      const onWarning = (w: Error) => warnings.push(w);
-      process.on('warning', onWarning);
-      try {
-        await decodeLayers('Hi', { model: m, tunedLens: other });
-        await new Promise((resolve) => setImmediate(resolve));
-      } finally {
-        process.off('warning', onWarning);
-      }
+      const other = writeTunedLensFolder(join(work, 'other'), randomTunedLensSpec('meta-llama/Llama-3.2-1B', n_embd, n_layer, 3));
+      const warnings = await warningsDuring(() => decodeLayers('Hi', { model: m, tunedLens: other }));
       expect(warnings.map((w) => w.message)).toEqual([`the tuned lens at ${other} was trained on meta-llama/Llama-3.2-1B, applied to ${name}`]);
     });
   });

@@ -11,24 +11,14 @@ import { halfToNumber } from '../reference/read-safetensors.js';
 import { NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { runCli } from '../helpers/cli.js';
 import { useTinyModel } from '../helpers/fixtures.js';
-import { signedRandom } from '../helpers/random.js';
-import { floatToHalf, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { floatToHalf, randomTunedLensSpec, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { warningsDuring } from '../helpers/warnings.js';
 
 const tiny = useTinyModel({ threads: 2 });
 let model: Model;
 let ref: RefModel;
 const work = mkdtempSync(join(tmpdir(), 'layerlens-tuned-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Translators big enough to change the top tokens: A ~ U(-0.3, 0.3)/√d·… , b ~ U(-0.5, 0.5). */
-function randomSpec(baseModel: string, d: number, nLayer: number, seed: number, dtype: 'F32' | 'F16' = 'F32'): TunedLensSpec {
-  const rnd = signedRandom(seed);
-  const translators = Array.from({ length: nLayer }, () => ({
-    weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
-    bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
-  }));
-  return { baseModel, d, translators, dtype };
-}
 
 /** The weights as the file holds them (f16 rounding via the reference's own half decoder). */
 function stored(spec: TunedLensSpec, x: Float32Array): Float64Array {
@@ -59,7 +49,7 @@ describe('the tuned lens', () => {
   for (const dtype of ['F32', 'F16'] as const) {
     it(`${dtype} params.pt: every lensed row at every position matches the float64 reference (translated where a translator exists)`, async () => {
       const { n_layer, n_embd, name } = model.info;
-      const spec = randomSpec(name, n_embd, n_layer, dtype === 'F32' ? 7 : 8, dtype);
+      const spec = randomTunedLensSpec(name, n_embd, n_layer, dtype === 'F32' ? 7 : 8, dtype);
       const dir = writeTunedLensFolder(join(work, `lens-${dtype}`), spec);
       // f32: every hook kind (translated and not, side by side in one batch); f16: the translated kinds
       const hooks = dtype === 'F32' ? 'all' : ['embed', 'resid_post'];
@@ -96,7 +86,7 @@ describe('the tuned lens', () => {
 
   it('a loaded TunedLens object gives the same rows as its folder', async () => {
     const { n_layer, n_embd, name } = model.info;
-    const dir = writeTunedLensFolder(join(work, 'lens-obj'), randomSpec(name, n_embd, n_layer, 9));
+    const dir = writeTunedLensFolder(join(work, 'lens-obj'), randomTunedLensSpec(name, n_embd, n_layer, 9));
     const byPath = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: 'all' });
     const byObject = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: await loadTunedLens(dir), hooks: 'all' });
     expect(byObject.hooks.map((h) => h.top)).toEqual(byPath.hooks.map((h) => h.top));
@@ -105,12 +95,12 @@ describe('the tuned lens', () => {
   it('a folder given again is the same lens until its files change on disk, then the new weights are read', async () => {
     const { n_layer, n_embd, name } = model.info;
     const dir = join(work, 'lens-rewritten');
-    writeTunedLensFolder(dir, randomSpec(name, n_embd, n_layer, 16));
+    writeTunedLensFolder(dir, randomTunedLensSpec(name, n_embd, n_layer, 16));
     const first = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: ['resid_post'] });
     const again = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: ['resid_post'] });
     expect(again.hooks).toEqual(first.hooks);
     await new Promise((r) => setTimeout(r, 20)); // a later mtime for the rewritten files
-    writeTunedLensFolder(dir, randomSpec(name, n_embd, n_layer, 17));
+    writeTunedLensFolder(dir, randomTunedLensSpec(name, n_embd, n_layer, 17));
     const rewritten = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks: ['resid_post'] });
     const fresh = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: await loadTunedLens(dir), hooks: ['resid_post'] });
     expect(rewritten.hooks).toEqual(fresh.hooks);
@@ -119,7 +109,7 @@ describe('the tuned lens', () => {
 
   it("the final resid_post, the prediction and the untranslated hooks are the logit lens's", async () => {
     const { n_layer, n_embd, name } = model.info;
-    const dir = writeTunedLensFolder(join(work, 'lens-final'), randomSpec(name, n_embd, n_layer, 10));
+    const dir = writeTunedLensFolder(join(work, 'lens-final'), randomTunedLensSpec(name, n_embd, n_layer, 10));
     const hooks = ['blocks.0.attn_out', 'blocks.1.resid_mid', `blocks.${n_layer - 1}.resid_post`];
     const tuned = await decodeLayers(NOTEBOOK_PROMPT, { model, tunedLens: dir, hooks });
     const logit = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks });
@@ -131,7 +121,7 @@ describe('the tuned lens', () => {
 
   it("lens: 'logit' with a tunedLens is the logit lens (a caller toggles with one options object); lens: 'tuned' needs a tunedLens", async () => {
     const { n_layer, n_embd, name } = model.info;
-    const dir = writeTunedLensFolder(join(work, 'lens-toggle'), randomSpec(name, n_embd, n_layer, 15));
+    const dir = writeTunedLensFolder(join(work, 'lens-toggle'), randomTunedLensSpec(name, n_embd, n_layer, 15));
     const opts = { model, tunedLens: dir, hooks: 'all' as const, positions: 'all' as const };
     const logit = await decodeLayers(NOTEBOOK_PROMPT, { ...opts, lens: 'logit' });
     const plain = await decodeLayers(NOTEBOOK_PROMPT, { model, hooks: 'all', positions: 'all' });
@@ -151,22 +141,14 @@ describe('the tuned lens', () => {
 
   it('refuses a lens of another width or depth, and warns when it was trained on another model', async () => {
     const { n_layer, n_embd, name } = model.info;
-    const wide = writeTunedLensFolder(join(work, 'wide'), randomSpec(name, n_embd / 2, n_layer, 11));
+    const wide = writeTunedLensFolder(join(work, 'wide'), randomTunedLensSpec(name, n_embd / 2, n_layer, 11));
     await expect(decodeLayers('Hi', { model, tunedLens: wide })).rejects.toThrow(`d_model is ${n_embd / 2} but the model ${name} has n_embd ${n_embd}`);
-    const deep = writeTunedLensFolder(join(work, 'deep'), randomSpec(name, n_embd, n_layer + 1, 12));
+    const deep = writeTunedLensFolder(join(work, 'deep'), randomTunedLensSpec(name, n_embd, n_layer + 1, 12));
     await expect(decodeLayers('Hi', { model, tunedLens: deep })).rejects.toThrow(
       `num_hidden_layers is ${n_layer + 1} but the model ${name} has n_layer ${n_layer}`,
     );
-    const other = writeTunedLensFolder(join(work, 'other'), randomSpec('openai-community/gpt2-xl', n_embd, n_layer, 13));
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
-    try {
-      await decodeLayers('Hi', { model, tunedLens: other });
-      await new Promise((r) => setImmediate(r));
-    } finally {
-      process.off('warning', onWarning);
-    }
+    const other = writeTunedLensFolder(join(work, 'other'), randomTunedLensSpec('openai-community/gpt2-xl', n_embd, n_layer, 13));
+    const warnings = await warningsDuring(() => decodeLayers('Hi', { model, tunedLens: other }));
     expect(warnings.map((w) => w.message)).toEqual([`the tuned lens at ${other} was trained on openai-community/gpt2-xl, applied to ${name}`]);
     await expect(decodeLayers('Hi', { model, tunedLens: 42 as never })).rejects.toThrow(/Expected a tuned lens folder or a TunedLens .* for tunedLens/);
     await expect(decodeLayers('Hi', { model, tunedLens: join(work, 'missing') })).rejects.toThrow(/no config\.json/);
@@ -174,7 +156,7 @@ describe('the tuned lens', () => {
 
   it('CLI --tuned-lens: the JSON says which lens each row shows, and the rows are the API result', async () => {
     const { n_layer, n_embd, name } = model.info;
-    const dir = writeTunedLensFolder(join(work, 'lens-cli'), randomSpec(name, n_embd, n_layer, 14));
+    const dir = writeTunedLensFolder(join(work, 'lens-cli'), randomTunedLensSpec(name, n_embd, n_layer, 14));
     const r = await runCli(['--model', tiny.dir, '--tuned-lens', dir, '--json', '--threads', '2', NOTEBOOK_PROMPT]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);

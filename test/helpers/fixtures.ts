@@ -71,3 +71,13 @@ export function useTestModel(source: string | (() => string), options: TestModel
 export function useTinyModel(load: LoadOptions = {}): TestModel {
   return useTestModel(() => checkpoint('tiny-f32'), { load });
 }
+
+/** Loads the model at `source`, gives it to `f` and disposes it after, also when `f` throws: one model for one test. */
+export async function withModel<T>(source: string, f: (m: Model) => Promise<T>, load: LoadOptions = { threads: 2 }): Promise<T> {
+  const m = await loadModel(source, load);
+  try {
+    return await f(m);
+  } finally {
+    m.dispose();
+  }
+}

@@ -7,6 +7,7 @@
 // hostile files of the unpickler tests.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { signedRandom } from './random.js';
 
 /** Pickle bytes built opcode by opcode, with CPython's memo behaviour for globals and strings. */
 export class PickleWriter {
@@ -277,6 +278,19 @@ export interface TunedLensSpec {
   dtype?: 'F32' | 'F16';
   /** Write the older config key `unemebd_hash` instead of `unembed_hash`. */
   oldHashKey?: boolean;
+}
+
+/**
+ * A lens of `nLayer` random translators for a model `d` wide, big enough to change the top tokens:
+ * A ~ U(-2, 2)/√d, b ~ U(-0.5, 0.5), drawn from signedRandom(seed), each translator's weight then its bias.
+ */
+export function randomTunedLensSpec(baseModel: string, d: number, nLayer: number, seed: number, dtype: 'F32' | 'F16' = 'F32'): TunedLensSpec {
+  const rnd = signedRandom(seed);
+  const translators = Array.from({ length: nLayer }, () => ({
+    weight: Float32Array.from({ length: d * d }, () => (rnd() * 2) / Math.sqrt(d)),
+    bias: Float32Array.from({ length: d }, () => rnd() * 0.5),
+  }));
+  return { baseModel, d, translators, dtype };
 }
 
 /** The state dict tensors of a lens: `{i}.weight` [d, d], `{i}.bias` [d]. */

@@ -11,6 +11,7 @@ import { lensChoice } from '../../lib/lens/lens-choice.js';
 import { FakeHub } from '../helpers/hub-server.js';
 import { signedRandom } from '../helpers/random.js';
 import { writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
+import { warningsDuring } from '../helpers/warnings.js';
 
 const work = mkdtempSync(join(tmpdir(), 'layerlens-lens-name-'));
 const COMMIT = 'c0ffee0000000000000000000000000000000001';
@@ -139,16 +140,10 @@ describe("decodeLayers' lens options", () => {
   });
 
   it("lens: 'native' | 'reference' still selects the implementation, with one LAYERLENS_LENS_IMPL warning", async () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
-    try {
+    const warnings = await warningsDuring(() => {
       expect(lensChoice({ lens: 'reference' })).toEqual({ lens: 'logit', impl: 'reference' });
       expect(lensChoice({ lens: 'native', tunedLens: 'gpt2' })).toEqual({ lens: 'tuned', impl: 'native' });
-      await new Promise((r) => setImmediate(r));
-    } finally {
-      process.off('warning', onWarning);
-    }
+    });
     expect(warnings.map((w) => (w as Error & { code?: string }).code)).toEqual(['LAYERLENS_LENS_IMPL']);
     expect(warnings[0].message).toMatch(/lensImpl/);
     expect(() => lensChoice({ lens: 'native', lensImpl: 'reference' })).toThrow(/disagree; give lensImpl only/);
