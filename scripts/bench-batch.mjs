@@ -118,6 +118,16 @@ result.ratio = {
 // What is not the forward (the lens, building results, tokenizing), by difference.
 result.ms.restOneAtATime = result.ms.oneAtATime - result.ms.forwardsOneAtATime;
 result.ms[`restBatched${b0}`] = result.ms[`batched${b0}`] - result.ms[`forwardsPacked${b0}`];
+// The blocks' matmuls (attention's QKV and output projections, the MLP's two): the arithmetic a
+// forward cannot avoid, packed or not, so GFLOP/s against the CPU's FMA peak says how much room
+// packing can have (docs/benchmarks.md works it through).
+const { n_layer: L, n_embd: d, n_ff: ff } = model.info;
+const forwardGflop = (2 * totalTokens * L * (4 * d * d + 2 * d * ff)) / 1e9;
+result.arithmetic = {
+  forwardMatmulGflop: forwardGflop,
+  forwardGflopPerSecondOneAtATime: forwardGflop / (result.ms.forwardsOneAtATime / 1000),
+  [`forwardGflopPerSecondPacked${b0}`]: forwardGflop / (result.ms[`forwardsPacked${b0}`] / 1000),
+};
 model.dispose();
 await releaseModels();
 
@@ -131,5 +141,6 @@ ${nPrompts} prompts of ${result.tokens.min}..${result.tokens.max} tokens (${tota
 ${batchSizes.map((b) => `  decodeBatch, ${String(b).padStart(3)} per forward     ${f(result.ms[`batched${b}`])} ms  ${f(result.promptsPerSecond[`batched${b}`])} prompts/s`).join('\n')}
   ratio (best batched / one at a time) x${result.ratio.bestBatchedOverOneAtATime.toFixed(2)}
   forwards alone: one at a time ${f(result.ms.forwardsOneAtATime)} ms, packed by ${b0} ${f(result.ms[`forwardsPacked${b0}`])} ms (x${result.ratio.forwardsOneAtATimeOverPacked.toFixed(2)})
-  the rest (lens, results) by difference: one at a time ${f(result.ms.restOneAtATime)} ms, packed by ${b0} ${f(result.ms[`restBatched${b0}`])} ms`);
+  the rest (lens, results) by difference: one at a time ${f(result.ms.restOneAtATime)} ms, packed by ${b0} ${f(result.ms[`restBatched${b0}`])} ms
+  the blocks' matmuls: ${f(forwardGflop)} GFLOP in all, at ${f(result.arithmetic.forwardGflopPerSecondOneAtATime)} GFLOP/s one at a time, ${f(result.arithmetic[`forwardGflopPerSecondPacked${b0}`])} GFLOP/s packed`);
 writeJsonOut(args.out, result);
