@@ -70,6 +70,35 @@ function toBatchPrompt<P extends BatchPrompt>(p: string | P, index: number): P {
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /**
+ * Reads the source one prompt at a time, numbering them from 0; undefined once it is exhausted (then,
+ * and only then, `onDone` is called: the source needs no closing).
+ */
+function promptReader<P extends BatchPrompt>(
+  it: AsyncIterator<string | P> | Iterator<string | P>,
+  onDone: () => void,
+): () => Promise<{ input: P; index: number } | undefined> {
+  let index = 0;
+  let done = false;
+  return async () => {
+    if (done) return undefined;
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      onDone();
+      return undefined;
+    }
+    const i = index++;
+    return { input: toBatchPrompt(r.value, i), index: i };
+  };
+}
+
+/** decodeLayers' options for one prompt: the batch's, with the prompt's own target if it has one. */
+function optionsFor<P extends BatchPrompt>(input: P, decode: DecodeOptions): DecodeOptions {
+  const target = input.target ?? decode.target;
+  return { ...decode, ...(target === undefined ? {} : { target }) };
+}
+
+/**
  * A prepared prompt the packed forward takes: no edits inside the graph, row hooks only, and at least
  * two tokens. (ggml multiplies a single column through another kernel than several, which rounds
  * differently in the last bits: a one-token prompt runs alone so that its result equals decodeLayers'.)
@@ -142,7 +171,7 @@ export async function* decodeBatch<P extends BatchPrompt = BatchPrompt>(
   // Loaded once, not once per prompt.
   const model = await modelFrom(decode.model);
   const batchSize = askedBatchSize ?? (model.isLlama ? 1 : DEFAULT_BATCH_SIZE);
-  // The llama.cpp engine takes at most its n_batch tokens per forward.
+  // The llama.cpp engine takes at most its n_batch tokens per forward (its info.n_ctx is already capped at n_batch).
   const tokenCap = model.isLlama ? Math.min(maxBatchTokens, model.info.n_ctx) : maxBatchTokens;
   let done = false;
   try {
@@ -170,38 +199,33 @@ async function* batched<P extends BatchPrompt>(
   onDone: () => void,
 ): AsyncGenerator<BatchResult<P>, void, undefined> {
   const inFlight: Promise<BatchResult<P>[]>[] = [];
-  let index = 0;
-  let done = false;
+  const read = promptReader(it, onDone);
+  let exhausted = false;
   let carried: Pending<P> | undefined; // the prompt that did not fit in the previous group
 
-  const prepare = async (input: P, i: number): Promise<Pending<P>> => {
-    const target = input.target ?? decode.target;
+  const prepare = async (input: P, index: number): Promise<Pending<P>> => {
     try {
-      const prepared = await prepareDecode(input.prompt, { ...decode, ...(target === undefined ? {} : { target }) }, model);
-      return { index: i, input, prepared };
+      return { index, input, prepared: await prepareDecode(input.prompt, optionsFor(input, decode), model) };
     } catch (err) {
-      return { index: i, input, error: asError(err) };
+      return { index, input, error: asError(err) };
     }
   };
   const tokensOf = (g: Pending<P>) => (g.prepared && packable(g.prepared) ? g.prepared.ids.length : 0);
 
   while (true) {
-    while (!(done && !carried) && inFlight.length < GROUPS_IN_FLIGHT) {
+    while (!(exhausted && !carried) && inFlight.length < GROUPS_IN_FLIGHT) {
       const group: Pending<P>[] = [];
       let tokens = 0;
       while (group.length < batchSize) {
         let next = carried;
         carried = undefined;
         if (!next) {
-          if (done) break;
-          const r = await it.next();
-          if (r.done) {
-            done = true;
-            onDone();
+          const r = exhausted ? undefined : await read();
+          if (!r) {
+            exhausted = true;
             break;
           }
-          const i = index++;
-          next = await prepare(toBatchPrompt(r.value, i), i);
+          next = await prepare(r.input, r.index);
         }
         const n = tokensOf(next);
         if (group.length > 0 && tokens + n > maxBatchTokens) {
@@ -228,27 +252,23 @@ async function* pipelined<P extends BatchPrompt>(
   onDone: () => void,
 ): AsyncGenerator<BatchResult<P>, void, undefined> {
   const inFlight: Promise<BatchResult<P>>[] = [];
-  let index = 0;
-  let done = false;
+  const read = promptReader(it, onDone);
+  let exhausted = false;
 
-  const start = (input: P, i: number): Promise<BatchResult<P>> => {
-    const target = input.target ?? decode.target;
-    return decodeLayers(input.prompt, { ...decode, model, ...(target === undefined ? {} : { target }) }).then(
-      (result): BatchResult<P> => ({ index: i, input, result }),
-      (err: unknown): BatchResult<P> => ({ index: i, input, error: asError(err) }),
+  const start = (input: P, index: number): Promise<BatchResult<P>> =>
+    decodeLayers(input.prompt, { ...optionsFor(input, decode), model }).then(
+      (result): BatchResult<P> => ({ index, input, result }),
+      (err: unknown): BatchResult<P> => ({ index, input, error: asError(err) }),
     );
-  };
 
   while (true) {
-    while (!done && inFlight.length < concurrency) {
-      const next = await it.next();
-      if (next.done) {
-        done = true;
-        onDone();
+    while (!exhausted && inFlight.length < concurrency) {
+      const r = await read();
+      if (!r) {
+        exhausted = true;
         break;
       }
-      const i = index++;
-      inFlight.push(start(toBatchPrompt(next.value, i), i));
+      inFlight.push(start(r.input, r.index));
     }
     const head = inFlight.shift();
     if (head === undefined) return;

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { convertToGguf, decodeBatch, decodeLayers, loadModel, toJSON, type BatchPrompt, type BatchResult, type Model } from '../../lib/index.js';
-import { checkpoint, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { decodeBatch, decodeLayers, loadModel, toJSON, type BatchPrompt, type BatchResult, type Model } from '../../lib/index.js';
+import { checkpoint, NOTEBOOK_PROMPT, tinyGpt2Gguf } from '../helpers/checkpoints.js';
 import { testDevice } from '../helpers/device.js';
 import { useTinyModel } from '../helpers/fixtures.js';
 import { forwardReference, relativeL2Error } from '../reference/gpt2-f64.js';
@@ -251,8 +251,7 @@ describe('the llama.cpp engine: packed llama_decode (several seq_ids) and decode
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'layerlens-batch-llama-'));
-    const file = join(work, 'tiny.gguf');
-    await convertToGguf(checkpoint('tiny-f32'), file, { type: 'f32' });
+    const file = await tinyGpt2Gguf(work);
     llama = await loadModel(file, { engine: 'llama.cpp', threads: 2 });
   }, 120_000);
 

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertToGguf, decodeLayers, generate, loadModel, type Model } from '../../lib/index.js';
-import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { decodeLayers, generate, loadModel, type Model } from '../../lib/index.js';
+import { tinyGpt2Gguf, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { relativeL2Error } from '../reference/gpt2-f64.js';
 
 let work: string;
@@ -17,8 +17,7 @@ let llama: Model;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'layerlens-cross-'));
-  const file = join(work, 'tiny.gguf');
-  await convertToGguf(checkpoint('tiny-f32'), file, { type: 'f32' });
+  const file = await tinyGpt2Gguf(work);
   gpt2 = await loadModel(file, { engine: 'gpt2', device: 'cpu' });
   llama = await loadModel(file, { engine: 'llama.cpp' });
 }, 120_000);

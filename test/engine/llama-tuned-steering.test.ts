@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertToGguf, decodeLayers, generate, loadModel, steeringVector, writeControlVector, type ControlVector } from '../../lib/index.js';
+import { decodeLayers, generate, loadModel, steeringVector, writeControlVector, type ControlVector } from '../../lib/index.js';
 import { native, type NativeLlamaModel } from '../../lib/model/native.js';
 import { archGguf, type ArchGguf } from '../helpers/gguf-arch-writer.js';
-import { checkpoint, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
+import { tinyGpt2Gguf, NOTEBOOK_IDS, NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
 import { withModel } from '../helpers/fixtures.js';
 import { signedRandom } from '../helpers/random.js';
 import { randomTunedLensSpec, writeTunedLensFolder, type TunedLensSpec } from '../helpers/tuned-lens-writer.js';
@@ -263,8 +263,7 @@ describe('control vectors on the llama.cpp engine, against llama.cpp itself', ()
 
 describe("llama.cpp's control vector on a GPT-2 GGUF against the GPT-2 engine's interventions", () => {
   it('direction.N lands on blocks.N.resid_post in both', async () => {
-    const file = join(work, 'tiny-gpt2.gguf');
-    await convertToGguf(checkpoint('tiny-f32'), file, { type: 'f32' });
+    const file = await tinyGpt2Gguf(work);
     const gpt2 = await loadModel(file, { engine: 'gpt2', device: 'cpu', threads: 2 });
     try {
       const { n_layer: L, n_embd: d } = gpt2.info;

@@ -3,6 +3,7 @@
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCheckpoint, type CheckpointOptions } from '../../scripts/make-checkpoint.mjs';
+import { convertToGguf } from '../../lib/model/convert.js';
 
 export type { CheckpointOptions };
 
@@ -13,6 +14,13 @@ export function checkpoint(name: string, options: CheckpointOptions = {}): strin
   const dir = join(repoRoot, '.cache', 'test-checkpoints', name);
   makeCheckpoint(dir, { preset: 'tiny', ...options });
   return dir;
+}
+
+/** The tiny-f32 checkpoint as an f32 GPT-2 GGUF written by layerlens' own converter into `dir` (tiny.gguf); its path. */
+export async function tinyGpt2Gguf(dir: string): Promise<string> {
+  const file = join(dir, 'tiny.gguf');
+  await convertToGguf(checkpoint('tiny-f32'), file, { type: 'f32' });
+  return file;
 }
 
 export const NOTEBOOK_PROMPT = 'Q: What is the capital of France?\nA: Paris\nQ: What is the capital of Poland?\nA:';
