@@ -135,11 +135,15 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   }
   std::vector<float> logits;
   if (fg.logits) {
-    // The padded rows past n_vocab are not read.
+    // One read (one transfer from a GPU or an RPC server), then the padding past n_vocab dropped in place.
     const size_t V = size_t(weights_.hp.nVocab), rows = size_t(fg.logits->ne[1]);
+    const size_t stride = fg.logits->nb[1] / sizeof(float);
+    logits.resize(size_t(ggml_nbytes(fg.logits)) / sizeof(float));
+    ggml_backend_tensor_get(fg.logits, logits.data(), 0, ggml_nbytes(fg.logits));
+    for (size_t r = 1; r < rows && stride != V; ++r)
+      std::copy(logits.begin() + ptrdiff_t(r * stride), logits.begin() + ptrdiff_t(r * stride + V),
+                logits.begin() + ptrdiff_t(r * V));
     logits.resize(V * rows);
-    for (size_t r = 0; r < rows; ++r)
-      ggml_backend_tensor_get(fg.logits, logits.data() + r * V, r * fg.logits->nb[1], V * sizeof(float));
   }
   if (taps) {
     // The tap tensors belong to ctx, which ends with this call: read them now.
@@ -151,12 +155,8 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
 }
 
 void Engine::validateHooks(const std::vector<HookRef>& hooks) const {
-  for (size_t i = 0; i < hooks.size(); ++i) {
-    validateHook(hooks[i]);
-    if (std::find(hooks.begin(), hooks.begin() + i, hooks[i]) != hooks.begin() + i) {
-      throw std::invalid_argument("hook '" + hookName(hooks[i]) + "' requested twice");
-    }
-  }
+  for (const HookRef& h : hooks) validateHook(h);
+  checkDistinctHooks(hooks);
 }
 
 RunResult Engine::run(const RunRequest& req) {
@@ -228,7 +228,6 @@ std::vector<RunResult> Engine::runBatch(const BatchRunRequest& req) {
   f.maxSeqLen = checked.longest;
   f.logitRows = &packed.lastRows;
   f.logits = req.logits;
-  f.headOutputs.assign(size_t(weights_.hp.nLayer), false);
 
   RunResult all;
   {

@@ -9,6 +9,7 @@
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
+#include "gguf.h"
 
 namespace layerlens {
 
@@ -27,12 +28,16 @@ struct GgmlThreadpoolFree {
 struct GgmlSchedFree {
   void operator()(ggml_backend_sched* s) const { ggml_backend_sched_free(s); }
 };
+struct GgufFree {
+  void operator()(gguf_context* c) const { gguf_free(c); }
+};
 
 using ContextPtr = std::unique_ptr<ggml_context, GgmlContextFree>;
 using BackendPtr = std::unique_ptr<ggml_backend, GgmlBackendFree>;
 using BufferPtr = std::unique_ptr<ggml_backend_buffer, GgmlBufferFree>;
 using ThreadpoolPtr = std::unique_ptr<ggml_threadpool, GgmlThreadpoolFree>;
 using SchedPtr = std::unique_ptr<ggml_backend_sched, GgmlSchedFree>;
+using GgufPtr = std::unique_ptr<gguf_context, GgufFree>;
 
 // Memory for a metadata context that outlives it, so that rebuilding the same graph puts every
 // tensor at the same address: ggml's CUDA backend recognises a graph it can replay (a CUDA graph)

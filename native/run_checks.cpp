@@ -22,6 +22,13 @@ std::vector<int32_t> checkedPositions(const std::vector<int32_t>& requested, int
   return positions;
 }
 
+void checkDistinctHooks(const std::vector<HookRef>& hooks) {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    if (std::find(hooks.begin(), hooks.begin() + ptrdiff_t(i), hooks[i]) != hooks.begin() + ptrdiff_t(i))
+      throw std::invalid_argument("hook '" + hookName(hooks[i]) + "' requested twice");
+  }
+}
+
 CheckedBatch checkBatchRequest(const BatchRunRequest& req, const BatchLimits& limits,
                                const std::function<void(const std::vector<int32_t>&)>& validateTokens) {
   const size_t S = req.sequences.size();
@@ -50,6 +57,7 @@ CheckedBatch checkBatchRequest(const BatchRunRequest& req, const BatchLimits& li
     throw std::invalid_argument("runBatch: " + std::to_string(out.totalTokens) +
                                 " tokens in all, more than one batch takes (" + std::to_string(limits.maxTokens) +
                                 (limits.raiseTokensHint.empty() ? "" : "; " + limits.raiseTokensHint) + ")");
+  checkDistinctHooks(req.hooks);
   for (const HookRef& h : req.hooks) {
     if (hookKindInfo(h.kind).perHead)
       throw std::invalid_argument("runBatch does not capture " + hookName(h) +

@@ -16,6 +16,9 @@ namespace layerlens {
 // (std::invalid_argument otherwise), every position when it is empty.
 std::vector<int32_t> checkedPositions(const std::vector<int32_t>& requested, int32_t n);
 
+// Throws std::invalid_argument when a hook is asked for twice (each engine checks the layers itself).
+void checkDistinctHooks(const std::vector<HookRef>& hooks);
+
 struct BatchLimits {
   size_t maxSequences = 0;
   int64_t maxTokens = 0;        // tokens of all sequences together

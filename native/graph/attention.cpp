@@ -43,8 +43,9 @@ void taskRange(int64_t tasks, int ith, int nth, int64_t& begin, int64_t& end) {
 
 // The keys query i attends to: [first, last], and where its row starts in the key axis. One sequence
 // (no starts tensor): keys 0..i + n_past. Packed sequences (src[2] = I32 [n] each token's sequence
-// start): keys start..i only, and the row holds them from column 0, so a row of pattern is the same
-// as in a run of that sequence alone (zero past its last key).
+// start): keys start..i only, and the row holds them from column 0 (zero past its last key), so the
+// pattern scratch is tokens × longest sequence rather than tokens², and every weight is summed by the
+// same operations as in a run of that sequence alone.
 struct KeySpan {
   int64_t first, last;
 };

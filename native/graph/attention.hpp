@@ -14,7 +14,8 @@ namespace layerlens {
 //
 // Packed sequences (seqStarts: I32 [n], each token's first row in the batch; n_kv = n): attention is
 // block-diagonal causal, query i sees keys seqStarts[i]..i only, and the result is [maxSeqLen, n, n_head]
-// with row (i, h) holding those keys from column 0 (then zeros): the row a run of i's sequence alone gives.
+// with row (i, h) holding those keys from column 0 (then zeros): a scratch of tokens × longest sequence,
+// not tokens², and each weight computed by the same operations as in a run of i's sequence alone.
 ggml_tensor* buildAttnPattern(ggml_context* ctx, ggml_tensor* q, ggml_tensor* k, int nHead,
                               ggml_tensor* seqStarts = nullptr, int64_t maxSeqLen = 0);
 

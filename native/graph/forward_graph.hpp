@@ -60,7 +60,7 @@ struct GraphExtras {
   std::vector<bool> headOutputs;  // per layer: build blocks.L.attn_head_out (only when asked: it costs a matmul)
   int64_t minMatmulCols = 0;      // see exactMatmul
   bool cpuKernels = false;        // the graph runs on the CPU backend alone: use layerlens' own CPU ops (gelu.hpp)
-  bool logits = true;             // end with the unembedding of the last position (false: end at the last resid_post)
+  bool logits = true;             // end with the unembedding of the logit rows (false: end at the last resid_post)
   // > 0: the tokens are several sequences packed end to end (no cache): attention is block-diagonal
   // causal through ForwardGraph::seqStarts (CPU kernels) or attnMask (composed ops), and the logits are
   // those of the rows in ForwardGraph::logitRows (nLogitRows of them: each sequence's last token).
@@ -72,7 +72,9 @@ struct ForwardGraph {
   ggml_cgraph* graph = nullptr;
   ggml_tensor* tokens = nullptr;     // input: I32 [n_tokens]
   ggml_tensor* positions = nullptr;  // input: I32 [n_tokens]
-  ggml_tensor* logits = nullptr;     // output: F32 [n_vocab] for the last token (null without GraphExtras::logits)
+  // output: F32 [n_vocab (padded), nLogitRows]: the last token's, or each packed sequence's last token's
+  // (null without GraphExtras::logits)
+  ggml_tensor* logits = nullptr;
   // Packed sequences only (GraphExtras::maxSeqLen > 0), each created when a node reads it:
   ggml_tensor* seqStarts = nullptr;  // input: I32 [n_tokens] each token's sequence's first row
   ggml_tensor* attnMask = nullptr;   // input: F32 [n_tokens, n_tokens] 0 where key j is visible to query i, else -inf

@@ -12,11 +12,6 @@
 namespace layerlens {
 namespace {
 
-struct GgufFree {
-  void operator()(gguf_context* c) const { gguf_free(c); }
-};
-using GgufPtr = std::unique_ptr<gguf_context, GgufFree>;
-
 // Opens the metadata and tensor descriptions only (no data is read).
 GgufPtr openGguf(const std::string& path, ContextPtr& meta) {
   {

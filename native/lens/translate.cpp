@@ -79,14 +79,7 @@ void Translators::translatePart(const std::vector<float>& rows, const std::vecto
                                 std::vector<float>& out) const {
   const int64_t first = slices.front().first;
   const int64_t count = slices.back().first + slices.back().rows - first;
-  // The input with a 1 appended to every row (the bias column's input), zero-padded like the weights.
   const size_t stride = size_t(paddedWidth(d_));
-  std::vector<float> input(size_t(count) * stride, 0.0f);
-  for (int64_t r = 0; r < count; ++r) {
-    std::memcpy(input.data() + size_t(r) * stride, rows.data() + size_t(first + r) * size_t(d_),
-                size_t(d_) * sizeof(float));
-    input[size_t(r) * stride + size_t(d_)] = 1.0f;
-  }
   // Runs of slices whose translators follow one another with the same row count become one batched
   // product (decodeLayers' usual case: translators 0, 1, 2, … with one row per position each).
   struct Run {
@@ -101,10 +94,7 @@ void Translators::translatePart(const std::vector<float>& rows, const std::vecto
   }
 
   const size_t graphSize = kTensorsPerRun * runs.size() + 16;
-  ggml_init_params params{};
-  params.mem_size = ggml_tensor_overhead() * (graphSize + 1) + ggml_graph_overhead_custom(graphSize, false) + 1024;
-  params.no_alloc = true;
-  ContextPtr ctx(ggml_init(params));
+  ContextPtr ctx = makeMetaContext(graphSize + 1, true, graphSize);
   if (!ctx) throw std::runtime_error("translate: could not allocate a ggml context");
   ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, int64_t(stride), count);
   ggml_set_input(x);
@@ -125,7 +115,14 @@ void Translators::translatePart(const std::vector<float>& rows, const std::vecto
                                                                 ggml_gallocr_free);
   if (!alloc || !ggml_gallocr_alloc_graph(alloc.get(), gf))
     throw std::runtime_error("translate: could not allocate the graph (" + std::to_string(count) + " rows)");
-  ggml_backend_tensor_set(x, input.data(), 0, input.size() * sizeof(float));
+  // The input, written straight into its host buffer: each row with a 1 appended (the bias column's
+  // input), zero-padded like the weights.
+  float* input = static_cast<float*>(x->data);
+  std::fill(input, input + size_t(count) * stride, 0.0f);
+  for (int64_t r = 0; r < count; ++r) {
+    std::memcpy(input + size_t(r) * stride, rows.data() + size_t(first + r) * size_t(d_), size_t(d_) * sizeof(float));
+    input[size_t(r) * stride + size_t(d_)] = 1.0f;
+  }
   BackendPtr cpu(ggml_backend_cpu_init());
   if (!cpu) throw std::runtime_error("translate: could not start ggml's CPU backend");
   ggml_backend_cpu_set_n_threads(cpu.get(), 1);

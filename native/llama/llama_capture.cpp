@@ -129,7 +129,7 @@ bool LlamaCapture::onData(ggml_tensor* t) {
       throw std::runtime_error("llama.cpp's tensor " + tapName(s.tap) + " is not a plain f32 tensor (type " +
                                ggml_type_name(t->type) + ")");
     if (!s.edits.empty()) applyEdits(t, s);
-    copyTap(t, s);
+    copyTap(t, s, s.edits.empty() ? nullptr : scratch_.data());  // edited: the rows are in scratch_ already
     s.seen = true;
     return true;
   } catch (const std::exception& e) {
@@ -149,7 +149,7 @@ int64_t LlamaCapture::rowOf(int64_t rows, int32_t pos) const {
                            " tokens were decoded");
 }
 
-void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
+void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s, const float* host) {
   std::vector<int32_t> wanted;
   if (s.allPositions) {
     for (int32_t p = 0; p < s_.nTokens; ++p) wanted.push_back(p);
@@ -198,9 +198,10 @@ void LlamaCapture::copyTap(const ggml_tensor* t, TapStore& s) {
   int64_t runRow = -1, runLen = 0;
   int32_t runStored = 0;
   const auto flush = [&] {
-    if (runLen > 0)
-      ggml_backend_tensor_get(t, s.data.data() + size_t(runStored) * size_t(s.width), size_t(runRow) * t->nb[1],
-                              size_t(runLen) * rowBytes);
+    float* dst = s.data.data() + size_t(runStored) * size_t(s.width);
+    if (runLen > 0 && host)
+      std::copy(host + size_t(runRow) * size_t(s.width), host + size_t(runRow + runLen) * size_t(s.width), dst);
+    else if (runLen > 0) ggml_backend_tensor_get(t, dst, size_t(runRow) * t->nb[1], size_t(runLen) * rowBytes);
     runLen = 0;
   };
   for (int32_t p : wanted) {

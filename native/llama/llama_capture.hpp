@@ -49,7 +49,9 @@ class LlamaCapture {
   };
   int32_t needTap(const TensorTap& tap, bool allPositions, bool pattern);
   void addOperand(const Operand& op, int32_t layer, bool allPositions);
-  void copyTap(const ggml_tensor* t, TapStore& s);
+  // Copies the tap's wanted rows into its store: from `host` (the whole tensor, contiguous, already in
+  // memory) when given, else from the backend.
+  void copyTap(const ggml_tensor* t, TapStore& s, const float* host);
   bool namesATap(const char* node) const;
   void addInterventionTaps();
   void applyEdits(ggml_tensor* t, TapStore& s);

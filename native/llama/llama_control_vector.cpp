@@ -4,27 +4,19 @@
 #include <memory>
 #include <stdexcept>
 
-#include "ggml.h"
-#include "gguf.h"
+#include "../ggml_handles.hpp"
 
 namespace layerlens {
 namespace {
 
-struct GgufFree {
-  void operator()(gguf_context* c) const { gguf_free(c); }
-};
-struct GgmlFree {
-  void operator()(ggml_context* c) const { ggml_free(c); }
-};
-
-// One file's buffer, as common_control_vector_load_one builds it.
-std::vector<float> loadOne(const ControlVectorFile& file, int32_t& nEmbd) {
+// Adds one file's directions (times its scale) into `data`, as common_control_vector_load_one builds a
+// file's buffer and common_control_vector_load adds the buffers up.
+void addOne(const ControlVectorFile& file, int32_t& nEmbd, std::vector<float>& data) {
   ggml_context* raw = nullptr;
   gguf_init_params params{/*no_alloc*/ false, &raw};
-  std::unique_ptr<gguf_context, GgufFree> gguf(gguf_init_from_file(file.path.c_str(), params));
-  std::unique_ptr<ggml_context, GgmlFree> ctx(raw);
+  GgufPtr gguf(gguf_init_from_file(file.path.c_str(), params));
+  ContextPtr ctx(raw);
   if (!gguf) throw std::runtime_error("control vector " + file.path + ": ggml could not read it as a GGUF file");
-  std::vector<float> data;
   const int64_t n = gguf_get_n_tensors(gguf.get());
   for (int64_t i = 0; i < n; ++i) {
     const std::string name = gguf_get_tensor_name(gguf.get(), i);
@@ -53,18 +45,13 @@ std::vector<float> loadOne(const ControlVectorFile& file, int32_t& nEmbd) {
     float* dst = data.data() + size_t(nEmbd) * size_t(layer - 1);       // block 1 at 0
     for (int64_t j = 0; j < width; ++j) dst[j] += src[j] * file.scale;  // the same N twice adds up
   }
-  return data;
 }
 
 }  // namespace
 
 std::vector<float> loadControlVectorFiles(const std::vector<ControlVectorFile>& files, int32_t& nEmbd) {
   std::vector<float> sum;
-  for (const ControlVectorFile& f : files) {
-    const std::vector<float> one = loadOne(f, nEmbd);
-    sum.resize(std::max(sum.size(), one.size()), 0.0f);
-    for (size_t i = 0; i < one.size(); ++i) sum[i] += one[i];
-  }
+  for (const ControlVectorFile& f : files) addOne(f, nEmbd, sum);
   return sum;
 }
 

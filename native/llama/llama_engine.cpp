@@ -217,6 +217,7 @@ RunResult LlamaEngine::run(const RunRequest& req) {
   const int32_t n = int32_t(req.tokens.size());
   validateTokens(req.tokens, 0);
   for (const HookRef& h : req.hooks) validateHook(h);
+  checkDistinctHooks(req.hooks);
   validateInterventions(req.interventions, n);
   const std::vector<int32_t> positions = checkedPositions(req.positions, n);
   // The last block computes only the output rows: ask for every row when hooks need other positions.

@@ -15,6 +15,7 @@
 
 #include "../rpc/failures.hpp"
 #include "../run_types.hpp"
+#include "llama-cparams.h"  // LLAMA_MAX_SEQ (llama.cpp private header, pinned commit)
 #include "llama.h"
 #include "llama_capture.hpp"
 #include "llama_hook_map.hpp"
@@ -61,7 +62,7 @@ class LlamaEngine {
   // n_batch tokens in all. The rows agree with run() of each sequence alone to float rounding, not bit
   // for bit: llama.cpp's attention sums over KV cells, where a sequence's keys sit at other offsets.
   std::vector<RunResult> runBatch(const BatchRunRequest& request);
-  static constexpr size_t kMaxBatchSequences = 256;  // llama.cpp's LLAMA_MAX_SEQ with a unified KV cache
+  static constexpr size_t kMaxBatchSequences = LLAMA_MAX_SEQ;  // seq ids llama.cpp takes (unified KV cache)
   LensOutput lens(const LensRequest& request);
   // Decodes after the prompt until maxNewTokens, the context limit, or (stopAtEog) an end-of-generation
   // token, which is included. Interventions apply to the prompt's pass, stepInterventions (one token
