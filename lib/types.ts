@@ -17,6 +17,8 @@ export type Device = (typeof DEVICES)[number] | `rpc://${string}`;
 
 /** Most CPU threads a model may be given (`LoadOptions.threads`, --threads). */
 export const MAX_THREADS = 1024;
+/** The longest rpcTimeoutMs (the addon holds it in an int32): ~24.8 days. */
+export const MAX_RPC_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The two engines: GPT-2 on layerlens' own ggml graph, or any GGUF decoder through libllama. */
 export const MODEL_ENGINES = ['gpt2', 'llama.cpp'] as const;

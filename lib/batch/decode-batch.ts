@@ -10,7 +10,7 @@
 // alone, `concurrency` of them in flight. On the GPT-2 engine each result equals decodeLayers of that
 // prompt either way; on the llama.cpp engine, packed results agree with it to float rounding.
 import { decodeLayers, lensDecoded, modelFrom, prepareDecode, type DecodeOptions, type PreparedDecode } from '../lens/decode.js';
-import { MAX_BATCH_SIZE } from './limits.js';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './limits.js';
 import { invalidParameterError, is } from '../is.js';
 import { loadTunedLensByName } from '../lens/tuned/resolve.js';
 import { lensChoice } from '../lens/lens-choice.js';
@@ -46,7 +46,7 @@ export type BatchResult<P extends BatchPrompt = BatchPrompt> =
   { index: number; input: P; result: DecodedLens; error?: undefined } | { index: number; input: P; error: Error; result?: undefined };
 
 export const DEFAULT_BATCH_CONCURRENCY = 2;
-export const DEFAULT_BATCH_SIZE = 16; // GPT-2 engine; 1 on the llama.cpp engine (see DecodeBatchOptions.batchSize)
+export { DEFAULT_BATCH_SIZE };
 export const DEFAULT_MAX_BATCH_TOKENS = 512;
 const MAX_CONCURRENCY = 64;
 // Model.runBatch's limits (the GPT-2 engine's, native/engine.hpp).

@@ -1,6 +1,7 @@
 // `layerlens batch INPUT.jsonl|INPUT.txt --out results.jsonl [--summary summary.json]`: the logit lens
 // of every prompt of a data set, one JSON line per prompt (the --json of a single prompt plus its id),
 // streamed in and out (bounded memory), resumable, shardable, with a summary per layer.
+import type { LensKind } from '../lens/lens-choice.js';
 import { stat } from 'node:fs/promises';
 import { resolveHooks, type HookSpec } from '../hooks.js';
 import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';
@@ -8,7 +9,7 @@ import { parseShard, type BatchItem, type BadLine, type Shard } from '../batch/i
 import { vocabSize } from '../tokens/tokenizer.js';
 import { integerFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
 import type { CommandIO } from './io.js';
-import type { TunedLens } from '../lens/tuned/tuned-lens.js';
+import { checkTunedLens, type TunedLens } from '../lens/tuned/tuned-lens.js';
 import { DEFAULT_TOP_K, hookListFlag, positionsFlag, tunedLensFlags, type CliRunOptions } from './lens.js';
 import { BatchProgress } from './batch-progress.js';
 import { MAX_BATCH_SIZE } from '../batch/limits.js';
@@ -29,7 +30,7 @@ export interface CliBatchOptions extends ModelLoadFlags {
   /** --tuned-lens PATH|NAME: decode with this tuned lens (loaded once for the whole run). */
   tunedLens?: string;
   /** --lens logit|tuned. */
-  lens?: 'logit' | 'tuned';
+  lens?: LensKind;
   /** --batch-size N: prompts per packed forward (decodeBatch's batchSize; default: the engine's). */
   batchSize?: number;
 }
@@ -116,11 +117,21 @@ export async function batchCommand(cmd: CliBatchOptions, io: CommandIO): Promise
     for await (const x of readBatchInput(cmd.input, readOptions)) if (x.kind === 'item' && !existing.ids.has(x.id)) total++;
   }
 
-  const model = await loadModelFromFlags(cmd, io.env);
+  // The lens first (a bad one costs no model load), checked against the model once it is loaded: a lens
+  // for another model fails the run here, not every prompt.
   let tunedLens: TunedLens | undefined;
   if (cmd.tunedLens !== undefined && cmd.lens !== 'logit') {
     const { loadTunedLensByName } = await import('../lens/tuned/resolve.js');
     tunedLens = await loadTunedLensByName(cmd.tunedLens, { env: io.env as NodeJS.ProcessEnv });
+  }
+  const model = await loadModelFromFlags(cmd, io.env);
+  if (tunedLens) {
+    try {
+      checkTunedLens(tunedLens, model.info);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
   }
   const progress = new BatchProgress(showProgress ? io.stderr : undefined, total);
   const report = (line: number, message: string) => {

@@ -5,7 +5,8 @@ import { checkParameter, InvalidParameterError, invalidParameterError, is, oneOf
 import { checkRevision } from '../hub/hub.js';
 import type { LoadOptions, Model } from '../model/model.js';
 import { isRpcDevice, parseRpcDevice } from '../model/rpc-device.js';
-import { DEVICES, MAX_THREADS, MODEL_ENGINES, type Device, type ModelEngine } from '../types.js';
+import { DEVICES, MAX_RPC_TIMEOUT_MS, MAX_THREADS, MODEL_ENGINES, type Device, type ModelEngine } from '../types.js';
+import type { LensKind } from '../lens/lens-choice.js';
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 export type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: boolean; options: T }>>;
@@ -61,7 +62,7 @@ export function deviceFlag(text: string): Device {
 
 /** --rpc-timeout MS: how long one call to RPC servers may take; 0 = no limit (LoadOptions.rpcTimeoutMs). */
 export function rpcTimeoutFlag(text: string): number {
-  return integerFlag('--rpc-timeout', text, 0, 2 ** 31 - 1);
+  return integerFlag('--rpc-timeout', text, 0, MAX_RPC_TIMEOUT_MS);
 }
 
 export function revisionFlag(text: string | undefined): string | undefined {
@@ -133,10 +134,22 @@ export function parseModelLoadFlags(v: {
   };
 }
 
-/** Loads the model the flags name: --model, else $LAYERLENS_MODEL, else the default. */
-export async function loadModelFromFlags(flags: ModelLoadFlags, env: Record<string, string | undefined>): Promise<Model> {
-  const { loadModel } = await import('../model/model.js');
-  const options: LoadOptions = {
+const LENS_KINDS: readonly LensKind[] = ['logit', 'tuned'];
+
+/** --tuned-lens PATH|NAME and --lens logit|tuned, checked together (the main command and batch). */
+export function tunedLensFlags(v: { 'tuned-lens'?: string; lens?: string }): { tunedLens?: string; lens?: LensKind } {
+  const tunedLens = v['tuned-lens'];
+  if (tunedLens !== undefined && tunedLens.trim() === '')
+    throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
+  const lens = v.lens === undefined ? undefined : choiceFlag('--lens', v.lens, LENS_KINDS);
+  if (lens === 'tuned' && tunedLens === undefined)
+    throw new InvalidParameterError('--lens tuned needs --tuned-lens PATH|NAME (a tuned lens folder, or a published lens such as gpt2)');
+  return { ...(tunedLens === undefined ? {} : { tunedLens }), ...(lens === undefined ? {} : { lens }) };
+}
+
+/** The LoadOptions the load flags say (the model itself aside). */
+export function loadOptionsFromFlags(flags: Omit<ModelLoadFlags, 'model'>, env: Record<string, string | undefined>): LoadOptions {
+  return {
     env,
     device: flags.device,
     ...(flags.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: flags.rpcTimeoutMs }),
@@ -147,5 +160,10 @@ export async function loadModelFromFlags(flags: ModelLoadFlags, env: Record<stri
     ...(flags.contextLength === undefined ? {} : { contextLength: flags.contextLength }),
     ...(flags.verbose ? { logLevel: 'verbose' as const } : {}),
   };
-  return loadModel(flags.model ?? (env.LAYERLENS_MODEL || undefined), options);
+}
+
+/** Loads the model the flags name: --model, else $LAYERLENS_MODEL, else the default. */
+export async function loadModelFromFlags(flags: ModelLoadFlags, env: Record<string, string | undefined>): Promise<Model> {
+  const { loadModel } = await import('../model/model.js');
+  return loadModel(flags.model ?? (env.LAYERLENS_MODEL || undefined), loadOptionsFromFlags(flags, env));
 }

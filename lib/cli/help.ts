@@ -6,6 +6,7 @@ import { VIEW_HELP } from '../render/view.js';
 import { DEFAULT_CONVERT_TYPE } from './convert.js';
 import { DEFAULT_TOP_K } from './lens.js';
 import { GENERATE_HELP } from './generate-flags.js';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from '../batch/limits.js';
 
 export const HELP = `Usage: layerlens [options] "prompt"
        layerlens [options] -          (read the prompt from stdin)
@@ -16,7 +17,7 @@ export const HELP = `Usage: layerlens [options] "prompt"
        layerlens serve [--port 8080] [--host 127.0.0.1] [--model …]   (web viewer)
        layerlens rpc-server [--host 127.0.0.1] [--port 50052] [--threads N]   (compute for others)
        layerlens batch INPUT.jsonl|INPUT.txt [--out results.jsonl] [--summary summary.json] [--shard i/N] [--batch-size N]
-                       [--tuned-lens PATH|NAME]
+                       [--tuned-lens PATH|NAME] [--lens logit|tuned]
        layerlens models [--json]
 
 Runs the model on the prompt and decodes every hook point through the final norm and the
@@ -125,7 +126,7 @@ Commands:
                         are reported on stderr with their line number and skipped; takes --hooks,
                         --top-k, --positions, --target (for lines without one) and the model flags;
                         --tuned-lens PATH|NAME and --lens as above; --batch-size N prompts per
-                        packed forward, 1..256 (default 16 on the GPT-2 engine, 1 on llama.cpp,
+                        packed forward, 1..${MAX_BATCH_SIZE} (default ${DEFAULT_BATCH_SIZE} on the GPT-2 engine, 1 on llama.cpp,
                         whose packed rows differ from runs alone in the last digits); a progress
                         bar with rate and ETA is drawn when stderr is a terminal
   models                list the models on this machine: Ollama's store, LM Studio's models

@@ -3,6 +3,7 @@
 // and the prompt's continuation after it (--generate). With control vectors the HTML report is before/after
 // the steering (unsteered vs steered; both ablated alike with --ablate).
 // Parsing is pure; the model modules (and with them the native addon) are imported only to run.
+import type { LensKind } from '../lens/lens-choice.js';
 import { checkHookSpec, isIntervenable, parseHookName, resolveHooks, type HookSpec } from '../hooks.js';
 import { checkParameter, InvalidParameterError, invalidParameterError } from '../is.js';
 import type { Model } from '../model/model.js';
@@ -11,7 +12,18 @@ import { stringifyJSON, toJSON } from '../render/format.js';
 import { formatView, parseViewFlags, VIEW_OPTIONS, viewDecodeOptions, type ViewFlags } from '../render/view.js';
 import { encode } from '../tokens/tokenizer.js';
 import type { Intervention, LensResult } from '../types.js';
-import { choiceFlag, integerFlag, listFlag, loadModelFromFlags, MODEL_LOAD_FLAGS, parseFlags, parseModelLoadFlags, type ModelLoadFlags } from './flags.js';
+import {
+  choiceFlag,
+  integerFlag,
+  listFlag,
+  loadModelFromFlags,
+  MODEL_LOAD_FLAGS,
+  parseFlags,
+  parseModelLoadFlags,
+  tunedLensFlags,
+  type ModelLoadFlags,
+} from './flags.js';
+export { tunedLensFlags } from './flags.js';
 import { readAll, useColor, writeReport, type CommandIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 import { continuationJSON, formatContinuation, GENERATE_FLAGS, parseGenerateFlags, type CliGenerate } from './generate-flags.js';
@@ -20,18 +32,6 @@ import type { TunedLens } from '../lens/tuned/tuned-lens.js';
 
 export const DEFAULT_TOP_K = 5;
 const PATCH_MODES = ['set', 'add'] as const;
-const LENS_KINDS = ['logit', 'tuned'] as const;
-
-/** --tuned-lens PATH|NAME and --lens logit|tuned, checked together (the main command and batch). */
-export function tunedLensFlags(v: { 'tuned-lens'?: string; lens?: string }): { tunedLens?: string; lens?: (typeof LENS_KINDS)[number] } {
-  const tunedLens = v['tuned-lens'];
-  if (tunedLens !== undefined && tunedLens.trim() === '')
-    throw invalidParameterError('--tuned-lens', 'a tuned lens folder or a published lens name (e.g. gpt2)', tunedLens);
-  const lens = v.lens === undefined ? undefined : choiceFlag('--lens', v.lens, LENS_KINDS);
-  if (lens === 'tuned' && tunedLens === undefined)
-    throw new InvalidParameterError('--lens tuned needs --tuned-lens PATH|NAME (a tuned lens folder, or a published lens such as gpt2)');
-  return { ...(tunedLens === undefined ? {} : { tunedLens }), ...(lens === undefined ? {} : { lens }) };
-}
 /** The largest --top-k accepted before the model is known (its vocabulary bounds it once loaded). */
 const MAX_VOCAB = 1 << 24;
 
@@ -54,7 +54,7 @@ export interface CliRunOptions extends ModelLoadFlags {
   /** --tuned-lens PATH|NAME: a tuned lens folder (config.json + params.pt or params.safetensors) or a published lens name (e.g. gpt2). */
   tunedLens?: string;
   /** --lens logit|tuned: which lens the table/JSON shows (default tuned with --tuned-lens) and the report shows first (default both). */
-  lens?: 'logit' | 'tuned';
+  lens?: LensKind;
   /** --chat: wrap the prompt in the model's chat template (llama.cpp engine). */
   chat?: boolean;
   /** --generate N and the sampling flags: the continuation printed after the lens. */
@@ -188,7 +188,7 @@ interface LensOptions extends CliControlVectors {
   target?: string | number;
   metrics: boolean;
   tunedLens?: TunedLens;
-  lens?: 'logit' | 'tuned';
+  lens?: LensKind;
   chat?: boolean;
 }
 
@@ -201,9 +201,10 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
     // Named hooks are checked against the model's depth (block numbers) once it is known.
     const hooks: HookSpec =
       typeof cmd.hooks === 'string' ? cmd.hooks : checkParameter('--hooks', () => resolveHooks(cmd.hooks, n_layer, model.info.hookKinds).map((h) => h.name));
-    // Loaded once (a name is downloaded into the HF cache once), for every decode of this command.
+    // Loaded once (a name is downloaded into the HF cache once), for every decode of this command; not
+    // at all when only the logit lens is printed (--lens logit without --html).
     let tunedLens: TunedLens | undefined;
-    if (cmd.tunedLens !== undefined) {
+    if (cmd.tunedLens !== undefined && (cmd.lens !== 'logit' || cmd.view.html !== undefined)) {
       const { loadTunedLensByName } = await import('../lens/tuned/resolve.js');
       tunedLens = await loadTunedLensByName(cmd.tunedLens, { env: io.env as NodeJS.ProcessEnv });
     }

@@ -1,9 +1,9 @@
 // `layerlens serve`: starts the web viewer (lib/server/server.ts) and runs until SIGINT/SIGTERM (or the
 // given AbortSignal). lib/cli/main.ts dispatches `layerlens serve …` here with the arguments after `serve`.
 
-import { DEVICES, MAX_THREADS, type Device } from '../types.js';
+import { DEVICES, MAX_THREADS } from '../types.js';
 import { InvalidParameterError } from '../is.js';
-import { deviceFlag, integerFlag, modelFlag, parseFlags, rpcTimeoutFlag } from './flags.js';
+import { integerFlag, loadOptionsFromFlags, parseFlags, parseModelLoadFlags, tunedLensFlags, type ModelLoadFlags } from './flags.js';
 import { reportError, withDefaults, EXIT_OK, type CliIO } from './io.js';
 import { CONTROL_VECTOR_FLAGS, controlVectorFlags, joinControlVectorArgs, type CliControlVectors } from './control-vector-flags.js';
 
@@ -21,7 +21,8 @@ Options:
                         else gpt2-medium
   --threads N           CPU threads for the forward pass, 1..${MAX_THREADS} (default: all cores)
   --device D            ${DEVICES.join(', ')} (default auto), or rpc://host:port (see layerlens rpc-server)
-  --rpc-timeout MS      with rpc://: how long one call to the server may take (default 0: no limit)
+  --rpc-timeout MS      with rpc://: how long one call to the server (the load included) may take
+                        before it fails and the model is given up (default 0: no limit)
   --banner TEXT         a notice shown at the top of the page
   --tuned-lens PATH|NAME
                         also offer the tuned lens: a folder (config.json + params.pt), or the name
@@ -43,15 +44,11 @@ the logit lens with the tuned lens of the same run as "tuned". With control vect
 unsteered run alone. GET /api/info describes the model, the limits, the tuned lens and the steering.
 `;
 
-export interface ServeArgs {
+/** --model, --threads, --device and --rpc-timeout are the load flags of every command (flags.ts). */
+export interface ServeArgs extends Pick<ModelLoadFlags, 'model' | 'threads' | 'device' | 'rpcTimeoutMs'> {
   help: boolean;
   port: number;
   host: string;
-  model?: string;
-  threads?: number;
-  device: Device;
-  /** --rpc-timeout MS (LoadOptions.rpcTimeoutMs) */
-  rpcTimeoutMs?: number;
   banner?: string;
   /** --tuned-lens PATH|NAME */
   tunedLens?: string;
@@ -77,22 +74,16 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     },
     { command: 'serve', positionals: false },
   );
-  const device = deviceFlag(v.device ?? 'auto');
+  const load = parseModelLoadFlags({ model: v.model, threads: v.threads, device: v.device, 'rpc-timeout': v['rpc-timeout'] });
   const host = (v.host ?? '127.0.0.1').trim();
   if (host === '') throw new InvalidParameterError('--host: empty address');
-  const model = modelFlag(v.model);
   const steer = controlVectorFlags(v);
-  const tunedLens = v['tuned-lens'];
-  if (tunedLens !== undefined && tunedLens.trim() === '')
-    throw new InvalidParameterError('--tuned-lens: give a tuned lens folder or a published lens name (e.g. gpt2)');
+  const { tunedLens } = tunedLensFlags(v);
   return {
     help: v.help === true,
     port: v.port === undefined ? 8080 : integerFlag('--port', v.port, 0, 65535),
     host,
-    ...(model === undefined ? {} : { model }),
-    ...(v.threads === undefined ? {} : { threads: integerFlag('--threads', v.threads, 1, MAX_THREADS) }),
-    device,
-    ...(v['rpc-timeout'] === undefined ? {} : { rpcTimeoutMs: rpcTimeoutFlag(v['rpc-timeout']) }),
+    ...load,
     ...(v.banner === undefined ? {} : { banner: v.banner }),
     ...(tunedLens === undefined ? {} : { tunedLens }),
     ...(steer.controlVectors ? { steer } : {}),
@@ -129,12 +120,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO = {}): P
   try {
     srv = await startServer({
       model: args.model ?? (env.LAYERLENS_MODEL || undefined),
-      load: {
-        env: env as NodeJS.ProcessEnv,
-        device: args.device,
-        ...(args.threads === undefined ? {} : { threads: args.threads }),
-        ...(args.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: args.rpcTimeoutMs }),
-      },
+      load: loadOptionsFromFlags(args, env),
       port: args.port,
       host: args.host,
       ...(args.banner === undefined ? {} : { banner: args.banner }),

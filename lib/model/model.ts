@@ -21,6 +21,7 @@ import { resolveSampling, type SamplingOptions } from './sampling.js';
 import {
   DEVICES,
   DTYPES,
+  MAX_RPC_TIMEOUT_MS,
   MAX_THREADS,
   MODEL_ENGINES,
   type ModelEngine,
@@ -407,8 +408,6 @@ async function ggufArchitecture(path: string): Promise<string | undefined> {
   }
 }
 const LOG_LEVELS = ['quiet', 'errors', 'verbose'] as const;
-/** What the addon's int32 milliseconds hold: ~24.8 days. */
-const MAX_RPC_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * Loads a GPT-2 checkpoint: a directory (config.json + model.safetensors), a .safetensors file, or a hub

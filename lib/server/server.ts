@@ -33,7 +33,7 @@ import { checkTunedLens, type TunedLens } from '../lens/tuned/tuned-lens.js';
 import { loadTunedLensByName } from '../lens/tuned/resolve.js';
 import type { SteeringOptions } from '../interp/steering.js';
 import { compareSteering, compareSteeringBothLenses, resolveSteering, type ResolvedSteering } from '../render/report/steering.js';
-import { compareBothLenses, decodeBothLenses, withTuned } from '../render/report/lenses.js';
+import { compareBothLenses, decodeBothLenses, LENS_VIEWS, withTuned, type LensView } from '../render/report/lenses.js';
 
 export interface ServerOptions {
   /** A loaded Model (never disposed by the server), or a path / hub id to load (disposed on close). Default: the default model. */
@@ -104,13 +104,12 @@ export interface LensRequest {
   /** Hook names zeroed at every position (resolved from names, kinds or blocks.L; d-wide hooks and mlp_post). */
   ablate?: string[];
   /** Which lens: 'logit' (the default, when absent), 'tuned', or 'both' (the logit lens with the tuned lens as `tuned`); the last two need a tuned lens loaded. */
-  lens?: 'logit' | 'tuned' | 'both';
+  lens?: LensView;
   /** With control vectors loaded: whether this request is steered (default true); absent without them. */
   steer?: boolean;
 }
 
 const LENS_FIELDS = ['prompt', 'hooks', 'topK', 'target', 'positions', 'ablate', 'lens', 'steer'];
-const LENS_CHOICES = ['logit', 'tuned', 'both'] as const;
 const DEFAULT_TOP_K = 10;
 /** Most entries a request's "hooks" or "ablate" list may have. */
 const MAX_LIST = 256;
@@ -192,7 +191,7 @@ export function parseLensRequest(
   }
 
   const lens = body.lens;
-  if (lens !== undefined && !is.inArray(lens, LENS_CHOICES)) throw invalidParameterError(field('lens'), '"logit", "tuned" or "both"', lens);
+  if (lens !== undefined && !is.inArray(lens, LENS_VIEWS)) throw invalidParameterError(field('lens'), '"logit", "tuned" or "both"', lens);
   if ((lens === 'tuned' || lens === 'both') && !hasTunedLens)
     throw new InvalidParameterError(
       `${field('lens')} is "${lens}" but this server has no tuned lens loaded; start it with --tuned-lens PATH|NAME (e.g. --tuned-lens gpt2), or ask for "logit"`,

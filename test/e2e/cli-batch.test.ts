@@ -181,6 +181,17 @@ describe('layerlens batch', () => {
     expect(await runCli(['batch', input, '--lens', 'tuned'])).toMatchObject({ code: 2, err: expect.stringMatching(/--lens tuned needs --tuned-lens/) });
   });
 
+  it('a tuned lens for another model fails the run at once (exit 1), not every prompt', async () => {
+    const { n_embd: d, n_layer } = model.info;
+    const wrong = writeTunedLensFolder(join(work, 'lens-wide'), randomTunedLensSpec(model.info.name, d * 2, n_layer, 32));
+    const file = join(work, 'wrong-lens.jsonl');
+    const r = await runCli(['batch', input, '--out', file, '--tuned-lens', wrong, ...FLAGS]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`d_model is ${d * 2} but the model .* has n_embd ${d}`));
+    expect(r.err).not.toMatch(/skipped/);
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('reads .txt (ids = line numbers) and writes to stdout without --out', async () => {
     const txt = join(work, 'prompts.txt');
     writeFileSync(txt, 'Hello world\n\nThe capital of France is\n');

@@ -11,8 +11,7 @@ import { toJSON } from '../format.js';
 import { decodeForView, type ReportData, type ViewDecodeOptions } from './data.js';
 
 /** Which lens the page shows: one of them, or both side by side. */
-export type LensView = 'logit' | 'tuned' | 'both';
-export const LENS_VIEWS: readonly LensView[] = ['logit', 'tuned', 'both'];
+export { LENS_VIEWS, type LensView } from './page-data.js';
 
 export interface LensPair {
   logit: LensResult;

@@ -5,6 +5,10 @@
 
 import type { HookKind } from '../../types.js';
 
+/** Which lens a report or the viewer shows: the logit lens, the tuned lens, or both side by side. */
+export type LensView = 'logit' | 'tuned' | 'both';
+export const LENS_VIEWS: readonly LensView[] = ['logit', 'tuned', 'both'];
+
 /** What the heatmap's cells are coloured by ('diff': after − before, on a before/after page). */
 export type ColorBy = 'prob' | 'rank' | 'kl' | 'entropy' | 'diff';
 
@@ -18,7 +22,7 @@ export interface PageConfig {
   /** Initial colouring of the cells. */
   colorBy?: ColorBy;
   /** Which lens is shown first when the data has the tuned lens too (default 'both': side by side). */
-  lens?: 'logit' | 'tuned' | 'both';
+  lens?: LensView;
   /** Viewer: the tuned lens the server has loaded (it then answers both lenses); absent without one. */
   tunedLens?: string;
   /** Viewer: the label of the control vectors the server has loaded (the form then has a steering switch); absent without them. */

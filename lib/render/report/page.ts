@@ -6,7 +6,7 @@
 import type { HookKind } from '../../types.js';
 import { DISPLAY_KINDS } from '../kinds.js';
 import { clientScript } from './client-script.js';
-import type { ColorBy, PageConfig, PageData } from './page-data.js';
+import type { ColorBy, LensView, PageConfig, PageData } from './page-data.js';
 import { CLIENT_CSS } from './style.js';
 
 export type { ColorBy, PageConfig, PageData } from './page-data.js';
@@ -48,7 +48,7 @@ export interface PageOptions {
   /** Initial colouring of the cells. */
   colorBy?: ColorBy;
   /** With tuned-lens data (report) or a tuned lens loaded (viewer): the lens shown first (default 'both'). */
-  lens?: 'logit' | 'tuned' | 'both';
+  lens?: LensView;
   /** Viewer: the tuned lens the server has loaded, named in the lens switch. */
   tunedLens?: string;
   /** Viewer: the control vectors the server steers with (their label); the form then has a steering switch. */

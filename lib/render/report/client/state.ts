@@ -3,12 +3,12 @@
 // One mutable object; the renderers read it, app.ts changes it.
 
 import type { HookKind } from '../../../types.js';
-import type { ColorBy, PageConfig, PageData, PageHook } from '../page-data.js';
+import type { ColorBy, LensView, PageConfig, PageData, PageHook } from '../page-data.js';
 import type { DataIndex } from './data-index.js';
 import { byId } from './dom.js';
 
 export type Which = 'after' | 'before';
-export type LensView = 'logit' | 'tuned' | 'both';
+export type { LensView };
 
 /** One heatmap's data: a run under one lens, with the indexes of both runs under that lens. */
 export interface RunView {
