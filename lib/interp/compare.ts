@@ -10,11 +10,11 @@ import type { Intervention, LensResult } from '../types.js';
 /** The label of the clean run on a before/after page. */
 export const CLEAN_LABEL = 'before (clean run)';
 
-export interface Comparison {
+export interface Comparison<R = LensResult> {
   /** The run with the interventions. */
-  after: LensResult;
+  after: R;
   /** The clean run: same prompt and options, no interventions. */
-  before: LensResult;
+  before: R;
   /** What `after` is, e.g. "after (ablated: blocks.1.mlp_out)". */
   label: string;
   /** What `before` is: CLEAN_LABEL. */
@@ -25,10 +25,21 @@ export interface Comparison {
  * Lenses `prompt` with `interventions` (after) and without (before), with the same view options.
  * Interventions in `options` are ignored: `interventions` are the only ones applied.
  */
-export async function compareRuns(prompt: string, options: ViewDecodeOptions, interventions: readonly Intervention[], label: string): Promise<Comparison> {
+export function compareRuns(prompt: string, options: ViewDecodeOptions, interventions: readonly Intervention[], label: string): Promise<Comparison> {
+  return compareRunsWith(decodeForView, prompt, options, interventions, label);
+}
+
+/** compareRuns with another decode of each run (e.g. both lenses of it: render/report/lenses.ts). */
+export async function compareRunsWith<O extends ViewDecodeOptions, R>(
+  decode: (prompt: string, options: O) => Promise<R>,
+  prompt: string,
+  options: O,
+  interventions: readonly Intervention[],
+  label: string,
+): Promise<Comparison<R>> {
   const { interventions: _ignored, ...clean } = options;
-  const after = await decodeForView(prompt, { ...clean, interventions });
-  const before = await decodeForView(prompt, clean);
+  const after = await decode(prompt, { ...clean, interventions } as O);
+  const before = await decode(prompt, clean as O);
   return { after, before, label, compareLabel: CLEAN_LABEL };
 }
 

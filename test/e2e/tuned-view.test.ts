@@ -5,8 +5,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeLayers, type Model } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeLayers, toJSON, type Model } from '../../lib/index.js';
 import { decodeBothLenses, renderReport, type ReportData } from '../../lib/render/report/index.js';
 import { startServer, type LayerlensServer } from '../../lib/server/server.js';
 import { NOTEBOOK_PROMPT } from '../helpers/checkpoints.js';
@@ -62,7 +62,20 @@ afterAll(async () => {
 describe('the report with the tuned lens', () => {
   it('holds the logit and the tuned lens of the same run and the lens switch (logit | tuned | both)', async () => {
     const { n_layer } = model.info;
+    const runs = vi.spyOn(model, 'run');
     const pair = await decodeBothLenses(NOTEBOOK_PROMPT, { model, tunedLens: lensDir, positions: 'all', metrics: true, target: ' Paris' });
+    // one forward for both lenses (the tuned lens translates the logit run's activations)
+    expect(runs).toHaveBeenCalledTimes(1);
+    runs.mockRestore();
+    const alone = await decodeLayers(NOTEBOOK_PROMPT, {
+      model,
+      tunedLens: lensDir,
+      positions: 'all',
+      metrics: true,
+      target: ' Paris',
+      hooks: ['embed', 'resid_mid', 'resid_post'],
+    });
+    expect(JSON.parse(JSON.stringify(toJSON(pair.tuned)))).toEqual(JSON.parse(JSON.stringify(toJSON(alone))));
     expect(pair.logit.lens).toBeUndefined();
     expect(pair.tuned.lens).toBe('tuned');
     // the same activations: the last block's resid_post (the prediction) is the same in both

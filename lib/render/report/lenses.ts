@@ -1,10 +1,11 @@
 // The logit lens and the tuned lens of one prompt, for the report and the viewer, which show them side
-// by side. Two decodes of the same prompt with the same options that differ only in the lens: the
-// forward is deterministic, so both lens the same activations; only the first captures the attention
-// (the pictures take it from there), the tuned one lenses just the d-wide hooks.
-import { compareRuns, type Comparison } from '../../interp/compare.js';
+// by side. One forward: the logit lens's run (with the attention the pictures take) captures every
+// d-wide hook, and the tuned lens translates and lenses those same activations (lensDecoded); only
+// when that run lacks one (a long prompt's attention-only second forward aside, it never does) does
+// the tuned lens run a forward of its own.
+import { compareRunsWith, type Comparison } from '../../interp/compare.js';
 import { resolveHooks } from '../../hooks.js';
-import { modelFrom } from '../../lens/decode.js';
+import { decodeLayers, lensDecoded, modelFrom, prepareDecode } from '../../lens/decode.js';
 import type { TunedLens } from '../../lens/tuned/tuned-lens.js';
 import type { Intervention, LensResult } from '../../types.js';
 import { toJSON } from '../format.js';
@@ -29,25 +30,33 @@ export async function tunedHooks(options: TunedViewOptions): Promise<string[] | 
   return names.length ? names : 'default';
 }
 
-/** decodeForView of `prompt` with the logit lens (with attention) and with the tuned lens (without). */
+/** decodeForView of `prompt` with the logit lens (with attention) and the tuned lens of the same forward (without). */
 export async function decodeBothLenses(prompt: string, options: TunedViewOptions): Promise<LensPair> {
   const model = await modelFrom(options.model);
   const logit = await decodeForView(prompt, { ...options, model, lens: 'logit' });
-  const tuned = await decodeForView(prompt, { ...options, model, lens: 'tuned', attention: false, hooks: await tunedHooks(options) });
+  const { attention: _a, maxAttentionFloats: _m, ...decode } = options;
+  const tunedOptions = { ...decode, model, lens: 'tuned' as const, hooks: await tunedHooks(options) };
+  const prepared = await prepareDecode(prompt, tunedOptions, model);
+  const wanted = new Set(prepared.captureNames);
+  const activations = logit.activations.filter((a) => wanted.has(a.name));
+  const tuned = activations.length === wanted.size ? await lensDecoded(prepared, activations) : await decodeLayers(prompt, tunedOptions);
   return { logit, tuned };
 }
 
-/** compareRuns (before/after an intervention) with the logit lens and with the tuned lens. */
+/** A before/after comparison of lens pairs as one comparison per lens. */
+export function perLens(c: Comparison<LensPair>): { logit: Comparison; tuned: Comparison } {
+  const { after, before, ...labels } = c;
+  return { logit: { ...labels, after: after.logit, before: before.logit }, tuned: { ...labels, after: after.tuned, before: before.tuned } };
+}
+
+/** compareRuns (before/after an intervention) with the logit lens and with the tuned lens, one forward per run. */
 export async function compareBothLenses(
   prompt: string,
   options: TunedViewOptions,
   interventions: readonly Intervention[],
   label: string,
 ): Promise<{ logit: Comparison; tuned: Comparison }> {
-  const model = await modelFrom(options.model);
-  const logit = await compareRuns(prompt, { ...options, model, lens: 'logit' }, interventions, label);
-  const tuned = await compareRuns(prompt, { ...options, model, lens: 'tuned', attention: false, hooks: await tunedHooks(options) }, interventions, label);
-  return { logit, tuned };
+  return perLens(await compareRunsWith(decodeBothLenses, prompt, options, interventions, label));
 }
 
 /** A run's report data with the tuned-lens rows of the same run attached as `tuned` (a compare run's too). */

@@ -8,7 +8,7 @@ import { resolveControlVectors, steeringInterventions, type SteeringOptions } fr
 import type { Model } from '../../model/model.js';
 import type { Intervention } from '../../types.js';
 import { decodeForView, type ViewDecodeOptions } from './data.js';
-import { tunedHooks, type TunedViewOptions } from './lenses.js';
+import { decodeBothLenses, perLens, type TunedViewOptions } from './lenses.js';
 
 /** Control vectors resolved against a model: the interventions that add them and a label for the page. */
 export interface ResolvedSteering {
@@ -43,21 +43,17 @@ export const unsteeredLabel = (ablated?: readonly string[]): string => (ablated?
  * Lenses `prompt` with `base` interventions (before) and with the steering added to them (after).
  * Control vectors and interventions in `options` are ignored: only `base` and `steering` apply.
  */
-export async function compareSteering(
+export function compareSteering(
   prompt: string,
   options: ViewDecodeOptions,
   steering: ResolvedSteering,
   base: readonly Intervention[] = [],
   ablated?: readonly string[],
 ): Promise<Comparison> {
-  const { interventions: _i, controlVectors: _c, controlVectorLayerRange: _r, ...clean } = options;
-  // the steering goes first: decodeLayers adds control vectors before any other intervention on a hook
-  const after = await decodeForView(prompt, { ...clean, interventions: [...steering.interventions, ...base] });
-  const before = await decodeForView(prompt, { ...clean, ...(base.length ? { interventions: base } : {}) });
-  return { after, before, label: steeredLabel(steering, ablated), compareLabel: unsteeredLabel(ablated) };
+  return compareSteeringWith(decodeForView, prompt, options, steering, base, ablated);
 }
 
-/** compareSteering with the logit lens (with attention) and with the tuned lens (d-wide hooks only). */
+/** compareSteering with the logit lens (with attention) and with the tuned lens, one forward per run. */
 export async function compareSteeringBothLenses(
   prompt: string,
   options: TunedViewOptions & { model: Model },
@@ -65,7 +61,21 @@ export async function compareSteeringBothLenses(
   base: readonly Intervention[] = [],
   ablated?: readonly string[],
 ): Promise<{ logit: Comparison; tuned: Comparison }> {
-  const logit = await compareSteering(prompt, { ...options, lens: 'logit' }, steering, base, ablated);
-  const tuned = await compareSteering(prompt, { ...options, lens: 'tuned', attention: false, hooks: await tunedHooks(options) }, steering, base, ablated);
-  return { logit, tuned };
+  return perLens(await compareSteeringWith(decodeBothLenses, prompt, options, steering, base, ablated));
+}
+
+async function compareSteeringWith<O extends ViewDecodeOptions, R>(
+  decode: (prompt: string, options: O) => Promise<R>,
+  prompt: string,
+  options: O,
+  steering: ResolvedSteering,
+  base: readonly Intervention[],
+  ablated?: readonly string[],
+): Promise<Comparison<R>> {
+  const { interventions: _i, controlVectors: _c, controlVectorLayerRange: _r, ...clean } = options;
+  // the steering goes first: decodeLayers adds control vectors before any other intervention on a hook
+  // (`clean` is `options` less three optional fields, so still an O)
+  const after = await decode(prompt, { ...clean, interventions: [...steering.interventions, ...base] } as unknown as O);
+  const before = await decode(prompt, { ...clean, ...(base.length ? { interventions: base } : {}) } as unknown as O);
+  return { after, before, label: steeredLabel(steering, ablated), compareLabel: unsteeredLabel(ablated) };
 }
