@@ -235,10 +235,14 @@ export async function prepareDecode(prompt: string, options: DecodeOptions, mode
 export async function decodeLayers(prompt: string, options: DecodeOptions = {}): Promise<DecodedLens> {
   if (!is.object(options)) throw invalidParameterError('options', 'an object', options);
   const model = await modelFrom(options.model);
-  const prepared = await prepareDecode(prompt, options, model);
+  return decodePrepared(await prepareDecode(prompt, options, model));
+}
+
+/** The forward and the lens of a prepared prompt: decodeLayers after prepareDecode. */
+export async function decodePrepared(prepared: PreparedDecode): Promise<DecodedLens> {
   const { interventions } = prepared;
   // No logits from the run: the final residual's lens row is the same prediction.
-  const { activations } = await model.run(prepared.ids, {
+  const { activations } = await prepared.model.run(prepared.ids, {
     hooks: prepared.captureNames,
     positions: prepared.positions,
     logits: false,

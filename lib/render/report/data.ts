@@ -1,11 +1,9 @@
 // The data behind the pictures: a LensResult as JSON (toJSON) plus its attention patterns in a compact
 // form, and a decodeLayers wrapper that captures the attention without capturing gigabytes of it.
 
-import { resolveControlVectors, steeringInterventions } from '../../interp/steering.js';
-import { attentionLayers, decodeLayers, modelFrom, tokenizePrompt, type DecodeOptions } from '../../lens/decode.js';
+import { attentionLayers, decodeLayers, decodePrepared, modelFrom, prepareDecode, type DecodeOptions } from '../../lens/decode.js';
 import { toJSON, type LensJSON } from '../format.js';
 import { resolveHooks } from '../../hooks.js';
-import { resolvePositions } from '../../model/model.js';
 import type { LensResult } from '../../types.js';
 
 export interface AttentionJSON {
@@ -117,22 +115,28 @@ export async function decodeForView(prompt: string, options: ViewDecodeOptions =
   const { attention = true, maxAttentionFloats = DEFAULT_MAX_ATTENTION_FLOATS, ...decodeOptions } = options;
   if (!attention) return decodeLayers(prompt, decodeOptions);
   const model = await modelFrom(options.model);
-  const { n_layer, n_head } = model.info;
-  const ids = tokenizePrompt(prompt, model);
-  const positions = resolvePositions(options.positions ?? 'last', ids.length);
-  const names = resolveHooks(options.hooks ?? 'default', n_layer)
+  const { n_layer, n_head, hookKinds } = model.info;
+  const names = resolveHooks(options.hooks ?? 'default', n_layer, hookKinds)
     .filter((h) => h.kind !== 'attn_pattern')
     .map((h) => h.name);
+  // Prepared once (prompt, chat template, positions, control vectors): both forwards below use it.
+  const withAttention = await prepareDecode(prompt, { ...decodeOptions, model, hooks: [...names, 'attn_pattern'] }, model);
+  const { ids, positions, interventions } = withAttention;
   const perPosition = n_layer * n_head * ids.length;
-  if (perPosition * positions.length <= maxAttentionFloats) {
-    return decodeLayers(prompt, { ...decodeOptions, model, hooks: [...names, 'attn_pattern'] });
-  }
-  // (only attn_pattern selected: lens the default hooks, the pictures need lensed rows)
-  const result = await decodeLayers(prompt, { ...decodeOptions, model, hooks: names.length ? names : 'default' });
+  if (perPosition * positions.length <= maxAttentionFloats) return decodePrepared(withAttention);
+  // Too much attention to capture at every lensed position: the lens without it (only attn_pattern
+  // selected: the default hooks, the pictures need lensed rows), then the last positions that fit.
+  const isPattern = (name: string) => withAttention.hooks.some((h) => h.name === name && h.kind === 'attn_pattern');
+  const lensOnly = names.length
+    ? {
+        ...withAttention,
+        hooks: withAttention.hooks.filter((h) => h.kind !== 'attn_pattern'),
+        captureNames: withAttention.captureNames.filter((n) => !isPattern(n)),
+      }
+    : await prepareDecode(prompt, { ...decodeOptions, model, hooks: 'default' }, model);
+  const result = await decodePrepared(lensOnly);
   const fit = Math.max(1, Math.floor(maxAttentionFloats / perPosition));
-  // model.run knows no control vectors: they go in as the interventions decodeLayers makes of them (first)
-  const steering = steeringInterventions(await resolveControlVectors(decodeOptions, model.info));
-  const interventions = [...steering, ...(decodeOptions.interventions ?? [])];
+  // the run the lens describes: the same interventions (control vectors first), at the last positions
   const { activations } = await model.run(ids, {
     hooks: ['attn_pattern'],
     positions: positions.slice(-fit),
