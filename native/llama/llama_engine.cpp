@@ -182,17 +182,45 @@ void LlamaEngine::validateInterventions(const std::vector<InterventionSpec>& ivs
   }
 }
 
-void LlamaEngine::decode(const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<int32_t>& outputPositions,
-                         LlamaCapture* capture) {
-  const int32_t n = int32_t(tokens.size());
-  std::vector<int32_t> positions(static_cast<size_t>(n)), seqIds(static_cast<size_t>(n), 0);
-  for (int32_t i = 0; i < n; ++i) positions[size_t(i)] = nPast + i;
-  decodeRows(tokens, positions, seqIds, outputPositions, capture);
+namespace {
+
+// Positions from..from+n−1 (one sequence).
+std::vector<int32_t> positionsFrom(int32_t from, int32_t n) {
+  std::vector<int32_t> out(size_t(std::max(n, 0)));
+  for (int32_t i = 0; i < n; ++i) out[size_t(i)] = from + i;
+  return out;
 }
 
-void LlamaEngine::decodeRows(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
-                             const std::vector<int32_t>& seqIds, const std::vector<int32_t>& outputRows,
-                             LlamaCapture* capture) {
+// The rows the last block computes: every row when hooks need others than `lastRows`, else those.
+std::vector<int32_t> outputRows(int32_t nTokens, const std::vector<int32_t>& lastRows, bool everyRow) {
+  return everyRow ? positionsFrom(0, nTokens) : lastRows;
+}
+
+}  // namespace
+
+std::vector<CapturedTensor> LlamaEngine::capturedDecode(const DecodeRows& rows, const std::vector<HookRef>& hooks,
+                                                        const std::vector<int32_t>& captureRows,
+                                                        const std::vector<InterventionSpec>& interventions) {
+  LlamaCaptureSetup setup;
+  setup.arch = &arch_;
+  setup.nTokens = int32_t(rows.tokens.size());
+  setup.nHead = info_.nHead;
+  setup.outputPositions = rows.outputs;
+  setup.hooks = hooks;
+  setup.positions = captureRows;
+  setup.interventions = &interventions;
+  LlamaCapture capture(std::move(setup));
+  // Nothing to copy or edit: no callback at all, so this is llama.cpp's plain decode.
+  const bool plain = hooks.empty() && interventions.empty();
+  decodeRows(rows, plain ? nullptr : &capture);
+  return capture.take();
+}
+
+void LlamaEngine::decodeRows(const DecodeRows& rows, LlamaCapture* capture) {
+  const std::vector<int32_t>& tokens = rows.tokens;
+  const std::vector<int32_t>& positions = rows.positions;
+  const std::vector<int32_t>& seqIds = rows.seqIds;
+  const std::vector<int32_t>& outputRows = rows.outputs;
   const int32_t n = int32_t(tokens.size());
   Batch batch(n);
   size_t next = 0;
@@ -220,31 +248,14 @@ RunResult LlamaEngine::run(const RunRequest& req) {
   checkDistinctHooks(req.hooks);
   validateInterventions(req.interventions, n);
   const std::vector<int32_t> positions = checkedPositions(req.positions, n);
-  // The last block computes only the output rows: ask for every row when hooks need other positions.
-  std::vector<int32_t> outputs;
   const bool onlyLast = positions.size() == 1 && positions[0] == n - 1;
-  if (!req.hooks.empty() && !onlyLast) {
-    for (int32_t i = 0; i < n; ++i) outputs.push_back(i);
-  } else {
-    outputs.push_back(n - 1);
-  }
+  const DecodeRows rows{req.tokens, positionsFrom(0, n), std::vector<int32_t>(size_t(n), 0),
+                        outputRows(n, {n - 1}, !req.hooks.empty() && !onlyLast)};
 
   std::lock_guard<std::mutex> lock(mutex_);
-  LlamaCaptureSetup setup;
-  setup.arch = &arch_;
-  setup.nTokens = n;
-  setup.nHead = info_.nHead;
-  setup.outputPositions = outputs;
-  setup.hooks = req.hooks;
-  setup.positions = positions;
-  setup.interventions = &req.interventions;
-  LlamaCapture capture(std::move(setup));
   llama_memory_clear(llama_get_memory(ctx_.get()), true);
-  // Nothing to copy or edit: no callback at all, so this is llama.cpp's plain decode.
-  const bool plain = req.hooks.empty() && req.interventions.empty();
-  decode(req.tokens, 0, outputs, plain ? nullptr : &capture);
   RunResult out;
-  out.captured = capture.take();
+  out.captured = capturedDecode(rows, req.hooks, positions, req.interventions);
   if (req.logits) {
     const float* logits = llama_get_logits_ith(ctx_.get(), -1);
     if (!logits) throw std::runtime_error("llama.cpp returned no logits");
@@ -260,29 +271,13 @@ std::vector<RunResult> LlamaEngine::runBatch(const BatchRunRequest& req) {
       [this](const std::vector<int32_t>& seq) { validateTokens(seq, 0); });
   for (const HookRef& h : req.hooks) validateHook(h);
   const PackedBatch packed = packBatch(req, checked);
-  // The last block computes only the output rows: every row when hooks need others than the last ones.
-  std::vector<int32_t> outputs;
-  if (!req.hooks.empty() && !packed.onlyLastRows) {
-    for (int32_t i = 0; i < int32_t(packed.tokens.size()); ++i) outputs.push_back(i);
-  } else {
-    outputs = packed.lastRows;
-  }
+  const DecodeRows rows{
+      packed.tokens, packed.positions, packed.sequence,
+      outputRows(int32_t(packed.tokens.size()), packed.lastRows, !req.hooks.empty() && !packed.onlyLastRows)};
 
   std::lock_guard<std::mutex> lock(mutex_);
-  const std::vector<InterventionSpec> none;
-  LlamaCaptureSetup setup;
-  setup.arch = &arch_;
-  setup.nTokens = int32_t(packed.tokens.size());
-  setup.nHead = info_.nHead;
-  setup.outputPositions = outputs;
-  setup.hooks = req.hooks;
-  setup.positions = packed.rows;
-  setup.interventions = &none;
-  LlamaCapture capture(std::move(setup));
   llama_memory_clear(llama_get_memory(ctx_.get()), true);
-  decodeRows(packed.tokens, packed.positions, packed.sequence, outputs, req.hooks.empty() ? nullptr : &capture);
-
-  std::vector<RunResult> out = splitCapturedRows(packed, capture.take());
+  std::vector<RunResult> out = splitCapturedRows(packed, capturedDecode(rows, req.hooks, packed.rows, {}));
   for (size_t s = 0; s < S && req.logits; ++s) {
     const float* logits = llama_get_logits_ith(ctx_.get(), packed.lastRows[s]);
     if (!logits) throw std::runtime_error("llama.cpp returned no logits");
@@ -308,18 +303,7 @@ std::vector<int32_t> LlamaEngine::generate(const std::vector<int32_t>& prompt, i
   llama_memory_clear(llama_get_memory(ctx_.get()), true);
   auto pass = [&](const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<InterventionSpec>& ivs) {
     const int32_t n = int32_t(tokens.size());
-    if (ivs.empty()) {
-      decode(tokens, nPast, {n - 1}, nullptr);
-      return;
-    }
-    LlamaCaptureSetup setup;
-    setup.arch = &arch_;
-    setup.nTokens = n;
-    setup.nHead = info_.nHead;
-    setup.outputPositions = {n - 1};
-    setup.interventions = &ivs;
-    LlamaCapture capture(std::move(setup));
-    decode(tokens, nPast, {n - 1}, &capture);
+    capturedDecode({tokens, positionsFrom(nPast, n), std::vector<int32_t>(size_t(n), 0), {n - 1}}, {}, {}, ivs);
   };
   std::vector<int32_t> out;
   pass(prompt, 0, interventions);

@@ -90,12 +90,20 @@ class LlamaEngine {
   void validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const;
   void validateHook(const HookRef& h) const;
   void validateInterventions(const std::vector<InterventionSpec>& ivs, int32_t nTokens) const;
-  // One llama_decode of `tokens` at positions nPast..; outputs at `outputPositions` (batch-relative).
-  void decode(const std::vector<int32_t>& tokens, int32_t nPast, const std::vector<int32_t>& outputPositions,
-              LlamaCapture* capture);
-  // One llama_decode of tokens at the given positions, each in its sequence; outputs at `outputRows` (ascending).
-  void decodeRows(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
-                  const std::vector<int32_t>& seqIds, const std::vector<int32_t>& outputRows, LlamaCapture* capture);
+  // One llama_decode's batch: each token at its position in its sequence; the last block computes the
+  // `outputs` rows only (ascending).
+  struct DecodeRows {
+    const std::vector<int32_t>& tokens;
+    std::vector<int32_t> positions;
+    std::vector<int32_t> seqIds;
+    std::vector<int32_t> outputs;
+  };
+  void decodeRows(const DecodeRows& rows, LlamaCapture* capture);
+  // decodeRows with `hooks` captured at batch rows `captureRows` and `interventions` applied (run, runBatch
+  // and generate's passes); llama.cpp's plain decode when there is neither. Caller holds the mutex.
+  std::vector<CapturedTensor> capturedDecode(const DecodeRows& rows, const std::vector<HookRef>& hooks,
+                                             const std::vector<int32_t>& captureRows,
+                                             const std::vector<InterventionSpec>& interventions);
   static bool evalCallback(ggml_tensor* t, bool ask, void* self);
 
   std::mutex mutex_;
