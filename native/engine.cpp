@@ -90,8 +90,8 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
   extras.minMatmulCols = minMatmulCols();
   extras.cpuKernels = cpuKernels();
   extras.logits = f.logits;
-  extras.maxSeqLen = f.seqStarts ? f.maxSeqLen : 0;
-  extras.nLogitRows = f.logitRows ? int32_t(f.logitRows->size()) : 1;
+  extras.maxSeqLen = f.packed ? f.packed->longest : 0;
+  extras.nLogitRows = f.packed ? int32_t(f.packed->lastRows.size()) : 1;
   ForwardGraph fg = buildForwardGraph(ctx.get(), weights_, n, nPast, f.cache, extras);
 
   ggml_backend_sched_reset(sched_.get());
@@ -100,22 +100,22 @@ std::vector<float> Engine::forwardLogits(const Forward& f) {
     throw std::runtime_error("could not allocate the forward graph");
 
   std::vector<int32_t> positions;
-  if (!f.positions) {
+  if (!f.packed) {
     positions.resize(size_t(n));
     for (int32_t i = 0; i < n; ++i) positions[size_t(i)] = nPast + i;
   }
   ggml_backend_tensor_set(fg.tokens, tokens.data(), 0, n * sizeof(int32_t));
-  ggml_backend_tensor_set(fg.positions, (f.positions ? *f.positions : positions).data(), 0, n * sizeof(int32_t));
-  if (fg.seqStarts) ggml_backend_tensor_set(fg.seqStarts, f.seqStarts->data(), 0, n * sizeof(int32_t));
+  ggml_backend_tensor_set(fg.positions, (f.packed ? f.packed->positions : positions).data(), 0, n * sizeof(int32_t));
+  if (fg.seqStarts) ggml_backend_tensor_set(fg.seqStarts, f.packed->starts.data(), 0, n * sizeof(int32_t));
   if (fg.attnMask) {
     // Query i (row) sees key j (column) of its own sequence up to itself: starts[i] <= j <= i.
     std::vector<float> mask(size_t(n) * size_t(n), -INFINITY);
     for (int32_t i = 0; i < n; ++i)
-      std::fill(mask.begin() + size_t(i) * n + (*f.seqStarts)[size_t(i)], mask.begin() + size_t(i) * n + i + 1, 0.0f);
+      std::fill(mask.begin() + size_t(i) * n + f.packed->starts[size_t(i)], mask.begin() + size_t(i) * n + i + 1, 0.0f);
     ggml_backend_tensor_set(fg.attnMask, mask.data(), 0, mask.size() * sizeof(float));
   }
   if (fg.logitRows)
-    ggml_backend_tensor_set(fg.logitRows, f.logitRows->data(), 0, f.logitRows->size() * sizeof(int32_t));
+    ggml_backend_tensor_set(fg.logitRows, f.packed->lastRows.data(), 0, f.packed->lastRows.size() * sizeof(int32_t));
   for (const auto& [tensor, values] : fg.interventionInputs)
     ggml_backend_tensor_set(tensor, values->data(), 0, values->size() * sizeof(float));
   if (taps && taps->rows)
@@ -223,10 +223,7 @@ std::vector<RunResult> Engine::runBatch(const BatchRunRequest& req) {
 
   Forward f;
   f.tokens = &packed.tokens;
-  f.positions = &packed.positions;
-  f.seqStarts = &packed.starts;
-  f.maxSeqLen = checked.longest;
-  f.logitRows = &packed.lastRows;
+  f.packed = &packed;
   f.logits = req.logits;
 
   RunResult all;

@@ -17,6 +17,7 @@
 #include "io/weights.hpp"
 #include "lens/lens_plan.hpp"
 #include "lens/topk.hpp"
+#include "packed_batch.hpp"
 #include "run_types.hpp"
 #include "sampling.hpp"
 
@@ -75,12 +76,10 @@ class Engine {
   struct Forward {
     const std::vector<int32_t>* tokens = nullptr;
     int32_t nPast = 0;
-    // Packed sequences (runBatch): each token's position and its sequence's first row, the longest
-    // sequence, and the rows whose logits are computed. Null: one sequence at nPast.., logits of the last row.
-    const std::vector<int32_t>* positions = nullptr;
-    const std::vector<int32_t>* seqStarts = nullptr;
-    int32_t maxSeqLen = 0;
-    const std::vector<int32_t>* logitRows = nullptr;
+    // Packed sequences (runBatch; `tokens` are its tokens): each token's position and sequence start,
+    // the longest sequence, and the rows whose logits are computed (each sequence's last). Null: one
+    // sequence at nPast.., logits of the last row.
+    const PackedBatch* packed = nullptr;
     KvCache* cache = nullptr;
     Capture* capture = nullptr;  // eval-callback capture, or
     OutputTaps* taps = nullptr;  // capture through graph outputs

@@ -1,5 +1,7 @@
 #include "packed_batch.hpp"
 
+#include <algorithm>
+
 namespace layerlens {
 
 PackedBatch packBatch(const BatchRunRequest& req, const CheckedBatch& checked) {
@@ -10,6 +12,7 @@ PackedBatch packBatch(const BatchRunRequest& req, const CheckedBatch& checked) {
   for (size_t s = 0; s < S; ++s) {
     const std::vector<int32_t>& seq = req.sequences[s];
     const int32_t offset = int32_t(p.tokens.size()), n = int32_t(seq.size());
+    p.longest = std::max(p.longest, n);
     p.tokens.insert(p.tokens.end(), seq.begin(), seq.end());
     for (int32_t i = 0; i < n; ++i) {
       p.positions.push_back(i);

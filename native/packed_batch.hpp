@@ -21,6 +21,7 @@ struct PackedBatch {
   std::vector<size_t> firstRow;    // per sequence, and one past the last: where its rows begin in `rows`
   std::vector<int32_t> lastRows;   // per sequence: the row of its last token (its next-token logits)
   bool onlyLastRows = true;        // every sequence captures its last position alone
+  int32_t longest = 0;             // tokens of the longest sequence
 };
 
 PackedBatch packBatch(const BatchRunRequest& req, const CheckedBatch& checked);

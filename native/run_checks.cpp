@@ -51,7 +51,6 @@ CheckedBatch checkBatchRequest(const BatchRunRequest& req, const BatchLimits& li
       throw std::invalid_argument("runBatch: sequence " + std::to_string(s) + ": " + e.what());
     }
     out.totalTokens += int64_t(seq.size());
-    out.longest = std::max(out.longest, int32_t(seq.size()));
   }
   if (out.totalTokens > limits.maxTokens)
     throw std::invalid_argument("runBatch: " + std::to_string(out.totalTokens) +

@@ -28,7 +28,6 @@ struct BatchLimits {
 struct CheckedBatch {
   std::vector<std::vector<int32_t>> positions;  // per sequence, as checkedPositions returns them
   int64_t totalTokens = 0;
-  int32_t longest = 0;  // tokens of the longest sequence
 };
 
 // A BatchRunRequest checked before packing: sequence count and total length within `limits`, one
