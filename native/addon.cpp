@@ -43,19 +43,16 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {}
   ~NativeModel() override { release(); }
 
-  void attach(std::shared_ptr<Engine> engine, int64_t rpcTimeoutMs) {
-    engine_ = std::move(engine);
-    rpcTimeoutMs_ = rpcTimeoutMs;
-  }
+  void attach(std::shared_ptr<Engine> engine) { engine_ = std::move(engine); }
 
  private:
   // Workers hold their own reference, so dispose() during a call frees the model when it ends.
   std::shared_ptr<Engine> engine(Napi::Env env) {
     if (!engine_) throw Napi::Error::New(env, "this model has been disposed");
-    const std::vector<std::string>& remote = engine_->backends().rpcEndpoints;
-    const std::string failed = rpcFailureOf(remote);
+    RpcCall call = engine_->rpcCall();
+    const std::string failed = rpcFailureOf(call.endpoints);
     if (!failed.empty()) throw Napi::Error::New(env, failed);
-    setNextCall({remote, rpcTimeoutMs_});  // the call about to be queued talks to these servers
+    setNextCall(std::move(call));  // the call about to be queued talks to these servers
     return engine_;
   }
 
@@ -175,7 +172,6 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
 
   std::shared_ptr<Engine> engine_;
-  int64_t rpcTimeoutMs_ = 0;              // how long a call may wait for the RPC servers (0: no limit)
   std::shared_ptr<LensTrainer> trainer_;  // made on the first trainLens call
 };
 
@@ -242,8 +238,6 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Options o(info[0], "loadModel");
   o.onlyKnown({"path", "hparams", "device", "threads", "capture", "dtype", "rpcTimeoutMs"});
-  const int32_t timeoutMs = o.int32("rpcTimeoutMs", 0);
-  if (timeoutMs < 0) throw Napi::TypeError::New(env, "loadModel: 'rpcTimeoutMs' must be >= 0 (0: no limit)");
   const std::string path = o.string("path");
   const bool gguf = isGgufPath(path);
   EngineOptions opts;
@@ -264,15 +258,17 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   }
   auto* data = env.GetInstanceData<AddonData>();
   try {
-    setNextCall({parseRpcDevice(opts.device), timeoutMs});  // a load from RPC servers runs guarded (rpc/failures.hpp)
+    opts.rpcTimeoutMs = rpcTimeoutOption(env, o, "loadModel");
+    setNextCall(
+        {parseRpcDevice(opts.device), opts.rpcTimeoutMs});  // a load from RPC servers runs guarded (rpc/failures.hpp)
   } catch (const std::invalid_argument& e) {
     throw Napi::TypeError::New(env, std::string("loadModel: ") + e.what());
   }
   return queue<std::shared_ptr<Engine>>(
       env, [path, hp, opts, gguf]() { return std::make_shared<Engine>(path, gguf ? readGgufHParams(path) : hp, opts); },
-      [data, timeoutMs](Napi::Env env, std::shared_ptr<Engine>& engine) -> Napi::Value {
+      [data](Napi::Env env, std::shared_ptr<Engine>& engine) -> Napi::Value {
         Napi::Object obj = data->modelClass.New({});
-        NativeModel::Unwrap(obj)->attach(std::move(engine), timeoutMs);
+        NativeModel::Unwrap(obj)->attach(std::move(engine));
         return obj;
       });
 }

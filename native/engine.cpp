@@ -18,7 +18,8 @@ Engine::Engine(const std::string& path, const HParams& hp, const EngineOptions& 
                    : loadSafetensorsWeights(path, hp, backends_.primary(), backends_.threads, options.dtype)),
       sched_(backends_.makeScheduler(forwardGraphSize(hp))),
       capture_(options.capture == CaptureMode::Auto ? (backends_.gpu ? CaptureMode::Outputs : CaptureMode::Callback)
-                                                    : options.capture) {}
+                                                    : options.capture),
+      rpcTimeoutMs_(options.rpcTimeoutMs) {}
 
 void Engine::validateTokens(const std::vector<int32_t>& tokens, int32_t nPast) const {
   const HParams& hp = weights_.hp;

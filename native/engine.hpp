@@ -35,6 +35,7 @@ struct EngineOptions {
   CaptureMode capture = CaptureMode::Auto;
   std::string dtype =
       "auto";  // storage of the big matrices: auto (F16/BF16 widened to f32; quantized kept), f32, f16, q8_0
+  int64_t rpcTimeoutMs = 0;  // rpc:// device: how long one call may wait for the server (0: no limit)
 };
 
 class Engine {
@@ -68,6 +69,8 @@ class Engine {
 
   const HParams& hparams() const { return weights_.hp; }
   const Backends& backends() const { return backends_; }
+  // The RPC server a call talks to and how long it may wait (no endpoint: a local model).
+  RpcCall rpcCall() const { return {backends_.rpcEndpoints, rpcTimeoutMs_}; }
   const Weights& weights() const { return weights_; }
   bool capturesThroughOutputs() const { return capture_ == CaptureMode::Outputs; }
 
@@ -130,6 +133,7 @@ class Engine {
   static constexpr size_t kKeptTapFloats = size_t(16) << 20;  // a larger arena is freed after its call
   MetaArena graphMeta_;  // the forward graph's metadata, at the same addresses every call
   CaptureMode capture_;
+  int64_t rpcTimeoutMs_ = 0;      // see rpcCall()
   std::vector<float> lensChunk_;  // host copy of one lens step's projections from a device, reused across calls
   std::vector<float> lnfGamma_;   // ln_f.weight as float, for the lens's host-side centring and scaling
   std::vector<float> lensBias_;   // wte · ln_f.bias [n_vocab]: the lens's constant term

@@ -208,6 +208,13 @@ inline Napi::Int32Array toInt32Array(Napi::Env env, const int32_t* data, size_t 
   return out;
 }
 
+// A load's `rpcTimeoutMs` option (0, the default: no limit); a TypeError naming `fn` when negative.
+inline int64_t rpcTimeoutOption(Napi::Env env, const Options& o, const char* fn) {
+  const int32_t ms = o.int32("rpcTimeoutMs", 0);
+  if (ms < 0) throw Napi::TypeError::New(env, std::string(fn) + ": 'rpcTimeoutMs' must be >= 0 (0: no limit)");
+  return ms;
+}
+
 // ---- workers ----
 
 // Runs `work` off the main thread; `done` builds the JS value in OnOK.

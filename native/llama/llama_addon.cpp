@@ -30,19 +30,16 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   }
 
   explicit NativeLlamaModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLlamaModel>(info) {}
-  void attach(std::shared_ptr<LlamaEngine> engine, int64_t rpcTimeoutMs) {
-    engine_ = std::move(engine);
-    rpcTimeoutMs_ = rpcTimeoutMs;
-  }
+  void attach(std::shared_ptr<LlamaEngine> engine) { engine_ = std::move(engine); }
   ~NativeLlamaModel() override { release(); }
 
  private:
   std::shared_ptr<LlamaEngine> engine(Napi::Env env) {
     if (!engine_) throw Napi::Error::New(env, "this model has been disposed");
-    const std::vector<std::string>& remote = engine_->info().rpcEndpoints;
-    const std::string failed = rpcFailureOf(remote);
+    RpcCall call = engine_->rpcCall();
+    const std::string failed = rpcFailureOf(call.endpoints);
     if (!failed.empty()) throw Napi::Error::New(env, failed);
-    setNextCall({remote, rpcTimeoutMs_});  // the call about to be queued talks to these servers
+    setNextCall(std::move(call));  // the call about to be queued talks to these servers
     return engine_;
   }
 
@@ -257,7 +254,6 @@ class NativeLlamaModel : public Napi::ObjectWrap<NativeLlamaModel> {
   }
 
   std::shared_ptr<LlamaEngine> engine_;
-  int64_t rpcTimeoutMs_ = 0;  // how long a call may wait for the RPC servers (0: no limit)
 };
 
 }  // namespace
@@ -266,8 +262,6 @@ Napi::Function defineLlamaModelClass(Napi::Env env) { return NativeLlamaModel::D
 
 Napi::Value loadLlamaModel(Napi::Env env, const Options& o, Napi::FunctionReference& modelClass) {
   o.onlyKnown({"path", "device", "threads", "contextLength", "batchSize", "engine", "rpcTimeoutMs"});
-  const int32_t timeoutMs = o.int32("rpcTimeoutMs", 0);
-  if (timeoutMs < 0) throw Napi::TypeError::New(env, "loadLlamaModel: 'rpcTimeoutMs' must be >= 0 (0: no limit)");
   const std::string path = o.string("path");
   LlamaEngineOptions opts;
   opts.device = o.string("device", "auto");
@@ -276,15 +270,17 @@ Napi::Value loadLlamaModel(Napi::Env env, const Options& o, Napi::FunctionRefere
   opts.batchSize = o.int32("batchSize", 512);
   Napi::FunctionReference* cls = &modelClass;
   try {
-    setNextCall({parseRpcDevice(opts.device), timeoutMs});  // a load from RPC servers runs guarded (rpc/failures.hpp)
+    opts.rpcTimeoutMs = rpcTimeoutOption(env, o, "loadLlamaModel");
+    setNextCall(
+        {parseRpcDevice(opts.device), opts.rpcTimeoutMs});  // a load from RPC servers runs guarded (rpc/failures.hpp)
   } catch (const std::invalid_argument& e) {
     throw Napi::TypeError::New(env, std::string("loadLlamaModel: ") + e.what());
   }
   return queue<std::shared_ptr<LlamaEngine>>(
       env, [path, opts]() { return std::make_shared<LlamaEngine>(path, opts); },
-      [cls, timeoutMs](Napi::Env env, std::shared_ptr<LlamaEngine>& engine) -> Napi::Value {
+      [cls](Napi::Env env, std::shared_ptr<LlamaEngine>& engine) -> Napi::Value {
         Napi::Object obj = cls->New({});
-        NativeLlamaModel::Unwrap(obj)->attach(std::move(engine), timeoutMs);
+        NativeLlamaModel::Unwrap(obj)->attach(std::move(engine));
         return obj;
       });
 }

@@ -32,7 +32,7 @@ struct Batch {
 }  // namespace
 
 LlamaEngine::LlamaEngine(const std::string& path, const LlamaEngineOptions& options)
-    : model_(nullptr, llama_model_free), ctx_(nullptr, llama_free) {
+    : model_(nullptr, llama_model_free), ctx_(nullptr, llama_free), rpcTimeoutMs_(options.rpcTimeoutMs) {
   const std::vector<std::string> endpoints = parseRpcDevice(options.device);
   if (endpoints.empty() && options.device != "auto" && options.device != "cpu")
     throw std::invalid_argument("the llama.cpp engine runs on the CPU or on RPC servers (rpc://host:port), not on '" +

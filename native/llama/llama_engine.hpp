@@ -28,6 +28,7 @@ struct LlamaEngineOptions {
   int threads = 0;
   int32_t contextLength = 0;  // 0: the model's training context, at most 4096
   int32_t batchSize = 512;    // the most tokens one forward takes (llama.cpp's n_ubatch = n_batch)
+  int64_t rpcTimeoutMs = 0;   // rpc:// devices: how long one call may wait for the servers (0: no limit)
 };
 
 struct LlamaModelInfo {
@@ -84,6 +85,8 @@ class LlamaEngine {
                                 bool addAssistant) const;
 
   const LlamaModelInfo& info() const { return info_; }
+  // The RPC servers a call talks to and how long it may wait (no endpoint: a local model).
+  RpcCall rpcCall() const { return {info_.rpcEndpoints, rpcTimeoutMs_}; }
   const ArchHooks& archHooks() const { return arch_; }
 
  private:
@@ -110,6 +113,7 @@ class LlamaEngine {
   RpcLease rpcLease_;  // before the model and context, so that it ends after them
   std::unique_ptr<llama_model, void (*)(llama_model*)> model_;
   std::unique_ptr<llama_context, void (*)(llama_context*)> ctx_;
+  int64_t rpcTimeoutMs_ = 0;  // see rpcCall()
   const llama_vocab* vocab_ = nullptr;
   ArchHooks arch_;
   LlamaModelInfo info_;
