@@ -93,6 +93,17 @@ class Options {
 
   std::vector<int32_t> int32Array(const char* key) const { return int32Vector(required(key), field(key).c_str()); }
   std::vector<float> float32Array(const char* key) const { return float32Vector(required(key), field(key).c_str()); }
+  // An array of Int32Arrays (one per sequence of a batch).
+  std::vector<std::vector<int32_t>> int32Arrays(const char* key) const {
+    Napi::Value v = required(key);
+    if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), field(key) + " must be an array of Int32Arrays");
+    Napi::Array a = v.As<Napi::Array>();
+    std::vector<std::vector<int32_t>> out;
+    out.reserve(a.Length());
+    for (uint32_t i = 0; i < a.Length(); ++i)
+      out.push_back(int32Vector(a.Get(i), (field(key) + "[" + std::to_string(i) + "]").c_str()));
+    return out;
+  }
 
   std::vector<std::string> strings(const char* key) const {
     Napi::Value v = required(key);
@@ -277,14 +288,20 @@ Napi::Promise queue(Napi::Env env, typename PromiseWorker<Result>::Work work,
 
 // run({tokens: Int32Array, hooks?: string[], positions?: Int32Array, interventions?: [{hook, mul?, add?}],
 //      logits?: boolean = true}) — RunRequest. Hook names are parsed here, once.
+// The `hooks` field (hook names, parsed once here), empty when absent.
+inline std::vector<HookRef> hooksFrom(Napi::Env env, const Options& o, int32_t nLayer) {
+  std::vector<HookRef> hooks;
+  if (!o.has("hooks")) return hooks;
+  const std::vector<std::string> names = o.strings("hooks");
+  for (size_t i = 0; i < names.size(); ++i)
+    hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
+  return hooks;
+}
+
 inline RunRequest runRequestFrom(Napi::Env env, const Options& o, int32_t nLayer) {
   RunRequest req;
   req.tokens = o.int32Array("tokens");
-  if (o.has("hooks")) {
-    const std::vector<std::string> names = o.strings("hooks");
-    for (size_t i = 0; i < names.size(); ++i)
-      req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
-  }
+  req.hooks = hooksFrom(env, o, nLayer);
   if (o.has("positions")) req.positions = o.int32Array("positions");
   req.interventions = interventionsFrom(o, nLayer);
   req.logits = o.boolean("logits", true);
@@ -363,29 +380,10 @@ Napi::Value queueRun(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng
 // runBatch({sequences: Int32Array[], hooks?: string[], positions?: Int32Array[] (one per sequence),
 //           logits?: boolean = true}) — BatchRunRequest; resolves to one run() result per sequence.
 inline BatchRunRequest batchRunRequestFrom(Napi::Env env, const Options& o, int32_t nLayer) {
-  auto int32Arrays = [&](const char* key) {
-    std::vector<std::vector<int32_t>> out;
-    Napi::Value v = o.required(key);
-    const std::string what = o.field(key) + " must be an array of Int32Arrays";
-    if (!v.IsArray()) throw Napi::TypeError::New(env, what);
-    Napi::Array a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value x = a.Get(i);
-      if (!x.IsTypedArray() || x.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-        throw Napi::TypeError::New(env, what + " (entry " + std::to_string(i) + " is not)");
-      Napi::Int32Array t = x.As<Napi::Int32Array>();
-      out.emplace_back(t.Data(), t.Data() + t.ElementLength());
-    }
-    return out;
-  };
   BatchRunRequest req;
-  req.sequences = int32Arrays("sequences");
-  if (o.has("hooks")) {
-    const std::vector<std::string> names = o.strings("hooks");
-    for (size_t i = 0; i < names.size(); ++i)
-      req.hooks.push_back(hookFrom(env, names[i], nLayer, o.field("hooks") + "[" + std::to_string(i) + "]"));
-  }
-  if (o.has("positions")) req.positions = int32Arrays("positions");
+  req.sequences = o.int32Arrays("sequences");
+  req.hooks = hooksFrom(env, o, nLayer);
+  if (o.has("positions")) req.positions = o.int32Arrays("positions");
   req.logits = o.boolean("logits", true);
   return req;
 }
