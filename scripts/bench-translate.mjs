@@ -8,20 +8,23 @@
 //   node scripts/bench-translate.mjs [--runs N] [--threads N] [--d N] [--translators N] [--positions N]
 // Needs `npm run build:ts` (reads dist/).
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
-import { translateGroups, translateRows } from '../dist/index.js';
+import { benchArgs, loadDist, median, positiveInt } from './bench-common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '5' },
-    threads: { type: 'string' },
-    d: { type: 'string', default: '1024' },
-    translators: { type: 'string', default: '24' },
-    positions: { type: 'string', default: '26' },
-  },
+const args = benchArgs('usage: node scripts/bench-translate.mjs [--runs N] [--threads N] [--d N] [--translators N] [--positions N]', {
+  runs: { type: 'string', default: '5' },
+  threads: { type: 'string' },
+  d: { type: 'string', default: '1024' },
+  translators: { type: 'string', default: '24' },
+  positions: { type: 'string', default: '26' },
 });
-const [runs, d, T, P] = [args.runs, args.d, args.translators, args.positions].map(Number);
-const threads = args.threads ? Number(args.threads) : undefined;
+const [runs, d, T, P] = [
+  ['--runs', args.runs],
+  ['--d', args.d],
+  ['--translators', args.translators],
+  ['--positions', args.positions],
+].map(([f, v]) => positiveInt(f, v));
+const threads = args.threads ? positiveInt('--threads', args.threads) : undefined;
+const { translateGroups, translateRows } = await loadDist();
 
 let seed = 1;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
@@ -35,12 +38,12 @@ const lens = {
 };
 const groups = Array.from({ length: T }, (_, t) => ({ translator: t, rows: Float32Array.from({ length: P * d }, rnd) }));
 
+// [ms, result] of one awaited call (bench-common's timed drops the result, which the error check needs).
 const time = async (f) => {
   const t0 = performance.now();
   const out = await f();
   return [performance.now() - t0, out];
 };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const [first, nativeOut] = await time(() => translateGroups(lens, groups, { threads }));
 const nativeMs = [];

@@ -9,10 +9,9 @@
 // take runs alone (see `packable`). With batchSize 1 (the llama.cpp engine's default) every prompt runs
 // alone, `concurrency` of them in flight. On the GPT-2 engine each result equals decodeLayers of that
 // prompt either way; on the llama.cpp engine, packed results agree with it to float rounding.
-import { decodeLayers, lensDecoded, modelFrom, prepareDecode, type DecodeOptions, type PreparedDecode } from '../lens/decode.js';
+import { decodeLayers, lensDecoded, modelFrom, prepareDecode, tunedLensByName, type DecodeOptions, type PreparedDecode } from '../lens/decode.js';
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE } from './limits.js';
 import { invalidParameterError, is } from '../is.js';
-import { loadTunedLensByName } from '../lens/tuned/resolve.js';
 import { lensChoice } from '../lens/lens-choice.js';
 import type { Model } from '../model/model.js';
 import type { DecodedLens } from '../types.js';
@@ -176,8 +175,7 @@ export async function* decodeBatch<P extends BatchPrompt = BatchPrompt>(
   let done = false;
   try {
     // A tuned lens named by its folder or published name is read once here rather than once per prompt.
-    const tunedLens =
-      is.nonEmptyString(decode.tunedLens) && lensChoice(decode).lens === 'tuned' ? await loadTunedLensByName(decode.tunedLens) : decode.tunedLens;
+    const tunedLens = is.nonEmptyString(decode.tunedLens) && lensChoice(decode).lens === 'tuned' ? await tunedLensByName(decode.tunedLens) : decode.tunedLens;
     const shared = { ...decode, model, ...(tunedLens === undefined ? {} : { tunedLens }) };
     if (batchSize > 1) {
       yield* batched(it, model, shared, batchSize, tokenCap, () => (done = true));

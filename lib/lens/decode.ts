@@ -86,7 +86,8 @@ function lensFilesStamp(folder: string): string {
     .join('|');
 }
 
-async function tunedLensByName(name: string): Promise<TunedLens> {
+/** The tuned lens a folder or published name names, through the one-entry cache above. */
+export async function tunedLensByName(name: string): Promise<TunedLens> {
   const folder = await resolveTunedLensFolder(name);
   const stamp = lensFilesStamp(folder);
   if (lastNamedLens?.key === folder && lastNamedLens.stamp === stamp) return lastNamedLens.lens;

@@ -9,6 +9,7 @@ import {
   type NativeLlamaModelInfo,
   type NativeModel,
   type NativeModelInfo,
+  type NativeRunResult,
   type NativeTrainLensRequest,
 } from './native.js';
 import { readGgufHeader } from '../hub/gguf-header.js';
@@ -127,6 +128,12 @@ export interface LensWeights {
   lnfWeight: Float32Array;
   lnfBias: Float32Array;
   eps: number;
+}
+
+/** A native run's result as the API's: each captured tensor an Activation at `positions`. */
+function runOutput(r: NativeRunResult, positions: number[]): RunOutput {
+  const activations = r.captured.map((c): Activation => ({ name: c.name, layer: c.layer, kind: c.kind, positions, data: c.data, shape: c.shape }));
+  return { activations, logits: r.logits };
 }
 
 function toTokenArray(ids: ArrayLike<number>, nVocab: number): Int32Array {
@@ -267,8 +274,7 @@ export class Model {
       interventions: edits,
       logits: options.logits ?? true,
     });
-    const activations = out.captured.map((c): Activation => ({ name: c.name, layer: c.layer, kind: c.kind, positions, data: c.data, shape: c.shape }));
-    return { activations, logits: out.logits };
+    return runOutput(out, positions);
   }
 
   /**
@@ -299,10 +305,7 @@ export class Model {
       positions: positions.map((p) => Int32Array.from(p)),
       logits: options.logits ?? true,
     });
-    return out.map((r, i) => ({
-      activations: r.captured.map((c): Activation => ({ name: c.name, layer: c.layer, kind: c.kind, positions: positions[i], data: c.data, shape: c.shape })),
-      logits: r.logits,
-    }));
+    return out.map((r, i) => runOutput(r, positions[i]));
   }
 
   /**

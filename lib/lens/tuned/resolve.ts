@@ -23,9 +23,9 @@ import { loadTunedLens, type TunedLens } from './tuned-lens.js';
 
 /** Where the tuned-lens package publishes its lenses. */
 export const TUNED_LENS_REPO = 'AlignmentResearch/tuned-lens';
-export const TUNED_LENS_REPO_TYPE: HubRepoType = 'space';
+const TUNED_LENS_REPO_TYPE: HubRepoType = 'space';
 /** The files of one published lens, under lens/<name>/. */
-export const PUBLISHED_LENS_FILES = ['config.json', 'params.pt'] as const;
+const PUBLISHED_LENS_FILES = ['config.json', 'params.pt'] as const;
 
 export interface TunedLensResolveOptions {
   /** HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_TOKEN, TUNED_LENS_REPO_ID, TUNED_LENS_REPO_TYPE; default process.env. */
@@ -40,7 +40,7 @@ export interface TunedLensResolveOptions {
 }
 
 /** The repository published lenses come from: the package's Space, or TUNED_LENS_REPO_ID / TUNED_LENS_REPO_TYPE. */
-export function tunedLensRepo(env: NodeJS.ProcessEnv = process.env): { repoId: string; repoType: HubRepoType } {
+function tunedLensRepo(env: NodeJS.ProcessEnv = process.env): { repoId: string; repoType: HubRepoType } {
   const repoId = env.TUNED_LENS_REPO_ID?.trim() || TUNED_LENS_REPO;
   const type = (env.TUNED_LENS_REPO_TYPE?.trim() || TUNED_LENS_REPO_TYPE).replace(/s$/, '');
   if (type !== 'model' && type !== 'space')
@@ -50,12 +50,12 @@ export function tunedLensRepo(env: NodeJS.ProcessEnv = process.env): { repoId: s
 }
 
 /** A published lens's name: one or two hub-id segments (`gpt2`, `EleutherAI/pythia-160m-deduped`). */
-export function isPublishedLensName(name: string): boolean {
+function isPublishedLensName(name: string): boolean {
   return isHubId(name) && !name.endsWith('.pt') && !name.endsWith('.json');
 }
 
 /** The folder a published lens lives in, inside its repository. */
-export function publishedLensFolder(name: string): string {
+function publishedLensFolder(name: string): string {
   return `lens/${name}`;
 }
 

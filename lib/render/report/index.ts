@@ -21,7 +21,7 @@ export {
   type ReportDataOptions,
   type ViewDecodeOptions,
 } from './data.js';
-export { compareBothLenses, decodeBothLenses, withTuned, LENS_VIEWS, type LensPair, type LensView, type TunedViewOptions } from './lenses.js';
+export { compareBothLenses, decodeBothLenses, withTuned, type LensPair, type LensView, type TunedViewOptions } from './lenses.js';
 
 export interface ReportOptions extends ReportDataOptions {
   /** Page title (default: "layerlens: <model name>"). */
