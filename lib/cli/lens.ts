@@ -225,42 +225,27 @@ export async function lensCommand(cmd: CliRunOptions, io: CommandIO): Promise<vo
     const ablated = cmd.ablate ? resolveAblation(cmd.ablate, n_layer, '--ablate') : [];
     let result: LensResult;
     if (cmd.view.html !== undefined) {
-      const { compareRuns, ablatedLabel } = await import('../interp/compare.js');
-      const { decodeForView, renderReport } = await import('../render/report/index.js');
-      let html: string;
+      const { renderReport } = await import('../render/report/index.js');
+      const { viewRuns, viewRunsBothLenses } = await import('../render/report/view-runs.js');
       // with control vectors the page is before/after the steering (both runs ablated alike with --ablate)
-      const { resolveSteering, compareSteering, compareSteeringBothLenses } = await import('../render/report/steering.js');
+      const { resolveSteering } = await import('../render/report/steering.js');
       const steering = cmd.steer?.controlVectors ? await resolveSteering(cmd.steer, model) : undefined;
+      const what = { ...(steering ? { steering } : {}), ablated };
+      let html: string;
       if (tunedLens) {
-        // The page holds both lenses of the same run; the table/JSON below show the one --lens picks.
-        const { compareBothLenses, decodeBothLenses } = await import('../render/report/lenses.js');
+        // The page holds both lenses of the same runs; the table/JSON below show the one --lens picks.
         const { lens: _shown, ...both } = options;
-        const shown = cmd.lens ?? 'tuned';
-        if (steering || ablated.length) {
-          const c = steering
-            ? await compareSteeringBothLenses(prompt, { ...both, tunedLens }, steering, ablation(ablated), ablated)
-            : await compareBothLenses(prompt, { ...both, tunedLens }, ablation(ablated), ablatedLabel(ablated));
-          result = c[shown].after;
-          html = renderReport(c.logit.after, {
-            label: c.logit.label,
-            compare: { result: c.logit.before, label: c.logit.compareLabel, tuned: c.tuned.before },
-            tuned: c.tuned.after,
-            lens: cmd.lens ?? 'both',
-          });
-        } else {
-          const p = await decodeBothLenses(prompt, { ...both, tunedLens });
-          result = p[shown];
-          html = renderReport(p.logit, { tuned: p.tuned, lens: cmd.lens ?? 'both' });
-        }
-      } else if (steering || ablated.length) {
-        const c = steering
-          ? await compareSteering(prompt, options, steering, ablation(ablated), ablated)
-          : await compareRuns(prompt, options, ablation(ablated), ablatedLabel(ablated));
-        result = c.after;
-        html = renderReport(c.after, { label: c.label, compare: { result: c.before, label: c.compareLabel } });
+        const runs = await viewRunsBothLenses(prompt, { ...both, tunedLens }, what);
+        result = runs.after[cmd.lens ?? 'tuned'];
+        html = renderReport(runs.after.logit, {
+          ...(runs.before ? { label: runs.label, compare: { result: runs.before.logit, label: runs.compareLabel, tuned: runs.before.tuned } } : {}),
+          tuned: runs.after.tuned,
+          lens: cmd.lens ?? 'both',
+        });
       } else {
-        result = await decodeForView(prompt, options);
-        html = renderReport(result);
+        const runs = await viewRuns(prompt, options, what);
+        result = runs.after;
+        html = renderReport(runs.after, runs.before ? { label: runs.label, compare: { result: runs.before, label: runs.compareLabel } } : {});
       }
       await writeReport(html, cmd.view.html, io);
       if (cmd.view.html === '-') return;

@@ -24,16 +24,16 @@ import { tokenizePrompt } from '../lens/decode.js';
 import { checkHookSpec, resolveHooks, type HookKind, type HookSpec } from '../hooks.js';
 import type { ModelTokenizer } from '../tokens/model-tokenizer.js';
 import { loadModel, Model, resolvePositions, type LoadOptions, type PositionSpec } from '../model/model.js';
-import { compareReportData, decodeForView, reportData } from '../render/report/data.js';
-import { ablatedLabel, ablation, compareRuns, resolveAblation } from '../interp/compare.js';
+import { resolveAblation } from '../interp/compare.js';
 import { checkParameter, InvalidParameterError, invalidParameterError, is } from '../is.js';
 import { renderPage } from '../render/report/page.js';
 import { resolveTarget } from '../lens/target.js';
 import { checkTunedLens, type TunedLens } from '../lens/tuned/tuned-lens.js';
 import { loadTunedLensByName } from '../lens/tuned/resolve.js';
 import type { SteeringOptions } from '../interp/steering.js';
-import { compareSteering, compareSteeringBothLenses, resolveSteering, type ResolvedSteering } from '../render/report/steering.js';
-import { compareBothLenses, decodeBothLenses, LENS_VIEWS, withTuned, type LensView } from '../render/report/lenses.js';
+import { resolveSteering, type ResolvedSteering } from '../render/report/steering.js';
+import { LENS_VIEWS, type LensView } from '../render/report/lenses.js';
+import { pairRunsReportData, runsReportData, viewRuns, viewRunsBothLenses } from '../render/report/view-runs.js';
 
 export interface ServerOptions {
   /** A loaded Model (never disposed by the server), or a path / hub id to load (disposed on close). Default: the default model. */
@@ -372,30 +372,10 @@ export async function startServer(options: ServerOptions = {}): Promise<Layerlen
           ...(r.target === undefined ? {} : { target: r.target }),
         };
         const steered = r.steer && steering ? steering : undefined;
-        const base = r.ablate ? ablation(r.ablate) : [];
-        if (r.lens === 'both') {
-          const withLens = { ...common, tunedLens: tunedLens! };
-          if (steered) {
-            const c = await compareSteeringBothLenses(r.prompt, withLens, steered, base, r.ablate);
-            const both = compareReportData(c.logit.after, c.logit.before, { label: c.logit.label, compareLabel: c.logit.compareLabel });
-            return withTuned(both, c.tuned.after, c.tuned.before);
-          }
-          if (!r.ablate) {
-            const p = await decodeBothLenses(r.prompt, withLens);
-            return withTuned(reportData(p.logit), p.tuned);
-          }
-          const c = await compareBothLenses(r.prompt, withLens, ablation(r.ablate), ablatedLabel(r.ablate));
-          const both = compareReportData(c.logit.after, c.logit.before, { label: c.logit.label, compareLabel: c.logit.compareLabel });
-          return withTuned(both, c.tuned.after, c.tuned.before);
-        }
+        const what = { ...(steered ? { steering: steered } : {}), ...(r.ablate ? { ablated: r.ablate } : {}) };
+        if (r.lens === 'both') return pairRunsReportData(await viewRunsBothLenses(r.prompt, { ...common, tunedLens: tunedLens! }, what));
         const options = r.lens === 'tuned' ? { ...common, tunedLens: tunedLens!, lens: 'tuned' as const } : common;
-        if (steered) {
-          const c = await compareSteering(r.prompt, options, steered, base, r.ablate);
-          return compareReportData(c.after, c.before, { label: c.label, compareLabel: c.compareLabel });
-        }
-        if (!r.ablate) return reportData(await decodeForView(r.prompt, options));
-        const c = await compareRuns(r.prompt, options, ablation(r.ablate), ablatedLabel(r.ablate));
-        return compareReportData(c.after, c.before, { label: c.label, compareLabel: c.compareLabel });
+        return runsReportData(await viewRuns(r.prompt, options, what));
       });
       sendJSON(res, 200, data);
       return 200;

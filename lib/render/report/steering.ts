@@ -7,8 +7,7 @@ import { CLEAN_LABEL, type Comparison } from '../../interp/compare.js';
 import { resolveControlVectors, steeringInterventions, type SteeringOptions } from '../../interp/steering.js';
 import type { Model } from '../../model/model.js';
 import type { Intervention } from '../../types.js';
-import { decodeForView, type ViewDecodeOptions } from './data.js';
-import { decodeBothLenses, perLens, type TunedViewOptions } from './lenses.js';
+import type { ViewDecodeOptions } from './data.js';
 
 /** Control vectors resolved against a model: the interventions that add them and a label for the page. */
 export interface ResolvedSteering {
@@ -40,31 +39,11 @@ export const steeredLabel = (steering: ResolvedSteering, ablated?: readonly stri
 export const unsteeredLabel = (ablated?: readonly string[]): string => (ablated?.length ? `before (unsteered; ablated: ${ablated.join(', ')})` : CLEAN_LABEL);
 
 /**
- * Lenses `prompt` with `base` interventions (before) and with the steering added to them (after).
- * Control vectors and interventions in `options` are ignored: only `base` and `steering` apply.
+ * Lenses `prompt` (through `decode`: one lens or both) with `base` interventions (before) and with the
+ * steering added to them (after). Control vectors and interventions in `options` are ignored: only
+ * `base` and `steering` apply. render/report/view-runs.ts chooses the decode.
  */
-export function compareSteering(
-  prompt: string,
-  options: ViewDecodeOptions,
-  steering: ResolvedSteering,
-  base: readonly Intervention[] = [],
-  ablated?: readonly string[],
-): Promise<Comparison> {
-  return compareSteeringWith(decodeForView, prompt, options, steering, base, ablated);
-}
-
-/** compareSteering with the logit lens (with attention) and with the tuned lens, one forward per run. */
-export async function compareSteeringBothLenses(
-  prompt: string,
-  options: TunedViewOptions & { model: Model },
-  steering: ResolvedSteering,
-  base: readonly Intervention[] = [],
-  ablated?: readonly string[],
-): Promise<{ logit: Comparison; tuned: Comparison }> {
-  return perLens(await compareSteeringWith(decodeBothLenses, prompt, options, steering, base, ablated));
-}
-
-async function compareSteeringWith<O extends ViewDecodeOptions, R>(
+export async function compareSteeringWith<O extends ViewDecodeOptions, R>(
   decode: (prompt: string, options: O) => Promise<R>,
   prompt: string,
   options: O,
