@@ -67,6 +67,16 @@ async function startServer(): Promise<RpcServer> {
   return server;
 }
 
+/** Resolves once the process is in the stopped state ('T' in /proc/PID/stat): a signal is delivered asynchronously. */
+async function stoppedState(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not stop`);
+}
+
 async function stopServer(s: RpcServer): Promise<void> {
   if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   await s.exited;
@@ -241,6 +251,7 @@ describe.skipIf(!existsSync(cli))('models on rpc-servers at 127.0.0.1', () => {
       try {
         const before = await remote.run(ids, { hooks: ['embed'] });
         hung.child.kill('SIGSTOP');
+        await stoppedState(hung.child.pid!);
         const t0 = performance.now();
         const err = await remote.run(ids, { hooks: ['embed'] }).then(
           () => undefined,
